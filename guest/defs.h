@@ -1,0 +1,54 @@
+/* Kernel-wide declarations: one section per file, xv6 style. */
+#ifndef GUEST_DEFS_H
+#define GUEST_DEFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../include/abi/layout.h"
+#include "../include/abi/boot.h"
+
+/* Physical <-> direct-map virtual addresses. */
+#define P2V(pa) ((void *)((uint64_t)(pa) + ABI_DMAP_BASE))
+#define V2P(va) ((uint64_t)(va) - ABI_DMAP_BASE)
+
+/* console.c */
+void console_putc(char c);
+void cprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vsnprintf_k(char *buf, size_t size, const char *fmt, __builtin_va_list ap);
+int snprintf_k(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* hcall.c */
+void hcall_ready(void);
+void hcall_sync(uint64_t epoch, uint64_t pages);
+void hcall_done(uint64_t status, uint64_t epochs);
+void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct trapframe;
+void panic_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
+void panic_trap(struct trapframe *tf) __attribute__((noreturn));
+#define panic(...) panic_at(__FILE_NAME__, __LINE__, __VA_ARGS__)
+
+/* gdt.c, trap.c */
+void gdt_init(void);
+void idt_init(void);
+
+/* lib.c */
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n);
+size_t strlen(const char *s);
+
+/* pmem.c */
+void pmem_init(const struct abi_boot_params *bp);
+uint64_t pmem_alloc_kernel(void);
+uint64_t pmem_alloc_user(void);
+uint64_t pmem_free_pages(void);
+
+/* vm.c */
+uint64_t *vm_walk(uint64_t *pml4, uint64_t va, int alloc);
+uint64_t *vm_new_space(void);
+void vm_map_fresh(uint64_t *pml4, uint64_t va, uint64_t pages);
+
+/* workload.c */
+void workload_run(const struct abi_boot_params *bp, uint64_t base);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * Built-in anonymous-memory workloads.  Each epoch makes `writes_per_epoch`
+ * page writes into a working set of `wss` pages, counts the distinct pages it
+ * touched, and ends with a sync hypercall carrying that count.
+ *
+ *   seq      the next writes_per_epoch pages in order, wrapping at wss
+ *   random   pages uniform over the working set (xorshift64*, from --seed)
+ *   hotcold  hot_pct% of writes go to the first hot_pages pages, the rest
+ *            uniformly to the cold remainder
+ *
+ * A write stamps two words in the page rather than filling it (filling costs
+ * milliseconds per page here): word 0 and a word whose offset moves with the
+ * epoch.  Both values include the epoch number, so every page written in an
+ * epoch differs from its content at the previous harvest; that is what lets
+ * the host's lost-page oracle see every write.
+ */
+#include "defs.h"
+
+struct wl {
+	uint64_t base, wss, writes;
+	uint64_t hot, hot_pct;
+	uint64_t rng, cursor, seed;
+	uint64_t *seen; /* one bit per page: written this epoch */
+	uint64_t seen_words;
+};
+
+static uint64_t rng_next(struct wl *w)
+{
+	/* xorshift64*: cheap (a handful of instructions) and good enough. */
+	uint64_t x = w->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Uniform in [0, n) by multiply-high, avoiding a divide. */
+static uint64_t below(uint64_t r, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)r * n) >> 64);
+}
+
+static uint64_t pick(struct wl *w, uint32_t kind)
+{
+	switch (kind) {
+	case ABI_WL_SEQ: {
+		uint64_t p = w->cursor;
+		if (++w->cursor == w->wss)
+			w->cursor = 0;
+		return p;
+	}
+	case ABI_WL_RANDOM:
+		return below(rng_next(w), w->wss);
+	case ABI_WL_HOTCOLD: {
+		int hot = w->hot == w->wss || below(rng_next(w), 100) < w->hot_pct;
+		if (hot)
+			return below(rng_next(w), w->hot);
+		return w->hot + below(rng_next(w), w->wss - w->hot);
+	}
+	}
+	panic("unknown workload %u", kind);
+}
+
+static void stamp(struct wl *w, uint64_t page, uint64_t epoch, uint64_t i)
+{
+	volatile uint64_t *p = (uint64_t *)(w->base + page * ABI_PAGE_SIZE);
+	p[0] = epoch << 32 | (i & 0xffffffff);
+	p[1 + (epoch * 7 + page) % 511] = w->seed ^ page ^ epoch << 40;
+}
+
+/* Run the workload for bp->nr_epochs epochs over the pages mapped at base. */
+void workload_run(const struct abi_boot_params *bp, uint64_t base)
+{
+	struct wl w = {
+		.base = base,
+		.wss = bp->wss_pages,
+		.writes = bp->writes_per_epoch,
+		.hot = bp->hot_pages,
+		.hot_pct = bp->hot_pct,
+		.seed = bp->seed,
+	};
+	if (w.wss == 0 || (bp->workload == ABI_WL_HOTCOLD && (w.hot == 0 || w.hot > w.wss)))
+		panic("bad workload geometry wss=%lu hot=%lu", w.wss, w.hot);
+
+	/* splitmix64 of the seed: any seed, including 0, gives a non-zero state. */
+	uint64_t z = bp->seed + 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	w.rng = (z ^ (z >> 31)) | 1;
+
+	/* The seen bitmap: physically contiguous kernel pages, via the direct map. */
+	w.seen_words = (w.wss + 63) / 64;
+	uint64_t pages = (w.seen_words * 8 + ABI_PAGE_SIZE - 1) / ABI_PAGE_SIZE;
+	uint64_t first = pmem_alloc_kernel();
+	for (uint64_t i = 1; i < pages; i++)
+		if (pmem_alloc_kernel() != first + i * ABI_PAGE_SIZE)
+			panic("seen bitmap not contiguous");
+	w.seen = P2V(first);
+
+	for (uint64_t epoch = 1; epoch <= bp->nr_epochs; epoch++) {
+		uint64_t distinct = 0;
+		memset(w.seen, 0, w.seen_words * 8);
+		for (uint64_t i = 0; i < w.writes; i++) {
+			uint64_t page = pick(&w, bp->workload);
+			uint64_t bit = 1ULL << (page & 63);
+			stamp(&w, page, epoch, i);
+			if (!(w.seen[page >> 6] & bit)) {
+				w.seen[page >> 6] |= bit;
+				distinct++;
+			}
+		}
+		hcall_sync(epoch, distinct);
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest -> host calls.  The guest fills the hypercall page at
+ * ABI_HCALL_PAGE_GPA, then writes the call number with a 32-bit `out` to
+ * ABI_HCALL_PORT.  The vCPU exits with KVM_EXIT_IO; the VMM reads the page,
+ * validates every field (the guest is untrusted) and resumes the guest.
+ * Calls return nothing: the page is never written by the host, so host
+ * stores never hide from KVM's dirty log.
+ */
+#ifndef ABI_HCALL_H
+#define ABI_HCALL_H
+
+#include "layout.h"
+
+/* Call numbers, written to ABI_HCALL_PORT. */
+#define ABI_HC_READY 1 /* boot done, workload mapped; no arguments */
+#define ABI_HC_SYNC  2 /* end of epoch: args[0] epoch, args[1] distinct pages written */
+#define ABI_HC_LOG   3 /* args[0] length of the text in buf */
+#define ABI_HC_DONE  4 /* args[0] status (0 ok), args[1] epochs run */
+#define ABI_HC_PANIC 5 /* args: see ABI_PANIC_* ; buf: "file: message" */
+
+/* ABI_HC_PANIC argument slots.  vector is ABI_PANIC_NO_TRAP for panic() calls,
+ * else the exception vector, with the trap frame's error code, rip, rsp, cr2. */
+#define ABI_PANIC_LINE   0
+#define ABI_PANIC_LEN    1
+#define ABI_PANIC_VECTOR 2
+#define ABI_PANIC_ERR    3
+#define ABI_PANIC_RIP    4
+#define ABI_PANIC_RSP    5
+#define ABI_PANIC_CR2    6
+#define ABI_PANIC_NO_TRAP 0xffffffffffffffffULL
+
+#define ABI_HCALL_NR_ARGS 8
+#define ABI_HCALL_BUF_SIZE 1024
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct abi_hcall_page {
+	uint64_t nr; /* copy of the call number, for debugging dumps */
+	uint64_t args[ABI_HCALL_NR_ARGS];
+	char buf[ABI_HCALL_BUF_SIZE];
+};
+_Static_assert(__builtin_offsetof(struct abi_hcall_page, args) == 8, "hcall page layout");
+_Static_assert(__builtin_offsetof(struct abi_hcall_page, buf) == 72, "hcall page layout");
+_Static_assert(sizeof(struct abi_hcall_page) <= ABI_PAGE_SIZE, "hcall page fits a page");
+#endif
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest-physical and guest-virtual memory map, shared by the guest kernel
+ * and the VMM.  Fixed-width types only, no libc; usable from assembly.
+ *
+ * Guest-physical map (GPA):
+ *
+ *   start          end             what                          written by
+ *   0x0000_0000    0x0000_1000     null page, never mapped        -
+ *   0x0000_1000    0x0000_2000     boot parameters (boot.h)       VMM, before boot
+ *   0x0000_2000    0x0000_3000     hypercall page (hcall.h)       guest
+ *   0x0001_0000    0x0002_0000-ish boot page tables: PML4,        VMM, before boot
+ *                                  direct-map PDPT, kernel PDPT,
+ *                                  one PD per GiB of GPA space
+ *   0x0020_0000    image end       kernel image (.text .data      VMM loads it,
+ *                                  .bss incl. boot stack)         guest runs it
+ *   image end      3 GiB           RAM, handed out by the guest's page allocator
+ *   3 GiB          4 GiB           hole (no RAM; MMIO lives here later)
+ *   4 GiB          4 GiB + rest    RAM above the hole, when RAM > 3 GiB
+ *
+ * Guest-virtual map:
+ *
+ *   0x0000_0000_4000_0000  workload region, 4 KiB pages built by the guest
+ *   0xffff_8000_0000_0000  direct map of all guest-physical memory (2 MiB
+ *                          pages, built by the VMM): va = DMAP_BASE + gpa
+ *   0xffff_ffff_8000_0000  kernel text/data: va = KERNEL_VBASE + gpa, first GiB
+ *
+ * The VMM maps all of RAM with one host mapping and splits it into KVM memory
+ * slots at the hole, so RAM index (offset into the host mapping / 4 KiB) and
+ * GPA differ above the hole: see vmm/mem.c.
+ */
+#ifndef ABI_LAYOUT_H
+#define ABI_LAYOUT_H
+
+#define ABI_PAGE_SHIFT 12
+#define ABI_PAGE_SIZE  0x1000
+#define ABI_HUGE_SIZE  0x200000 /* 2 MiB, the direct map's page size */
+
+#define ABI_BOOT_PARAMS_GPA 0x1000
+#define ABI_HCALL_PAGE_GPA  0x2000
+#define ABI_BOOT_PT_GPA     0x10000 /* PML4; PDPTs and PDs follow it */
+#define ABI_BOOT_PT_END     0x200000
+#define ABI_KERNEL_GPA      0x200000
+
+#define ABI_HOLE_START 0xC0000000ULL  /* 3 GiB */
+#define ABI_HOLE_END   0x100000000ULL /* 4 GiB */
+
+/* RAM sizes the VMM accepts.  The upper bound keeps the boot PDs (one page per
+ * GiB of GPA space) below the kernel image. */
+#define ABI_RAM_MIN (16ULL << 20)
+#define ABI_RAM_MAX (256ULL << 30)
+
+#define ABI_DMAP_BASE     0xffff800000000000ULL
+#define ABI_KERNEL_VBASE  0xffffffff80000000ULL
+#define ABI_WORKLOAD_BASE 0x40000000ULL
+
+/* Port I/O used by the guest. */
+#define ABI_SERIAL_PORT 0x3f8 /* COM1, 8 ports */
+#define ABI_HCALL_PORT  0x500 /* 32-bit out: the hypercall number */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/* Page-table pages the guest needs to map `pages` 4 KiB pages contiguously at
+ * ABI_WORKLOAD_BASE (PTs, PDs, PDPT, plus its own PML4).  The VMM uses the same
+ * formula to refuse a --wss the guest could not map. */
+static inline uint64_t abi_workload_pt_pages(uint64_t pages)
+{
+	uint64_t pt = (pages + 511) / 512;
+	uint64_t pd = (pt + 511) / 512;
+	uint64_t pdpt = (pd + 511) / 512;
+	return pt + pd + pdpt + 1;
+}
+
+/* Pages the guest kernel keeps for itself beyond its image and the workload
+ * page tables (per-epoch bitmap, spare page-table pages). */
+#define ABI_KERNEL_RESERVE_PAGES 64ULL
+#endif
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * The epoch record: what one harvest found.  Every output (table, JSON, and
+ * later writeback, migration, comparison) consumes this one record; none of
+ * them harvests on its own.
+ */
+#ifndef LOGGER_EPOCH_H
+#define LOGGER_EPOCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "logger/frameset.h"
+#include "vmm/mem.h"
+#include "vmm/stats.h"
+
+#define EPOCH_LOST_LISTED 64 /* lost GPAs carried in a record; the count is exact */
+
+struct epoch_rec {
+	uint64_t epoch; /* 1-based; the boot phase is not an epoch */
+	const char *mode;
+	const char *workload;
+	const struct frameset *dirty; /* RAM indexes, sorted ascending */
+	const struct guest_mem *mem;  /* to turn indexes into GPAs */
+	uint64_t dirty_pages;
+	uint64_t workload_pages; /* distinct pages the guest workload says it wrote */
+	uint64_t slot_pages[MEM_MAX_SLOTS];
+	int nr_slots;
+	bool verified;       /* the oracle ran */
+	uint64_t lost_pages; /* valid when verified */
+	uint64_t lost_gpa[EPOCH_LOST_LISTED];
+	uint64_t lost_listed; /* min(lost_pages, EPOCH_LOST_LISTED) */
+	uint64_t harvest_ns;  /* all harvests of the epoch, ring-full ones included */
+	uint64_t epoch_ns;    /* guest running time since the previous harvest */
+	double dirty_rate_mibs;
+	uint64_t ring_full_exits;
+	uint64_t stats[VSTAT_NR]; /* KVM vCPU counters during the epoch; UINT64_MAX: absent */
+};
+
+struct run_summary {
+	const char *mode;
+	const char *workload;
+	uint64_t mem_bytes;
+	uint64_t wss_pages;
+	uint64_t epochs;
+	uint64_t dirty_pages;    /* sum over epochs */
+	uint64_t workload_pages; /* sum over epochs */
+	uint64_t boot_dirty_pages;
+	bool verified;
+	uint64_t lost_pages; /* boot phase included */
+	uint64_t ring_full_exits;
+	uint64_t kvm_calls;
+	uint64_t harvest_ns;
+	uint64_t total_ns;
+	uint64_t stats[VSTAT_NR];
+};
+
+/* An output.  Either callback may be NULL. */
+struct sink {
+	void (*epoch)(struct sink *s, const struct epoch_rec *e);
+	void (*summary)(struct sink *s, const struct run_summary *r);
+	FILE *f;
+};
+
+#endif

@@ -1,0 +1,16 @@
+/* The human table and the JSON-lines output (see docs/json.md). */
+#ifndef LOGGER_OUTPUT_H
+#define LOGGER_OUTPUT_H
+
+#include "logger/epoch.h"
+
+/* A live table on f, one row per epoch, flushed as it is printed. */
+void output_table_sink(struct sink *s, FILE *f);
+
+/* One JSON object per epoch on f, then a summary object. */
+void output_json_sink(struct sink *s, FILE *f);
+
+/* Write s as a JSON string literal (quotes and escapes included). */
+void output_json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * The session drives one VM.  Its run-loop handlers are where epochs begin
+ * and end:
+ *
+ *   READY  the guest has booted and mapped its workload; the boot phase's
+ *          writes are harvested (and verified) but not reported as an epoch
+ *   SYNC   end of an epoch: harvest, verify, emit the record, resume
+ *   DONE   the guest finished every epoch
+ *   ring-full exit: harvest into the still-open epoch and resume
+ *
+ * The vCPU is stopped for the whole of a handler, so a harvest and the
+ * oracle's comparison see the same memory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "logger/oracle.h"
+#include "logger/session.h"
+
+#define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
+
+struct session {
+	const struct session_config *cfg;
+	struct vm vm;
+	struct dlog dlog;
+	struct frameset dirty; /* the open epoch's pages */
+	struct oracle oracle;
+	struct run_summary sum;
+	struct epoch_rec rec;
+	uint64_t epoch; /* the open epoch; 0 = boot phase */
+	uint64_t epoch_start_ns;
+	uint64_t harvest_ns;
+	uint64_t ring_full;
+	uint64_t stats_base[VSTAT_NR];
+	bool done;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int timed_harvest(struct session *s)
+{
+	uint64_t t0 = now_ns();
+	int64_t n = dlog_harvest(&s->dlog, &s->dirty);
+	s->harvest_ns += now_ns() - t0;
+	return n < 0 ? (int)n : 0;
+}
+
+static void on_lost(void *ctx, uint64_t index)
+{
+	struct session *s = ctx;
+	uint64_t gpa = mem_index_to_gpa(&s->vm.mem, index);
+	uint64_t n = s->rec.lost_pages++;
+	if (n < EPOCH_LOST_LISTED)
+		s->rec.lost_gpa[s->rec.lost_listed++] = gpa;
+	if (n < LOST_PRINTED)
+		fprintf(stderr, "dirtyscope: lost page: gpa %#" PRIx64 " epoch %" PRIu64 "\n", gpa,
+			s->epoch);
+}
+
+static void stats_delta(struct session *s, uint64_t *out)
+{
+	uint64_t now[VSTAT_NR];
+	if (stats_read(&s->vm.stats, now)) {
+		for (int k = 0; k < VSTAT_NR; k++)
+			out[k] = UINT64_MAX;
+		return;
+	}
+	for (int k = 0; k < VSTAT_NR; k++) {
+		out[k] = now[k] == UINT64_MAX ? UINT64_MAX : now[k] - s->stats_base[k];
+		s->stats_base[k] = now[k];
+	}
+}
+
+/* Close the open epoch: final harvest, oracle, record, sinks; open the next. */
+static int close_epoch(struct session *s, uint64_t workload_pages)
+{
+	uint64_t end = now_ns();
+	int ret = timed_harvest(s);
+	if (ret)
+		return ret;
+
+	struct epoch_rec *r = &s->rec;
+	memset(r, 0, sizeof(*r));
+	frameset_sort(&s->dirty);
+	r->epoch = s->epoch;
+	r->mode = s->cfg->mode->name;
+	r->workload = s->cfg->workload_name;
+	r->dirty = &s->dirty;
+	r->mem = &s->vm.mem;
+	r->dirty_pages = s->dirty.count;
+	r->workload_pages = workload_pages;
+	r->nr_slots = s->vm.mem.nr_slots;
+	for (uint64_t i = 0; i < s->dirty.count; i++)
+		r->slot_pages[s->dirty.list[i] >= s->vm.mem.slots[0].pages]++;
+	if (s->cfg->verify) {
+		r->verified = true;
+		oracle_check(&s->oracle, &s->dirty, on_lost, s);
+		if (r->lost_pages > LOST_PRINTED)
+			fprintf(stderr, "dirtyscope: %" PRIu64 " more lost pages in epoch %" PRIu64 "\n",
+				r->lost_pages - LOST_PRINTED, s->epoch);
+	}
+	r->harvest_ns = s->harvest_ns;
+	r->epoch_ns = end - s->epoch_start_ns;
+	r->dirty_rate_mibs = r->epoch_ns ? (double)r->dirty_pages * 4096.0 / (1 << 20) /
+						   ((double)r->epoch_ns / 1e9)
+					 : 0;
+	r->ring_full_exits = s->ring_full;
+	stats_delta(s, r->stats);
+
+	s->sum.lost_pages += r->lost_pages;
+	s->sum.harvest_ns += r->harvest_ns;
+	s->sum.ring_full_exits += r->ring_full_exits;
+	if (s->epoch == 0) {
+		s->sum.boot_dirty_pages = r->dirty_pages;
+	} else {
+		s->sum.epochs++;
+		s->sum.dirty_pages += r->dirty_pages;
+		s->sum.workload_pages += r->workload_pages;
+		for (int k = 0; k < VSTAT_NR; k++)
+			s->sum.stats[k] = r->stats[k] == UINT64_MAX ? UINT64_MAX
+								 : s->sum.stats[k] + r->stats[k];
+		for (int i = 0; i < s->cfg->nr_sinks; i++)
+			if (s->cfg->sinks[i]->epoch)
+				s->cfg->sinks[i]->epoch(s->cfg->sinks[i], r);
+	}
+
+	frameset_clear(&s->dirty);
+	s->harvest_ns = 0;
+	s->ring_full = 0;
+	s->epoch++;
+	s->epoch_start_ns = now_ns();
+	return 0;
+}
+
+static int guest_protocol(const char *what, uint64_t got, uint64_t want)
+{
+	fprintf(stderr, "dirtyscope: guest failed: %s %" PRIu64 ", expected %" PRIu64 "\n", what,
+		got, want);
+	return -EFAULT;
+}
+
+static int on_hcall(void *ctx, const struct hcall *hc)
+{
+	struct session *s = ctx;
+	const struct boot_workload *wl = &s->cfg->wl;
+
+	switch (hc->nr) {
+	case ABI_HC_READY:
+		if (s->epoch != 0)
+			return guest_protocol("ready in epoch", s->epoch, 0);
+		return close_epoch(s, 0);
+	case ABI_HC_SYNC:
+		/* The guest is untrusted: its claims are checked, not believed. */
+		if (s->epoch == 0 || hc->args[0] != s->epoch || s->epoch > wl->epochs)
+			return guest_protocol("sync for epoch", hc->args[0], s->epoch);
+		if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch)
+			return guest_protocol("workload pages", hc->args[1], wl->wss_pages);
+		return close_epoch(s, hc->args[1]);
+	case ABI_HC_DONE:
+		if (hc->args[0] != 0)
+			return guest_protocol("workload status", hc->args[0], 0);
+		if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs)
+			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
+		s->done = true;
+		return 1;
+	}
+	return guest_protocol("hypercall", hc->nr, ABI_HC_SYNC);
+}
+
+static int on_ring_full(void *ctx)
+{
+	struct session *s = ctx;
+	s->ring_full++;
+	s->dlog.ring_full_exits++;
+	return timed_harvest(s);
+}
+
+int session_run(const struct session_config *cfg, struct run_summary *summary)
+{
+	struct session s = {.cfg = cfg};
+	char why[160];
+	int ret;
+
+	uint64_t t0 = now_ns();
+	ret = vm_create(&s.vm, cfg->kvm_path, cfg->mem_bytes);
+	if (ret)
+		return ret;
+	s.vm.serial.echo = cfg->echo_console;
+	ret = cfg->mode->supported(&s.vm.kvm, &cfg->dlog, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "dirtyscope: %s\n", why);
+		goto out_vm;
+	}
+	ret = dlog_init(&s.dlog, cfg->mode, &cfg->dlog, &s.vm);
+	if (ret)
+		goto out_dlog;
+	ret = vm_register_memory(&s.vm, KVM_MEM_LOG_DIRTY_PAGES);
+	if (ret)
+		goto out_dlog;
+	ret = vm_load_guest(&s.vm, &cfg->wl);
+	if (ret)
+		goto out_dlog;
+	ret = vm_create_vcpu(&s.vm);
+	if (ret)
+		goto out_dlog;
+	if (cfg->mode->vcpu_created && (ret = cfg->mode->vcpu_created(&s.dlog)))
+		goto out_dlog;
+	ret = frameset_init(&s.dirty, s.vm.mem.nr_pages);
+	if (ret)
+		goto out_dlog;
+	/* Arm: start from a clean log (clear mode with INITIALLY_SET begins
+	 * with every page dirty). */
+	if (dlog_harvest(&s.dlog, NULL) < 0) {
+		ret = -EIO;
+		goto out_set;
+	}
+	if (cfg->verify && (ret = oracle_init(&s.oracle, s.vm.mem.host, s.vm.mem.nr_pages))) {
+		fprintf(stderr, "dirtyscope: no memory for the --verify shadow copy\n");
+		goto out_set;
+	}
+	for (int k = 0; k < VSTAT_NR; k++)
+		s.sum.stats[k] = 0;
+	stats_delta(&s, s.rec.stats); /* baseline */
+	s.sum.mode = cfg->mode->name;
+	s.sum.workload = cfg->workload_name;
+	s.sum.mem_bytes = cfg->mem_bytes;
+	s.sum.wss_pages = cfg->wl.wss_pages;
+	s.sum.verified = cfg->verify;
+	s.epoch_start_ns = now_ns();
+
+	struct vm_handlers h = {.ctx = &s, .hcall = on_hcall, .ring_full = on_ring_full};
+	ret = vm_run(&s.vm, &h);
+	if (!ret && !s.done)
+		ret = -EFAULT;
+	s.sum.kvm_calls = s.dlog.kvm_calls;
+	s.sum.total_ns = now_ns() - t0;
+	if (!ret) {
+		for (int i = 0; i < cfg->nr_sinks; i++)
+			if (cfg->sinks[i]->summary)
+				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
+		ret = s.sum.lost_pages ? 1 : 0;
+	}
+	if (summary)
+		*summary = s.sum;
+
+	oracle_free(&s.oracle);
+out_set:
+	frameset_free(&s.dirty);
+out_dlog:
+	dlog_teardown(&s.dlog);
+out_vm:
+	vm_destroy(&s.vm);
+	return ret;
+}

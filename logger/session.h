@@ -1,0 +1,41 @@
+/*
+ * A logging session: boot the guest with a workload, harvest the dirty log
+ * at every epoch sync, check it with the oracle, and feed each epoch record
+ * to the sinks.
+ */
+#ifndef LOGGER_SESSION_H
+#define LOGGER_SESSION_H
+
+#include <stdbool.h>
+
+#include "logger/dlog.h"
+#include "logger/epoch.h"
+#include "vmm/boot.h"
+
+#define SESSION_MAX_SINKS 4
+
+struct session_config {
+	const char *kvm_path; /* normally /dev/kvm */
+	const struct dlog_mode *mode;
+	struct dlog_config dlog;
+	const char *workload_name;
+	struct boot_workload wl;
+	uint64_t mem_bytes;
+	bool verify;
+	bool echo_console;
+	struct sink *sinks[SESSION_MAX_SINKS];
+	int nr_sinks;
+};
+
+/*
+ * Run the session to completion.  Returns 0 when every epoch ran and nothing
+ * was lost, 1 when the oracle found lost pages, or -errno:
+ *   -EINVAL      a configuration the mode or guest cannot take (message printed)
+ *   -EOPNOTSUPP, -ENOENT, -EACCES, -EPERM  the platform cannot do it
+ *   -EFAULT      the guest failed (panic, crash, protocol violation)
+ *   other        a host-side failure (message printed)
+ * `summary`, if non-NULL, receives the totals.
+ */
+int session_run(const struct session_config *cfg, struct run_summary *summary);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * dirtyscope info: what this host's KVM offers for dirty logging, and which
+ * mechanism KVM itself uses to notice guest stores.  The mechanism is read
+ * from the loaded KVM module's parameters, not assumed:
+ *   kvm_intel with ept=Y and pml=Y (needs eptad=Y): PML, the CPU logs GPAs
+ *   kvm_intel with ept=Y, pml=N: EPT write-protection
+ *   kvm_intel with ept=N, or kvm_pvm: shadow paging, write-protection
+ *   kvm_amd with npt=Y: NPT write-protection (no PML on AMD)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logger/dlog.h"
+#include "tools/cli.h"
+#include "vmm/kvm.h"
+
+/* Read a one-character module parameter: 1 for Y/1, 0 for N/0, -1 if absent. */
+static int module_param(const char *module, const char *param)
+{
+	char path[256], c = 0;
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module, param);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int ok = fread(&c, 1, 1, f) == 1;
+	fclose(f);
+	if (!ok)
+		return -1;
+	return c == 'Y' || c == 'y' || c == '1';
+}
+
+static int module_loaded(const char *module)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/sys/module/%s", module);
+	return access(path, F_OK) == 0;
+}
+
+static const char *mechanism(void)
+{
+	if (module_loaded("kvm_intel")) {
+		if (module_param("kvm_intel", "ept") != 1)
+			return "shadow paging with write-protection (kvm_intel, ept=N)";
+		if (module_param("kvm_intel", "pml") == 1 && module_param("kvm_intel", "eptad") != 0)
+			return "PML with EPT A/D bits (kvm_intel, ept=Y, eptad=Y, pml=Y)";
+		return "EPT write-protection (kvm_intel, pml=N)";
+	}
+	if (module_loaded("kvm_amd")) {
+		if (module_param("kvm_amd", "npt") == 0)
+			return "shadow paging with write-protection (kvm_amd, npt=N)";
+		return "NPT write-protection (kvm_amd)";
+	}
+	if (module_loaded("kvm_pvm"))
+		return "shadow paging with write-protection (kvm_pvm: no EPT/NPT, no PML)";
+	return "unknown (no kvm_intel, kvm_amd or kvm_pvm module found)";
+}
+
+int cmd_info(int argc, char **argv)
+{
+	const char *path = "/dev/kvm";
+	static const struct option opts[] = {
+		{"kvm-device", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'k') {
+			path = optarg;
+		} else if (opt == 'h') {
+			printf("usage: dirtyscope info [--kvm-device PATH]\n"
+			       "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
+			       "uses, and the mechanism KVM uses on this host to log guest stores.\n");
+			return DS_EXIT_OK;
+		} else {
+			return usage_error("info: unknown option %s (try --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("info: unexpected argument '%s'", argv[optind]);
+
+	struct kvm kvm;
+	int ret = kvm_open(&kvm, path);
+	if (ret)
+		return exit_code_for(ret);
+
+	int ring = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING);
+	int ring_acq = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL);
+	int manual = kvm_cap(&kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	printf("KVM API version          %d\n", kvm.api_version);
+	printf("dirty-log mechanism      %s\n", mechanism());
+	printf("capabilities\n");
+	printf("  MANUAL_DIRTY_LOG_PROTECT2  %d (%s%s)\n", manual,
+	       manual & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE ? "manual-protect" : "none",
+	       manual & KVM_DIRTY_LOG_INITIALLY_SET ? ", initially-set" : "");
+	printf("  DIRTY_LOG_RING             %d bytes (%d entries max)\n", ring,
+	       ring / (int)sizeof(struct kvm_dirty_gfn));
+	printf("  DIRTY_LOG_RING_ACQ_REL     %d bytes\n", ring_acq);
+	printf("  DIRTY_LOG_RING_WITH_BITMAP %d\n", kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP));
+	printf("  BINARY_STATS_FD            %d\n", kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD));
+	printf("  NR_MEMSLOTS                %d\n", kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS));
+	printf("  READONLY_MEM               %d\n", kvm_cap(&kvm, KVM_CAP_READONLY_MEM));
+	printf("log modes\n");
+	for (int i = 0; dlog_modes[i]; i++) {
+		char why[160] = "";
+		struct dlog_config cfg = {.ring_entries = 4096,
+					  .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
+		int r = dlog_modes[i]->supported(&kvm, &cfg, why, sizeof(why));
+		printf("  %-7s %-9s %s%s%s\n", dlog_modes[i]->name, r ? "no" : "available",
+		       dlog_modes[i]->desc, r ? ": " : "", why);
+	}
+	printf("ring entries             %u..%d (a power of two)\n",
+	       (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
+	       (ring_acq ? ring_acq : ring) / (int)sizeof(struct kvm_dirty_gfn));
+	kvm_close(&kvm);
+	return DS_EXIT_OK;
+}

@@ -1,0 +1,292 @@
+/*
+ * dirtyscope run: option parsing and validation, output files, and the
+ * session.  Everything a user can get wrong is checked here, before KVM is
+ * touched, so a bad option costs nothing and says exactly what is wrong.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "abi/boot.h"
+#include "logger/output.h"
+#include "logger/session.h"
+#include "tools/cli.h"
+#include "tools/parse.h"
+
+static const struct {
+	const char *name;
+	uint32_t id;
+} workloads[] = {
+	{"seq", ABI_WL_SEQ},
+	{"random", ABI_WL_RANDOM},
+	{"hotcold", ABI_WL_HOTCOLD},
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dirtyscope run [options]\n"
+		"Boot the guest, run an anonymous-memory workload, and log its dirty pages\n"
+		"epoch by epoch through one of KVM's dirty-log interfaces.\n"
+		"\n"
+		"  --log MODE          bitmap | clear | ring (default bitmap)\n"
+		"  --workload W        seq | random | hotcold (default seq)\n"
+		"  --mem SIZE          guest RAM, 16M..256G, suffixes K M G T (default 256M)\n"
+		"  --wss PAGES         working set in 4 KiB pages (default 512)\n"
+		"  --writes N          page writes per epoch (default: the working set)\n"
+		"  --epochs N          epochs to run (default 10)\n"
+		"  --seed N            seed for random and hotcold (default 1)\n"
+		"  --hot-pages N       hotcold: size of the hot subset (default wss/10, min 1)\n"
+		"  --hot-pct N         hotcold: percent of writes to the hot subset (default 90)\n"
+		"  --ring-entries N    ring: entries per vCPU ring, a power of two (default 4096)\n"
+		"  --clear-chunk N     clear: pages per KVM_CLEAR_DIRTY_LOG, multiple of 64\n"
+		"                      (default 262144)\n"
+		"  --verify            check every harvest against a copy of guest RAM; lost\n"
+		"                      pages are printed and make the run exit 1\n"
+		"  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
+		"  --console           echo the guest's serial console to stderr\n"
+		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"exit codes: 0 ok, 1 lost pages, 2 usage or input error, 3 platform cannot\n"
+		"do it, 4 guest crashed or KVM failed mid-run\n");
+}
+
+enum {
+	OPT_LOG = 256, OPT_WORKLOAD, OPT_MEM, OPT_WSS, OPT_WRITES, OPT_EPOCHS, OPT_SEED,
+	OPT_HOT_PAGES, OPT_HOT_PCT, OPT_RING, OPT_CHUNK, OPT_VERIFY, OPT_JSON, OPT_CONSOLE,
+	OPT_KVM,
+};
+
+static const struct option run_options[] = {
+	{"log", required_argument, NULL, OPT_LOG},
+	{"workload", required_argument, NULL, OPT_WORKLOAD},
+	{"mem", required_argument, NULL, OPT_MEM},
+	{"wss", required_argument, NULL, OPT_WSS},
+	{"writes", required_argument, NULL, OPT_WRITES},
+	{"epochs", required_argument, NULL, OPT_EPOCHS},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"hot-pages", required_argument, NULL, OPT_HOT_PAGES},
+	{"hot-pct", required_argument, NULL, OPT_HOT_PCT},
+	{"ring-entries", required_argument, NULL, OPT_RING},
+	{"clear-chunk", required_argument, NULL, OPT_CHUNK},
+	{"verify", no_argument, NULL, OPT_VERIFY},
+	{"json", required_argument, NULL, OPT_JSON},
+	{"console", no_argument, NULL, OPT_CONSOLE},
+	{"kvm-device", required_argument, NULL, OPT_KVM},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int bad_number(const char *opt, const char *arg, int err, uint64_t min, uint64_t max)
+{
+	if (err == -ERANGE)
+		return usage_error("%s %s: out of range (%llu..%llu)", opt, arg,
+				   (unsigned long long)min, (unsigned long long)max);
+	return usage_error("%s %s: not a number", opt, arg);
+}
+
+#define NUM(opt, min, max, dst)                                                                \
+	do {                                                                                   \
+		uint64_t v_;                                                                   \
+		int e_ = parse_u64(optarg, (min), (max), &v_);                                 \
+		if (e_)                                                                        \
+			return bad_number(opt, optarg, e_, (min), (max));                      \
+		dst = v_;                                                                      \
+	} while (0)
+
+/* The JSON file is written under a temporary name and renamed into place
+ * only when the run completed, so no half-written file looks finished. */
+struct json_out {
+	const char *path;
+	char tmp[4096];
+	FILE *f;
+};
+
+static int json_open(struct json_out *j, const char *path)
+{
+	j->path = path;
+	if (!strcmp(path, "-")) {
+		j->f = stdout;
+		return 0;
+	}
+	if (snprintf(j->tmp, sizeof(j->tmp), "%s.tmp-%d", path, (int)getpid()) >=
+	    (int)sizeof(j->tmp))
+		return usage_error("--json %s: path too long", path);
+	j->f = fopen(j->tmp, "w");
+	if (!j->f)
+		return usage_error("--json %s: cannot create %s: %s", path, j->tmp,
+				   strerror(errno));
+	return 0;
+}
+
+/* Keep the file if `keep`, else remove it.  Returns 0 or an exit code. */
+static int json_close(struct json_out *j, int keep)
+{
+	if (!j->f || j->f == stdout)
+		return 0;
+	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
+	bad |= fclose(j->f);
+	j->f = NULL;
+	if (keep && !bad && rename(j->tmp, j->path) == 0)
+		return 0;
+	unlink(j->tmp);
+	if (keep) {
+		fprintf(stderr, "dirtyscope: --json %s: write failed: %s\n", j->path,
+			strerror(errno));
+		return DS_EXIT_FAILED;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct session_config cfg = {
+		.kvm_path = "/dev/kvm",
+		.mode = &dlog_mode_bitmap,
+		.dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+		.workload_name = "seq",
+		.wl = {.workload = ABI_WL_SEQ, .epochs = 10, .wss_pages = 512, .seed = 1,
+		       .hot_pct = 90},
+		.mem_bytes = 256ull << 20,
+	};
+	const char *json_path = NULL;
+	uint64_t hot_pages = 0;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", run_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LOG:
+			cfg.mode = dlog_find(optarg);
+			if (!cfg.mode)
+				return usage_error("--log %s: unknown mode (bitmap, clear, ring)",
+						   optarg);
+			break;
+		case OPT_WORKLOAD: {
+			size_t i;
+			for (i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
+				if (!strcmp(optarg, workloads[i].name))
+					break;
+			if (i == sizeof(workloads) / sizeof(workloads[0]))
+				return usage_error(
+					"--workload %s: unknown workload (seq, random, hotcold)",
+					optarg);
+			cfg.wl.workload = workloads[i].id;
+			cfg.workload_name = workloads[i].name;
+			break;
+		}
+		case OPT_MEM: {
+			int e = parse_size(optarg, &cfg.mem_bytes);
+			if (e)
+				return usage_error("--mem %s: not a size (e.g. 256M, 4G)", optarg);
+			if (cfg.mem_bytes < ABI_RAM_MIN || cfg.mem_bytes > ABI_RAM_MAX)
+				return usage_error("--mem %s: must be between 16M and 256G", optarg);
+			if (cfg.mem_bytes % ABI_PAGE_SIZE)
+				return usage_error("--mem %s: not a multiple of 4K", optarg);
+			break;
+		}
+		case OPT_WSS:
+			NUM("--wss", 1, UINT32_MAX, cfg.wl.wss_pages);
+			break;
+		case OPT_WRITES:
+			NUM("--writes", 1, UINT32_MAX, cfg.wl.writes_per_epoch);
+			break;
+		case OPT_EPOCHS:
+			NUM("--epochs", 1, 1000000, cfg.wl.epochs);
+			break;
+		case OPT_SEED:
+			NUM("--seed", 0, UINT64_MAX, cfg.wl.seed);
+			break;
+		case OPT_HOT_PAGES:
+			NUM("--hot-pages", 1, UINT32_MAX, hot_pages);
+			break;
+		case OPT_HOT_PCT:
+			NUM("--hot-pct", 0, 100, cfg.wl.hot_pct);
+			break;
+		case OPT_RING:
+			NUM("--ring-entries", 1, UINT32_MAX, cfg.dlog.ring_entries);
+			break;
+		case OPT_CHUNK:
+			NUM("--clear-chunk", 64, 1u << 31, cfg.dlog.clear_chunk_pages);
+			break;
+		case OPT_VERIFY:
+			cfg.verify = true;
+			break;
+		case OPT_JSON:
+			json_path = optarg;
+			break;
+		case OPT_CONSOLE:
+			cfg.echo_console = true;
+			break;
+		case OPT_KVM:
+			cfg.kvm_path = optarg;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return DS_EXIT_OK;
+		default:
+			/* getopt sets optopt to the option's value when its argument
+			 * is missing, and to 0 for an unknown long option. */
+			if (optopt >= OPT_LOG)
+				return usage_error("run: %s needs an argument", argv[optind - 1]);
+			if (optopt)
+				return usage_error("run: unknown option -%c (try --help)", optopt);
+			return usage_error("run: unknown option %s (try --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("run: unexpected argument '%s'", argv[optind]);
+
+	/* Cross-option checks. */
+	uint64_t max_wss = boot_max_wss(cfg.mem_bytes, guest_image);
+	if (cfg.wl.wss_pages > max_wss)
+		return usage_error("--wss %llu: a guest with %llu MiB of RAM can map at most %llu "
+				   "pages",
+				   (unsigned long long)cfg.wl.wss_pages,
+				   (unsigned long long)(cfg.mem_bytes >> 20),
+				   (unsigned long long)max_wss);
+	if (!cfg.wl.writes_per_epoch)
+		cfg.wl.writes_per_epoch = cfg.wl.wss_pages;
+	if (cfg.wl.workload == ABI_WL_HOTCOLD) {
+		cfg.wl.hot_pages = hot_pages ? hot_pages : cfg.wl.wss_pages / 10;
+		if (!cfg.wl.hot_pages)
+			cfg.wl.hot_pages = 1;
+		if (cfg.wl.hot_pages > cfg.wl.wss_pages)
+			return usage_error("--hot-pages %llu: larger than --wss %llu",
+					   (unsigned long long)cfg.wl.hot_pages,
+					   (unsigned long long)cfg.wl.wss_pages);
+	} else if (hot_pages) {
+		return usage_error("--hot-pages: only for --workload hotcold");
+	}
+	uint64_t n = cfg.dlog.ring_entries;
+	if (n & (n - 1))
+		return usage_error("--ring-entries %llu: not a power of two", (unsigned long long)n);
+	if (cfg.dlog.clear_chunk_pages % 64)
+		return usage_error("--clear-chunk %llu: not a multiple of 64",
+				   (unsigned long long)cfg.dlog.clear_chunk_pages);
+
+	struct json_out json = {0};
+	struct sink table, js;
+	if (json_path) {
+		int e = json_open(&json, json_path);
+		if (e)
+			return e;
+		output_json_sink(&js, json.f);
+		cfg.sinks[cfg.nr_sinks++] = &js;
+	}
+	/* With JSON on stdout, the table would corrupt it: leave it out. */
+	if (!json.f || json.f != stdout) {
+		output_table_sink(&table, stdout);
+		cfg.sinks[cfg.nr_sinks++] = &table;
+	}
+
+	int ret = session_run(&cfg, NULL);
+	int code = exit_code_for(ret);
+	int jcode = json_close(&json, code == DS_EXIT_OK || code == DS_EXIT_CHECK);
+	return code == DS_EXIT_OK && jcode ? jcode : code;
+}

@@ -1,0 +1,70 @@
+/* dirtyscope: subcommand dispatch. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dirtyscope <command> [options]\n"
+		   "\n"
+		   "commands:\n"
+		   "  run    boot the guest, run a workload and log its dirty pages\n"
+		   "  info   what this host's KVM offers for dirty logging\n"
+		   "\n"
+		   "'dirtyscope <command> --help' describes each command.\n"
+		   "exit codes: 0 ok, 1 check failed (lost pages), 2 usage or input error,\n"
+		   "            3 platform cannot do it, 4 guest crashed or KVM failed mid-run\n");
+}
+
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("dirtyscope: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return DS_EXIT_USAGE;
+}
+
+int exit_code_for(int err)
+{
+	switch (err) {
+	case 0: return DS_EXIT_OK;
+	case 1: return DS_EXIT_CHECK;
+	case -EINVAL:
+	case -E2BIG: return DS_EXIT_USAGE;
+	case -ENOENT:
+	case -EACCES:
+	case -EPERM:
+	case -ENODEV:
+	case -ENXIO:
+	case -EOPNOTSUPP: return DS_EXIT_PLATFORM;
+	default: return DS_EXIT_FAILED;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return DS_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return DS_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("dirtyscope 0.1.0\n");
+		return DS_EXIT_OK;
+	}
+	return usage_error("unknown command '%s' (try 'dirtyscope --help')", cmd);
+}

@@ -1,0 +1,45 @@
+/* Loading the guest kernel and describing the machine to it. */
+#ifndef VMM_BOOT_H
+#define VMM_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "abi/boot.h"
+#include "vmm/mem.h"
+
+struct boot_workload {
+	uint32_t workload; /* ABI_WL_* */
+	uint32_t epochs;
+	uint64_t wss_pages;
+	uint64_t writes_per_epoch;
+	uint64_t seed;
+	uint64_t hot_pages;
+	uint32_t hot_pct;
+};
+
+/* The guest kernel embedded in this binary (vmm/guest_image.S). */
+extern const uint8_t guest_image[], guest_image_end[];
+
+/*
+ * Check an image's header: magic, and an entry and load end that fit below
+ * 1 GiB of RAM past ABI_KERNEL_GPA.  Returns 0 or -ENOEXEC.
+ */
+int boot_check_image(const void *image, size_t len);
+
+/*
+ * Largest working set, in pages, that a guest with `ram_size` bytes can map
+ * when running `image` (RAM past the kernel, minus the workload's page
+ * tables and ABI_KERNEL_RESERVE_PAGES).  0 if nothing fits.
+ */
+uint64_t boot_max_wss(uint64_t ram_size, const void *image);
+
+/*
+ * Copy the image to ABI_KERNEL_GPA, build the boot page tables (direct map
+ * of all RAM with 2 MiB pages, kernel map) and fill the boot parameters.
+ * RAM must be fresh (zero).  On success *entry is the guest-virtual entry
+ * point and *cr3 the PML4's GPA.  Returns 0, -ENOEXEC or -E2BIG.
+ */
+int boot_load(struct guest_mem *m, const void *image, size_t len, const struct boot_workload *wl,
+	      uint64_t *entry, uint64_t *cr3);
+
+#endif

@@ -1,0 +1,39 @@
+/* The KVM system and VM file descriptors, and capability queries. */
+#ifndef VMM_KVM_H
+#define VMM_KVM_H
+
+#include <stdint.h>
+#include <linux/kvm.h>
+
+/* Constants newer than Debian 12's linux/kvm.h (Linux 6.1). */
+#ifndef KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP
+#define KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP 236
+#endif
+
+struct kvm {
+	int sys_fd; /* /dev/kvm */
+	int vm_fd;
+	int api_version;
+	int vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE */
+};
+
+/*
+ * Open `path` (normally /dev/kvm), check the API version and create a VM.
+ * Returns 0, or -errno after printing one line naming what failed; -ENOENT,
+ * -EACCES and -EOPNOTSUPP mean the platform cannot run us.
+ */
+int kvm_open(struct kvm *kvm, const char *path);
+
+/* KVM_CHECK_EXTENSION on the VM fd (falls back to /dev/kvm): value, 0 if absent. */
+int kvm_cap(const struct kvm *kvm, long cap);
+
+/* KVM_ENABLE_CAP on the VM fd with one argument.  Returns 0 or -errno (printed). */
+int kvm_enable_cap(const struct kvm *kvm, uint32_t cap, uint64_t arg0);
+
+/* Close the VM and /dev/kvm; safe on a zeroed or half-opened struct. */
+void kvm_close(struct kvm *kvm);
+
+/* Print "dirtyscope: " + message + newline to stderr (the one line an error gets). */
+void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * Guest RAM layout: slot 0 is [0, min(RAM, 3 GiB)); RAM beyond 3 GiB goes to
+ * slot 1 at 4 GiB.  Both are windows of one host mapping, so slot 1's
+ * userspace_addr is host + 3 GiB, not host + 4 GiB, and a slot-relative page
+ * number must be offset by the slot's first RAM index, never by its GPA.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/kvm.h>
+
+#include "abi/layout.h"
+#include "vmm/kvm.h"
+#include "vmm/mem.h"
+
+int mem_create(struct guest_mem *m, uint64_t ram_size)
+{
+	memset(m, 0, sizeof(*m));
+	if (ram_size % ABI_PAGE_SIZE || ram_size < ABI_RAM_MIN || ram_size > ABI_RAM_MAX)
+		return -EINVAL;
+	/* NORESERVE: a 64 GiB guest costs only the pages it touches. */
+	void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		int ret = -errno;
+		vmm_err("mmap of %llu bytes of guest RAM failed", (unsigned long long)ram_size);
+		return ret;
+	}
+	m->host = p;
+	m->ram_size = ram_size;
+	m->nr_pages = ram_size / ABI_PAGE_SIZE;
+
+	uint64_t low = ram_size < ABI_HOLE_START ? ram_size : ABI_HOLE_START;
+	m->slots[0] = (struct mem_slot){.id = 0, .gpa = 0, .pages = low / ABI_PAGE_SIZE};
+	m->nr_slots = 1;
+	if (ram_size > low) {
+		m->slots[1] = (struct mem_slot){.id = 1,
+						.gpa = ABI_HOLE_END,
+						.pages = (ram_size - low) / ABI_PAGE_SIZE,
+						.first_page = low / ABI_PAGE_SIZE};
+		m->nr_slots = 2;
+	}
+	return 0;
+}
+
+int mem_register(const struct guest_mem *m, int vm_fd, uint32_t flags)
+{
+	for (int i = 0; i < m->nr_slots; i++) {
+		const struct mem_slot *s = &m->slots[i];
+		struct kvm_userspace_memory_region r = {
+			.slot = s->id,
+			.flags = flags,
+			.guest_phys_addr = s->gpa,
+			.memory_size = s->pages * ABI_PAGE_SIZE,
+			.userspace_addr = (uint64_t)(m->host + s->first_page * ABI_PAGE_SIZE),
+		};
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			int ret = -errno;
+			vmm_err("KVM_SET_USER_MEMORY_REGION slot %u (gpa %#llx, %llu pages): %s", s->id,
+				(unsigned long long)s->gpa, (unsigned long long)s->pages,
+				strerror(errno));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void *mem_gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < m->nr_slots; i++) {
+		const struct mem_slot *s = &m->slots[i];
+		uint64_t size = s->pages * ABI_PAGE_SIZE;
+		/* Written to be overflow-proof for any gpa/len the guest sends. */
+		if (gpa >= s->gpa && gpa - s->gpa <= size && len <= size - (gpa - s->gpa))
+			return m->host + s->first_page * ABI_PAGE_SIZE + (gpa - s->gpa);
+	}
+	return NULL;
+}
+
+int64_t mem_gpa_to_index(const struct guest_mem *m, uint64_t gpa)
+{
+	for (int i = 0; i < m->nr_slots; i++) {
+		const struct mem_slot *s = &m->slots[i];
+		if (gpa >= s->gpa && (gpa - s->gpa) / ABI_PAGE_SIZE < s->pages)
+			return (int64_t)(s->first_page + (gpa - s->gpa) / ABI_PAGE_SIZE);
+	}
+	return -1;
+}
+
+uint64_t mem_index_to_gpa(const struct guest_mem *m, uint64_t idx)
+{
+	for (int i = m->nr_slots - 1; i >= 0; i--) {
+		const struct mem_slot *s = &m->slots[i];
+		if (idx >= s->first_page)
+			return s->gpa + (idx - s->first_page) * ABI_PAGE_SIZE;
+	}
+	return 0; /* unreachable: slot 0 starts at index 0 */
+}
+
+const struct mem_slot *mem_slot_by_id(const struct guest_mem *m, uint32_t id)
+{
+	for (int i = 0; i < m->nr_slots; i++)
+		if (m->slots[i].id == id)
+			return &m->slots[i];
+	return NULL;
+}
+
+void mem_destroy(struct guest_mem *m)
+{
+	if (m->host)
+		munmap(m->host, m->ram_size);
+	m->host = NULL;
+}

@@ -1,0 +1,171 @@
+/*
+ * The machine and its run loop.  Exits are dispatched by reason; port I/O by
+ * port.  Anything the guest does that this VMM does not model is a guest
+ * failure: it is reported with the vCPU registers, never ignored.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "abi/layout.h"
+#include "vmm/vm.h"
+
+int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vcpu.fd = vm->stats.fd = -1;
+	ret = kvm_open(&vm->kvm, kvm_path);
+	if (ret)
+		return ret;
+	ret = mem_create(&vm->mem, ram_size);
+	if (ret) {
+		kvm_close(&vm->kvm);
+		return ret;
+	}
+	return 0;
+}
+
+int vm_register_memory(struct vm *vm, uint32_t slot_flags)
+{
+	return mem_register(&vm->mem, vm->kvm.vm_fd, slot_flags);
+}
+
+int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
+{
+	return boot_load(&vm->mem, guest_image, guest_image_end - guest_image, wl, &vm->entry,
+			 &vm->cr3);
+}
+
+int vm_create_vcpu(struct vm *vm)
+{
+	int ret = vcpu_create(&vm->vcpu, &vm->kvm, 0);
+	if (ret)
+		return ret;
+	ret = vcpu_setup_long_mode(&vm->vcpu, vm->entry, vm->cr3);
+	if (ret)
+		return ret;
+	return stats_open(&vm->stats, vm->vcpu.fd);
+}
+
+static int guest_failed(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int guest_failed(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("dirtyscope: guest failed: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	vcpu_dump(&vm->vcpu, stderr);
+	serial_dump_tail(&vm->serial, stderr);
+	return -EFAULT;
+}
+
+static int do_hcall(struct vm *vm, const struct vm_handlers *h, uint32_t nr)
+{
+	struct hcall hc;
+
+	if (hcall_read(&vm->mem, nr, &hc))
+		return guest_failed(vm, "malformed hypercall %u (%s)", nr, hcall_name(nr));
+	switch (nr) {
+	case ABI_HC_LOG:
+		fprintf(stderr, "guest log: %s\n", hc.text);
+		return 0;
+	case ABI_HC_PANIC:
+		if (hc.args[ABI_PANIC_VECTOR] == ABI_PANIC_NO_TRAP)
+			return guest_failed(vm, "panic at %s", hc.text);
+		return guest_failed(vm, "%s; rip %#llx rsp %#llx cr2 %#llx", hc.text,
+				    (unsigned long long)hc.args[ABI_PANIC_RIP],
+				    (unsigned long long)hc.args[ABI_PANIC_RSP],
+				    (unsigned long long)hc.args[ABI_PANIC_CR2]);
+	default:
+		return h->hcall ? h->hcall(h->ctx, &hc) : 0;
+	}
+}
+
+static int do_io(struct vm *vm, const struct vm_handlers *h)
+{
+	struct kvm_run *run = vm->vcpu.run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	uint16_t port = run->io.port;
+	int out = run->io.direction == KVM_EXIT_IO_OUT;
+
+	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > vm->vcpu.run_size)
+		return guest_failed(vm, "I/O exit data outside kvm_run");
+	if (port >= ABI_SERIAL_PORT && port < ABI_SERIAL_PORT + 8 && run->io.size == 1) {
+		for (uint32_t i = 0; i < run->io.count; i++)
+			serial_io(&vm->serial, port - ABI_SERIAL_PORT, out, data + i);
+		return 0;
+	}
+	if (port == ABI_HCALL_PORT && out && run->io.size == 4 && run->io.count == 1) {
+		uint32_t nr;
+		memcpy(&nr, data, 4);
+		return do_hcall(vm, h, nr);
+	}
+	return guest_failed(vm, "unexpected port I/O: %s port %#x size %u", out ? "out" : "in",
+			    port, run->io.size);
+}
+
+int vm_run(struct vm *vm, const struct vm_handlers *h)
+{
+	for (;;) {
+		if (ioctl(vm->vcpu.fd, KVM_RUN, NULL) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			int ret = -errno;
+			vmm_err("KVM_RUN: %s", strerror(-ret));
+			vcpu_dump(&vm->vcpu, stderr);
+			return ret == -EFAULT ? -EIO : ret;
+		}
+		vm->exits_seen++;
+		struct kvm_run *run = vm->vcpu.run;
+		int ret;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			ret = do_io(vm, h);
+			break;
+		case KVM_EXIT_DIRTY_RING_FULL:
+			ret = h->ring_full ? h->ring_full(h->ctx)
+					   : guest_failed(vm, "dirty ring full without a ring");
+			break;
+		case KVM_EXIT_HLT:
+			ret = guest_failed(vm, "guest halted before finishing");
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			ret = guest_failed(vm, "triple fault (KVM_EXIT_SHUTDOWN)");
+			break;
+		case KVM_EXIT_MMIO:
+			ret = guest_failed(vm, "%s of %u bytes at unmapped GPA %#llx",
+					   run->mmio.is_write ? "write" : "read", run->mmio.len,
+					   (unsigned long long)run->mmio.phys_addr);
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			ret = guest_failed(vm, "VM entry failed, reason %#llx",
+					   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			ret = guest_failed(vm, "KVM internal error, suberror %u",
+					   run->internal.suberror);
+			break;
+		default:
+			ret = guest_failed(vm, "unexpected exit reason %u", run->exit_reason);
+		}
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			return 0;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	stats_close(&vm->stats);
+	vcpu_destroy(&vm->vcpu);
+	mem_destroy(&vm->mem);
+	kvm_close(&vm->kvm);
+}

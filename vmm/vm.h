@@ -1,0 +1,57 @@
+/* A whole machine: KVM VM, guest RAM, one vCPU, its stats, the console. */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <stdint.h>
+#include "vmm/boot.h"
+#include "vmm/hcall.h"
+#include "vmm/kvm.h"
+#include "vmm/mem.h"
+#include "vmm/serial.h"
+#include "vmm/stats.h"
+#include "vmm/vcpu.h"
+
+struct vm {
+	struct kvm kvm;
+	struct guest_mem mem;
+	struct vcpu vcpu;
+	struct vcpu_stats stats;
+	struct serial serial;
+	uint64_t entry, cr3;
+	uint64_t exits_seen; /* KVM_RUN returns handled by vm_run */
+};
+
+/*
+ * Run-loop callbacks.  Each returns 0 to resume the guest, a positive value
+ * to end the run normally (vm_run returns 0), or -errno to abort.
+ */
+struct vm_handlers {
+	void *ctx;
+	int (*hcall)(void *ctx, const struct hcall *hc); /* READY, SYNC, DONE */
+	int (*ring_full)(void *ctx);                     /* KVM_EXIT_DIRTY_RING_FULL */
+};
+
+/* Open KVM at kvm_path, create the VM and reserve `ram_size` bytes of RAM
+ * (slots not registered yet).  Returns 0 or -errno (printed). */
+int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size);
+
+/* Register the memory slots with `slot_flags` (e.g. KVM_MEM_LOG_DIRTY_PAGES). */
+int vm_register_memory(struct vm *vm, uint32_t slot_flags);
+
+/* Load the embedded guest with its workload parameters. */
+int vm_load_guest(struct vm *vm, const struct boot_workload *wl);
+
+/* Create vCPU 0 in long mode at the guest entry, and open its stats. */
+int vm_create_vcpu(struct vm *vm);
+
+/*
+ * Run until a handler ends the run (returns 0), the guest fails (-EFAULT:
+ * panic, triple fault, unexpected exit or a malformed hypercall; the report
+ * and registers are printed), or a host error (-errno).
+ */
+int vm_run(struct vm *vm, const struct vm_handlers *h);
+
+/* Tear down everything vm_create and later steps made. */
+void vm_destroy(struct vm *vm);
+
+#endif
