@@ -86,6 +86,26 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 		vmm_err("dirty ring entry %u names a page outside guest RAM", d->ring_fetch);
 		return n;
 	}
+	/*
+	 * KVM asks for a ring-full exit when a ring reaches its soft limit,
+	 * which leaves a reserve of entries for pushes already under way.  A
+	 * ring we find completely full, or published entries beyond the first
+	 * unpublished one (KVM's write index ran past ours), means that reserve
+	 * was not honoured: KVM pushed past the end and overwrote entries we
+	 * never saw.  The dirty set is then incomplete, and no later harvest can
+	 * repair it (KVM's reset index is out of step with the ring), so say so
+	 * instead of reporting a set that looks whole.
+	 */
+	uint32_t stray = 0;
+	for (uint32_t i = 0; i < d->cfg.ring_entries; i++)
+		stray += __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
+	if (n == d->cfg.ring_entries || stray) {
+		vmm_err("dirty ring overflow: vCPU 0's ring of %u entries %s without stopping at "
+			"its soft limit, so KVM overwrote entries and dirty pages were lost; "
+			"use a larger --ring-entries",
+			d->cfg.ring_entries, stray ? "wrapped" : "filled up");
+		return -EOVERFLOW;
+	}
 	d->kvm_calls++;
 	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
 	if (reset < 0) {

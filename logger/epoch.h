@@ -23,6 +23,7 @@ struct epoch_rec {
 	const struct frameset *dirty; /* RAM indexes, sorted ascending */
 	const struct guest_mem *mem;  /* to turn indexes into GPAs */
 	uint64_t dirty_pages;
+	uint64_t log_entries;    /* bits or ring entries the log reported, duplicates included */
 	uint64_t workload_pages; /* distinct pages the guest workload says it wrote */
 	uint64_t slot_pages[MEM_MAX_SLOTS];
 	int nr_slots;
@@ -44,6 +45,7 @@ struct run_summary {
 	uint64_t wss_pages;
 	uint64_t epochs;
 	uint64_t dirty_pages;    /* sum over epochs */
+	uint64_t log_entries;    /* sum over epochs */
 	uint64_t workload_pages; /* sum over epochs */
 	uint64_t boot_dirty_pages;
 	bool verified;

@@ -80,8 +80,8 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 	output_json_string(f, e->mode);
 	fprintf(f, ",\"workload\":");
 	output_json_string(f, e->workload);
-	fprintf(f, ",\"dirty-pages\":%" PRIu64 ",\"workload-pages\":%" PRIu64, e->dirty_pages,
-		e->workload_pages);
+	fprintf(f, ",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64 ",\"workload-pages\":%" PRIu64,
+		e->dirty_pages, e->log_entries, e->workload_pages);
 	fprintf(f, ",\"slot-dirty-pages\":[");
 	for (int i = 0; i < e->nr_slots; i++)
 		fprintf(f, "%s%" PRIu64, i ? "," : "", e->slot_pages[i]);
@@ -113,10 +113,10 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 	output_json_string(f, r->workload);
 	fprintf(f,
 		",\"mem-bytes\":%" PRIu64 ",\"wss-pages\":%" PRIu64 ",\"epochs\":%" PRIu64
-		",\"dirty-pages\":%" PRIu64 ",\"workload-pages\":%" PRIu64
+		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64 ",\"workload-pages\":%" PRIu64
 		",\"boot-dirty-pages\":%" PRIu64,
-		r->mem_bytes, r->wss_pages, r->epochs, r->dirty_pages, r->workload_pages,
-		r->boot_dirty_pages);
+		r->mem_bytes, r->wss_pages, r->epochs, r->dirty_pages, r->log_entries,
+		r->workload_pages, r->boot_dirty_pages);
 	if (r->verified)
 		fprintf(f, ",\"lost-pages\":%" PRIu64, r->lost_pages);
 	else

@@ -33,6 +33,7 @@ struct session {
 	uint64_t epoch; /* the open epoch; 0 = boot phase */
 	uint64_t epoch_start_ns;
 	uint64_t harvest_ns;
+	uint64_t log_entries;
 	uint64_t ring_full;
 	uint64_t stats_base[VSTAT_NR];
 	bool done;
@@ -50,7 +51,10 @@ static int timed_harvest(struct session *s)
 	uint64_t t0 = now_ns();
 	int64_t n = dlog_harvest(&s->dlog, &s->dirty);
 	s->harvest_ns += now_ns() - t0;
-	return n < 0 ? (int)n : 0;
+	if (n < 0)
+		return (int)n;
+	s->log_entries += (uint64_t)n;
+	return 0;
 }
 
 static void on_lost(void *ctx, uint64_t index)
@@ -96,6 +100,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	r->dirty = &s->dirty;
 	r->mem = &s->vm.mem;
 	r->dirty_pages = s->dirty.count;
+	r->log_entries = s->log_entries;
 	r->workload_pages = workload_pages;
 	r->nr_slots = s->vm.mem.nr_slots;
 	for (uint64_t i = 0; i < s->dirty.count; i++)
@@ -123,6 +128,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	} else {
 		s->sum.epochs++;
 		s->sum.dirty_pages += r->dirty_pages;
+		s->sum.log_entries += r->log_entries;
 		s->sum.workload_pages += r->workload_pages;
 		for (int k = 0; k < VSTAT_NR; k++)
 			s->sum.stats[k] = r->stats[k] == UINT64_MAX ? UINT64_MAX
@@ -134,6 +140,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 
 	frameset_clear(&s->dirty);
 	s->harvest_ns = 0;
+	s->log_entries = 0;
 	s->ring_full = 0;
 	s->epoch++;
 	s->epoch_start_ns = now_ns();

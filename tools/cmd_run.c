@@ -287,6 +287,7 @@ int cmd_run(int argc, char **argv)
 
 	int ret = session_run(&cfg, NULL);
 	int code = exit_code_for(ret);
-	int jcode = json_close(&json, code == DS_EXIT_OK || code == DS_EXIT_CHECK);
+	/* Keep the JSON only for a run that completed, even with lost pages. */
+	int jcode = json_close(&json, ret == 0 || ret == 1);
 	return code == DS_EXIT_OK && jcode ? jcode : code;
 }

@@ -34,7 +34,9 @@ int exit_code_for(int err)
 {
 	switch (err) {
 	case 0: return DS_EXIT_OK;
-	case 1: return DS_EXIT_CHECK;
+	case 1:
+	case -EOVERFLOW: /* the dirty log itself lost entries (dirty ring overflow) */
+		return DS_EXIT_CHECK;
 	case -EINVAL:
 	case -E2BIG: return DS_EXIT_USAGE;
 	case -ENOENT:

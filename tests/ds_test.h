@@ -1,0 +1,33 @@
+/* Shared CUnit boilerplate for the test suites. */
+#ifndef TESTS_DS_TEST_H
+#define TESTS_DS_TEST_H
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct ds_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/*
+ * Run one suite of cases with CUnit's basic interface and return the process
+ * exit code: 0 if every assertion passed, 1 otherwise.  The failure count is
+ * read before CU_cleanup_registry(), which resets it.
+ */
+static inline int ds_run_suite(const char *suite, const struct ds_case *cases)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+	for (const struct ds_case *c = cases; c->name; c++)
+		CU_add_test(s, c->name, c->fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
+
+#endif

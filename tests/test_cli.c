@@ -1,0 +1,3 @@
+#include "tests/ds_test.h"
+static const struct ds_case cases[] = {{NULL, NULL}};
+int main(void) { return ds_run_suite("cli", cases); }
