@@ -1,3 +1,615 @@
+/*
+ * The dirtyscope command line, tested by running the built binary
+ * (DIRTYSCOPE_BIN) with fork/execv, no shell, and capturing its stdout and
+ * stderr in temporary files.  Every run must exit normally (never by a
+ * signal).  The suite covers:
+ *
+ *   - usage and input errors: unknown commands and options, missing and
+ *     extra arguments, bad --log/--workload names, --mem sizes that are not
+ *     sizes or out of 16M..256G, bad --wss/--epochs numbers, a --wss larger
+ *     than the guest's RAM can map, --ring-entries that are not a power of
+ *     two or below/above what KVM takes, misused --hot-pages, and a --json
+ *     file that cannot be created: each exits 2;
+ *   - platform errors: a missing KVM device, or one that is not KVM
+ *     (/dev/null), for run and info: each exits 3;
+ *   - every error above prints exactly one line on stderr, starting with
+ *     "dirtyscope: " and naming the offending option or value, and nothing
+ *     on stdout;
+ *   - --help for the command, run and info, and info itself;
+ *   - JSON output: a file holds one line per epoch plus a summary and is
+ *     renamed into place with no temporary left over; a failed run leaves no
+ *     file at all; "--json -" puts only JSON on stdout;
+ *   - a small verified run prints the epoch table.
+ *
+ * Cases that boot a guest or query KVM need /dev/kvm; without it they are
+ * left out (and said so) and the rest still run.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
 #include "tests/ds_test.h"
-static const struct ds_case cases[] = {{NULL, NULL}};
-int main(void) { return ds_run_suite("cli", cases); }
+#include "vmm/boot.h"
+
+#ifndef DIRTYSCOPE_BIN
+#error "DIRTYSCOPE_BIN must name the dirtyscope binary"
+#endif
+
+#define RUN_TIMEOUT_S 120 /* a hung run is killed by SIGALRM, and fails */
+#define MAX_ARGS 32
+
+/* A NULL-terminated array of strings, for argv and for expected substrings. */
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+struct proc {
+	bool exited; /* exited normally, not killed by a signal */
+	int code;    /* exit status if exited, else -1 */
+	int sig;     /* terminating signal if not exited, else 0 */
+	char *out;   /* captured stdout, NUL-terminated */
+	char *err;   /* captured stderr, NUL-terminated */
+	char cmd[512]; /* "dirtyscope arg ..." for failure messages */
+};
+
+/* A CUnit assertion whose message is formatted (CUnit copies the text). */
+static void check_at(bool ok, unsigned int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void check_at(bool ok, unsigned int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (ok) {
+		CU_assertImplementation(CU_TRUE, line, "check", __FILE__, "", CU_FALSE);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
+}
+
+#define CHECK(cond, ...) check_at((cond), __LINE__, __VA_ARGS__)
+
+/* Read all of f from its start into a malloc'd NUL-terminated string. */
+static char *slurp(FILE *f)
+{
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+
+	if (!buf || fseek(f, 0, SEEK_SET)) {
+		free(buf);
+		return NULL;
+	}
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			char *p = realloc(buf, cap * 2);
+
+			if (!p) {
+				free(buf);
+				return NULL;
+			}
+			buf = p;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * Run DIRTYSCOPE_BIN with args (NULL-terminated, argv[0] excluded), stdin
+ * from /dev/null, and capture its output into p.  Returns the exit status,
+ * or -1 if it did not exit normally or could not be run.  Asserts the
+ * process exited normally: a signal (a crash, a core dump) is a failure.
+ */
+static int run_bin(struct proc *p, const char *const *args)
+{
+	char *argv[MAX_ARGS + 2];
+	FILE *out, *err;
+	size_t used;
+	int n = 0, status;
+	pid_t pid;
+
+	memset(p, 0, sizeof(*p));
+	p->code = -1;
+	used = (size_t)snprintf(p->cmd, sizeof(p->cmd), "dirtyscope");
+	argv[n++] = (char *)DIRTYSCOPE_BIN;
+	for (; *args && n <= MAX_ARGS; args++) {
+		argv[n++] = (char *)*args;
+		if (used < sizeof(p->cmd))
+			used += (size_t)snprintf(p->cmd + used, sizeof(p->cmd) - used, " %s",
+						 *args);
+	}
+	argv[n] = NULL;
+
+	out = tmpfile();
+	err = tmpfile();
+	CU_ASSERT_FATAL(out && err);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+		    dup2(fileno(out), STDOUT_FILENO) < 0 || dup2(fileno(err), STDERR_FILENO) < 0)
+			_exit(126);
+		alarm(RUN_TIMEOUT_S);
+		execv(DIRTYSCOPE_BIN, argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		CU_ASSERT_FATAL(errno == EINTR);
+
+	p->out = slurp(out);
+	p->err = slurp(err);
+	fclose(out);
+	fclose(err);
+	CU_ASSERT_FATAL(p->out && p->err);
+
+	if (WIFEXITED(status)) {
+		p->exited = true;
+		p->code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		p->sig = WTERMSIG(status);
+	}
+	CHECK(p->exited, "%s: killed by signal %d%s", p->cmd, p->sig,
+	      WIFSIGNALED(status) && WCOREDUMP(status) ? " (core dumped)" : "");
+	CHECK(!p->exited || (p->code != 126 && p->code != 127),
+	      "%s: could not execute %s", p->cmd, DIRTYSCOPE_BIN);
+	return p->exited ? p->code : -1;
+}
+
+static void proc_free(struct proc *p)
+{
+	free(p->out);
+	free(p->err);
+	p->out = p->err = NULL;
+}
+
+static unsigned int count_char(const char *s, char c)
+{
+	unsigned int n = 0;
+
+	for (; *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/*
+ * Run args and check it fails with exit code `code`, prints nothing on
+ * stdout, and prints exactly one line on stderr that starts with
+ * "dirtyscope: " and contains every string in needles.
+ */
+static void expect_fail(int code, const char *const *needles, const char *const *args)
+{
+	struct proc p;
+	int got = run_bin(&p, args);
+	size_t len = strlen(p.err);
+
+	CHECK(got == code, "%s: exit %d, expected %d; stderr: %s", p.cmd, got, code, p.err);
+	CHECK(p.out[0] == '\0', "%s: unexpected stdout: %s", p.cmd, p.out);
+	CHECK(len > 1 && count_char(p.err, '\n') == 1 && p.err[len - 1] == '\n',
+	      "%s: stderr is not exactly one line: \"%s\"", p.cmd, p.err);
+	CHECK(!strncmp(p.err, "dirtyscope: ", strlen("dirtyscope: ")),
+	      "%s: stderr does not start with \"dirtyscope: \": %s", p.cmd, p.err);
+	for (; needles && *needles; needles++)
+		CHECK(strstr(p.err, *needles) != NULL, "%s: stderr does not mention \"%s\": %s",
+		      p.cmd, *needles, p.err);
+	proc_free(&p);
+}
+
+/* Run args and check it exits 0 with something on stdout. */
+static void expect_ok(struct proc *p, const char *const *args)
+{
+	int got = run_bin(p, args);
+
+	CHECK(got == 0, "%s: exit %d, expected 0; stderr: %s", p->cmd, got, p->err);
+	CHECK(p->out[0] != '\0', "%s: nothing on stdout", p->cmd);
+}
+
+/* The largest ring, in entries, this host's KVM takes (0: no dirty ring). */
+static unsigned long kvm_max_ring_entries(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int bytes;
+
+	if (fd < 0)
+		return 0;
+	bytes = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING_ACQ_REL);
+	if (bytes <= 0)
+		bytes = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
+	close(fd);
+	return bytes > 0 ? (unsigned long)bytes / sizeof(struct kvm_dirty_gfn) : 0;
+}
+
+/* Names in dir other than "." and "..", joined with spaces; count in *n. */
+static void list_dir(const char *dir, char *names, size_t len, unsigned int *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t used = 0;
+
+	*n = 0;
+	names[0] = '\0';
+	CU_ASSERT_FATAL(d != NULL);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		(*n)++;
+		if (used < len)
+			used += (size_t)snprintf(names + used, len - used, "%s%s", used ? " " : "",
+						 e->d_name);
+	}
+	closedir(d);
+}
+
+/* Remove dir and whatever a run left in it (a failed check may leave files). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int ret;
+
+	CU_ASSERT_FATAL(d != NULL);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	ret = rmdir(dir);
+	CHECK(ret == 0, "rmdir %s: %s", dir, strerror(errno));
+}
+
+/* Check text is exactly `lines` JSON lines, the last one the summary. */
+static void check_json_lines(const char *what, const char *text, unsigned int lines)
+{
+	unsigned int n = 0;
+	const char *line = text, *last = NULL;
+
+	CHECK(count_char(text, '\n') == lines, "%s: %u lines, expected %u:\n%s", what,
+	      count_char(text, '\n'), lines, text);
+	CHECK(text[0] && text[strlen(text) - 1] == '\n', "%s: last line unterminated", what);
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+
+		CHECK(line[0] == '{', "%s: line %u is not a JSON object: %.80s", what, n + 1, line);
+		last = line;
+		n++;
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	CHECK(last && strstr(last, "\"summary\":true") != NULL &&
+		      !memchr(last, '\n', strlen(last) - 1),
+	      "%s: last line is not the summary: %s", what, last ? last : "(none)");
+}
+
+/* ---- usage and input errors: exit 2 ---- */
+
+static void test_no_arguments(void)
+{
+	struct proc p;
+	int got = run_bin(&p, (const char *const[]){NULL});
+
+	/* stderr is the usage text here */
+	CHECK(got == 2, "%s: exit %d, expected 2", p.cmd, got);
+	CHECK(strstr(p.err, "usage:") != NULL, "%s: no usage on stderr: %s", p.cmd, p.err);
+	proc_free(&p);
+}
+
+static void test_unknown_command(void)
+{
+	expect_fail(2, ARGS("'frob'"), ARGS("frob"));
+}
+
+static void test_unknown_option(void)
+{
+	expect_fail(2, ARGS("--bogus"), ARGS("run", "--bogus"));
+}
+
+static void test_unknown_log_mode(void)
+{
+	expect_fail(2, ARGS("--log nope"), ARGS("run", "--log", "nope"));
+}
+
+static void test_unknown_workload(void)
+{
+	expect_fail(2, ARGS("--workload nope"), ARGS("run", "--workload", "nope"));
+}
+
+static void test_mem_bad_suffix(void)
+{
+	expect_fail(2, ARGS("--mem 12Q"), ARGS("run", "--mem", "12Q"));
+}
+
+static void test_mem_too_small(void)
+{
+	expect_fail(2, ARGS("--mem 1M", "16M"), ARGS("run", "--mem", "1M"));
+}
+
+static void test_mem_too_large(void)
+{
+	expect_fail(2, ARGS("--mem 300G", "256G"), ARGS("run", "--mem", "300G"));
+}
+
+static void test_mem_trailing_garbage(void)
+{
+	expect_fail(2, ARGS("--mem 16M1"), ARGS("run", "--mem", "16M1"));
+}
+
+static void test_wss_zero(void)
+{
+	expect_fail(2, ARGS("--wss 0"), ARGS("run", "--wss", "0"));
+}
+
+static void test_wss_not_a_number(void)
+{
+	expect_fail(2, ARGS("--wss abc"), ARGS("run", "--wss", "abc"));
+}
+
+static void test_wss_exceeds_ram(void)
+{
+	char most[64];
+
+	/* the message must give the real maximum for 16 MiB of RAM */
+	snprintf(most, sizeof(most), "at most %llu pages",
+		 (unsigned long long)boot_max_wss(16ull << 20, guest_image));
+	CU_ASSERT_FATAL(boot_max_wss(16ull << 20, guest_image) < 100000);
+	expect_fail(2, ARGS("--wss 100000", most), ARGS("run", "--wss", "100000", "--mem", "16M"));
+}
+
+static void test_epochs_zero(void)
+{
+	expect_fail(2, ARGS("--epochs 0"), ARGS("run", "--epochs", "0"));
+}
+
+static void test_ring_not_power_of_two(void)
+{
+	expect_fail(2, ARGS("--ring-entries 1000", "power of two"),
+		    ARGS("run", "--log", "ring", "--ring-entries", "1000"));
+}
+
+static void test_hot_pages_without_hotcold(void)
+{
+	expect_fail(2, ARGS("--hot-pages", "hotcold"), ARGS("run", "--hot-pages", "5"));
+}
+
+static void test_hot_pages_above_wss(void)
+{
+	expect_fail(2, ARGS("--hot-pages 11", "--wss 10"),
+		    ARGS("run", "--workload", "hotcold", "--wss", "10", "--hot-pages", "11"));
+}
+
+static void test_missing_argument(void)
+{
+	expect_fail(2, ARGS("--log", "needs an argument"), ARGS("run", "--log"));
+}
+
+static void test_extra_argument(void)
+{
+	expect_fail(2, ARGS("'extra-arg'"), ARGS("run", "extra-arg"));
+}
+
+static void test_json_uncreatable(void)
+{
+	expect_fail(2, ARGS("/nonexistent-dir/x.json"),
+		    ARGS("run", "--json", "/nonexistent-dir/x.json"));
+}
+
+/* ---- platform errors: exit 3 ---- */
+
+static void test_run_missing_device(void)
+{
+	expect_fail(3, ARGS("/nonexistent/kvm"), ARGS("run", "--kvm-device", "/nonexistent/kvm"));
+}
+
+static void test_run_not_kvm_device(void)
+{
+	/* /dev/null opens, but KVM_GET_API_VERSION fails on it */
+	expect_fail(3, ARGS("/dev/null"), ARGS("run", "--kvm-device", "/dev/null"));
+}
+
+static void test_info_missing_device(void)
+{
+	expect_fail(3, ARGS("/nonexistent"), ARGS("info", "--kvm-device", "/nonexistent"));
+}
+
+/* ---- help ---- */
+
+static void test_help(void)
+{
+	struct proc p;
+
+	expect_ok(&p, ARGS("--help"));
+	CHECK(strstr(p.out, "usage: dirtyscope") != NULL, "%s: no usage: %s", p.cmd, p.out);
+	proc_free(&p);
+	expect_ok(&p, ARGS("run", "--help"));
+	CHECK(strstr(p.out, "usage: dirtyscope run") != NULL, "%s: no usage: %s", p.cmd, p.out);
+	proc_free(&p);
+	expect_ok(&p, ARGS("info", "--help"));
+	CHECK(strstr(p.out, "usage: dirtyscope info") != NULL, "%s: no usage: %s", p.cmd, p.out);
+	proc_free(&p);
+}
+
+/* ---- cases that need /dev/kvm ---- */
+
+static void test_ring_below_minimum(void)
+{
+	/* 64 entries of 16 bytes is below KVM's one-page minimum: 256 entries */
+	expect_fail(2, ARGS("--ring-entries 64", "minimum of 256"),
+		    ARGS("run", "--log", "ring", "--ring-entries", "64"));
+}
+
+static void test_ring_above_maximum(void)
+{
+	unsigned long max = kvm_max_ring_entries();
+	char most[64];
+
+	CHECK(max && max < 1048576, "KVM's ring maximum is %lu entries, need 1..1048575", max);
+	if (!max || max >= 1048576)
+		return;
+	snprintf(most, sizeof(most), "maximum of %lu", max);
+	expect_fail(2, ARGS("--ring-entries 1048576", most),
+		    ARGS("run", "--log", "ring", "--ring-entries", "1048576"));
+}
+
+static void test_info(void)
+{
+	struct proc p;
+
+	expect_ok(&p, ARGS("info"));
+	CHECK(strstr(p.out, "KVM API version") != NULL, "%s: no API version: %s", p.cmd, p.out);
+	CHECK(strstr(p.out, "dirty-log mechanism") != NULL, "%s: no mechanism: %s", p.cmd,
+	      p.out);
+	proc_free(&p);
+}
+
+static void test_json_file(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", out[64], bad[64], names[512], *text;
+	unsigned int n;
+	struct proc p;
+	FILE *f;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(out, sizeof(out), "%s/out.json", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+
+	/* a completed run: the file is renamed into place, no temporary left */
+	expect_ok(&p, ARGS("run", "--epochs", "2", "--json", out));
+	proc_free(&p);
+	f = fopen(out, "r");
+	CHECK(f != NULL, "%s: not created: %s", out, strerror(errno));
+	if (f) {
+		text = slurp(f);
+		fclose(f);
+		CU_ASSERT_FATAL(text != NULL);
+		check_json_lines(out, text, 3);
+		free(text);
+	}
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 1 && !strcmp(names, "out.json"), "%s holds \"%s\", expected out.json", dir,
+	      names);
+
+	/* a failed run: neither the file nor its temporary is left */
+	expect_fail(3, ARGS("/nonexistent"),
+		    ARGS("run", "--epochs", "2", "--json", bad, "--kvm-device", "/nonexistent"));
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 1 && !strcmp(names, "out.json"),
+	      "%s holds \"%s\" after a failed run, expected only out.json", dir, names);
+
+	remove_dir(dir);
+}
+
+static void test_json_stdout(void)
+{
+	struct proc p;
+
+	expect_ok(&p, ARGS("run", "--epochs", "2", "--json", "-"));
+	/* only JSON: no table header, no summary sentence */
+	check_json_lines("--json - stdout", p.out, 3);
+	proc_free(&p);
+}
+
+static void test_table(void)
+{
+	unsigned int header = 0, rows = 0;
+	unsigned long epoch;
+	char *line, *save, *end;
+	struct proc p;
+
+	expect_ok(&p, ARGS("run", "--epochs", "3", "--verify"));
+	for (line = strtok_r(p.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, "epoch") && !header && !rows) {
+			header++;
+			continue;
+		}
+		/* a data row starts with its epoch number: 1, 2, 3 in order */
+		epoch = strtoul(line, &end, 10);
+		if (end != line && (*end == ' ' || *end == '\0')) {
+			rows++;
+			CHECK(header == 1, "data row before the header: %s", line);
+			CHECK(epoch == rows, "row %u is epoch %lu: %s", rows, epoch, line);
+		}
+	}
+	CHECK(header == 1, "%s: no header line with \"epoch\"", p.cmd);
+	CHECK(rows == 3, "%s: %u data rows, expected 3", p.cmd, rows);
+	proc_free(&p);
+}
+
+static const struct ds_case plain_cases[] = {
+	{"no arguments: exit 2, usage", test_no_arguments},
+	{"unknown command", test_unknown_command},
+	{"run --bogus", test_unknown_option},
+	{"run --log nope", test_unknown_log_mode},
+	{"run --workload nope", test_unknown_workload},
+	{"run --mem 12Q", test_mem_bad_suffix},
+	{"run --mem 1M (below 16M)", test_mem_too_small},
+	{"run --mem 300G (above 256G)", test_mem_too_large},
+	{"run --mem 16M1", test_mem_trailing_garbage},
+	{"run --wss 0", test_wss_zero},
+	{"run --wss abc", test_wss_not_a_number},
+	{"run --wss 100000 --mem 16M", test_wss_exceeds_ram},
+	{"run --epochs 0", test_epochs_zero},
+	{"run --ring-entries 1000", test_ring_not_power_of_two},
+	{"run --hot-pages without hotcold", test_hot_pages_without_hotcold},
+	{"run --hot-pages above --wss", test_hot_pages_above_wss},
+	{"run --log (missing argument)", test_missing_argument},
+	{"run extra-arg", test_extra_argument},
+	{"run --json in a missing directory", test_json_uncreatable},
+	{"run --kvm-device /nonexistent/kvm", test_run_missing_device},
+	{"run --kvm-device /dev/null", test_run_not_kvm_device},
+	{"info --kvm-device /nonexistent", test_info_missing_device},
+	{"--help, run --help, info --help", test_help},
+	{NULL, NULL},
+};
+
+static const struct ds_case kvm_cases[] = {
+	{"run --ring-entries 64 (below minimum)", test_ring_below_minimum},
+	{"run --ring-entries 1048576 (above maximum)", test_ring_above_maximum},
+	{"info", test_info},
+	{"run --json FILE, then a failed run", test_json_file},
+	{"run --json -", test_json_stdout},
+	{"run --epochs 3 --verify: table", test_table},
+	{NULL, NULL},
+};
+
+#define NR_CASES (sizeof(plain_cases) / sizeof(plain_cases[0]) + \
+		  sizeof(kvm_cases) / sizeof(kvm_cases[0]))
+
+int main(void)
+{
+	static struct ds_case cases[NR_CASES];
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	size_t n = 0;
+
+	for (const struct ds_case *c = plain_cases; c->name; c++)
+		cases[n++] = *c;
+	if (fd >= 0) {
+		close(fd);
+		for (const struct ds_case *c = kvm_cases; c->name; c++)
+			cases[n++] = *c;
+	} else {
+		printf("test_cli: cannot open /dev/kvm (%s): %zu cases that need it left out\n",
+		       strerror(errno), sizeof(kvm_cases) / sizeof(kvm_cases[0]) - 1);
+	}
+	cases[n] = (struct ds_case){NULL, NULL};
+	return ds_run_suite("cli", cases);
+}

@@ -78,6 +78,8 @@ int cmd_info(int argc, char **argv)
 			       "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
 			       "uses, and the mechanism KVM uses on this host to log guest stores.\n");
 			return DS_EXIT_OK;
+		} else if (optopt == 'k') {
+			return usage_error("info: %s needs an argument", argv[optind - 1]);
 		} else {
 			return usage_error("info: unknown option %s (try --help)", argv[optind - 1]);
 		}

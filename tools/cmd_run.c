@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "abi/boot.h"
 #include "logger/output.h"
@@ -104,6 +105,7 @@ struct json_out {
 	const char *path;
 	char tmp[4096];
 	FILE *f;
+	int stream; /* not a regular file: written in place, never renamed */
 };
 
 static int json_open(struct json_out *j, const char *path)
@@ -111,6 +113,18 @@ static int json_open(struct json_out *j, const char *path)
 	j->path = path;
 	if (!strcmp(path, "-")) {
 		j->f = stdout;
+		return 0;
+	}
+	/* A device or FIFO (/dev/null, a pipe) is a stream: write it directly.
+	 * Renaming a temporary over it would replace the device node. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return usage_error("--json %s: is a directory", path);
+		j->f = fopen(path, "w");
+		if (!j->f)
+			return usage_error("--json %s: cannot open: %s", path, strerror(errno));
+		j->stream = 1;
 		return 0;
 	}
 	if (snprintf(j->tmp, sizeof(j->tmp), "%s.tmp-%d", path, (int)getpid()) >=
@@ -128,6 +142,11 @@ static int json_close(struct json_out *j, int keep)
 {
 	if (!j->f || j->f == stdout)
 		return 0;
+	if (j->stream) {
+		int bad = fclose(j->f);
+		j->f = NULL;
+		return bad && keep ? DS_EXIT_FAILED : 0;
+	}
 	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
 	bad |= fclose(j->f);
 	j->f = NULL;

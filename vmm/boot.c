@@ -68,9 +68,10 @@ uint64_t boot_max_wss(uint64_t ram_size, const void *image)
 	if (pages <= ABI_KERNEL_RESERVE_PAGES)
 		return 0;
 	pages -= ABI_KERNEL_RESERVE_PAGES;
-	/* Largest w with w + pt_pages(w) <= pages; pt_pages grows by ~1/511. */
-	uint64_t w = pages - pages / 511;
-	while (w && w + abi_workload_pt_pages(w) > pages)
+	/* Largest w with w + kernel_pages(w) <= pages.  kernel_pages(w) > w / 512,
+	 * so no w above pages * 512 / 513 fits: start there and step down. */
+	uint64_t w = pages - pages / 513;
+	while (w && w + abi_workload_kernel_pages(w) > pages)
 		w--;
 	return w;
 }

@@ -28,8 +28,8 @@ int boot_check_image(const void *image, size_t len);
 
 /*
  * Largest working set, in pages, that a guest with `ram_size` bytes can map
- * when running `image` (RAM past the kernel, minus the workload's page
- * tables and ABI_KERNEL_RESERVE_PAGES).  0 if nothing fits.
+ * when running `image`: RAM past the kernel, minus abi_workload_kernel_pages()
+ * and ABI_KERNEL_RESERVE_PAGES.  0 if nothing fits.
  */
 uint64_t boot_max_wss(uint64_t ram_size, const void *image);
 

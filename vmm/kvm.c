@@ -36,7 +36,12 @@ int kvm_open(struct kvm *kvm, const char *path)
 	}
 	kvm->api_version = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
 	if (kvm->api_version != KVM_API_VERSION) {
-		vmm_err("KVM_GET_API_VERSION: %d, need %d", kvm->api_version, KVM_API_VERSION);
+		if (kvm->api_version < 0)
+			vmm_err("%s: KVM_GET_API_VERSION: %s (not a KVM device?)", path,
+				strerror(errno));
+		else
+			vmm_err("%s: KVM API version %d, need %d", path, kvm->api_version,
+				KVM_API_VERSION);
 		ret = -EOPNOTSUPP;
 		goto err_close_sys;
 	}

@@ -62,8 +62,7 @@
 #include <stdint.h>
 
 /* Page-table pages the guest needs to map `pages` 4 KiB pages contiguously at
- * ABI_WORKLOAD_BASE (PTs, PDs, PDPT, plus its own PML4).  The VMM uses the same
- * formula to refuse a --wss the guest could not map. */
+ * ABI_WORKLOAD_BASE (PTs, PDs, PDPT, plus its own PML4). */
 static inline uint64_t abi_workload_pt_pages(uint64_t pages)
 {
 	uint64_t pt = (pages + 511) / 512;
@@ -72,8 +71,16 @@ static inline uint64_t abi_workload_pt_pages(uint64_t pages)
 	return pt + pd + pdpt + 1;
 }
 
-/* Pages the guest kernel keeps for itself beyond its image and the workload
- * page tables (per-epoch bitmap, spare page-table pages). */
+/* Kernel pages a workload of `pages` pages costs: its page tables and the
+ * per-epoch "seen" bitmap (one bit per page).  The VMM uses the same formula
+ * to refuse a --wss the guest could not map. */
+static inline uint64_t abi_workload_kernel_pages(uint64_t pages)
+{
+	return abi_workload_pt_pages(pages) + (pages + 32767) / 32768;
+}
+
+/* Pages the guest kernel keeps for itself beyond its image and
+ * abi_workload_kernel_pages() (spare pages for later kernel allocations). */
 #define ABI_KERNEL_RESERVE_PAGES 64ULL
 #endif
 
