@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install what dirtyscope needs to build and test, when it is missing
+# (Debian 12; run as root).  Safe to run again: it installs nothing present.
+set -e
+need=""
+command -v cmake >/dev/null 2>&1 || need="$need cmake"
+command -v gcc >/dev/null 2>&1 || need="$need gcc"
+command -v make >/dev/null 2>&1 || need="$need make"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+[ -f /usr/include/CUnit/Basic.h ] || need="$need libcunit1-dev"
+[ -f /usr/include/linux/kvm.h ] || need="$need linux-libc-dev"
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
+fi
