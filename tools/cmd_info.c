@@ -120,6 +120,11 @@ int cmd_info(int argc, char **argv)
 	printf("ring entries             %u..%d (a power of two)\n",
 	       (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
 	       (ring_acq ? ring_acq : ring) / (int)sizeof(struct kvm_dirty_gfn));
+	if (module_loaded("kvm_pvm"))
+		printf("note                     kvm_pvm emulates guest instructions and pushes one ring\n"
+		       "                         entry per emulated store, in batches that can run past\n"
+		       "                         a ring's soft limit: small rings can overflow, which\n"
+		       "                         'run' detects and reports (docs/platform-notes.md)\n");
 	kvm_close(&kvm);
 	return DS_EXIT_OK;
 }

@@ -17,7 +17,7 @@
 #define ABI_HC_SYNC  2 /* end of epoch: args[0] epoch, args[1] distinct pages written */
 #define ABI_HC_LOG   3 /* args[0] length of the text in buf */
 #define ABI_HC_DONE  4 /* args[0] status (0 ok), args[1] epochs run */
-#define ABI_HC_PANIC 5 /* args: see ABI_PANIC_* ; buf: "file: message" */
+#define ABI_HC_PANIC 5 /* args: see ABI_PANIC_*; buf: "file:line: message" */
 
 /* ABI_HC_PANIC argument slots.  vector is ABI_PANIC_NO_TRAP for panic() calls,
  * else the exception vector, with the trap frame's error code, rip, rsp, cr2. */

@@ -6,7 +6,7 @@
  * Guest-physical map (GPA):
  *
  *   start          end             what                          written by
- *   0x0000_0000    0x0000_1000     null page, never mapped        -
+ *   0x0000_0000    0x0000_1000     unused                         -
  *   0x0000_1000    0x0000_2000     boot parameters (boot.h)       VMM, before boot
  *   0x0000_2000    0x0000_3000     hypercall page (hcall.h)       guest
  *   0x0001_0000    0x0002_0000-ish boot page tables: PML4,        VMM, before boot
