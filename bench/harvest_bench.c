@@ -33,13 +33,13 @@
 #include "logger/frameset.h"
 #include "logger/harvest.h"
 
-#define BENCH_RAM_PAGES    (4ULL << 30 >> ABI_PAGE_SHIFT)     /* 4 GiB guest */
-#define BENCH_LOW_PAGES    (ABI_HOLE_START >> ABI_PAGE_SHIFT) /* slot 0: below the hole */
+#define BENCH_RAM_PAGES	   (4ULL << 30 >> ABI_PAGE_SHIFT)     /* 4 GiB guest */
+#define BENCH_LOW_PAGES	   (ABI_HOLE_START >> ABI_PAGE_SHIFT) /* slot 0: below the hole */
 #define BENCH_BITMAP_WORDS (BENCH_RAM_PAGES / 64)
 #define BENCH_RING_ENTRIES 65536u
-#define BENCH_REPS         300
-#define BENCH_SEED         0x6469727479ULL
-#define BENCH_RUN_PAGES    256  /* clustered: one run of 1 MiB ... */
+#define BENCH_REPS	   300
+#define BENCH_SEED	   0x6469727479ULL
+#define BENCH_RUN_PAGES	   256	/* clustered: one run of 1 MiB ... */
 #define BENCH_RUN_REGION   2560 /* ... at a random offset in every 10 MiB */
 
 struct bench_case {
@@ -49,9 +49,8 @@ struct bench_case {
 };
 
 static const struct bench_case bench_cases[] = {
-	{"random-0.1%", 0.1, false},  {"random-1%", 1.0, false},
-	{"random-10%", 10.0, false},  {"random-100%", 100.0, false},
-	{"clustered-10%", 10.0, true},
+    {"random-0.1%", 0.1, false},   {"random-1%", 1.0, false},	  {"random-10%", 10.0, false},
+    {"random-100%", 100.0, false}, {"clustered-10%", 10.0, true},
 };
 
 struct bench_result {
@@ -68,7 +67,7 @@ struct bench_state {
 	uint64_t *bitmap;
 	struct kvm_dirty_gfn *ring;
 	uint64_t *pages; /* dirty RAM indexes, in the order the guest wrote them */
-	uint32_t *perm;  /* scratch for drawing distinct random pages */
+	uint32_t *perm;	 /* scratch for drawing distinct random pages */
 	struct frameset fs;
 	struct harvest_slot slots[2];
 };
@@ -101,8 +100,8 @@ static uint64_t bench_rand(uint64_t *state)
  * the CPU has it (checked at run time, and named in the output).
  */
 #if defined(__x86_64__)
-__attribute__((target("popcnt"), noinline)) static uint64_t
-bench_popcount_hw(const uint64_t *w, uint64_t n)
+__attribute__((target("popcnt"), noinline)) static uint64_t bench_popcount_hw(const uint64_t *w,
+									      uint64_t n)
 {
 	uint64_t sum = 0;
 
@@ -201,8 +200,8 @@ static int64_t bench_harvest_bitmap(struct bench_state *st)
 
 	for (int i = 0; i < 2; i++) {
 		const struct harvest_slot *s = &st->slots[i];
-		int64_t n = harvest_bitmap(st->bitmap + s->first_page / 64, s->pages,
-					   s->first_page, &st->fs);
+		int64_t n = harvest_bitmap(st->bitmap + s->first_page / 64, s->pages, s->first_page,
+					   &st->fs);
 		if (n < 0)
 			return n;
 		total += n;
@@ -319,9 +318,8 @@ static void bench_print_header(const char *floor_how)
 	bench_print_rule("bitmap", 37);
 	printf("   ");
 	bench_print_rule("ring", 45);
-	printf("\n%-14s %8s | %9s %9s %7s %9s | %7s %9s %9s %7s %9s\n", "case", "dirty",
-	       "harvest", "floor", "ratio", "clear", "entries", "harvest", "floor", "ratio",
-	       "clear");
+	printf("\n%-14s %8s | %9s %9s %7s %9s | %7s %9s %9s %7s %9s\n", "case", "dirty", "harvest",
+	       "floor", "ratio", "clear", "entries", "harvest", "floor", "ratio", "clear");
 }
 
 static void bench_print_row(const struct bench_result *r)

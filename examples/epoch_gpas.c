@@ -23,8 +23,8 @@
 
 static void example_epoch(struct sink *s, const struct epoch_rec *e)
 {
-	uint64_t shown = e->dirty->count < EXAMPLE_GPAS_SHOWN ? e->dirty->count
-							       : EXAMPLE_GPAS_SHOWN;
+	uint64_t shown =
+	    e->dirty->count < EXAMPLE_GPAS_SHOWN ? e->dirty->count : EXAMPLE_GPAS_SHOWN;
 
 	fprintf(s->f, "epoch %" PRIu64 ": %" PRIu64 " dirty pages, first GPAs:", e->epoch,
 		e->dirty_pages);
@@ -38,16 +38,20 @@ int main(void)
 {
 	struct sink sink = {.epoch = example_epoch, .f = stdout};
 	struct session_config cfg = {
-		.kvm_path = "/dev/kvm",
-		.mode = &dlog_mode_bitmap,
-		.dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
-		.workload_name = "seq",
-		.wl = {.workload = ABI_WL_SEQ, .epochs = 3, .wss_pages = 64,
-		       .writes_per_epoch = 64, .seed = 1, .hot_pct = 90},
-		.mem_bytes = 256ULL << 20,
-		.verify = true,
-		.sinks = {&sink},
-		.nr_sinks = 1,
+	    .kvm_path = "/dev/kvm",
+	    .mode = &dlog_mode_bitmap,
+	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .workload_name = "seq",
+	    .wl = {.workload = ABI_WL_SEQ,
+		   .epochs = 3,
+		   .wss_pages = 64,
+		   .writes_per_epoch = 64,
+		   .seed = 1,
+		   .hot_pct = 90},
+	    .mem_bytes = 256ULL << 20,
+	    .verify = true,
+	    .sinks = {&sink},
+	    .nr_sinks = 1,
 	};
 	struct run_summary sum;
 

@@ -9,7 +9,7 @@
 
 /* Physical <-> direct-map virtual addresses. */
 #define P2V(pa) ((void *)((uint64_t)(pa) + ABI_DMAP_BASE))
-#define V2P(va) ((uint64_t)(va) - ABI_DMAP_BASE)
+#define V2P(va) ((uint64_t)(va)-ABI_DMAP_BASE)
 
 /* console.c */
 void console_putc(char c);
@@ -24,7 +24,7 @@ void hcall_done(uint64_t status, uint64_t epochs);
 void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct trapframe;
 void panic_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
+    __attribute__((noreturn, format(printf, 3, 4)));
 void panic_trap(struct trapframe *tf) __attribute__((noreturn));
 #define panic(...) panic_at(__FILE_NAME__, __LINE__, __VA_ARGS__)
 

@@ -8,7 +8,7 @@
 
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
-#define SEL_TSS   0x28
+#define SEL_TSS	  0x28
 
 struct tss {
 	uint32_t reserved0;
@@ -23,13 +23,13 @@ _Static_assert(sizeof(struct tss) == 104, "64-bit TSS layout");
 
 static struct tss tss;
 static uint64_t gdt[7] = {
-	0,
-	0x00af9a000000ffffULL, /* 0x08 kernel code, 64-bit */
-	0x00cf92000000ffffULL, /* 0x10 kernel data */
-	0x00cff2000000ffffULL, /* 0x18 user data, DPL 3 */
-	0x00affa000000ffffULL, /* 0x20 user code, 64-bit, DPL 3 */
-	0,                     /* 0x28 TSS, low half */
-	0,                     /* 0x30 TSS, high half */
+    0,
+    0x00af9a000000ffffULL, /* 0x08 kernel code, 64-bit */
+    0x00cf92000000ffffULL, /* 0x10 kernel data */
+    0x00cff2000000ffffULL, /* 0x18 user data, DPL 3 */
+    0x00affa000000ffffULL, /* 0x20 user code, 64-bit, DPL 3 */
+    0,			   /* 0x28 TSS, low half */
+    0,			   /* 0x30 TSS, high half */
 };
 
 extern char df_stack_top[];

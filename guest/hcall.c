@@ -74,17 +74,17 @@ void panic_at(const char *file, int line, const char *fmt, ...)
 }
 
 static const char *const trap_names[32] = {
-	[0] = "#DE divide error", [6] = "#UD invalid opcode", [8] = "#DF double fault",
-	[13] = "#GP general protection", [14] = "#PF page fault",
+    [0] = "#DE divide error",	     [6] = "#UD invalid opcode", [8] = "#DF double fault",
+    [13] = "#GP general protection", [14] = "#PF page fault",
 };
 
 /* Report an unhandled exception with its trap frame.  Never returns. */
 void panic_trap(struct trapframe *tf)
 {
-	const char *name = tf->vector < 32 && trap_names[tf->vector] ? trap_names[tf->vector]
-								      : "exception";
-	snprintf_k(hp->buf, sizeof(hp->buf), "%s:%d: %s (vector %lu, error %lx)",
-		    __FILE_NAME__, __LINE__, name, tf->vector, tf->err);
+	const char *name =
+	    tf->vector < 32 && trap_names[tf->vector] ? trap_names[tf->vector] : "exception";
+	snprintf_k(hp->buf, sizeof(hp->buf), "%s:%d: %s (vector %lu, error %lx)", __FILE_NAME__,
+		   __LINE__, name, tf->vector, tf->err);
 	hp->args[ABI_PANIC_VECTOR] = tf->vector;
 	hp->args[ABI_PANIC_ERR] = tf->err;
 	hp->args[ABI_PANIC_RIP] = tf->rip;

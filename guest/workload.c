@@ -73,12 +73,12 @@ static void stamp(struct wl *w, uint64_t page, uint64_t epoch, uint64_t i)
 void workload_run(const struct abi_boot_params *bp, uint64_t base)
 {
 	struct wl w = {
-		.base = base,
-		.wss = bp->wss_pages,
-		.writes = bp->writes_per_epoch,
-		.hot = bp->hot_pages,
-		.hot_pct = bp->hot_pct,
-		.seed = bp->seed,
+	    .base = base,
+	    .wss = bp->wss_pages,
+	    .writes = bp->writes_per_epoch,
+	    .hot = bp->hot_pages,
+	    .hot_pct = bp->hot_pct,
+	    .seed = bp->seed,
 	};
 	if (w.wss == 0 || (bp->workload == ABI_WL_HOTCOLD && (w.hot == 0 || w.hot > w.wss)))
 		panic("bad workload geometry wss=%lu hot=%lu", w.wss, w.hot);

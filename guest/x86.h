@@ -4,12 +4,12 @@
 
 #include <stdint.h>
 
-#define PTE_P  0x001ULL /* present */
-#define PTE_W  0x002ULL /* writable */
-#define PTE_U  0x004ULL /* user */
-#define PTE_A  0x020ULL /* accessed, set by the MMU */
-#define PTE_D  0x040ULL /* dirty, set by the MMU on a store */
-#define PTE_PS 0x080ULL /* 2 MiB / 1 GiB leaf */
+#define PTE_P	 0x001ULL /* present */
+#define PTE_W	 0x002ULL /* writable */
+#define PTE_U	 0x004ULL /* user */
+#define PTE_A	 0x020ULL /* accessed, set by the MMU */
+#define PTE_D	 0x040ULL /* dirty, set by the MMU on a store */
+#define PTE_PS	 0x080ULL /* 2 MiB / 1 GiB leaf */
 #define PTE_ADDR 0x000ffffffffff000ULL
 
 #define PX(level, va) (((uint64_t)(va) >> (12 + 9 * (level))) & 511)

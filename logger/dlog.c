@@ -6,10 +6,10 @@
 #include "logger/dlog.h"
 
 const struct dlog_mode *const dlog_modes[] = {
-	&dlog_mode_bitmap,
-	&dlog_mode_clear,
-	&dlog_mode_ring,
-	NULL,
+    &dlog_mode_bitmap,
+    &dlog_mode_clear,
+    &dlog_mode_ring,
+    NULL,
 };
 
 const struct dlog_mode *dlog_find(const char *name)

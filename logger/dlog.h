@@ -14,11 +14,11 @@
 #include "logger/harvest.h"
 #include "vmm/vm.h"
 
-#define DLOG_RING_MIN_BYTES 4096 /* KVM refuses a ring smaller than a page */
+#define DLOG_RING_MIN_BYTES    4096	  /* KVM refuses a ring smaller than a page */
 #define DLOG_CLEAR_CHUNK_PAGES (1u << 18) /* 1 GiB per KVM_CLEAR_DIRTY_LOG, as QEMU */
 
 struct dlog_config {
-	uint32_t ring_entries;      /* ring: entries per vCPU ring, a power of two */
+	uint32_t ring_entries;	    /* ring: entries per vCPU ring, a power of two */
 	uint64_t clear_chunk_pages; /* clear: pages per KVM_CLEAR_DIRTY_LOG (multiple of 64) */
 };
 
@@ -44,8 +44,8 @@ struct dlog {
 	struct dlog_config cfg;
 	struct vm *vm;
 	struct harvest_slot slots[MEM_MAX_SLOTS]; /* indexed by KVM slot id */
-	uint64_t *bitmap;                         /* bitmap/clear: one slot's bits */
-	struct kvm_dirty_gfn *ring;               /* ring: vCPU 0's ring */
+	uint64_t *bitmap;			  /* bitmap/clear: one slot's bits */
+	struct kvm_dirty_gfn *ring;		  /* ring: vCPU 0's ring */
 	size_t ring_bytes;
 	uint32_t ring_fetch;
 	uint64_t ring_full_exits;

@@ -75,18 +75,19 @@ static int bitmap_supported(const struct kvm *kvm, const struct dlog_config *cfg
 }
 
 const struct dlog_mode dlog_mode_bitmap = {
-	.name = "bitmap",
-	.desc = "KVM_GET_DIRTY_LOG per slot (get, clear and re-protect in one call)",
-	.supported = bitmap_supported,
-	.vm_created = bitmap_vm_created,
-	.harvest = bitmap_harvest,
-	.teardown = bitmap_teardown,
+    .name = "bitmap",
+    .desc = "KVM_GET_DIRTY_LOG per slot (get, clear and re-protect in one call)",
+    .supported = bitmap_supported,
+    .vm_created = bitmap_vm_created,
+    .harvest = bitmap_harvest,
+    .teardown = bitmap_teardown,
 };
 
 static int clear_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
 			   size_t len)
 {
-	if (!(kvm_cap(kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
+	if (!(kvm_cap(kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
+	      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
 		snprintf(why, len, "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2");
 		return -EOPNOTSUPP;
 	}
@@ -101,19 +102,19 @@ static int clear_supported(const struct kvm *kvm, const struct dlog_config *cfg,
 static int clear_vm_created(struct dlog *d)
 {
 	int caps = kvm_cap(&d->vm->kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-	int ret = kvm_enable_cap(&d->vm->kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
-				 caps & (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
-					 KVM_DIRTY_LOG_INITIALLY_SET));
+	int ret = kvm_enable_cap(
+	    &d->vm->kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+	    caps & (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET));
 	return ret ? ret : alloc_bitmap(d);
 }
 
 static int clear_chunk(struct dlog *d, const struct mem_slot *s, uint64_t first, uint64_t n)
 {
 	struct kvm_clear_dirty_log c = {
-		.slot = s->id,
-		.num_pages = (uint32_t)n,
-		.first_page = first,
-		.dirty_bitmap = d->bitmap + first / 64,
+	    .slot = s->id,
+	    .num_pages = (uint32_t)n,
+	    .first_page = first,
+	    .dirty_bitmap = d->bitmap + first / 64,
 	};
 	d->kvm_calls++;
 	if (ioctl(d->vm->kvm.vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0) {
@@ -153,10 +154,10 @@ static int64_t clear_harvest(struct dlog *d, struct frameset *out)
 }
 
 const struct dlog_mode dlog_mode_clear = {
-	.name = "clear",
-	.desc = "KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG in chunks (MANUAL_DIRTY_LOG_PROTECT2)",
-	.supported = clear_supported,
-	.vm_created = clear_vm_created,
-	.harvest = clear_harvest,
-	.teardown = bitmap_teardown,
+    .name = "clear",
+    .desc = "KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG in chunks (MANUAL_DIRTY_LOG_PROTECT2)",
+    .supported = clear_supported,
+    .vm_created = clear_vm_created,
+    .harvest = clear_harvest,
+    .teardown = bitmap_teardown,
 };

@@ -98,7 +98,8 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 	 */
 	uint32_t stray = 0;
 	for (uint32_t i = 0; i < d->cfg.ring_entries; i++)
-		stray += __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
+		stray +=
+		    __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
 	if (n == d->cfg.ring_entries || stray) {
 		vmm_err("dirty ring overflow: vCPU 0's ring of %u entries %s without stopping at "
 			"its soft limit, so KVM overwrote entries and dirty pages were lost; "
@@ -129,11 +130,11 @@ static void ring_teardown(struct dlog *d)
 }
 
 const struct dlog_mode dlog_mode_ring = {
-	.name = "ring",
-	.desc = "per-vCPU dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL), KVM_RESET_DIRTY_RINGS",
-	.supported = ring_supported,
-	.vm_created = ring_vm_created,
-	.vcpu_created = ring_vcpu_created,
-	.harvest = ring_harvest,
-	.teardown = ring_teardown,
+    .name = "ring",
+    .desc = "per-vCPU dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL), KVM_RESET_DIRTY_RINGS",
+    .supported = ring_supported,
+    .vm_created = ring_vm_created,
+    .vcpu_created = ring_vcpu_created,
+    .harvest = ring_harvest,
+    .teardown = ring_teardown,
 };

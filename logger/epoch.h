@@ -23,11 +23,11 @@ struct epoch_rec {
 	const struct frameset *dirty; /* RAM indexes, sorted ascending */
 	const struct guest_mem *mem;  /* to turn indexes into GPAs */
 	uint64_t dirty_pages;
-	uint64_t log_entries;    /* bits or ring entries the log reported, duplicates included */
+	uint64_t log_entries;	 /* bits or ring entries the log reported, duplicates included */
 	uint64_t workload_pages; /* distinct pages the guest workload says it wrote */
 	uint64_t slot_pages[MEM_MAX_SLOTS];
 	int nr_slots;
-	bool verified;       /* the oracle ran */
+	bool verified;	     /* the oracle ran */
 	uint64_t lost_pages; /* valid when verified */
 	uint64_t lost_gpa[EPOCH_LOST_LISTED];
 	uint64_t lost_listed; /* min(lost_pages, EPOCH_LOST_LISTED) */
@@ -44,8 +44,8 @@ struct run_summary {
 	uint64_t mem_bytes;
 	uint64_t wss_pages;
 	uint64_t epochs;
-	uint64_t dirty_pages;    /* sum over epochs */
-	uint64_t log_entries;    /* sum over epochs */
+	uint64_t dirty_pages;	 /* sum over epochs */
+	uint64_t log_entries;	 /* sum over epochs */
 	uint64_t workload_pages; /* sum over epochs */
 	uint64_t boot_dirty_pages;
 	bool verified;

@@ -24,8 +24,8 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 	if (e->stats[VSTAT_EXITS] != UINT64_MAX)
 		snprintf(exits, sizeof(exits), "%" PRIu64, e->stats[VSTAT_EXITS]);
 	fprintf(s->f,
-		"%6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %6" PRId64 " %6s %10.1f %10.1f %8s %9" PRIu64
-		"\n",
+		"%6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %6" PRId64
+		" %6s %10.1f %10.1f %8s %9" PRIu64 "\n",
 		e->epoch, e->dirty_pages, e->workload_pages,
 		(int64_t)e->dirty_pages - (int64_t)e->workload_pages, lost, e->dirty_rate_mibs,
 		us(e->harvest_ns), exits, e->ring_full_exits);
@@ -34,8 +34,9 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 
 static void table_summary(struct sink *s, const struct run_summary *r)
 {
-	fprintf(s->f, "%s/%s: %" PRIu64 " epochs, %" PRIu64 " dirty pages (%" PRIu64
-		      " written by the workload), ",
+	fprintf(s->f,
+		"%s/%s: %" PRIu64 " epochs, %" PRIu64 " dirty pages (%" PRIu64
+		" written by the workload), ",
 		r->mode, r->workload, r->epochs, r->dirty_pages, r->workload_pages);
 	if (r->verified)
 		fprintf(s->f, "%" PRIu64 " lost pages\n", r->lost_pages);
@@ -80,7 +81,9 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 	output_json_string(f, e->mode);
 	fprintf(f, ",\"workload\":");
 	output_json_string(f, e->workload);
-	fprintf(f, ",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64 ",\"workload-pages\":%" PRIu64,
+	fprintf(f,
+		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64
+		",\"workload-pages\":%" PRIu64,
 		e->dirty_pages, e->log_entries, e->workload_pages);
 	fprintf(f, ",\"slot-dirty-pages\":[");
 	for (int i = 0; i < e->nr_slots; i++)
@@ -113,8 +116,8 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 	output_json_string(f, r->workload);
 	fprintf(f,
 		",\"mem-bytes\":%" PRIu64 ",\"wss-pages\":%" PRIu64 ",\"epochs\":%" PRIu64
-		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64 ",\"workload-pages\":%" PRIu64
-		",\"boot-dirty-pages\":%" PRIu64,
+		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64
+		",\"workload-pages\":%" PRIu64 ",\"boot-dirty-pages\":%" PRIu64,
 		r->mem_bytes, r->wss_pages, r->epochs, r->dirty_pages, r->log_entries,
 		r->workload_pages, r->boot_dirty_pages);
 	if (r->verified)

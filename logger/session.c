@@ -109,14 +109,15 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 		r->verified = true;
 		oracle_check(&s->oracle, &s->dirty, on_lost, s);
 		if (r->lost_pages > LOST_PRINTED)
-			fprintf(stderr, "dirtyscope: %" PRIu64 " more lost pages in epoch %" PRIu64 "\n",
+			fprintf(stderr,
+				"dirtyscope: %" PRIu64 " more lost pages in epoch %" PRIu64 "\n",
 				r->lost_pages - LOST_PRINTED, s->epoch);
 	}
 	r->harvest_ns = s->harvest_ns;
 	r->epoch_ns = end - s->epoch_start_ns;
-	r->dirty_rate_mibs = r->epoch_ns ? (double)r->dirty_pages * 4096.0 / (1 << 20) /
-						   ((double)r->epoch_ns / 1e9)
-					 : 0;
+	r->dirty_rate_mibs =
+	    r->epoch_ns ? (double)r->dirty_pages * 4096.0 / (1 << 20) / ((double)r->epoch_ns / 1e9)
+			: 0;
 	r->ring_full_exits = s->ring_full;
 	stats_delta(s, r->stats);
 
@@ -131,8 +132,8 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 		s->sum.log_entries += r->log_entries;
 		s->sum.workload_pages += r->workload_pages;
 		for (int k = 0; k < VSTAT_NR; k++)
-			s->sum.stats[k] = r->stats[k] == UINT64_MAX ? UINT64_MAX
-								 : s->sum.stats[k] + r->stats[k];
+			s->sum.stats[k] =
+			    r->stats[k] == UINT64_MAX ? UINT64_MAX : s->sum.stats[k] + r->stats[k];
 		for (int i = 0; i < s->cfg->nr_sinks; i++)
 			if (s->cfg->sinks[i]->epoch)
 				s->cfg->sinks[i]->epoch(s->cfg->sinks[i], r);
@@ -185,9 +186,18 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 static int on_ring_full(void *ctx)
 {
 	struct session *s = ctx;
+	uint64_t before = s->log_entries;
 	s->ring_full++;
 	s->dlog.ring_full_exits++;
-	return timed_harvest(s);
+	int ret = timed_harvest(s);
+	if (ret)
+		return ret;
+	/* Resuming after an empty harvest would exit again at once, forever. */
+	if (s->log_entries == before) {
+		vmm_err("KVM_EXIT_DIRTY_RING_FULL, but the ring holds no published entry");
+		return -EIO;
+	}
+	return 0;
 }
 
 int session_run(const struct session_config *cfg, struct run_summary *summary)

@@ -50,23 +50,23 @@
 #endif
 
 #define RUN_TIMEOUT_S 120 /* a hung run is killed by SIGALRM, and fails */
-#define MAX_ARGS 32
+#define MAX_ARGS      32
 
 /* A NULL-terminated array of strings, for argv and for expected substrings. */
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 struct proc {
-	bool exited; /* exited normally, not killed by a signal */
-	int code;    /* exit status if exited, else -1 */
-	int sig;     /* terminating signal if not exited, else 0 */
-	char *out;   /* captured stdout, NUL-terminated */
-	char *err;   /* captured stderr, NUL-terminated */
+	bool exited;   /* exited normally, not killed by a signal */
+	int code;      /* exit status if exited, else -1 */
+	int sig;       /* terminating signal if not exited, else 0 */
+	char *out;     /* captured stdout, NUL-terminated */
+	char *err;     /* captured stderr, NUL-terminated */
 	char cmd[512]; /* "dirtyscope arg ..." for failure messages */
 };
 
 /* A CUnit assertion whose message is formatted (CUnit copies the text). */
 static void check_at(bool ok, unsigned int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void check_at(bool ok, unsigned int line, const char *fmt, ...)
 {
@@ -133,8 +133,8 @@ static int run_bin(struct proc *p, const char *const *args)
 	for (; *args && n <= MAX_ARGS; args++) {
 		argv[n++] = (char *)*args;
 		if (used < sizeof(p->cmd))
-			used += (size_t)snprintf(p->cmd + used, sizeof(p->cmd) - used, " %s",
-						 *args);
+			used +=
+			    (size_t)snprintf(p->cmd + used, sizeof(p->cmd) - used, " %s", *args);
 	}
 	argv[n] = NULL;
 
@@ -172,8 +172,8 @@ static int run_bin(struct proc *p, const char *const *args)
 	}
 	CHECK(p->exited, "%s: killed by signal %d%s", p->cmd, p->sig,
 	      WIFSIGNALED(status) && WCOREDUMP(status) ? " (core dumped)" : "");
-	CHECK(!p->exited || (p->code != 126 && p->code != 127),
-	      "%s: could not execute %s", p->cmd, DIRTYSCOPE_BIN);
+	CHECK(!p->exited || (p->code != 126 && p->code != 127), "%s: could not execute %s", p->cmd,
+	      DIRTYSCOPE_BIN);
 	return p->exited ? p->code : -1;
 }
 
@@ -297,7 +297,7 @@ static void check_json_lines(const char *what, const char *text, unsigned int li
 		line = nl + 1;
 	}
 	CHECK(last && strstr(last, "\"summary\":true") != NULL &&
-		      !memchr(last, '\n', strlen(last) - 1),
+		  !memchr(last, '\n', strlen(last) - 1),
 	      "%s: last line is not the summary: %s", what, last ? last : "(none)");
 }
 
@@ -476,8 +476,7 @@ static void test_info(void)
 
 	expect_ok(&p, ARGS("info"));
 	CHECK(strstr(p.out, "KVM API version") != NULL, "%s: no API version: %s", p.cmd, p.out);
-	CHECK(strstr(p.out, "dirty-log mechanism") != NULL, "%s: no mechanism: %s", p.cmd,
-	      p.out);
+	CHECK(strstr(p.out, "dirty-log mechanism") != NULL, "%s: no mechanism: %s", p.cmd, p.out);
 	proc_free(&p);
 }
 
@@ -555,44 +554,44 @@ static void test_table(void)
 }
 
 static const struct ds_case plain_cases[] = {
-	{"no arguments: exit 2, usage", test_no_arguments},
-	{"unknown command", test_unknown_command},
-	{"run --bogus", test_unknown_option},
-	{"run --log nope", test_unknown_log_mode},
-	{"run --workload nope", test_unknown_workload},
-	{"run --mem 12Q", test_mem_bad_suffix},
-	{"run --mem 1M (below 16M)", test_mem_too_small},
-	{"run --mem 300G (above 256G)", test_mem_too_large},
-	{"run --mem 16M1", test_mem_trailing_garbage},
-	{"run --wss 0", test_wss_zero},
-	{"run --wss abc", test_wss_not_a_number},
-	{"run --wss 100000 --mem 16M", test_wss_exceeds_ram},
-	{"run --epochs 0", test_epochs_zero},
-	{"run --ring-entries 1000", test_ring_not_power_of_two},
-	{"run --hot-pages without hotcold", test_hot_pages_without_hotcold},
-	{"run --hot-pages above --wss", test_hot_pages_above_wss},
-	{"run --log (missing argument)", test_missing_argument},
-	{"run extra-arg", test_extra_argument},
-	{"run --json in a missing directory", test_json_uncreatable},
-	{"run --kvm-device /nonexistent/kvm", test_run_missing_device},
-	{"run --kvm-device /dev/null", test_run_not_kvm_device},
-	{"info --kvm-device /nonexistent", test_info_missing_device},
-	{"--help, run --help, info --help", test_help},
-	{NULL, NULL},
+    {"no arguments: exit 2, usage", test_no_arguments},
+    {"unknown command", test_unknown_command},
+    {"run --bogus", test_unknown_option},
+    {"run --log nope", test_unknown_log_mode},
+    {"run --workload nope", test_unknown_workload},
+    {"run --mem 12Q", test_mem_bad_suffix},
+    {"run --mem 1M (below 16M)", test_mem_too_small},
+    {"run --mem 300G (above 256G)", test_mem_too_large},
+    {"run --mem 16M1", test_mem_trailing_garbage},
+    {"run --wss 0", test_wss_zero},
+    {"run --wss abc", test_wss_not_a_number},
+    {"run --wss 100000 --mem 16M", test_wss_exceeds_ram},
+    {"run --epochs 0", test_epochs_zero},
+    {"run --ring-entries 1000", test_ring_not_power_of_two},
+    {"run --hot-pages without hotcold", test_hot_pages_without_hotcold},
+    {"run --hot-pages above --wss", test_hot_pages_above_wss},
+    {"run --log (missing argument)", test_missing_argument},
+    {"run extra-arg", test_extra_argument},
+    {"run --json in a missing directory", test_json_uncreatable},
+    {"run --kvm-device /nonexistent/kvm", test_run_missing_device},
+    {"run --kvm-device /dev/null", test_run_not_kvm_device},
+    {"info --kvm-device /nonexistent", test_info_missing_device},
+    {"--help, run --help, info --help", test_help},
+    {NULL, NULL},
 };
 
 static const struct ds_case kvm_cases[] = {
-	{"run --ring-entries 64 (below minimum)", test_ring_below_minimum},
-	{"run --ring-entries 1048576 (above maximum)", test_ring_above_maximum},
-	{"info", test_info},
-	{"run --json FILE, then a failed run", test_json_file},
-	{"run --json -", test_json_stdout},
-	{"run --epochs 3 --verify: table", test_table},
-	{NULL, NULL},
+    {"run --ring-entries 64 (below minimum)", test_ring_below_minimum},
+    {"run --ring-entries 1048576 (above maximum)", test_ring_above_maximum},
+    {"info", test_info},
+    {"run --json FILE, then a failed run", test_json_file},
+    {"run --json -", test_json_stdout},
+    {"run --epochs 3 --verify: table", test_table},
+    {NULL, NULL},
 };
 
-#define NR_CASES (sizeof(plain_cases) / sizeof(plain_cases[0]) + \
-		  sizeof(kvm_cases) / sizeof(kvm_cases[0]))
+#define NR_CASES                                                                                   \
+	(sizeof(plain_cases) / sizeof(plain_cases[0]) + sizeof(kvm_cases) / sizeof(kvm_cases[0]))
 
 int main(void)
 {

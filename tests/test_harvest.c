@@ -414,8 +414,8 @@ static void test_ring_two_slots(void)
 {
 	/* As vmm/mem.c lays out 4.5 GiB: slot 1 is RAM index 3 GiB / 4 KiB on. */
 	static const struct harvest_slot slots[] = {
-		{.first_page = 0, .pages = 786432},
-		{.first_page = 786432, .pages = 393216},
+	    {.first_page = 0, .pages = 786432},
+	    {.first_page = 786432, .pages = 393216},
 	};
 	struct fake_kvm k;
 	struct frameset s;
@@ -442,8 +442,8 @@ static void test_ring_two_slots(void)
 static void check_bad_entry(uint32_t slot, uint64_t offset)
 {
 	static const struct harvest_slot slots[] = {
-		{.first_page = 0, .pages = 100},
-		{.first_page = 100, .pages = 50},
+	    {.first_page = 0, .pages = 100},
+	    {.first_page = 100, .pages = 50},
 	};
 	struct fake_kvm k;
 	struct frameset s;
@@ -470,14 +470,14 @@ static void check_bad_entry(uint32_t slot, uint64_t offset)
 
 static void test_ring_bad_slot(void)
 {
-	check_bad_entry(2, 0);      /* slot id == nr_slots */
+	check_bad_entry(2, 0);	    /* slot id == nr_slots */
 	check_bad_entry(0xffff, 0); /* largest slot id */
 }
 
 static void test_ring_bad_offset(void)
 {
 	check_bad_entry(0, 100); /* == slot 0's pages */
-	check_bad_entry(1, 50);  /* == slot 1's pages: would be RAM index 150 */
+	check_bad_entry(1, 50);	 /* == slot 1's pages: would be RAM index 150 */
 	check_bad_entry(1, UINT64_MAX);
 }
 
@@ -512,27 +512,27 @@ static void test_ring_null_out(void)
 }
 
 static const struct ds_case cases[] = {
-	{"frameset add and dedupe", test_frameset_add_dedupe},
-	{"frameset out of range", test_frameset_range},
-	{"frameset clear", test_frameset_clear},
-	{"frameset sort", test_frameset_sort},
-	{"bitmap first and last word", test_bitmap_first_last_word},
-	{"bitmap partial last word", test_bitmap_partial_word},
-	{"bitmap first_page offset", test_bitmap_first_page},
-	{"bitmap count only", test_bitmap_count_only},
-	{"bitmap -ERANGE", test_bitmap_erange},
-	{"ring simple", test_ring_simple},
-	{"ring stops at unpublished entry", test_ring_stops_at_unpublished},
-	{"ring wrap-around", test_ring_wraparound},
-	{"ring u32 index wrap", test_ring_u32_wrap},
-	{"ring completely full", test_ring_full},
-	{"ring duplicates", test_ring_duplicates},
-	{"ring two slots", test_ring_two_slots},
-	{"ring bad slot id", test_ring_bad_slot},
-	{"ring bad offset", test_ring_bad_offset},
-	{"ring bad as_id", test_ring_bad_as_id},
-	{"ring out NULL", test_ring_null_out},
-	{NULL, NULL},
+    {"frameset add and dedupe", test_frameset_add_dedupe},
+    {"frameset out of range", test_frameset_range},
+    {"frameset clear", test_frameset_clear},
+    {"frameset sort", test_frameset_sort},
+    {"bitmap first and last word", test_bitmap_first_last_word},
+    {"bitmap partial last word", test_bitmap_partial_word},
+    {"bitmap first_page offset", test_bitmap_first_page},
+    {"bitmap count only", test_bitmap_count_only},
+    {"bitmap -ERANGE", test_bitmap_erange},
+    {"ring simple", test_ring_simple},
+    {"ring stops at unpublished entry", test_ring_stops_at_unpublished},
+    {"ring wrap-around", test_ring_wraparound},
+    {"ring u32 index wrap", test_ring_u32_wrap},
+    {"ring completely full", test_ring_full},
+    {"ring duplicates", test_ring_duplicates},
+    {"ring two slots", test_ring_two_slots},
+    {"ring bad slot id", test_ring_bad_slot},
+    {"ring bad offset", test_ring_bad_offset},
+    {"ring bad as_id", test_ring_bad_as_id},
+    {"ring out NULL", test_ring_null_out},
+    {NULL, NULL},
 };
 
 int main(void)

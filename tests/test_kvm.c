@@ -33,8 +33,8 @@
 struct capture {
 	struct sink sink;
 	uint64_t epochs;
-	uint64_t bad_extra;     /* epochs whose extra pages exceed the bound */
-	uint64_t under;         /* epochs with fewer dirty than workload pages */
+	uint64_t bad_extra; /* epochs whose extra pages exceed the bound */
+	uint64_t under;	    /* epochs with fewer dirty than workload pages */
 	uint64_t min_slot[MEM_MAX_SLOTS];
 	uint64_t max_extra;
 	uint64_t wss;
@@ -73,9 +73,13 @@ static void config(struct session_config *cfg, struct capture *cap, const char *
 	cfg->dlog.ring_entries = 4096;
 	cfg->dlog.clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES;
 	cfg->workload_name = "test";
-	cfg->wl = (struct boot_workload){.workload = workload, .epochs = epochs, .wss_pages = wss,
-					 .writes_per_epoch = wss, .seed = 42,
-					 .hot_pages = wss / 10, .hot_pct = 90};
+	cfg->wl = (struct boot_workload){.workload = workload,
+					 .epochs = epochs,
+					 .wss_pages = wss,
+					 .writes_per_epoch = wss,
+					 .seed = 42,
+					 .hot_pages = wss / 10,
+					 .hot_pct = 90};
 	cfg->mem_bytes = mem;
 	cfg->verify = true;
 	cfg->sinks[0] = &cap->sink;
@@ -95,8 +99,8 @@ static void test_modes_workloads(void)
 			struct run_summary sum;
 			config(&cfg, &cap, modes[m], wls[w], 256ull << 20, 512, 20);
 			int ret = session_run(&cfg, &sum);
-			printf("\n    %s/%u: ret %d, %llu epochs, lost %llu, max extra %llu", modes[m],
-			       wls[w], ret, (unsigned long long)cap.epochs,
+			printf("\n    %s/%u: ret %d, %llu epochs, lost %llu, max extra %llu",
+			       modes[m], wls[w], ret, (unsigned long long)cap.epochs,
 			       (unsigned long long)sum.lost_pages,
 			       (unsigned long long)cap.max_extra);
 			CU_ASSERT_EQUAL(ret, 0);
@@ -110,7 +114,8 @@ static void test_modes_workloads(void)
 			if (wls[w] == ABI_WL_SEQ)
 				CU_ASSERT_EQUAL(sum.workload_pages, 20 * 512);
 			/* KVM's binary stats were read */
-			CU_ASSERT(sum.stats[VSTAT_EXITS] != UINT64_MAX && sum.stats[VSTAT_EXITS] > 0);
+			CU_ASSERT(sum.stats[VSTAT_EXITS] != UINT64_MAX &&
+				  sum.stats[VSTAT_EXITS] > 0);
 		}
 	}
 }
@@ -230,12 +235,12 @@ static void test_guest_panic(void)
 }
 
 static const struct ds_case cases[] = {
-	{"every mode and workload: dirty >= written, bounded extra, 0 lost", test_modes_workloads},
-	{"RAM over 4 GiB: pages logged in both slots", test_two_slots},
-	{"small ring: ring-full exits, nothing lost silently", test_ring_full},
-	{"oracle catches a backend that hides a page", test_oracle_catches_lossy_backend},
-	{"guest panic fails the run", test_guest_panic},
-	{NULL, NULL},
+    {"every mode and workload: dirty >= written, bounded extra, 0 lost", test_modes_workloads},
+    {"RAM over 4 GiB: pages logged in both slots", test_two_slots},
+    {"small ring: ring-full exits, nothing lost silently", test_ring_full},
+    {"oracle catches a backend that hides a page", test_oracle_catches_lossy_backend},
+    {"guest panic fails the run", test_guest_panic},
+    {NULL, NULL},
 };
 
 int main(void)

@@ -26,8 +26,8 @@
 #include "vmm/hcall.h"
 #include "vmm/mem.h"
 
-#define MIB (1ULL << 20)
-#define GIB (1ULL << 30)
+#define MIB	     (1ULL << 20)
+#define GIB	     (1ULL << 30)
 #define PAGES(bytes) ((bytes) / ABI_PAGE_SIZE)
 
 /* ---- mem_create -------------------------------------------------------- */
@@ -35,14 +35,14 @@
 static void test_create_bad_sizes(void)
 {
 	static const uint64_t bad[] = {
-		0,
-		ABI_RAM_MIN - ABI_PAGE_SIZE, /* one page short */
-		ABI_RAM_MIN + 1,             /* not 4 KiB multiples */
-		ABI_RAM_MIN + ABI_PAGE_SIZE / 2,
-		256 * MIB + 512,
-		ABI_RAM_MAX + ABI_PAGE_SIZE, /* one page too many */
-		UINT64_MAX,
-		UINT64_MAX - ABI_PAGE_SIZE + 1, /* a 4 KiB multiple, far too big */
+	    0,
+	    ABI_RAM_MIN - ABI_PAGE_SIZE, /* one page short */
+	    ABI_RAM_MIN + 1,		 /* not 4 KiB multiples */
+	    ABI_RAM_MIN + ABI_PAGE_SIZE / 2,
+	    256 * MIB + 512,
+	    ABI_RAM_MAX + ABI_PAGE_SIZE, /* one page too many */
+	    UINT64_MAX,
+	    UINT64_MAX - ABI_PAGE_SIZE + 1, /* a 4 KiB multiple, far too big */
 	};
 	struct guest_mem m;
 
@@ -116,9 +116,9 @@ static void test_hole_boundary(void)
 
 /* ---- a 4.5 GiB guest: two slots ---------------------------------------- */
 
-#define BIG_RAM  (4608 * MIB)
-#define LOW_PAGES  PAGES(3 * GIB)           /* 786432 */
-#define HIGH_PAGES PAGES(BIG_RAM - 3 * GIB) /* 393216 */
+#define BIG_RAM	    (4608 * MIB)
+#define LOW_PAGES   PAGES(3 * GIB)	     /* 786432 */
+#define HIGH_PAGES  PAGES(BIG_RAM - 3 * GIB) /* 393216 */
 #define RAM_END_GPA (ABI_HOLE_END + BIG_RAM - 3 * GIB)
 
 static void test_two_slots_layout(void)
@@ -158,7 +158,7 @@ static void test_two_slots_translation(void)
 	CU_ASSERT_EQUAL_FATAL(mem_create(&m, BIG_RAM), 0);
 	check_round_trip(&m, 0, 0);
 	check_round_trip(&m, ABI_HOLE_START - ABI_PAGE_SIZE, LOW_PAGES - 1); /* below the hole */
-	check_round_trip(&m, ABI_HOLE_END, LOW_PAGES);                     /* first at 4 GiB */
+	check_round_trip(&m, ABI_HOLE_END, LOW_PAGES);			     /* first at 4 GiB */
 	check_round_trip(&m, ABI_HOLE_END + ABI_PAGE_SIZE, LOW_PAGES + 1);
 	check_round_trip(&m, RAM_END_GPA - ABI_PAGE_SIZE, PAGES(BIG_RAM) - 1); /* last of RAM */
 	/* A sample of every 4097th index both ways. */
@@ -268,7 +268,7 @@ static void check_wss_fits(uint64_t ram)
 static void test_max_wss(void)
 {
 	static const uint64_t rams[] = {
-		ABI_RAM_MIN, 64 * MIB, 256 * MIB, 1 * GIB, 3 * GIB, BIG_RAM, 64 * GIB, ABI_RAM_MAX,
+	    ABI_RAM_MIN, 64 * MIB, 256 * MIB, 1 * GIB, 3 * GIB, BIG_RAM, 64 * GIB, ABI_RAM_MAX,
 	};
 	uint64_t prev = 0;
 
@@ -291,9 +291,9 @@ static void test_max_wss_nothing_fits(void)
 	/* An image (header only) that leaves just ABI_KERNEL_RESERVE_PAGES of
 	 * a 16 MiB guest: no room for any working set. */
 	struct abi_image_header h = {
-		.magic = ABI_IMAGE_MAGIC,
-		.entry = ABI_KERNEL_VBASE + ABI_KERNEL_GPA,
-		.load_end = ABI_RAM_MIN - ABI_KERNEL_RESERVE_PAGES * ABI_PAGE_SIZE,
+	    .magic = ABI_IMAGE_MAGIC,
+	    .entry = ABI_KERNEL_VBASE + ABI_KERNEL_GPA,
+	    .load_end = ABI_RAM_MIN - ABI_KERNEL_RESERVE_PAGES * ABI_PAGE_SIZE,
 	};
 
 	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h), 0);
@@ -421,8 +421,8 @@ static void test_hcall_log_too_long(void)
 
 static void test_hcall_log_unprintable(void)
 {
-	static const char raw[] = {'o', 'k', '\n', '\t', 0, 0x1b, 0x7f, (char)0x80, (char)0xff,
-				   '~', ' ', 0x1f};
+	static const char raw[] = {'o',	 'k',	     '\n',	 '\t', 0,   0x1b,
+				   0x7f, (char)0x80, (char)0xff, '~',  ' ', 0x1f};
 	struct guest_mem m;
 	struct abi_hcall_page *pg = hcall_page(&m);
 	struct hcall hc;
@@ -474,23 +474,23 @@ static void test_hcall_unknown(void)
 }
 
 static const struct ds_case cases[] = {
-	{"mem_create rejects bad sizes", test_create_bad_sizes},
-	{"mem_create minimum size", test_create_min},
-	{"256 MiB: one slot", test_one_slot},
-	{"3 GiB and 3 GiB + 4 KiB", test_hole_boundary},
-	{"4.5 GiB: two slots", test_two_slots_layout},
-	{"4.5 GiB: GPA <-> index", test_two_slots_translation},
-	{"4.5 GiB: GPA -> HVA", test_two_slots_hva},
-	{"boot_max_wss", test_max_wss},
-	{"boot_max_wss: nothing fits", test_max_wss_nothing_fits},
-	{"boot_check_image", test_check_image},
-	{"hcall SYNC, READY, DONE", test_hcall_sync},
-	{"hcall LOG", test_hcall_log},
-	{"hcall LOG too long", test_hcall_log_too_long},
-	{"hcall LOG unprintable", test_hcall_log_unprintable},
-	{"hcall PANIC", test_hcall_panic},
-	{"hcall unknown", test_hcall_unknown},
-	{NULL, NULL},
+    {"mem_create rejects bad sizes", test_create_bad_sizes},
+    {"mem_create minimum size", test_create_min},
+    {"256 MiB: one slot", test_one_slot},
+    {"3 GiB and 3 GiB + 4 KiB", test_hole_boundary},
+    {"4.5 GiB: two slots", test_two_slots_layout},
+    {"4.5 GiB: GPA <-> index", test_two_slots_translation},
+    {"4.5 GiB: GPA -> HVA", test_two_slots_hva},
+    {"boot_max_wss", test_max_wss},
+    {"boot_max_wss: nothing fits", test_max_wss_nothing_fits},
+    {"boot_check_image", test_check_image},
+    {"hcall SYNC, READY, DONE", test_hcall_sync},
+    {"hcall LOG", test_hcall_log},
+    {"hcall LOG too long", test_hcall_log_too_long},
+    {"hcall LOG unprintable", test_hcall_log_unprintable},
+    {"hcall PANIC", test_hcall_panic},
+    {"hcall unknown", test_hcall_unknown},
+    {NULL, NULL},
 };
 
 int main(void)

@@ -252,16 +252,16 @@ static void test_null_callback(void)
 }
 
 static const struct ds_case cases[] = {
-	{"teeth: one unreported page is lost", test_teeth},
-	{"all reported: none lost", test_all_reported},
-	{"reported but unchanged: none lost", test_reported_unchanged},
-	{"shadow updated after check", test_shadow_updated},
-	{"lost page counted once", test_lost_once},
-	{"change in last byte", test_last_byte},
-	{"last RAM index", test_high_index},
-	{"init copies non-zero pages", test_init_nonzero},
-	{"NULL lost callback", test_null_callback},
-	{NULL, NULL},
+    {"teeth: one unreported page is lost", test_teeth},
+    {"all reported: none lost", test_all_reported},
+    {"reported but unchanged: none lost", test_reported_unchanged},
+    {"shadow updated after check", test_shadow_updated},
+    {"lost page counted once", test_lost_once},
+    {"change in last byte", test_last_byte},
+    {"last RAM index", test_high_index},
+    {"init copies non-zero pages", test_init_nonzero},
+    {"NULL lost callback", test_null_callback},
+    {NULL, NULL},
 };
 
 int main(void)

@@ -57,22 +57,18 @@ static void test_size_suffixes(void)
 static void test_size_rejects(void)
 {
 	static const char *const bad[] = {
-		"",		/* empty */
-		"-1",		/* signs: strtoull would take "-1" as UINT64_MAX */
-		"+1",
-		" 1",		/* spaces either side */
-		"1 ",
-		"1 G",
-		"1.5G",		/* fractions */
-		"1X",		/* unknown suffix */
-		"G",		/* suffix alone */
-		"1KK",		/* suffix twice */
-		"1Gi",		/* half of "iB" */
-		"1GiBs",	/* trailing garbage */
-		"1GBB",
-		"1B",		/* "B" only after a multiplier */
-		"0x10",		/* no hex */
-		"1e9",
+	    "",			    /* empty */
+	    "-1",		    /* signs: strtoull would take "-1" as UINT64_MAX */
+	    "+1",    " 1",	    /* spaces either side */
+	    "1 ",    "1 G", "1.5G", /* fractions */
+	    "1X",		    /* unknown suffix */
+	    "G",		    /* suffix alone */
+	    "1KK",		    /* suffix twice */
+	    "1Gi",		    /* half of "iB" */
+	    "1GiBs",		    /* trailing garbage */
+	    "1GBB",  "1B",	    /* "B" only after a multiplier */
+	    "0x10",		    /* no hex */
+	    "1e9",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -85,7 +81,7 @@ static void test_size_overflow(void)
 	/* 2^34 GiB is 2^64 bytes: one past the top. */
 	size_err("17179869184G", -ERANGE);
 	size_ok("17179869183G", 17179869183ULL << 30);
-	size_err("16777216T", -ERANGE); /* 2^24 TiB */
+	size_err("16777216T", -ERANGE);		 /* 2^24 TiB */
 	size_err("18014398509481984K", -ERANGE); /* 2^54 KiB */
 	/* The digits alone already overflow a uint64_t. */
 	size_err("99999999999999999999", -ERANGE);
@@ -145,14 +141,10 @@ static void test_u64_full_range(void)
 }
 
 static const struct ds_case cases[] = {
-	{"size: plain bytes", test_size_plain},
-	{"size: suffixes", test_size_suffixes},
-	{"size: rejects", test_size_rejects},
-	{"size: overflow", test_size_overflow},
-	{"u64: bounds", test_u64_bounds},
-	{"u64: not numbers", test_u64_garbage},
-	{"u64: full range", test_u64_full_range},
-	{NULL, NULL},
+    {"size: plain bytes", test_size_plain},   {"size: suffixes", test_size_suffixes},
+    {"size: rejects", test_size_rejects},     {"size: overflow", test_size_overflow},
+    {"u64: bounds", test_u64_bounds},	      {"u64: not numbers", test_u64_garbage},
+    {"u64: full range", test_u64_full_range}, {NULL, NULL},
 };
 
 int main(void)

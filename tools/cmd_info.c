@@ -44,7 +44,8 @@ static const char *mechanism(void)
 	if (module_loaded("kvm_intel")) {
 		if (module_param("kvm_intel", "ept") != 1)
 			return "shadow paging with write-protection (kvm_intel, ept=N)";
-		if (module_param("kvm_intel", "pml") == 1 && module_param("kvm_intel", "eptad") != 0)
+		if (module_param("kvm_intel", "pml") == 1 &&
+		    module_param("kvm_intel", "eptad") != 0)
 			return "PML with EPT A/D bits (kvm_intel, ept=Y, eptad=Y, pml=Y)";
 		return "EPT write-protection (kvm_intel, pml=N)";
 	}
@@ -62,9 +63,9 @@ int cmd_info(int argc, char **argv)
 {
 	const char *path = "/dev/kvm";
 	static const struct option opts[] = {
-		{"kvm-device", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"kvm-device", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -74,14 +75,16 @@ int cmd_info(int argc, char **argv)
 		if (opt == 'k') {
 			path = optarg;
 		} else if (opt == 'h') {
-			printf("usage: dirtyscope info [--kvm-device PATH]\n"
-			       "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
-			       "uses, and the mechanism KVM uses on this host to log guest stores.\n");
+			printf(
+			    "usage: dirtyscope info [--kvm-device PATH]\n"
+			    "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
+			    "uses, and the mechanism KVM uses on this host to log guest stores.\n");
 			return DS_EXIT_OK;
 		} else if (optopt == 'k') {
 			return usage_error("info: %s needs an argument", argv[optind - 1]);
 		} else {
-			return usage_error("info: unknown option %s (try --help)", argv[optind - 1]);
+			return usage_error("info: unknown option %s (try --help)",
+					   argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -104,7 +107,8 @@ int cmd_info(int argc, char **argv)
 	printf("  DIRTY_LOG_RING             %d bytes (%d entries max)\n", ring,
 	       ring / (int)sizeof(struct kvm_dirty_gfn));
 	printf("  DIRTY_LOG_RING_ACQ_REL     %d bytes\n", ring_acq);
-	printf("  DIRTY_LOG_RING_WITH_BITMAP %d\n", kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP));
+	printf("  DIRTY_LOG_RING_WITH_BITMAP %d\n",
+	       kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP));
 	printf("  BINARY_STATS_FD            %d\n", kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD));
 	printf("  NR_MEMSLOTS                %d\n", kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS));
 	printf("  READONLY_MEM               %d\n", kvm_cap(&kvm, KVM_CAP_READONLY_MEM));
@@ -121,10 +125,14 @@ int cmd_info(int argc, char **argv)
 	       (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
 	       (ring_acq ? ring_acq : ring) / (int)sizeof(struct kvm_dirty_gfn));
 	if (module_loaded("kvm_pvm"))
-		printf("note                     kvm_pvm emulates guest instructions and pushes one ring\n"
-		       "                         entry per emulated store, in batches that can run past\n"
-		       "                         a ring's soft limit: small rings can overflow, which\n"
-		       "                         'run' detects and reports (docs/platform-notes.md)\n");
+		printf("note                     kvm_pvm emulates guest instructions and pushes "
+		       "one ring\n"
+		       "                         entry per emulated store, in batches that can run "
+		       "past\n"
+		       "                         a ring's soft limit: small rings can overflow, "
+		       "which\n"
+		       "                         'run' detects and reports "
+		       "(docs/platform-notes.md)\n");
 	kvm_close(&kvm);
 	return DS_EXIT_OK;
 }

@@ -21,9 +21,9 @@ static const struct {
 	const char *name;
 	uint32_t id;
 } workloads[] = {
-	{"seq", ABI_WL_SEQ},
-	{"random", ABI_WL_RANDOM},
-	{"hotcold", ABI_WL_HOTCOLD},
+    {"seq", ABI_WL_SEQ},
+    {"random", ABI_WL_RANDOM},
+    {"hotcold", ABI_WL_HOTCOLD},
 };
 
 static void run_usage(FILE *f)
@@ -57,29 +57,41 @@ static void run_usage(FILE *f)
 }
 
 enum {
-	OPT_LOG = 256, OPT_WORKLOAD, OPT_MEM, OPT_WSS, OPT_WRITES, OPT_EPOCHS, OPT_SEED,
-	OPT_HOT_PAGES, OPT_HOT_PCT, OPT_RING, OPT_CHUNK, OPT_VERIFY, OPT_JSON, OPT_CONSOLE,
+	OPT_LOG = 256,
+	OPT_WORKLOAD,
+	OPT_MEM,
+	OPT_WSS,
+	OPT_WRITES,
+	OPT_EPOCHS,
+	OPT_SEED,
+	OPT_HOT_PAGES,
+	OPT_HOT_PCT,
+	OPT_RING,
+	OPT_CHUNK,
+	OPT_VERIFY,
+	OPT_JSON,
+	OPT_CONSOLE,
 	OPT_KVM,
 };
 
 static const struct option run_options[] = {
-	{"log", required_argument, NULL, OPT_LOG},
-	{"workload", required_argument, NULL, OPT_WORKLOAD},
-	{"mem", required_argument, NULL, OPT_MEM},
-	{"wss", required_argument, NULL, OPT_WSS},
-	{"writes", required_argument, NULL, OPT_WRITES},
-	{"epochs", required_argument, NULL, OPT_EPOCHS},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"hot-pages", required_argument, NULL, OPT_HOT_PAGES},
-	{"hot-pct", required_argument, NULL, OPT_HOT_PCT},
-	{"ring-entries", required_argument, NULL, OPT_RING},
-	{"clear-chunk", required_argument, NULL, OPT_CHUNK},
-	{"verify", no_argument, NULL, OPT_VERIFY},
-	{"json", required_argument, NULL, OPT_JSON},
-	{"console", no_argument, NULL, OPT_CONSOLE},
-	{"kvm-device", required_argument, NULL, OPT_KVM},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"workload", required_argument, NULL, OPT_WORKLOAD},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"wss", required_argument, NULL, OPT_WSS},
+    {"writes", required_argument, NULL, OPT_WRITES},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"hot-pages", required_argument, NULL, OPT_HOT_PAGES},
+    {"hot-pct", required_argument, NULL, OPT_HOT_PCT},
+    {"ring-entries", required_argument, NULL, OPT_RING},
+    {"clear-chunk", required_argument, NULL, OPT_CHUNK},
+    {"verify", no_argument, NULL, OPT_VERIFY},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"console", no_argument, NULL, OPT_CONSOLE},
+    {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int bad_number(const char *opt, const char *arg, int err, uint64_t min, uint64_t max)
@@ -90,13 +102,13 @@ static int bad_number(const char *opt, const char *arg, int err, uint64_t min, u
 	return usage_error("%s %s: not a number", opt, arg);
 }
 
-#define NUM(opt, min, max, dst)                                                                \
-	do {                                                                                   \
-		uint64_t v_;                                                                   \
-		int e_ = parse_u64(optarg, (min), (max), &v_);                                 \
-		if (e_)                                                                        \
-			return bad_number(opt, optarg, e_, (min), (max));                      \
-		dst = v_;                                                                      \
+#define NUM(opt, min, max, dst)                                                                    \
+	do {                                                                                       \
+		uint64_t v_;                                                                       \
+		int e_ = parse_u64(optarg, (min), (max), &v_);                                     \
+		if (e_)                                                                            \
+			return bad_number(opt, optarg, e_, (min), (max));                          \
+		dst = v_;                                                                          \
 	} while (0)
 
 /* The JSON file is written under a temporary name and renamed into place
@@ -164,13 +176,13 @@ static int json_close(struct json_out *j, int keep)
 int cmd_run(int argc, char **argv)
 {
 	struct session_config cfg = {
-		.kvm_path = "/dev/kvm",
-		.mode = &dlog_mode_bitmap,
-		.dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
-		.workload_name = "seq",
-		.wl = {.workload = ABI_WL_SEQ, .epochs = 10, .wss_pages = 512, .seed = 1,
-		       .hot_pct = 90},
-		.mem_bytes = 256ull << 20,
+	    .kvm_path = "/dev/kvm",
+	    .mode = &dlog_mode_bitmap,
+	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .workload_name = "seq",
+	    .wl =
+		{.workload = ABI_WL_SEQ, .epochs = 10, .wss_pages = 512, .seed = 1, .hot_pct = 90},
+	    .mem_bytes = 256ull << 20,
 	};
 	const char *json_path = NULL;
 	uint64_t hot_pages = 0;
@@ -193,8 +205,8 @@ int cmd_run(int argc, char **argv)
 					break;
 			if (i == sizeof(workloads) / sizeof(workloads[0]))
 				return usage_error(
-					"--workload %s: unknown workload (seq, random, hotcold)",
-					optarg);
+				    "--workload %s: unknown workload (seq, random, hotcold)",
+				    optarg);
 			cfg.wl.workload = workloads[i].id;
 			cfg.workload_name = workloads[i].name;
 			break;
@@ -204,7 +216,8 @@ int cmd_run(int argc, char **argv)
 			if (e)
 				return usage_error("--mem %s: not a size (e.g. 256M, 4G)", optarg);
 			if (cfg.mem_bytes < ABI_RAM_MIN || cfg.mem_bytes > ABI_RAM_MAX)
-				return usage_error("--mem %s: must be between 16M and 256G", optarg);
+				return usage_error("--mem %s: must be between 16M and 256G",
+						   optarg);
 			if (cfg.mem_bytes % ABI_PAGE_SIZE)
 				return usage_error("--mem %s: not a multiple of 4K", optarg);
 			break;
@@ -284,7 +297,8 @@ int cmd_run(int argc, char **argv)
 	}
 	uint64_t n = cfg.dlog.ring_entries;
 	if (n & (n - 1))
-		return usage_error("--ring-entries %llu: not a power of two", (unsigned long long)n);
+		return usage_error("--ring-entries %llu: not a power of two",
+				   (unsigned long long)n);
 	if (cfg.dlog.clear_chunk_pages % 64)
 		return usage_error("--clear-chunk %llu: not a multiple of 64",
 				   (unsigned long long)cfg.dlog.clear_chunk_pages);

@@ -33,19 +33,23 @@ int usage_error(const char *fmt, ...)
 int exit_code_for(int err)
 {
 	switch (err) {
-	case 0: return DS_EXIT_OK;
+	case 0:
+		return DS_EXIT_OK;
 	case 1:
 	case -EOVERFLOW: /* the dirty log itself lost entries (dirty ring overflow) */
 		return DS_EXIT_CHECK;
 	case -EINVAL:
-	case -E2BIG: return DS_EXIT_USAGE;
+	case -E2BIG:
+		return DS_EXIT_USAGE;
 	case -ENOENT:
 	case -EACCES:
 	case -EPERM:
 	case -ENODEV:
 	case -ENXIO:
-	case -EOPNOTSUPP: return DS_EXIT_PLATFORM;
-	default: return DS_EXIT_FAILED;
+	case -EOPNOTSUPP:
+		return DS_EXIT_PLATFORM;
+	default:
+		return DS_EXIT_FAILED;
 	}
 }
 

@@ -34,12 +34,22 @@ int parse_size(const char *s, uint64_t *out)
 		return ret;
 	unsigned shift = 0;
 	switch (toupper((unsigned char)*s)) {
-	case 0: break;
-	case 'K': shift = 10; break;
-	case 'M': shift = 20; break;
-	case 'G': shift = 30; break;
-	case 'T': shift = 40; break;
-	default: return -EINVAL;
+	case 0:
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (shift) {
 		s++;

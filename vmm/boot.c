@@ -33,10 +33,9 @@ int boot_check_image(const void *image, size_t len)
 		return -ENOEXEC;
 	memcpy(&h, image, sizeof(h));
 	uint64_t vend = ABI_KERNEL_VBASE + GIB;
-	if (h.magic != ABI_IMAGE_MAGIC || h.load_end < ABI_KERNEL_GPA + len ||
-	    h.load_end > GIB || h.load_end % ABI_PAGE_SIZE ||
-	    h.entry < ABI_KERNEL_VBASE + ABI_KERNEL_GPA || h.entry >= vend ||
-	    h.entry - ABI_KERNEL_VBASE >= ABI_KERNEL_GPA + len)
+	if (h.magic != ABI_IMAGE_MAGIC || h.load_end < ABI_KERNEL_GPA + len || h.load_end > GIB ||
+	    h.load_end % ABI_PAGE_SIZE || h.entry < ABI_KERNEL_VBASE + ABI_KERNEL_GPA ||
+	    h.entry >= vend || h.entry - ABI_KERNEL_VBASE >= ABI_KERNEL_GPA + len)
 		return -ENOEXEC;
 	return 0;
 }
@@ -87,7 +86,8 @@ static int build_page_tables(struct guest_mem *m)
 	uint64_t *pdpt_dmap = gpa(m, ABI_BOOT_PT_GPA + 0x1000);
 	uint64_t *pdpt_kern = gpa(m, ABI_BOOT_PT_GPA + 0x2000);
 	uint64_t pd_gpa = ABI_BOOT_PT_GPA + 0x3000;
-	uint64_t top = m->slots[m->nr_slots - 1].gpa + m->slots[m->nr_slots - 1].pages * ABI_PAGE_SIZE;
+	uint64_t top =
+	    m->slots[m->nr_slots - 1].gpa + m->slots[m->nr_slots - 1].pages * ABI_PAGE_SIZE;
 
 	pml4[256] = (ABI_BOOT_PT_GPA + 0x1000) | PT_P | PT_W | PT_A;
 	pml4[511] = (ABI_BOOT_PT_GPA + 0x2000) | PT_P | PT_W | PT_A;

@@ -6,11 +6,16 @@
 const char *hcall_name(uint32_t nr)
 {
 	switch (nr) {
-	case ABI_HC_READY: return "ready";
-	case ABI_HC_SYNC: return "sync";
-	case ABI_HC_LOG: return "log";
-	case ABI_HC_DONE: return "done";
-	case ABI_HC_PANIC: return "panic";
+	case ABI_HC_READY:
+		return "ready";
+	case ABI_HC_SYNC:
+		return "sync";
+	case ABI_HC_LOG:
+		return "log";
+	case ABI_HC_DONE:
+		return "done";
+	case ABI_HC_PANIC:
+		return "panic";
 	}
 	return "unknown";
 }

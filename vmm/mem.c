@@ -49,16 +49,16 @@ int mem_register(const struct guest_mem *m, int vm_fd, uint32_t flags)
 	for (int i = 0; i < m->nr_slots; i++) {
 		const struct mem_slot *s = &m->slots[i];
 		struct kvm_userspace_memory_region r = {
-			.slot = s->id,
-			.flags = flags,
-			.guest_phys_addr = s->gpa,
-			.memory_size = s->pages * ABI_PAGE_SIZE,
-			.userspace_addr = (uint64_t)(m->host + s->first_page * ABI_PAGE_SIZE),
+		    .slot = s->id,
+		    .flags = flags,
+		    .guest_phys_addr = s->gpa,
+		    .memory_size = s->pages * ABI_PAGE_SIZE,
+		    .userspace_addr = (uint64_t)(m->host + s->first_page * ABI_PAGE_SIZE),
 		};
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 			int ret = -errno;
-			vmm_err("KVM_SET_USER_MEMORY_REGION slot %u (gpa %#llx, %llu pages): %s", s->id,
-				(unsigned long long)s->gpa, (unsigned long long)s->pages,
+			vmm_err("KVM_SET_USER_MEMORY_REGION slot %u (gpa %#llx, %llu pages): %s",
+				s->id, (unsigned long long)s->gpa, (unsigned long long)s->pages,
 				strerror(errno));
 			return ret;
 		}

@@ -16,15 +16,15 @@
 
 struct mem_slot {
 	uint32_t id;
-	uint64_t gpa;        /* first GPA */
-	uint64_t pages;      /* length in 4 KiB pages */
+	uint64_t gpa;	     /* first GPA */
+	uint64_t pages;	     /* length in 4 KiB pages */
 	uint64_t first_page; /* RAM index of its first page */
 };
 
 struct guest_mem {
-	uint8_t *host;      /* MAP_NORESERVE mapping of all RAM */
-	uint64_t ram_size;  /* bytes */
-	uint64_t nr_pages;  /* ram_size / 4 KiB */
+	uint8_t *host;	   /* MAP_NORESERVE mapping of all RAM */
+	uint64_t ram_size; /* bytes */
+	uint64_t nr_pages; /* ram_size / 4 KiB */
 	int nr_slots;
 	struct mem_slot slots[MEM_MAX_SLOTS];
 };

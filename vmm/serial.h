@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #define SERIAL_LINE_MAX 256
-#define SERIAL_TAIL     8
+#define SERIAL_TAIL	8
 
 struct serial {
 	int echo;

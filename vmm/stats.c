@@ -14,12 +14,12 @@
 #include "vmm/stats.h"
 
 const char *const vstat_kvm_names[VSTAT_NR] = {
-	"exits", "io_exits", "mmio_exits", "halt_exits", "pf_taken",
-	"pf_fixed", "pf_guest", "insn_emulation", "tlb_flush", "invlpg",
+    "exits",	"io_exits", "mmio_exits",     "halt_exits", "pf_taken",
+    "pf_fixed", "pf_guest", "insn_emulation", "tlb_flush",  "invlpg",
 };
 const char *const vstat_json_names[VSTAT_NR] = {
-	"exits", "io-exits", "mmio-exits", "halt-exits", "pf-taken",
-	"pf-fixed", "pf-guest", "insn-emulation", "tlb-flush", "invlpg",
+    "exits",	"io-exits", "mmio-exits",     "halt-exits", "pf-taken",
+    "pf-fixed", "pf-guest", "insn-emulation", "tlb-flush",  "invlpg",
 };
 
 int stats_open(struct vcpu_stats *s, int vcpu_fd)
@@ -51,7 +51,8 @@ int stats_open(struct vcpu_stats *s, int vcpu_fd)
 		ret = -ENOMEM;
 		goto err_close;
 	}
-	if (pread(s->fd, descs, dsize * h.num_desc, h.desc_offset) != (ssize_t)(dsize * h.num_desc)) {
+	if (pread(s->fd, descs, dsize * h.num_desc, h.desc_offset) !=
+	    (ssize_t)(dsize * h.num_desc)) {
 		ret = -EIO;
 		vmm_err("KVM stats: short descriptor read");
 		goto err_free;

@@ -80,8 +80,16 @@ int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
 		return ret;
 	}
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = 0x08,
+	    .type = 0xb,
+	    .present = 1,
+	    .dpl = 0,
+	    .db = 0,
+	    .s = 1,
+	    .l = 1,
+	    .g = 1,
 	};
 	struct kvm_segment data = code;
 	data.selector = 0x10;
@@ -91,9 +99,9 @@ int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.cr3 = cr3;
-	sregs.cr4 = 1u << 5;                           /* PAE */
+	sregs.cr4 = 1u << 5;					     /* PAE */
 	sregs.cr0 = 0x80000000u | 0x10000 | 0x20 | 0x10 | 0x2 | 0x1; /* PG WP NE ET MP PE */
-	sregs.efer = (1u << 8) | (1u << 10);           /* LME LMA */
+	sregs.efer = (1u << 8) | (1u << 10);			     /* LME LMA */
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
 		int ret = -errno;
 		vmm_err("KVM_SET_SREGS: %s", strerror(-ret));
@@ -127,9 +135,9 @@ void vcpu_dump(const struct vcpu *v, FILE *f)
 		"  r13 %016llx r14 %016llx r15 %016llx\n"
 		"  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %llx\n"
 		"  cs %04x ss %04x ds %04x (cs.dpl %u)\n",
-		v->id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8,
-		r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
-		s.cs.selector, s.ss.selector, s.ds.selector, s.cs.dpl);
+		v->id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
+		r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, s.cr0, s.cr2, s.cr3, s.cr4,
+		s.efer, s.cs.selector, s.ss.selector, s.ds.selector, s.cs.dpl);
 }
 
 void vcpu_destroy(struct vcpu *v)

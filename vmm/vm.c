@@ -145,8 +145,9 @@ int vm_run(struct vm *vm, const struct vm_handlers *h)
 					   (unsigned long long)run->mmio.phys_addr);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			ret = guest_failed(vm, "VM entry failed, reason %#llx",
-					   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			ret = guest_failed(
+			    vm, "VM entry failed, reason %#llx",
+			    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			ret = guest_failed(vm, "KVM internal error, suberror %u",

@@ -28,7 +28,7 @@ struct vm {
 struct vm_handlers {
 	void *ctx;
 	int (*hcall)(void *ctx, const struct hcall *hc); /* READY, SYNC, DONE */
-	int (*ring_full)(void *ctx);                     /* KVM_EXIT_DIRTY_RING_FULL */
+	int (*ring_full)(void *ctx);			 /* KVM_EXIT_DIRTY_RING_FULL */
 };
 
 /* Open KVM at kvm_path, create the VM and reserve `ram_size` bytes of RAM

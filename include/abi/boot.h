@@ -8,9 +8,9 @@
 
 #include "layout.h"
 
-#define ABI_IMAGE_MAGIC   0x45474d4953445344ULL /* "DSDSIMGE" little-endian */
-#define ABI_BOOT_MAGIC    0x544f4f4253445344ULL /* "DSDSBOOT" */
-#define ABI_BOOT_VERSION  1
+#define ABI_IMAGE_MAGIC	   0x45474d4953445344ULL /* "DSDSIMGE" little-endian */
+#define ABI_BOOT_MAGIC	   0x544f4f4253445344ULL /* "DSDSBOOT" */
+#define ABI_BOOT_VERSION   1
 #define ABI_MAX_RAM_RANGES 4
 
 /* Workload identifiers (boot_params.workload). */
@@ -27,8 +27,8 @@
  * entry/load_end lie inside [ABI_KERNEL_GPA, RAM).
  */
 struct abi_image_header {
-	uint64_t magic;    /* ABI_IMAGE_MAGIC */
-	uint64_t entry;    /* guest-virtual entry point */
+	uint64_t magic;	   /* ABI_IMAGE_MAGIC */
+	uint64_t entry;	   /* guest-virtual entry point */
 	uint64_t load_end; /* GPA just past .bss (kernel image incl. stack) */
 	uint64_t reserved;
 };
@@ -44,19 +44,19 @@ struct abi_ram_range {
  * the guest validates magic and version and panics on a mismatch.
  */
 struct abi_boot_params {
-	uint64_t magic;   /* ABI_BOOT_MAGIC */
+	uint64_t magic;	  /* ABI_BOOT_MAGIC */
 	uint32_t version; /* ABI_BOOT_VERSION */
 	uint32_t nr_ranges;
 	struct abi_ram_range ranges[ABI_MAX_RAM_RANGES]; /* usable RAM, ascending */
-	uint64_t ram_size;  /* total RAM bytes */
-	uint32_t workload;  /* ABI_WL_* */
-	uint32_t nr_epochs; /* epochs to run */
-	uint64_t wss_pages; /* working-set size in 4 KiB pages */
-	uint64_t writes_per_epoch; /* page writes per epoch */
+	uint64_t ram_size;				 /* total RAM bytes */
+	uint32_t workload;				 /* ABI_WL_* */
+	uint32_t nr_epochs;				 /* epochs to run */
+	uint64_t wss_pages;				 /* working-set size in 4 KiB pages */
+	uint64_t writes_per_epoch;			 /* page writes per epoch */
 	uint64_t seed;
 	uint64_t hot_pages; /* hotcold: size of the hot subset */
 	uint32_t hot_pct;   /* hotcold: share of writes that go to it */
-	uint32_t flags;     /* reserved, 0 */
+	uint32_t flags;	    /* reserved, 0 */
 };
 _Static_assert(sizeof(struct abi_ram_range) == 16, "ram range layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, ranges) == 16, "boot params layout");

@@ -21,16 +21,16 @@
 
 /* ABI_HC_PANIC argument slots.  vector is ABI_PANIC_NO_TRAP for panic() calls,
  * else the exception vector, with the trap frame's error code, rip, rsp, cr2. */
-#define ABI_PANIC_LINE   0
-#define ABI_PANIC_LEN    1
-#define ABI_PANIC_VECTOR 2
-#define ABI_PANIC_ERR    3
-#define ABI_PANIC_RIP    4
-#define ABI_PANIC_RSP    5
-#define ABI_PANIC_CR2    6
+#define ABI_PANIC_LINE	  0
+#define ABI_PANIC_LEN	  1
+#define ABI_PANIC_VECTOR  2
+#define ABI_PANIC_ERR	  3
+#define ABI_PANIC_RIP	  4
+#define ABI_PANIC_RSP	  5
+#define ABI_PANIC_CR2	  6
 #define ABI_PANIC_NO_TRAP 0xffffffffffffffffULL
 
-#define ABI_HCALL_NR_ARGS 8
+#define ABI_HCALL_NR_ARGS  8
 #define ABI_HCALL_BUF_SIZE 1024
 
 #ifndef __ASSEMBLER__

@@ -38,9 +38,9 @@
 
 #define ABI_BOOT_PARAMS_GPA 0x1000
 #define ABI_HCALL_PAGE_GPA  0x2000
-#define ABI_BOOT_PT_GPA     0x10000 /* PML4; PDPTs and PDs follow it */
-#define ABI_BOOT_PT_END     0x200000
-#define ABI_KERNEL_GPA      0x200000
+#define ABI_BOOT_PT_GPA	    0x10000 /* PML4; PDPTs and PDs follow it */
+#define ABI_BOOT_PT_END	    0x200000
+#define ABI_KERNEL_GPA	    0x200000
 
 #define ABI_HOLE_START 0xC0000000ULL  /* 3 GiB */
 #define ABI_HOLE_END   0x100000000ULL /* 4 GiB */
@@ -50,13 +50,13 @@
 #define ABI_RAM_MIN (16ULL << 20)
 #define ABI_RAM_MAX (256ULL << 30)
 
-#define ABI_DMAP_BASE     0xffff800000000000ULL
+#define ABI_DMAP_BASE	  0xffff800000000000ULL
 #define ABI_KERNEL_VBASE  0xffffffff80000000ULL
 #define ABI_WORKLOAD_BASE 0x40000000ULL
 
 /* Port I/O used by the guest. */
 #define ABI_SERIAL_PORT 0x3f8 /* COM1, 8 ports */
-#define ABI_HCALL_PORT  0x500 /* 32-bit out: the hypercall number */
+#define ABI_HCALL_PORT	0x500 /* 32-bit out: the hypercall number */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
