@@ -28,7 +28,9 @@ static int alloc_bitmap(struct dlog *d)
 	return d->bitmap ? 0 : -ENOMEM;
 }
 
-static int get_log(struct dlog *d, const struct mem_slot *s)
+/* KVM_GET_DIRTY_LOG for one slot into d->bitmap, then collect its bits into
+ * out.  Returns the number of dirty pages or -errno. */
+static int64_t slot_collect(struct dlog *d, const struct mem_slot *s, struct frameset *out)
 {
 	struct kvm_dirty_log log = {.slot = s->id, .dirty_bitmap = d->bitmap};
 	memset(d->bitmap, 0, (s->pages + 63) / 64 * 8);
@@ -38,7 +40,7 @@ static int get_log(struct dlog *d, const struct mem_slot *s)
 		vmm_err("KVM_GET_DIRTY_LOG slot %u: %s", s->id, strerror(-ret));
 		return ret;
 	}
-	return 0;
+	return harvest_bitmap(d->bitmap, s->pages, s->first_page, out);
 }
 
 static int bitmap_vm_created(struct dlog *d)
@@ -50,11 +52,7 @@ static int64_t bitmap_harvest(struct dlog *d, struct frameset *out)
 {
 	int64_t total = 0;
 	for (int i = 0; i < d->vm->mem.nr_slots; i++) {
-		const struct mem_slot *s = &d->vm->mem.slots[i];
-		int ret = get_log(d, s);
-		if (ret)
-			return ret;
-		int64_t n = harvest_bitmap(d->bitmap, s->pages, s->first_page, out);
+		int64_t n = slot_collect(d, &d->vm->mem.slots[i], out);
 		if (n < 0)
 			return n;
 		total += n;
@@ -132,10 +130,7 @@ static int64_t clear_harvest(struct dlog *d, struct frameset *out)
 	uint64_t chunk = d->cfg.clear_chunk_pages;
 	for (int i = 0; i < d->vm->mem.nr_slots; i++) {
 		const struct mem_slot *s = &d->vm->mem.slots[i];
-		int ret = get_log(d, s);
-		if (ret)
-			return ret;
-		int64_t n = harvest_bitmap(d->bitmap, s->pages, s->first_page, out);
+		int64_t n = slot_collect(d, s, out);
 		if (n < 0)
 			return n;
 		total += n;
@@ -145,7 +140,7 @@ static int64_t clear_harvest(struct dlog *d, struct frameset *out)
 			uint64_t len = s->pages - first < chunk ? s->pages - first : chunk;
 			if (harvest_bitmap(d->bitmap + first / 64, len, 0, NULL) == 0)
 				continue;
-			ret = clear_chunk(d, s, first, len);
+			int ret = clear_chunk(d, s, first, len);
 			if (ret)
 				return ret;
 		}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tools/cli.h"
+#include "vmm/kvm.h"
 
 static void usage(FILE *f)
 {
@@ -22,11 +23,9 @@ static void usage(FILE *f)
 int usage_error(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("dirtyscope: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmm_verr(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return DS_EXIT_USAGE;
 }
 

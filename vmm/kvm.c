@@ -12,14 +12,19 @@
 
 #include "vmm/kvm.h"
 
+void vmm_verr(const char *fmt, va_list ap)
+{
+	fputs("dirtyscope: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void vmm_err(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("dirtyscope: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmm_verr(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int kvm_open(struct kvm *kvm, const char *path)

@@ -2,6 +2,7 @@
 #ifndef VMM_KVM_H
 #define VMM_KVM_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
@@ -35,5 +36,6 @@ void kvm_close(struct kvm *kvm);
 
 /* Print "dirtyscope: " + message + newline to stderr (the one line an error gets). */
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vmm_verr(const char *fmt, va_list ap);
 
 #endif
