@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -512,6 +513,44 @@ static void test_info(void)
 	proc_free(&p);
 }
 
+/*
+ * SIGINT or SIGTERM in the middle of a long run: the guest is stopped, the
+ * process exits 130, and the JSON file (not complete) is not left behind.
+ */
+static void test_interrupted(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM};
+	char dir[] = "/tmp/test_cli.XXXXXX", out[64], names[512];
+	unsigned int n;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(out, sizeof(out), "%s/long.json", dir);
+	for (int i = 0; i < 2; i++) {
+		int status;
+		pid_t pid = fork();
+		CU_ASSERT_FATAL(pid >= 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+			    dup2(null, STDERR_FILENO) < 0)
+				_exit(126);
+			alarm(RUN_TIMEOUT_S);
+			execl(DIRTYSCOPE_BIN, DIRTYSCOPE_BIN, "run", "--epochs", "1000000",
+			      "--json", out, (char *)NULL);
+			_exit(127);
+		}
+		usleep(500 * 1000); /* well into the run: boot takes milliseconds */
+		kill(pid, sigs[i]);
+		while (waitpid(pid, &status, 0) < 0)
+			CU_ASSERT_FATAL(errno == EINTR);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 130,
+		      "signal %d: status %#x, expected exit 130", sigs[i], status);
+		list_dir(dir, names, sizeof(names), &n);
+		CHECK(n == 0, "signal %d: files left behind: %s", sigs[i], names);
+	}
+	remove_dir(dir);
+}
+
 static void test_json_file(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", out[64], bad[64], names[512], *text;
@@ -609,6 +648,7 @@ static const struct ds_case plain_cases[] = {
     {"run --kvm-device /dev/null", test_run_not_kvm_device},
     {"info --kvm-device /nonexistent", test_info_missing_device},
     {"run as an unprivileged user", test_run_no_permission},
+    {"SIGINT and SIGTERM: exit 130, no JSON file left", test_interrupted},
     {"--help, run --help, info --help", test_help},
     {NULL, NULL},
 };

@@ -3,11 +3,12 @@
 #define TOOLS_CLI_H
 
 /* Exit codes (docs/cli.md). */
-#define DS_EXIT_OK	 0 /* success */
-#define DS_EXIT_CHECK	 1 /* a check failed: lost pages */
-#define DS_EXIT_USAGE	 2 /* bad option, value or input */
-#define DS_EXIT_PLATFORM 3 /* no /dev/kvm, no permission, capability missing */
-#define DS_EXIT_FAILED	 4 /* the guest crashed or a KVM call failed mid-run */
+#define DS_EXIT_OK	    0	/* success */
+#define DS_EXIT_CHECK	    1	/* a check failed: lost pages */
+#define DS_EXIT_USAGE	    2	/* bad option, value or input */
+#define DS_EXIT_PLATFORM    3	/* no /dev/kvm, no permission, capability missing */
+#define DS_EXIT_FAILED	    4	/* the guest crashed or a KVM call failed mid-run */
+#define DS_EXIT_INTERRUPTED 130 /* SIGINT or SIGTERM: stopped, no output file kept */
 
 /* Each returns the process exit code. */
 int cmd_run(int argc, char **argv);

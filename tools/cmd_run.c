@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "abi/boot.h"
@@ -53,7 +54,7 @@ static void run_usage(FILE *f)
 		"  -h, --help          this text\n"
 		"\n"
 		"exit codes: 0 ok, 1 lost pages, 2 usage or input error, 3 platform cannot\n"
-		"do it, 4 guest crashed or KVM failed mid-run\n");
+		"do it, 4 guest crashed or KVM failed mid-run, 130 interrupted\n");
 }
 
 enum {
@@ -171,6 +172,11 @@ static int json_close(struct json_out *j, int keep)
 		return DS_EXIT_FAILED;
 	}
 	return 0;
+}
+
+static void on_stop_signal(int sig)
+{
+	vm_request_stop();
 }
 
 int cmd_run(int argc, char **argv)
@@ -317,6 +323,13 @@ int cmd_run(int argc, char **argv)
 		output_table_sink(&table, stdout);
 		cfg.sinks[cfg.nr_sinks++] = &table;
 	}
+
+	/* SIGINT/SIGTERM stop the guest cleanly, so the JSON temp file is
+	 * removed rather than left behind. */
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 
 	int ret = session_run(&cfg, NULL);
 	int code = exit_code_for(ret);

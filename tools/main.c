@@ -17,7 +17,8 @@ static void usage(FILE *f)
 		   "\n"
 		   "'dirtyscope <command> --help' describes each command.\n"
 		   "exit codes: 0 ok, 1 check failed (lost pages), 2 usage or input error,\n"
-		   "            3 platform cannot do it, 4 guest crashed or KVM failed mid-run\n");
+		   "            3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
+		   "            130 interrupted\n");
 }
 
 int usage_error(const char *fmt, ...)
@@ -47,6 +48,8 @@ int exit_code_for(int err)
 	case -ENXIO:
 	case -EOPNOTSUPP:
 		return DS_EXIT_PLATFORM;
+	case -EINTR:
+		return DS_EXIT_INTERRUPTED;
 	default:
 		return DS_EXIT_FAILED;
 	}

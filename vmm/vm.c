@@ -4,6 +4,7 @@
  * failure: it is reported with the vCPU registers, never ignored.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,22 @@
 
 #include "abi/layout.h"
 #include "vmm/vm.h"
+
+static int vm_run_loop(struct vm *vm, const struct vm_handlers *h);
+
+/* Set from a signal handler: async-signal-safe state only. */
+static volatile sig_atomic_t stop_requested;
+static struct kvm_run *volatile running;
+
+void vm_request_stop(void)
+{
+	stop_requested = 1;
+	struct kvm_run *run = running;
+	/* Makes a KVM_RUN that has not entered the guest yet return EINTR
+	 * at once, so a stop is never missed between the check and entry. */
+	if (run)
+		run->immediate_exit = 1;
+}
 
 int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size)
 {
@@ -113,7 +130,19 @@ static int do_io(struct vm *vm, const struct vm_handlers *h)
 
 int vm_run(struct vm *vm, const struct vm_handlers *h)
 {
+	running = vm->vcpu.run;
+	int ret = vm_run_loop(vm, h);
+	running = NULL;
+	return ret;
+}
+
+static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
+{
 	for (;;) {
+		if (stop_requested) {
+			vmm_err("interrupted");
+			return -EINTR;
+		}
 		if (ioctl(vm->vcpu.fd, KVM_RUN, NULL) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

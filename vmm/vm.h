@@ -51,6 +51,10 @@ int vm_create_vcpu(struct vm *vm);
  */
 int vm_run(struct vm *vm, const struct vm_handlers *h);
 
+/* Ask vm_run to stop (it returns -EINTR): async-signal-safe, for SIGINT and
+ * SIGTERM handlers. */
+void vm_request_stop(void);
+
 /* Tear down everything vm_create and later steps made. */
 void vm_destroy(struct vm *vm);
 
