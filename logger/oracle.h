@@ -15,12 +15,14 @@
 struct oracle {
 	const uint8_t *ram; /* the live guest RAM (RAM-index order) */
 	uint8_t *shadow;    /* RAM as of the last check */
+	uint64_t *written;  /* bitmap: shadow pages holding a copy (others are zero) */
 	uint64_t nr_pages;
+	int pagemap_fd; /* /proc/self/pagemap, or -1: compare every page */
 };
 
-/* Snapshot `ram` (nr_pages pages) as the baseline.  Only non-zero pages are
- * copied, so the shadow of a large, mostly untouched guest stays small.
- * Returns 0 or -ENOMEM. */
+/* Snapshot `ram` (nr_pages pages, page aligned) as the baseline.  Only
+ * non-zero pages are copied, so the shadow of a large, mostly untouched guest
+ * stays small.  Returns 0 or -ENOMEM. */
 int oracle_init(struct oracle *o, const uint8_t *ram, uint64_t nr_pages);
 
 /*

@@ -268,7 +268,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	if (summary)
 		*summary = s.sum;
 
-	oracle_free(&s.oracle);
+	if (cfg->verify)
+		oracle_free(&s.oracle);
 out_set:
 	frameset_free(&s.dirty);
 out_dlog:

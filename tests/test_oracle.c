@@ -251,7 +251,30 @@ static void test_null_callback(void)
 	teardown(&f);
 }
 
+/*
+ * The oracle skips pages the kernel says were never populated, unless the
+ * shadow holds data for them.  A page that held data at init and was then
+ * dropped (MADV_DONTNEED: unpopulated again, reads as zero) has changed and
+ * must still be caught.
+ */
+static void test_dropped_page(void)
+{
+	struct fixture f;
+
+	CU_ASSERT_FATAL(setup(&f) == 0);
+	page(&f, 5)[100] = 0x5a;
+	CU_ASSERT_FATAL(start(&f) == 0);
+	CU_ASSERT_EQUAL(madvise(page(&f, 5), ABI_PAGE_SIZE, MADV_DONTNEED), 0);
+	CU_ASSERT_EQUAL(page(&f, 5)[100], 0);
+	CU_ASSERT_EQUAL(check(&f), 1);
+	CU_ASSERT_EQUAL(f.lost.n, 1);
+	CU_ASSERT_EQUAL(f.lost.index[0], 5);
+	CU_ASSERT_EQUAL(check(&f), 0); /* the shadow now holds the zero page */
+	teardown(&f);
+}
+
 static const struct ds_case cases[] = {
+    {"page dropped after init is caught", test_dropped_page},
     {"teeth: one unreported page is lost", test_teeth},
     {"all reported: none lost", test_all_reported},
     {"reported but unchanged: none lost", test_reported_unchanged},
