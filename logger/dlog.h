@@ -48,7 +48,6 @@ struct dlog {
 	struct kvm_dirty_gfn *ring;		  /* ring: vCPU 0's ring */
 	size_t ring_bytes;
 	uint32_t ring_fetch;
-	uint64_t ring_full_exits;
 	uint64_t kvm_calls; /* dirty-log ioctls made, all harvests */
 };
 

@@ -188,7 +188,6 @@ static int on_ring_full(void *ctx)
 	struct session *s = ctx;
 	uint64_t before = s->log_entries;
 	s->ring_full++;
-	s->dlog.ring_full_exits++;
 	int ret = timed_harvest(s);
 	if (ret)
 		return ret;
@@ -243,8 +242,6 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		fprintf(stderr, "dirtyscope: no memory for the --verify shadow copy\n");
 		goto out_set;
 	}
-	for (int k = 0; k < VSTAT_NR; k++)
-		s.sum.stats[k] = 0;
 	stats_delta(&s, s.rec.stats); /* baseline */
 	s.sum.mode = cfg->mode->name;
 	s.sum.workload = cfg->workload_name;

@@ -151,7 +151,6 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 			vcpu_dump(&vm->vcpu, stderr);
 			return ret == -EFAULT ? -EIO : ret;
 		}
-		vm->exits_seen++;
 		struct kvm_run *run = vm->vcpu.run;
 		int ret;
 		switch (run->exit_reason) {

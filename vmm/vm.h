@@ -18,7 +18,6 @@ struct vm {
 	struct vcpu_stats stats;
 	struct serial serial;
 	uint64_t entry, cr3;
-	uint64_t exits_seen; /* KVM_RUN returns handled by vm_run */
 };
 
 /*
