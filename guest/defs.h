@@ -48,6 +48,14 @@ uint64_t *vm_walk(uint64_t *pml4, uint64_t va, int alloc);
 uint64_t *vm_new_space(void);
 void vm_map_fresh(uint64_t *pml4, uint64_t va, uint64_t pages);
 
+/* virtio.c: the virtio-blk driver (polled).  Sectors are 512 bytes; pa is a
+ * guest-physical buffer of len bytes.  Return 0 or -ABI_EIO. */
+int blk_init(void);
+uint64_t blk_capacity(void); /* in 512-byte sectors */
+int blk_rw(int write, uint64_t sector, uint64_t pa, uint32_t len);
+int blk_flush(void);
+int blk_selftest_hostile(void); /* ABI_WL_BADBLK: 0 when the device refused every bad request */
+
 /* workload.c */
 void workload_run(const struct abi_boot_params *bp, uint64_t base);
 

@@ -145,6 +145,10 @@ int boot_load(struct guest_mem *m, const void *image, size_t len, const struct b
 	bp->seed = wl->seed;
 	bp->hot_pages = wl->hot_pages;
 	bp->hot_pct = wl->hot_pct;
+	bp->policy = wl->policy;
+	bp->flush_every = wl->flush_every;
+	bp->cache_pages = wl->cache_pages;
+	bp->sync_every = wl->sync_every;
 
 	*entry = ((const struct abi_image_header *)image)->entry;
 	*cr3 = ABI_BOOT_PT_GPA;

@@ -15,6 +15,10 @@ struct boot_workload {
 	uint64_t seed;
 	uint64_t hot_pages;
 	uint32_t hot_pct;
+	uint32_t policy;      /* file workloads: ABI_POLICY_* */
+	uint32_t flush_every; /* system calls between guest flusher runs */
+	uint64_t cache_pages; /* guest page-cache limit; 0: as RAM allows */
+	uint64_t sync_every;  /* stores per msync / appends per fsync */
 };
 
 /* The guest kernel embedded in this binary (vmm/guest_image.S). */

@@ -10,13 +10,25 @@
 
 #define ABI_IMAGE_MAGIC	   0x45474d4953445344ULL /* "DSDSIMGE" little-endian */
 #define ABI_BOOT_MAGIC	   0x544f4f4253445344ULL /* "DSDSBOOT" */
-#define ABI_BOOT_VERSION   1
+#define ABI_BOOT_VERSION   2
 #define ABI_MAX_RAM_RANGES 4
 
 /* Workload identifiers (boot_params.workload). */
 #define ABI_WL_SEQ     1
 #define ABI_WL_RANDOM  2
 #define ABI_WL_HOTCOLD 3
+/* File workloads: user programs in guest/user/ over the page cache. */
+#define ABI_WL_DB      4 /* random stores into a MAP_SHARED file, periodic msync */
+#define ABI_WL_LOG     5 /* write(2) appends, periodic fsync */
+#define ABI_WL_SHARED2 6 /* two processes store into one shared file mapping */
+#define ABI_WL_PRIVATE 7 /* MAP_PRIVATE stores that must never reach the file */
+#define ABI_WL_FORKCOW 8 /* fork; parent and child store into anon + private pages */
+#define ABI_WL_MIXED   9 /* write(2) and mmap stores on one file, checked coherent */
+/* Test programs: misbehaving guests for the bad-input tests. */
+#define ABI_WL_BADSYS  10 /* a user program making invalid system calls */
+#define ABI_WL_BADBLK  11 /* the kernel submits hostile virtio descriptors */
+#define ABI_WL_FIRST_FILE ABI_WL_DB
+#define ABI_WL_LAST	  ABI_WL_BADBLK
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -57,12 +69,18 @@ struct abi_boot_params {
 	uint64_t hot_pages; /* hotcold: size of the hot subset */
 	uint32_t hot_pct;   /* hotcold: share of writes that go to it */
 	uint32_t flags;	    /* reserved, 0 */
+	/* version 2: the file world (ABI_WL_DB and up) */
+	uint32_t policy;      /* ABI_POLICY_* (pcache.h) */
+	uint32_t flush_every; /* system calls between flusher runs; 0: never */
+	uint64_t cache_pages; /* page-cache limit in pages; 0: as RAM allows */
+	uint64_t sync_every;  /* db/shared2/mixed: stores per msync; log: appends per fsync */
 };
 _Static_assert(sizeof(struct abi_ram_range) == 16, "ram range layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, ranges) == 16, "boot params layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, ram_size) == 80, "boot params layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, wss_pages) == 96, "boot params layout");
-_Static_assert(sizeof(struct abi_boot_params) == 136, "boot params layout");
+_Static_assert(__builtin_offsetof(struct abi_boot_params, policy) == 136, "boot params layout");
+_Static_assert(sizeof(struct abi_boot_params) == 160, "boot params layout");
 _Static_assert(sizeof(struct abi_boot_params) <= ABI_PAGE_SIZE, "boot params fit a page");
 #endif
 

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest page cache as the host may see it.
+ *
+ * At READY (file workloads) the guest passes, in hcall args[0], the GPA of a
+ * struct abi_pc_desc.  The descriptor and everything it points to live in
+ * guest RAM and are written only by the guest; the host reads them and must
+ * validate every GPA and count (the guest is untrusted).
+ *
+ * Page-cache index: for every file (DSFS inode) the guest keeps a flat array
+ * of `npages` 64-bit entries, one per page of the file's extent, at
+ * index_gpa (physically contiguous).  An entry is 0 when the page is not
+ * cached, else the GPA of the cached page OR'ed with ABI_PCE_* flags.  This
+ * is the exact array the guest's page cache uses as its index (not a copy),
+ * so reading it is reading the guest kernel's own state.
+ *
+ * Per-epoch view: at every SYNC the guest fills the view buffer (view_gpa,
+ * view_cap entries) with the page-cache pages it considers dirty, then the
+ * pages it wrote back during the epoch, and passes the counts:
+ *   args[2] dirty entries listed   args[3] written-back entries listed
+ *   args[4] dirty pages in total   args[5] written-back pages in total
+ * (totals above the listed counts mean the buffer was too small; nothing is
+ * silently dropped).  Written-back entries follow the dirty ones.
+ */
+#ifndef ABI_PCACHE_H
+#define ABI_PCACHE_H
+
+#include "fs.h"
+
+#define ABI_PC_MAGIC   0x4548434143504453ULL /* "DSPCACHE" */
+#define ABI_PC_VERSION 1
+
+/* Index entry flags (low bits of a page-aligned GPA). */
+#define ABI_PCE_PRESENT	  0x1ULL /* the entry holds a page */
+#define ABI_PCE_UPTODATE  0x2ULL /* the page holds the file's data */
+#define ABI_PCE_DIRTY	  0x4ULL /* the page flag: must be written back */
+#define ABI_PCE_WRITEBACK 0x8ULL /* being written (only inside a writeback) */
+#define ABI_PCE_FLAGS	  0xfffULL
+
+/* Policies (boot_params.policy). */
+#define ABI_POLICY_NONE	 0 /* anonymous workloads: no page cache */
+#define ABI_POLICY_WP	 1 /* Linux: write-protect, write fault, page_mkclean */
+#define ABI_POLICY_DBIT	 2 /* NetBSD UVM: D bits via pmap_clear_modify at putpages */
+#define ABI_POLICY_SCAN	 3 /* periodic page-table scan moves D bits to page flags */
+#define ABI_POLICY_LOSSY 4 /* writeback clears the flag but not the PTEs (the bug) */
+
+/* READY / SYNC argument slots for file workloads. */
+#define ABI_READY_PC_DESC   0
+#define ABI_SYNC_VIEW_DIRTY 2
+#define ABI_SYNC_VIEW_WB    3
+#define ABI_SYNC_DIRTY_ALL  4
+#define ABI_SYNC_WB_ALL	    5
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct abi_pc_file {
+	uint32_t ino;	    /* index into the DSFS inode table */
+	uint32_t npages;    /* entries in the index: the extent's blocks */
+	uint64_t index_gpa; /* 0 while the file has never been opened */
+};
+
+struct abi_pc_desc {
+	uint64_t magic;	  /* ABI_PC_MAGIC */
+	uint32_t version; /* ABI_PC_VERSION */
+	uint32_t policy;  /* ABI_POLICY_* */
+	uint64_t view_gpa;
+	uint32_t view_cap; /* entries */
+	uint32_t nr_files; /* valid entries in files[] */
+	struct abi_pc_file files[ABI_FS_MAX_INODES];
+};
+
+struct abi_pc_view_ent {
+	uint32_t ino;
+	uint32_t index; /* page index in the file */
+	uint64_t gpa;	/* the cached page */
+};
+
+_Static_assert(sizeof(struct abi_pc_file) == 16, "page-cache file layout");
+_Static_assert(__builtin_offsetof(struct abi_pc_desc, files) == 32, "page-cache descriptor layout");
+_Static_assert(sizeof(struct abi_pc_desc) <= 4096, "page-cache descriptor fits a page");
+_Static_assert(sizeof(struct abi_pc_view_ent) == 16, "page-cache view entry layout");
+#endif
+
+#endif
