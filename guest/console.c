@@ -43,7 +43,8 @@ static void fb_num(struct fmtbuf *fb, uint64_t v, int base, int neg, int width, 
 
 /*
  * Format into buf (always NUL-terminated when size > 0).  Supports %s %c %d
- * %u %x %p %%, the l/ll length modifiers and a zero-padded width.  Returns the
+ * %u %x %p %%, the '#' flag on %x, the l/ll length modifiers and a
+ * zero-padded width.  Returns the
  * length the full output would have had.
  */
 int vsnprintf_k(char *buf, size_t size, const char *fmt, va_list ap)
@@ -56,7 +57,11 @@ int vsnprintf_k(char *buf, size_t size, const char *fmt, va_list ap)
 		}
 		fmt++;
 		char pad = ' ';
-		int width = 0, lng = 0;
+		int width = 0, lng = 0, alt = 0;
+		if (*fmt == '#') {
+			alt = 1;
+			fmt++;
+		}
 		if (*fmt == '0')
 			pad = '0';
 		while (*fmt >= '0' && *fmt <= '9')
@@ -76,6 +81,10 @@ int vsnprintf_k(char *buf, size_t size, const char *fmt, va_list ap)
 			       pad);
 			break;
 		case 'x':
+			if (alt) {
+				fb_put(&fb, '0');
+				fb_put(&fb, 'x');
+			}
 			fb_num(&fb, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, 0, width,
 			       pad);
 			break;

@@ -21,6 +21,11 @@ int snprintf_k(char *buf, size_t size, const char *fmt, ...) __attribute__((form
 void hcall_ready(void);
 void hcall_sync(uint64_t epoch, uint64_t pages);
 void hcall_done(uint64_t status, uint64_t epochs);
+void hcall_sync_args(const uint64_t *args);
+void hcall_ready_desc(uint64_t desc_gpa);
+
+/* syscall.c */
+uint64_t syscall_epochs(void);
 void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct trapframe;
 void panic_at(const char *file, int line, const char *fmt, ...)
@@ -30,6 +35,7 @@ void panic_trap(struct trapframe *tf) __attribute__((noreturn));
 
 /* gdt.c, trap.c */
 void gdt_init(void);
+void gdt_set_kstack(uint64_t top);
 void idt_init(void);
 
 /* lib.c */
@@ -41,7 +47,11 @@ size_t strlen(const char *s);
 void pmem_init(const struct abi_boot_params *bp);
 uint64_t pmem_alloc_kernel(void);
 uint64_t pmem_alloc_user(void);
+uint64_t pmem_alloc_kernel_contig(uint64_t n);
+uint64_t pmem_try_alloc(int zero);
+void pmem_free(uint64_t pa);
 uint64_t pmem_free_pages(void);
+int pc_reclaim(void);
 
 /* vm.c */
 uint64_t *vm_walk(uint64_t *pml4, uint64_t va, int alloc);

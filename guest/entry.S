@@ -93,6 +93,8 @@ alltraps:
 	mov %rsp, %rdi
 	cld
 	call trap
+	.globl trapret
+trapret:
 	popq %r15
 	popq %r14
 	popq %r13

@@ -34,6 +34,12 @@ static uint64_t gdt[7] = {
 
 extern char df_stack_top[];
 
+/* The stack the CPU switches to on a trap from ring 3 (TSS.RSP0). */
+void gdt_set_kstack(uint64_t top)
+{
+	tss.rsp[0] = top;
+}
+
 /* Load the GDT and TSS and reload every segment register.  Call once at boot. */
 void gdt_init(void)
 {

@@ -20,6 +20,7 @@ static void hcall(uint32_t nr)
 /* Tell the host that boot is over and the workload is mapped. */
 void hcall_ready(void)
 {
+	hp->args[0] = 0;
 	hcall(ABI_HC_READY);
 }
 
@@ -30,6 +31,21 @@ void hcall_sync(uint64_t epoch, uint64_t pages)
 	hp->args[0] = epoch;
 	hp->args[1] = pages;
 	hcall(ABI_HC_SYNC);
+}
+
+/* End of a file-world epoch: args as include/abi/pcache.h lays them out. */
+void hcall_sync_args(const uint64_t *args)
+{
+	for (int i = 0; i < ABI_HCALL_NR_ARGS; i++)
+		hp->args[i] = args[i];
+	hcall(ABI_HC_SYNC);
+}
+
+/* Boot done; args[0] is the page-cache descriptor's GPA (0: no page cache). */
+void hcall_ready_desc(uint64_t desc_gpa)
+{
+	hp->args[0] = desc_gpa;
+	hcall(ABI_HC_READY);
 }
 
 /* The workload finished; status 0 means its own checks passed. */

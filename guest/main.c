@@ -2,10 +2,43 @@
  * Kernel entry (from entry.S): set up segmentation and traps, take RAM from
  * the boot parameters, map the workload, and run it.
  */
+#include "../include/abi/syscall.h"
 #include "defs.h"
+#include "fs.h"
+#include "mm.h"
+#include "proc.h"
 #include "x86.h"
 
 void kmain(void) __attribute__((noreturn));
+
+/*
+ * The file world: mount the disk, start the user program as process 1 and
+ * schedule until it exits, then write back everything (an unmount) and
+ * report its exit status.
+ */
+static void __attribute__((noreturn)) file_world(const struct abi_boot_params *bp)
+{
+	uvm_init();
+	pc_init(bp);
+	fs_mount();
+	struct abi_wl_args a = {
+	    .workload = bp->workload,
+	    .epochs = bp->nr_epochs,
+	    .seed = bp->seed,
+	    .pages = bp->wss_pages,
+	    .writes = bp->writes_per_epoch,
+	    .sync_every = bp->sync_every,
+	};
+	proc_start_init(&a);
+	hcall_ready_desc(pc_desc_gpa());
+	int status = proc_run_all();
+	if (pc_flush_all()) {
+		klog("final writeback failed");
+		status = status ? status : 1;
+	}
+	hcall_done((uint64_t)status, syscall_epochs());
+	halt_forever();
+}
 
 void kmain(void)
 {
@@ -18,6 +51,16 @@ void kmain(void)
 	cprintf("dirtyscope guest: %lu MiB RAM, wss %lu pages\n", bp->ram_size >> 20,
 		bp->wss_pages);
 	pmem_init(bp);
+	if (bp->workload == ABI_WL_BADBLK) {
+		/* The virtio-blk selftest (guest/virtio.c): hostile requests
+		 * against the VMM's device, no workload. */
+		int status = blk_init() ? 255 : blk_selftest_hostile();
+		hcall_ready();
+		hcall_done((uint64_t)status, 0);
+		halt_forever();
+	}
+	if (bp->workload >= ABI_WL_FIRST_FILE && bp->workload <= ABI_WL_LAST)
+		file_world(bp);
 
 	uint64_t *pml4 = vm_new_space();
 	vm_map_fresh(pml4, ABI_WORKLOAD_BASE, bp->wss_pages);

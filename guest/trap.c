@@ -1,10 +1,15 @@
 /*
- * Interrupt descriptor table and the trap dispatcher.  In this kernel every
- * exception is fatal: it is reported to the host (vector, error code, rip,
- * rsp, cr2) through the panic hypercall, which makes the VMM dump the vCPU
- * registers and end the run with a failure.
+ * Interrupt descriptor table and the trap dispatcher.
+ *
+ * From ring 3: vector 3 (`int3`, through a DPL-3 gate) is the system call;
+ * a page fault goes to the fault path and kills the process if it was not a
+ * legal access; any other exception kills the process.  From ring 0 every
+ * exception is a kernel bug: it is reported to the host (vector, error code,
+ * rip, rsp, cr2) through the panic hypercall, which makes the VMM dump the
+ * vCPU registers and end the run with a failure.
  */
 #include "defs.h"
+#include "proc.h"
 #include "trap.h"
 #include "x86.h"
 
@@ -22,7 +27,9 @@ _Static_assert(sizeof(struct gate) == 16, "64-bit gate layout");
 static struct gate idt[32];
 extern uint64_t trap_vectors[32];
 
+#define T_BP 3
 #define T_DF 8
+#define T_PF 14
 
 /* Install gates for the 32 exception vectors and load the IDT. */
 void idt_init(void)
@@ -33,7 +40,10 @@ void idt_init(void)
 		idt[i].sel = 0x08;
 		/* #DF switches to its own stack: it usually means ours is gone. */
 		idt[i].ist = (i == T_DF) ? 1 : 0;
-		idt[i].type_attr = 0x8e; /* present, DPL 0, interrupt gate */
+		/* present, interrupt gate; DPL 3 on the system-call vector only.
+		 * `int3` is the one user->kernel gate that works on every platform
+		 * this project runs on (include/abi/syscall.h). */
+		idt[i].type_attr = (i == T_BP) ? 0xee : 0x8e;
 		idt[i].off_mid = (off >> 16) & 0xffff;
 		idt[i].off_hi = off >> 32;
 		idt[i].zero = 0;
@@ -45,8 +55,23 @@ void idt_init(void)
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 }
 
-/* Called by alltraps with interrupts off.  Nothing is recoverable yet. */
+/* Called by alltraps with interrupts off. */
 void trap(struct trapframe *tf)
 {
-	panic_trap(tf);
+	if ((tf->cs & 3) != 3 || !current)
+		panic_trap(tf);
+	current->tf = tf;
+	if (tf->vector == T_BP) {
+		syscall(tf);
+	} else if (tf->vector == T_PF) {
+		uint64_t va = rcr2();
+		/* Error code bit 1: the access was a store. */
+		int err = mm_fault(&current->mm, va, (tf->err & 2) != 0, NULL);
+		if (err == -ABI_ENOMEM)
+			proc_kill("out of memory on a page fault", va, tf->err);
+		if (err)
+			proc_kill("page fault outside its mappings", va, tf->err);
+	} else {
+		proc_kill("exception", tf->rip, tf->vector);
+	}
 }

@@ -36,6 +36,12 @@ struct epoch_rec {
 	double dirty_rate_mibs;
 	uint64_t ring_full_exits;
 	uint64_t stats[VSTAT_NR]; /* KVM vCPU counters during the epoch; UINT64_MAX: absent */
+	/* File workloads: what the guest kernel published (include/abi/pcache.h). */
+	bool file_world;
+	uint64_t guest_dirty_pages;   /* pages its page cache considers dirty now */
+	uint64_t guest_written_pages; /* distinct pages it wrote back this epoch */
+	uint64_t guest_page_writes;   /* page writes it issued this epoch */
+	uint64_t device_dirty_pages;  /* guest pages the virtio-blk device wrote */
 };
 
 struct run_summary {
@@ -55,6 +61,10 @@ struct run_summary {
 	uint64_t harvest_ns;
 	uint64_t total_ns;
 	uint64_t stats[VSTAT_NR];
+	const char *policy; /* file workloads; NULL otherwise */
+	uint64_t guest_page_writes;
+	uint64_t device_dirty_pages;
+	uint64_t blk_requests, blk_bytes_read, blk_bytes_written;
 };
 
 /* An output.  Either callback may be NULL. */

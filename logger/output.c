@@ -102,6 +102,12 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 		",\"dirty-rate-mibs\":%.3f,\"harvest-us\":%.1f,\"epoch-us\":%.1f"
 		",\"ring-full-exits\":%" PRIu64,
 		e->dirty_rate_mibs, us(e->harvest_ns), us(e->epoch_ns), e->ring_full_exits);
+	if (e->file_world)
+		fprintf(f,
+			",\"guest-dirty-pages\":%" PRIu64 ",\"guest-written-pages\":%" PRIu64
+			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64,
+			e->guest_dirty_pages, e->guest_written_pages, e->guest_page_writes,
+			e->device_dirty_pages);
 	json_stats(f, e->stats);
 	fprintf(f, "}\n");
 	fflush(f);
@@ -128,6 +134,16 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 		",\"ring-full-exits\":%" PRIu64 ",\"dirty-log-ioctls\":%" PRIu64
 		",\"harvest-us\":%.1f,\"total-time-ms\":%.3f",
 		r->ring_full_exits, r->kvm_calls, us(r->harvest_ns), (double)r->total_ns / 1e6);
+	if (r->policy) {
+		fprintf(f, ",\"policy\":");
+		output_json_string(f, r->policy);
+		fprintf(f,
+			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64
+			",\"blk-requests\":%" PRIu64 ",\"blk-bytes-read\":%" PRIu64
+			",\"blk-bytes-written\":%" PRIu64,
+			r->guest_page_writes, r->device_dirty_pages, r->blk_requests,
+			r->blk_bytes_read, r->blk_bytes_written);
+	}
 	json_stats(f, r->stats);
 	fprintf(f, "}\n");
 	fflush(f);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "logger/oracle.h"
+#include "logger/pcview.h"
 #include "logger/session.h"
 
 #define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
@@ -37,7 +38,30 @@ struct session {
 	uint64_t ring_full;
 	uint64_t stats_base[VSTAT_NR];
 	bool done;
+	bool file_world;
+	struct pcview view;    /* file world: the guest's published page-cache view */
+	uint64_t device_dirty; /* pages the device wrote in the open epoch */
 };
+
+/*
+ * The virtio-blk device stored into guest RAM (read data, status bytes, used
+ * ring).  Those stores bypass KVM's MMU, so no dirty log shows them: add the
+ * pages to the open epoch here, as QEMU marks DMA writes dirty in its own
+ * bitmap.
+ */
+static void on_dma_dirty(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct session *s = ctx;
+	if (!len)
+		return;
+	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
+		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
+		if (idx >= 0 && !frameset_test(&s->dirty, (uint64_t)idx)) {
+			frameset_add(&s->dirty, (uint64_t)idx);
+			s->device_dirty++;
+		}
+	}
+}
 
 static uint64_t now_ns(void)
 {
@@ -120,6 +144,16 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 			: 0;
 	r->ring_full_exits = s->ring_full;
 	stats_delta(s, r->stats);
+	if (s->file_world) {
+		r->file_world = true;
+		r->guest_dirty_pages = s->view.dirty_total;
+		r->guest_written_pages = s->view.nr_written;
+		r->guest_page_writes = s->view.page_writes;
+		r->device_dirty_pages = s->device_dirty;
+		s->sum.guest_page_writes += s->view.page_writes;
+		s->sum.device_dirty_pages += s->device_dirty;
+	}
+	s->device_dirty = 0;
 
 	s->sum.lost_pages += r->lost_pages;
 	s->sum.harvest_ns += r->harvest_ns;
@@ -160,21 +194,52 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 	struct session *s = ctx;
 	const struct boot_workload *wl = &s->cfg->wl;
 
+	char why[160];
+	int ret;
+
 	switch (hc->nr) {
 	case ABI_HC_READY:
 		if (s->epoch != 0)
 			return guest_protocol("ready in epoch", s->epoch, 0);
+		if (s->file_world) {
+			ret = pcview_attach(&s->view, &s->vm.mem, hc->args[ABI_READY_PC_DESC], why,
+					    sizeof(why));
+			if (ret) {
+				fprintf(stderr, "dirtyscope: guest failed: %s\n", why);
+				return -EFAULT;
+			}
+			if (s->view.policy != wl->policy)
+				return guest_protocol("policy", s->view.policy, wl->policy);
+		}
 		return close_epoch(s, 0);
 	case ABI_HC_SYNC:
 		/* The guest is untrusted: its claims are checked, not believed. */
 		if (s->epoch == 0 || hc->args[0] != s->epoch || s->epoch > wl->epochs)
 			return guest_protocol("sync for epoch", hc->args[0], s->epoch);
-		if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch)
+		if (s->file_world) {
+			/* File workloads count stores, which may revisit pages. */
+			if (hc->args[1] > wl->writes_per_epoch)
+				return guest_protocol("workload stores", hc->args[1],
+						      wl->writes_per_epoch);
+			ret = pcview_read(&s->view, &s->vm.mem, hc->args, why, sizeof(why));
+			if (ret == -EPROTO) {
+				fprintf(stderr, "dirtyscope: guest failed: %s\n", why);
+				return -EFAULT;
+			}
+			if (ret)
+				return ret;
+		} else if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch) {
 			return guest_protocol("workload pages", hc->args[1], wl->wss_pages);
+		}
 		return close_epoch(s, hc->args[1]);
 	case ABI_HC_DONE:
-		if (hc->args[0] != 0)
-			return guest_protocol("workload status", hc->args[0], 0);
+		if (hc->args[0] != 0) {
+			fprintf(
+			    stderr,
+			    "dirtyscope: guest failed: workload exited with status %" PRIu64 "%s\n",
+			    hc->args[0], hc->args[0] == 139 ? " (killed by the guest kernel)" : "");
+			return -EFAULT;
+		}
 		if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs)
 			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
 		s->done = true;
@@ -210,6 +275,18 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	if (ret)
 		return ret;
 	s.vm.serial.echo = cfg->echo_console;
+	/* The virtio selftest (badblk) needs a disk but has no page cache. */
+	s.file_world = session_file_workload(cfg->wl.workload) && cfg->wl.workload != ABI_WL_BADBLK;
+	if (session_file_workload(cfg->wl.workload) && !cfg->image_path) {
+		vmm_err("workload %s needs a disk image", cfg->workload_name);
+		ret = -EINVAL;
+		goto out_vm;
+	}
+	if (cfg->image_path) {
+		ret = vm_attach_blk(&s.vm, cfg->image_path);
+		if (ret)
+			goto out_vm;
+	}
 	ret = cfg->mode->supported(&s.vm.kvm, &cfg->dlog, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "dirtyscope: %s\n", why);
@@ -250,11 +327,18 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	s.sum.verified = cfg->verify;
 	s.epoch_start_ns = now_ns();
 
-	struct vm_handlers h = {.ctx = &s, .hcall = on_hcall, .ring_full = on_ring_full};
+	struct vm_handlers h = {
+	    .ctx = &s, .hcall = on_hcall, .ring_full = on_ring_full, .dma_dirty = on_dma_dirty};
 	ret = vm_run(&s.vm, &h);
 	if (!ret && !s.done)
 		ret = -EFAULT;
 	s.sum.kvm_calls = s.dlog.kvm_calls;
+	if (s.file_world) {
+		s.sum.policy = cfg->policy_name;
+		s.sum.blk_requests = s.vm.blk->stats.requests;
+		s.sum.blk_bytes_read = s.vm.blk->stats.bytes_read;
+		s.sum.blk_bytes_written = s.vm.blk->stats.bytes_written;
+	}
 	s.sum.total_ns = now_ns() - t0;
 	if (!ret) {
 		for (int i = 0; i < cfg->nr_sinks; i++)
@@ -269,6 +353,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		oracle_free(&s.oracle);
 out_set:
 	frameset_free(&s.dirty);
+	pcview_free(&s.view);
 out_dlog:
 	dlog_teardown(&s.dlog);
 out_vm:

@@ -20,6 +20,8 @@ struct session_config {
 	struct dlog_config dlog;
 	const char *workload_name;
 	struct boot_workload wl;
+	const char *image_path;	 /* virtio-blk disk; required by file workloads */
+	const char *policy_name; /* file workloads: the policy's name, for outputs */
 	uint64_t mem_bytes;
 	bool verify;
 	bool echo_console;
@@ -37,5 +39,11 @@ struct session_config {
  * `summary`, if non-NULL, receives the totals.
  */
 int session_run(const struct session_config *cfg, struct run_summary *summary);
+
+/* Whether an ABI_WL_* workload runs in the guest's file world. */
+static inline bool session_file_workload(uint32_t wl)
+{
+	return wl >= ABI_WL_FIRST_FILE && wl <= ABI_WL_LAST;
+}
 
 #endif

@@ -19,7 +19,12 @@
  *   - JSON output: a file holds one line per epoch plus a summary and is
  *     renamed into place with no temporary left over; a failed run leaves no
  *     file at all; "--json -" puts only JSON on stdout;
- *   - a small verified run prints the epoch table.
+ *   - a small verified run prints the epoch table;
+ *   - mkimage: an image is created (no temporary left) and --check lists
+ *     its files (exit 0); --check on a corrupt, foreign or truncated image
+ *     exits 1 naming the reason, on a missing file exits 2; files that do
+ *     not fit, bad --file or --size values, a missing --size, usage errors
+ *     and a FIFO target exit 2, each with one line on stderr.
  *
  * Cases that boot a guest or query KVM need /dev/kvm; without it they are
  * left out (and said so) and the rest still run.
@@ -624,6 +629,163 @@ static void test_table(void)
 	proc_free(&p);
 }
 
+/* ---- mkimage ---- */
+
+/* Run mkimage to create dir/name; the caller removes dir. */
+static void make_image(char *path, size_t len, const char *dir, const char *name)
+{
+	struct proc p;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	expect_ok(&p, ARGS("mkimage", path, "--size", "1M", "--file", "a.dat:5000", "--file",
+			   "log:0:64K"));
+	proc_free(&p);
+}
+
+static void test_mkimage_good(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", img[64], names[512];
+	unsigned int n;
+	struct proc p;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "a.dat:5000", "--file",
+			   "log:0:64K"));
+	CHECK(p.err[0] == '\0', "%s: unexpected stderr: %s", p.cmd, p.err);
+	CHECK(strstr(p.out, "a.dat") && strstr(p.out, "log"), "%s: files not listed: %s", p.cmd,
+	      p.out);
+	proc_free(&p);
+	/* the image alone: its temporary was renamed into place */
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 1 && !strcmp(names, "disk.img"), "%s holds \"%s\", expected disk.img", dir,
+	      names);
+
+	expect_ok(&p, ARGS("mkimage", "--check", img));
+	CHECK(p.err[0] == '\0', "%s: unexpected stderr: %s", p.cmd, p.err);
+	CHECK(strstr(p.out, "DSFS version 1") && strstr(p.out, "256 blocks"), "%s: no header: %s",
+	      p.cmd, p.out);
+	/* a.dat: 5000 bytes from block 1, 2 blocks; log: 0 bytes from 3, 16 blocks */
+	CHECK(strstr(p.out, "a.dat") && strstr(p.out, "5000"), "%s: a.dat not listed: %s", p.cmd,
+	      p.out);
+	CHECK(strstr(p.out, "log") && strstr(p.out, "16"), "%s: log not listed: %s", p.cmd, p.out);
+	proc_free(&p);
+	remove_dir(dir);
+}
+
+static void test_mkimage_check_corrupt(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", img[64];
+	const uint8_t bad = 0xa5;
+	int fd;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	make_image(img, sizeof(img), dir, "disk.img");
+	fd = open(img, O_WRONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(pwrite(fd, &bad, 1, 200) == 1); /* inside an inode */
+	close(fd);
+	expect_fail(1, ARGS(img, "metadata checksum mismatch"), ARGS("mkimage", "--check", img));
+
+	/* a file that is not an image at all */
+	CU_ASSERT_FATAL(truncate(img, 0) == 0 && truncate(img, 8192) == 0);
+	expect_fail(1, ARGS(img, "not a dirtyscope image (bad magic)"),
+		    ARGS("mkimage", "--check", img));
+	remove_dir(dir);
+}
+
+static void test_mkimage_check_truncated(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", img[64];
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	make_image(img, sizeof(img), dir, "disk.img");
+	CU_ASSERT_FATAL(truncate(img, 512 * 1024) == 0);
+	expect_fail(1, ARGS(img, "image is shorter than its superblock says (truncated)"),
+		    ARGS("mkimage", "--check", img));
+	remove_dir(dir);
+}
+
+static void test_mkimage_check_missing(void)
+{
+	expect_fail(2, ARGS("/nonexistent/disk.img", "No such file or directory"),
+		    ARGS("mkimage", "--check", "/nonexistent/disk.img"));
+}
+
+static void test_mkimage_too_small(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", img[64], names[512];
+	unsigned int n;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	/* 4096 of metadata + 65536 of extent = 69632 bytes, 8192 given */
+	expect_fail(2, ARGS(img, "need 69632 bytes", "8192 bytes"),
+		    ARGS("mkimage", img, "--size", "8K", "--file", "a:64K"));
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 0, "%s holds \"%s\" after a refused mkimage", dir, names);
+	remove_dir(dir);
+}
+
+static void test_mkimage_bad_file_spec(void)
+{
+	expect_fail(2, ARGS("--file nocolon", "NAME:SIZE"),
+		    ARGS("mkimage", "/tmp/never.img", "--size", "1M", "--file", "nocolon"));
+	expect_fail(2, ARGS("--file a:4Q", "SIZE '4Q' is not a size"),
+		    ARGS("mkimage", "/tmp/never.img", "--size", "1M", "--file", "a:4Q"));
+	expect_fail(2, ARGS("--file a/b:4K", "'/'"),
+		    ARGS("mkimage", "/tmp/never.img", "--size", "1M", "--file", "a/b:4K"));
+	expect_fail(2, ARGS("--file a:8K:4K", "smaller than SIZE"),
+		    ARGS("mkimage", "/tmp/never.img", "--size", "1M", "--file", "a:8K:4K"));
+	expect_fail(
+	    2, ARGS("two files named 'a'"),
+	    ARGS("mkimage", "/tmp/never.img", "--size", "1M", "--file", "a:1", "--file", "a:2"));
+	CHECK(access("/tmp/never.img", F_OK) != 0, "/tmp/never.img was created");
+}
+
+static void test_mkimage_missing_size(void)
+{
+	expect_fail(2, ARGS("--size is required"), ARGS("mkimage", "/tmp/never.img"));
+	expect_fail(2, ARGS("--size 5000", "multiple of 4K"),
+		    ARGS("mkimage", "/tmp/never.img", "--size", "5000"));
+	expect_fail(2, ARGS("--size 12Q"), ARGS("mkimage", "/tmp/never.img", "--size", "12Q"));
+	expect_fail(2, ARGS("--size", "needs an argument"),
+		    ARGS("mkimage", "/tmp/never.img", "--size"));
+	CHECK(access("/tmp/never.img", F_OK) != 0, "/tmp/never.img was created");
+}
+
+static void test_mkimage_usage_errors(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", fifo[64];
+	struct stat st;
+
+	expect_fail(2, ARGS("no IMAGE"), ARGS("mkimage", "--size", "1M"));
+	expect_fail(2, ARGS("'extra'"), ARGS("mkimage", "/tmp/never.img", "extra", "--size", "1M"));
+	expect_fail(2, ARGS("--bogus"), ARGS("mkimage", "/tmp/never.img", "--bogus"));
+	expect_fail(2, ARGS("--check", "--size"),
+		    ARGS("mkimage", "--check", "/tmp/never.img", "--size", "1M"));
+	/* a FIFO stands for /dev/null: refused, not replaced */
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+	expect_fail(2, ARGS(fifo, "not a regular file"), ARGS("mkimage", fifo, "--size", "1M"));
+	expect_fail(2, ARGS(fifo, "not a regular file"), ARGS("mkimage", "--check", fifo));
+	CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "%s is no longer a FIFO", fifo);
+	remove_dir(dir);
+}
+
+static void test_mkimage_help(void)
+{
+	struct proc p;
+
+	expect_ok(&p, ARGS("mkimage", "--help"));
+	CHECK(strstr(p.out, "usage: dirtyscope mkimage") != NULL, "%s: no usage: %s", p.cmd, p.out);
+	proc_free(&p);
+	expect_ok(&p, ARGS("--help"));
+	CHECK(strstr(p.out, "mkimage") != NULL, "%s: mkimage not listed: %s", p.cmd, p.out);
+	proc_free(&p);
+}
+
 static const struct ds_case plain_cases[] = {
     {"no arguments: exit 2, usage", test_no_arguments},
     {"unknown command", test_unknown_command},
@@ -650,6 +812,15 @@ static const struct ds_case plain_cases[] = {
     {"run as an unprivileged user", test_run_no_permission},
     {"SIGINT and SIGTERM: exit 130, no JSON file left", test_interrupted},
     {"--help, run --help, info --help", test_help},
+    {"mkimage: create, then --check lists the files", test_mkimage_good},
+    {"mkimage --check on a corrupt or foreign file: exit 1", test_mkimage_check_corrupt},
+    {"mkimage --check on a truncated image: exit 1", test_mkimage_check_truncated},
+    {"mkimage --check on a missing file: exit 2", test_mkimage_check_missing},
+    {"mkimage: image too small for the files: exit 2", test_mkimage_too_small},
+    {"mkimage: bad --file: exit 2", test_mkimage_bad_file_spec},
+    {"mkimage: missing or bad --size: exit 2", test_mkimage_missing_size},
+    {"mkimage: usage errors, FIFO refused: exit 2", test_mkimage_usage_errors},
+    {"mkimage --help", test_mkimage_help},
     {NULL, NULL},
 };
 

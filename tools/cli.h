@@ -13,6 +13,7 @@
 /* Each returns the process exit code. */
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_mkimage(int argc, char **argv);
 
 /* Print "dirtyscope: <msg>" and return DS_EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,9 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "abi/boot.h"
+#include "abi/pcache.h"
+#include "abi/wlfile.h"
+#include "fs/dsfs.h"
+#include "logger/fileverify.h"
 #include "logger/output.h"
 #include "logger/session.h"
 #include "tools/cli.h"
@@ -22,22 +27,51 @@ static const struct {
 	const char *name;
 	uint32_t id;
 } workloads[] = {
-    {"seq", ABI_WL_SEQ},
-    {"random", ABI_WL_RANDOM},
-    {"hotcold", ABI_WL_HOTCOLD},
+    {"seq", ABI_WL_SEQ},	 {"random", ABI_WL_RANDOM},   {"hotcold", ABI_WL_HOTCOLD},
+    {"db", ABI_WL_DB},		 {"log", ABI_WL_LOG},	      {"shared2", ABI_WL_SHARED2},
+    {"private", ABI_WL_PRIVATE}, {"forkcow", ABI_WL_FORKCOW}, {"mixed", ABI_WL_MIXED},
+    {"badsys", ABI_WL_BADSYS},	 {"badblk", ABI_WL_BADBLK},
 };
+
+static const struct {
+	const char *name;
+	uint32_t id;
+} policies[] = {
+    {"wp", ABI_POLICY_WP},
+    {"dbit", ABI_POLICY_DBIT},
+    {"scan", ABI_POLICY_SCAN},
+    {"lossy", ABI_POLICY_LOSSY},
+};
+
+/* File workloads' defaults: small, because guest code runs at about 10^6
+ * instructions per second here (docs/platform-notes.md). */
+#define FILE_DEFAULT_PAGES  64
+#define FILE_DEFAULT_WRITES 64
+#define FILE_DEFAULT_EPOCHS 4
+#define FILE_DEFAULT_FLUSH  200
 
 static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dirtyscope run [options]\n"
-		"Boot the guest, run an anonymous-memory workload, and log its dirty pages\n"
-		"epoch by epoch through one of KVM's dirty-log interfaces.\n"
+		"Boot the guest, run a workload, and log its dirty pages epoch by epoch\n"
+		"through one of KVM's dirty-log interfaces.\n"
 		"\n"
 		"  --log MODE          bitmap | clear | ring (default bitmap)\n"
-		"  --workload W        seq | random | hotcold (default seq)\n"
+		"  --workload W        anonymous memory: seq | random | hotcold (default seq);\n"
+		"                      files: db | log | shared2 | private | forkcow | mixed;\n"
+		"                      bad-input tests: badsys | badblk\n"
+		"  --policy P          file workloads: wp | dbit | scan | lossy (default wp)\n"
+		"  --image FILE        file workloads: the disk image (see mkimage); default: a\n"
+		"                      temporary image sized for the workload, removed after\n"
+		"  --cache-pages N     guest page-cache limit in pages (default: half of RAM)\n"
+		"  --flush-every N     system calls between guest flusher runs, 0 never\n"
+		"                      (default 200)\n"
+		"  --sync-every N      stores per msync / appends per fsync, 0 never\n"
+		"                      (default: writes per epoch / 4)\n"
 		"  --mem SIZE          guest RAM, 16M..256G, suffixes K M G T (default 256M)\n"
-		"  --wss PAGES         working set in 4 KiB pages (default 512)\n"
+		"  --wss PAGES         working set in 4 KiB pages (default 512); file workloads:\n"
+		"                      the file's size in pages (default 64)\n"
 		"  --writes N          page writes per epoch (default: the working set)\n"
 		"  --epochs N          epochs to run (default 10)\n"
 		"  --seed N            seed for random and hotcold (default 1)\n"
@@ -47,13 +81,16 @@ static void run_usage(FILE *f)
 		"  --clear-chunk N     clear: pages per KVM_CLEAR_DIRTY_LOG, multiple of 64\n"
 		"                      (default 262144)\n"
 		"  --verify            check every harvest against a copy of guest RAM; lost\n"
-		"                      pages are printed and make the run exit 1\n"
+		"                      pages are printed and make the run exit 1.  File\n"
+		"                      workloads: also compare the image with the content the\n"
+		"                      workload must have produced; a difference exits 1\n"
 		"  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
 		"  --console           echo the guest's serial console to stderr\n"
 		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"exit codes: 0 ok, 1 lost pages, 2 usage or input error, 3 platform cannot\n"
+		"exit codes: 0 ok, 1 lost pages or image mismatch, 2 usage or input error,\n"
+		"3 platform cannot\n"
 		"do it, 4 guest crashed or KVM failed mid-run, 130 interrupted\n");
 }
 
@@ -73,6 +110,11 @@ enum {
 	OPT_JSON,
 	OPT_CONSOLE,
 	OPT_KVM,
+	OPT_POLICY,
+	OPT_IMAGE,
+	OPT_CACHE,
+	OPT_FLUSH,
+	OPT_SYNC,
 };
 
 static const struct option run_options[] = {
@@ -91,6 +133,11 @@ static const struct option run_options[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"console", no_argument, NULL, OPT_CONSOLE},
     {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"cache-pages", required_argument, NULL, OPT_CACHE},
+    {"flush-every", required_argument, NULL, OPT_FLUSH},
+    {"sync-every", required_argument, NULL, OPT_SYNC},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -179,6 +226,103 @@ static void on_stop_signal(int sig)
 	vm_request_stop();
 }
 
+/* The disk of a file workload: the user's, or a temporary one. */
+struct disk {
+	char tmp[4096]; /* non-empty: a temporary image to remove */
+	const char *path;
+	const char *file; /* the workload's file, NULL for badblk */
+};
+
+static bool all_zero(const uint8_t *b, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * Check the user's image: valid DSFS, holding the workload's file.  Without
+ * --wss the file's capacity sets the page count.  With --verify the file must
+ * start as mkimage makes it (zero, and empty for log): the expected content
+ * is computed from that start.  Returns 0 or an exit code.
+ */
+static int check_user_image(struct session_config *cfg, struct disk *d, bool wss_set)
+{
+	struct dsfs_image img;
+	char why[256];
+	int ret = dsfs_open(d->path, O_RDWR, &img, why, sizeof(why));
+	if (ret)
+		return usage_error("--image %s: %s", d->path, why);
+	int code = 0;
+	int ino = d->file ? dsfs_find(&img, d->file) : -1;
+	if (d->file && ino < 0) {
+		code = usage_error("--image %s: no file '%s' (mkimage --file %s:SIZE)", d->path,
+				   d->file, d->file);
+		goto out;
+	}
+	if (ino >= 0) {
+		uint64_t cap = img.meta.inodes[ino].nr_blocks;
+		if (!wss_set)
+			cfg->wl.wss_pages = cap;
+		if (cfg->wl.wss_pages > cap || !cfg->wl.wss_pages) {
+			code = usage_error("--wss %llu: file '%s' of %s holds %llu pages",
+					   (unsigned long long)cfg->wl.wss_pages, d->file, d->path,
+					   (unsigned long long)cap);
+			goto out;
+		}
+	}
+	if (ino >= 0 && cfg->verify) {
+		uint8_t *buf;
+		uint64_t len;
+		if (dsfs_read_extent(&img, ino, &buf, &len)) {
+			code = usage_error("--image %s: cannot read file '%s'", d->path, d->file);
+			goto out;
+		}
+		bool fresh = all_zero(buf, len) &&
+			     (cfg->wl.workload != ABI_WL_LOG || img.meta.inodes[ino].size == 0);
+		free(buf);
+		if (!fresh)
+			code = usage_error(
+			    "--image %s: --verify needs file '%s' as mkimage makes it "
+			    "(zero-filled%s)",
+			    d->path, d->file, cfg->wl.workload == ABI_WL_LOG ? ", size 0" : "");
+	}
+out:
+	dsfs_close(&img);
+	return code;
+}
+
+/* Make a temporary image with just the workload's file.  Returns 0 or an
+ * exit code. */
+static int make_temp_image(const struct session_config *cfg, struct disk *d)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(d->tmp, sizeof(d->tmp), "%s/dirtyscope-XXXXXX.img", dir && *dir ? dir : "/tmp");
+	int fd = mkstemps(d->tmp, 4);
+	if (fd < 0) {
+		fprintf(stderr, "dirtyscope: cannot create a temporary image in %s: %s\n",
+			dir && *dir ? dir : "/tmp", strerror(errno));
+		d->tmp[0] = 0;
+		return DS_EXIT_FAILED;
+	}
+	close(fd);
+	d->path = d->tmp;
+	struct dsfs_file_spec f = {.capacity = cfg->wl.wss_pages * ABI_PAGE_SIZE};
+	uint64_t size = (ABI_FS_DATA_START + cfg->wl.wss_pages) * ABI_PAGE_SIZE;
+	if (d->file) {
+		snprintf(f.name, sizeof(f.name), "%s", d->file);
+		f.size = cfg->wl.workload == ABI_WL_LOG ? 0 : f.capacity;
+	}
+	char why[256];
+	int ret = dsfs_mkimage(d->path, size, &f, d->file ? 1 : 0, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "dirtyscope: temporary image %s: %s\n", d->path, why);
+		return DS_EXIT_FAILED;
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct session_config cfg = {
@@ -192,6 +336,8 @@ int cmd_run(int argc, char **argv)
 	};
 	const char *json_path = NULL;
 	uint64_t hot_pages = 0;
+	struct disk disk = {0};
+	bool wss_set = false, epochs_set = false, flush_set = false, sync_set = false;
 	int opt;
 
 	opterr = 0;
@@ -211,7 +357,9 @@ int cmd_run(int argc, char **argv)
 					break;
 			if (i == sizeof(workloads) / sizeof(workloads[0]))
 				return usage_error(
-				    "--workload %s: unknown workload (seq, random, hotcold)",
+				    "--workload %s: unknown workload (seq, random, hotcold, db, "
+				    "log, "
+				    "shared2, private, forkcow, mixed, badsys, badblk)",
 				    optarg);
 			cfg.wl.workload = workloads[i].id;
 			cfg.workload_name = workloads[i].name;
@@ -230,12 +378,14 @@ int cmd_run(int argc, char **argv)
 		}
 		case OPT_WSS:
 			NUM("--wss", 1, UINT32_MAX, cfg.wl.wss_pages);
+			wss_set = true;
 			break;
 		case OPT_WRITES:
 			NUM("--writes", 1, UINT32_MAX, cfg.wl.writes_per_epoch);
 			break;
 		case OPT_EPOCHS:
 			NUM("--epochs", 1, 1000000, cfg.wl.epochs);
+			epochs_set = true;
 			break;
 		case OPT_SEED:
 			NUM("--seed", 0, UINT64_MAX, cfg.wl.seed);
@@ -264,6 +414,32 @@ int cmd_run(int argc, char **argv)
 		case OPT_KVM:
 			cfg.kvm_path = optarg;
 			break;
+		case OPT_POLICY: {
+			size_t i;
+			for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+				if (!strcmp(optarg, policies[i].name))
+					break;
+			if (i == sizeof(policies) / sizeof(policies[0]))
+				return usage_error(
+				    "--policy %s: unknown policy (wp, dbit, scan, lossy)", optarg);
+			cfg.wl.policy = policies[i].id;
+			cfg.policy_name = policies[i].name;
+			break;
+		}
+		case OPT_IMAGE:
+			disk.path = optarg;
+			break;
+		case OPT_CACHE:
+			NUM("--cache-pages", 4, UINT32_MAX, cfg.wl.cache_pages);
+			break;
+		case OPT_FLUSH:
+			NUM("--flush-every", 0, UINT32_MAX, cfg.wl.flush_every);
+			flush_set = true;
+			break;
+		case OPT_SYNC:
+			NUM("--sync-every", 0, UINT32_MAX, cfg.wl.sync_every);
+			sync_set = true;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return DS_EXIT_OK;
@@ -281,8 +457,49 @@ int cmd_run(int argc, char **argv)
 		return usage_error("run: unexpected argument '%s'", argv[optind]);
 
 	/* Cross-option checks. */
+	bool file_world = session_file_workload(cfg.wl.workload);
+	if (!file_world &&
+	    (cfg.policy_name || disk.path || cfg.wl.cache_pages || flush_set || sync_set))
+		return usage_error("--policy, --image, --cache-pages, --flush-every and "
+				   "--sync-every are for file workloads");
+	if (file_world) {
+		if (!cfg.policy_name) {
+			cfg.wl.policy = ABI_POLICY_WP;
+			cfg.policy_name = "wp";
+		}
+		if (!wss_set)
+			cfg.wl.wss_pages = FILE_DEFAULT_PAGES;
+		if (!epochs_set)
+			cfg.wl.epochs = FILE_DEFAULT_EPOCHS;
+		/* The bad-input programs check themselves and end no epoch. */
+		if (cfg.wl.workload == ABI_WL_BADSYS || cfg.wl.workload == ABI_WL_BADBLK)
+			cfg.wl.epochs = 0;
+		if (!cfg.wl.writes_per_epoch)
+			cfg.wl.writes_per_epoch = FILE_DEFAULT_WRITES;
+		if (!flush_set)
+			cfg.wl.flush_every = FILE_DEFAULT_FLUSH;
+		if (!sync_set)
+			cfg.wl.sync_every = cfg.wl.writes_per_epoch / 4;
+		disk.file = abi_wl_file_name(cfg.wl.workload);
+		if (disk.path) {
+			int e = check_user_image(&cfg, &disk, wss_set);
+			if (e)
+				return e;
+		}
+		if (cfg.wl.workload == ABI_WL_LOG &&
+		    (uint64_t)cfg.wl.epochs * cfg.wl.writes_per_epoch * 256 >
+			cfg.wl.wss_pages * ABI_PAGE_SIZE)
+			return usage_error("--wss %llu: too small for log's %llu appends of up to "
+					   "256 bytes",
+					   (unsigned long long)cfg.wl.wss_pages,
+					   (unsigned long long)cfg.wl.epochs *
+					       cfg.wl.writes_per_epoch);
+		if (cfg.wl.wss_pages > UINT32_MAX / 2)
+			return usage_error("--wss %llu: too large for a file",
+					   (unsigned long long)cfg.wl.wss_pages);
+	}
 	uint64_t max_wss = boot_max_wss(cfg.mem_bytes, guest_image);
-	if (cfg.wl.wss_pages > max_wss)
+	if (!file_world && cfg.wl.wss_pages > max_wss)
 		return usage_error("--wss %llu: a guest with %llu MiB of RAM can map at most %llu "
 				   "pages",
 				   (unsigned long long)cfg.wl.wss_pages,
@@ -315,6 +532,18 @@ int cmd_run(int argc, char **argv)
 		int e = json_open(&json, json_path);
 		if (e)
 			return e;
+	}
+	if (file_world && !disk.path) {
+		int e = make_temp_image(&cfg, &disk);
+		if (e) {
+			json_close(&json, 0);
+			if (disk.tmp[0])
+				unlink(disk.tmp);
+			return e;
+		}
+	}
+	cfg.image_path = disk.path;
+	if (json_path) {
 		output_json_sink(&js, json.f);
 		cfg.sinks[cfg.nr_sinks++] = &js;
 	}
@@ -333,6 +562,13 @@ int cmd_run(int argc, char **argv)
 
 	int ret = session_run(&cfg, NULL);
 	int code = exit_code_for(ret);
+	if (file_world && cfg.verify && (ret == 0 || ret == 1)) {
+		long v = fileverify_image(disk.path, &cfg.wl, stderr);
+		if (v && code == DS_EXIT_OK)
+			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
+	}
+	if (disk.tmp[0])
+		unlink(disk.tmp);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
 	int jcode = json_close(&json, ret == 0 || ret == 1);
 	return code == DS_EXIT_OK && jcode ? jcode : code;

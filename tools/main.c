@@ -12,13 +12,14 @@ static void usage(FILE *f)
 	fprintf(f, "usage: dirtyscope <command> [options]\n"
 		   "\n"
 		   "commands:\n"
-		   "  run    boot the guest, run a workload and log its dirty pages\n"
-		   "  info   what this host's KVM offers for dirty logging\n"
+		   "  run      boot the guest, run a workload and log its dirty pages\n"
+		   "  info     what this host's KVM offers for dirty logging\n"
+		   "  mkimage  create a DSFS disk image for the guest, or check one\n"
 		   "\n"
 		   "'dirtyscope <command> --help' describes each command.\n"
-		   "exit codes: 0 ok, 1 check failed (lost pages), 2 usage or input error,\n"
-		   "            3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
-		   "            130 interrupted\n");
+		   "exit codes: 0 ok, 1 check failed (lost pages, invalid image), 2 usage or\n"
+		   "            input error, 3 platform cannot do it, 4 guest crashed, KVM\n"
+		   "            failed mid-run or an I/O error, 130 interrupted\n");
 }
 
 int usage_error(const char *fmt, ...)
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "mkimage"))
+		return cmd_mkimage(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
 		return DS_EXIT_OK;

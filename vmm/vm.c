@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "abi/layout.h"
+#include "abi/virtio.h"
 #include "vmm/vm.h"
 
 static int vm_run_loop(struct vm *vm, const struct vm_handlers *h);
@@ -49,6 +51,26 @@ int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size)
 int vm_register_memory(struct vm *vm, uint32_t slot_flags)
 {
 	return mem_register(&vm->mem, vm->kvm.vm_fd, slot_flags);
+}
+
+int vm_attach_blk(struct vm *vm, const char *image_path)
+{
+	if (vm->blk) {
+		vmm_err("virtio-blk image %s: the VM already has a disk", image_path);
+		return -EBUSY;
+	}
+	struct virtio_blk *b = malloc(sizeof(*b));
+	if (!b) {
+		vmm_err("virtio-blk image %s: out of memory", image_path);
+		return -ENOMEM;
+	}
+	int ret = virtio_blk_open(b, image_path, &vm->mem);
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	vm->blk = b;
+	return 0;
 }
 
 int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
@@ -128,8 +150,28 @@ static int do_io(struct vm *vm, const struct vm_handlers *h)
 			    port, run->io.size);
 }
 
+/* Only the virtio-blk window is device memory; any other access to a GPA
+ * without RAM is a guest bug, as before the device existed. */
+static int do_mmio(struct vm *vm)
+{
+	struct kvm_run *run = vm->vcpu.run;
+	uint64_t a = run->mmio.phys_addr;
+	uint32_t len = run->mmio.len;
+
+	if (vm->blk && len <= sizeof(run->mmio.data) && a >= ABI_VIRTIO_BLK_GPA &&
+	    a - ABI_VIRTIO_BLK_GPA <= ABI_VIRTIO_MMIO_SIZE - len) {
+		virtio_blk_mmio(vm->blk, a - ABI_VIRTIO_BLK_GPA, run->mmio.data, len,
+				run->mmio.is_write);
+		return 0;
+	}
+	return guest_failed(vm, "%s of %u bytes at unmapped GPA %#llx",
+			    run->mmio.is_write ? "write" : "read", len, (unsigned long long)a);
+}
+
 int vm_run(struct vm *vm, const struct vm_handlers *h)
 {
+	if (vm->blk)
+		virtio_blk_set_dma_hook(vm->blk, h->dma_dirty, h->ctx);
 	running = vm->vcpu.run;
 	int ret = vm_run_loop(vm, h);
 	running = NULL;
@@ -168,9 +210,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 			ret = guest_failed(vm, "triple fault (KVM_EXIT_SHUTDOWN)");
 			break;
 		case KVM_EXIT_MMIO:
-			ret = guest_failed(vm, "%s of %u bytes at unmapped GPA %#llx",
-					   run->mmio.is_write ? "write" : "read", run->mmio.len,
-					   (unsigned long long)run->mmio.phys_addr);
+			ret = do_mmio(vm);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			ret = guest_failed(
@@ -193,6 +233,11 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 
 void vm_destroy(struct vm *vm)
 {
+	if (vm->blk) {
+		virtio_blk_close(vm->blk);
+		free(vm->blk);
+		vm->blk = NULL;
+	}
 	stats_close(&vm->stats);
 	vcpu_destroy(&vm->vcpu);
 	mem_destroy(&vm->mem);

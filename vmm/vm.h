@@ -1,4 +1,5 @@
-/* A whole machine: KVM VM, guest RAM, one vCPU, its stats, the console. */
+/* A whole machine: KVM VM, guest RAM, one vCPU, its stats, the console, and
+ * optionally a virtio-blk disk. */
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
@@ -10,6 +11,7 @@
 #include "vmm/serial.h"
 #include "vmm/stats.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio_blk.h"
 
 struct vm {
 	struct kvm kvm;
@@ -17,6 +19,7 @@ struct vm {
 	struct vcpu vcpu;
 	struct vcpu_stats stats;
 	struct serial serial;
+	struct virtio_blk *blk; /* optional, vm_attach_blk() */
 	uint64_t entry, cr3;
 };
 
@@ -28,6 +31,9 @@ struct vm_handlers {
 	void *ctx;
 	int (*hcall)(void *ctx, const struct hcall *hc); /* READY, SYNC, DONE */
 	int (*ring_full)(void *ctx);			 /* KVM_EXIT_DIRTY_RING_FULL */
+	/* Guest RAM the virtio-blk device stored into (KVM's dirty log misses
+	 * device writes); called during the run, may be NULL. */
+	void (*dma_dirty)(void *ctx, uint64_t gpa, uint64_t len);
 };
 
 /* Open KVM at kvm_path, create the VM and reserve `ram_size` bytes of RAM
@@ -36,6 +42,14 @@ int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size);
 
 /* Register the memory slots with `slot_flags` (e.g. KVM_MEM_LOG_DIRTY_PAGES). */
 int vm_register_memory(struct vm *vm, uint32_t slot_flags);
+
+/*
+ * Give the VM a virtio-blk device at ABI_VIRTIO_BLK_GPA backed by the raw
+ * image at image_path (a non-zero multiple of 4 KiB, opened read-write).
+ * Call after vm_create, before vm_run, at most once.  Returns 0, or -errno
+ * after one line naming the file.
+ */
+int vm_attach_blk(struct vm *vm, const char *image_path);
 
 /* Load the embedded guest with its workload parameters. */
 int vm_load_guest(struct vm *vm, const struct boot_workload *wl);

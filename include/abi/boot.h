@@ -25,8 +25,8 @@
 #define ABI_WL_FORKCOW 8 /* fork; parent and child store into anon + private pages */
 #define ABI_WL_MIXED   9 /* write(2) and mmap stores on one file, checked coherent */
 /* Test programs: misbehaving guests for the bad-input tests. */
-#define ABI_WL_BADSYS  10 /* a user program making invalid system calls */
-#define ABI_WL_BADBLK  11 /* the kernel submits hostile virtio descriptors */
+#define ABI_WL_BADSYS	  10 /* a user program making invalid system calls */
+#define ABI_WL_BADBLK	  11 /* the kernel submits hostile virtio descriptors */
 #define ABI_WL_FIRST_FILE ABI_WL_DB
 #define ABI_WL_LAST	  ABI_WL_BADBLK
 

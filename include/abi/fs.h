@@ -50,7 +50,7 @@ struct abi_fs_super {
 	uint32_t reserved0;
 	uint64_t csum;	     /* abi_fs_csum() of the whole block with this field 0 */
 	uint64_t generation; /* bumped by every metadata write */
-	uint64_t reserved[3];
+	uint64_t reserved[2];
 };
 
 /* The metadata block, block 0. */
@@ -141,7 +141,8 @@ static inline int abi_fs_check(const struct abi_fs_meta *m, uint64_t dev_blocks,
 			const struct abi_fs_inode *b = &m->inodes[j];
 			if (!(b->flags & ABI_FS_INODE_USED))
 				continue;
-			if (a->nr_blocks && b->nr_blocks && a->start_block < b->start_block + b->nr_blocks &&
+			if (a->nr_blocks && b->nr_blocks &&
+			    a->start_block < b->start_block + b->nr_blocks &&
 			    b->start_block < a->start_block + a->nr_blocks)
 				return *why = "file extents overlap", -1;
 			uint32_t k = 0;

@@ -17,10 +17,12 @@
  * Per-epoch view: at every SYNC the guest fills the view buffer (view_gpa,
  * view_cap entries) with the page-cache pages it considers dirty, then the
  * pages it wrote back during the epoch, and passes the counts:
- *   args[2] dirty entries listed   args[3] written-back entries listed
- *   args[4] dirty pages in total   args[5] written-back pages in total
- * (totals above the listed counts mean the buffer was too small; nothing is
- * silently dropped).  Written-back entries follow the dirty ones.
+ *   args[2] dirty entries listed   args[3] written-back pages listed
+ *   args[4] dirty pages in total   args[5] page writes issued in the epoch
+ * Each page written back in the epoch is listed once; args[5] counts every
+ * write, so a page written twice counts twice there.  A dirty total above the
+ * listed count means the buffer was too small: nothing is silently dropped.
+ * Written-back entries follow the dirty ones.
  */
 #ifndef ABI_PCACHE_H
 #define ABI_PCACHE_H

@@ -15,15 +15,15 @@
 #ifndef ABI_SYSCALL_H
 #define ABI_SYSCALL_H
 
-#define ABI_SYS_EXIT	  1 /* (status) never returns */
-#define ABI_SYS_FORK	  2 /* () child pid / 0 in the child */
-#define ABI_SYS_WAIT	  3 /* (int *status) pid of a reaped child */
-#define ABI_SYS_YIELD	  4 /* () 0 */
-#define ABI_SYS_GETPID	  5 /* () pid */
-#define ABI_SYS_OPEN	  6 /* (const char *name, flags) fd */
-#define ABI_SYS_CLOSE	  7 /* (fd) */
-#define ABI_SYS_READ	  8 /* (fd, buf, len) bytes */
-#define ABI_SYS_WRITE	  9 /* (fd, buf, len) bytes */
+#define ABI_SYS_EXIT	  1  /* (status) never returns */
+#define ABI_SYS_FORK	  2  /* () child pid / 0 in the child */
+#define ABI_SYS_WAIT	  3  /* (int *status) pid of a reaped child */
+#define ABI_SYS_YIELD	  4  /* () 0 */
+#define ABI_SYS_GETPID	  5  /* () pid */
+#define ABI_SYS_OPEN	  6  /* (const char *name, flags) fd */
+#define ABI_SYS_CLOSE	  7  /* (fd) */
+#define ABI_SYS_READ	  8  /* (fd, buf, len) bytes */
+#define ABI_SYS_WRITE	  9  /* (fd, buf, len) bytes */
 #define ABI_SYS_PREAD	  10 /* (fd, buf, len, off) bytes */
 #define ABI_SYS_PWRITE	  11 /* (fd, buf, len, off) bytes */
 #define ABI_SYS_LSEEK	  12 /* (fd, off, whence) new offset */
@@ -37,12 +37,12 @@
 #define ABI_SYS_NR	  20
 
 /* open flags (Linux values) */
-#define ABI_O_RDONLY 0
-#define ABI_O_WRONLY 1
-#define ABI_O_RDWR   2
+#define ABI_O_RDONLY  0
+#define ABI_O_WRONLY  1
+#define ABI_O_RDWR    2
 #define ABI_O_ACCMODE 3
-#define ABI_O_CREAT  0100
-#define ABI_O_APPEND 02000
+#define ABI_O_CREAT   0100
+#define ABI_O_APPEND  02000
 
 /* lseek */
 #define ABI_SEEK_SET 0
@@ -50,14 +50,14 @@
 #define ABI_SEEK_END 2
 
 /* mmap, msync (Linux values) */
-#define ABI_PROT_READ	   1
-#define ABI_PROT_WRITE	   2
-#define ABI_MAP_SHARED	   0x01
-#define ABI_MAP_PRIVATE	   0x02
-#define ABI_MAP_ANONYMOUS  0x20
-#define ABI_MS_ASYNC	   1
-#define ABI_MS_INVALIDATE  2
-#define ABI_MS_SYNC	   4
+#define ABI_PROT_READ	  1
+#define ABI_PROT_WRITE	  2
+#define ABI_MAP_SHARED	  0x01
+#define ABI_MAP_PRIVATE	  0x02
+#define ABI_MAP_ANONYMOUS 0x20
+#define ABI_MS_ASYNC	  1
+#define ABI_MS_INVALIDATE 2
+#define ABI_MS_SYNC	  4
 
 /* errno values (Linux values); system calls return their negation */
 #define ABI_EPERM	 1
@@ -84,13 +84,13 @@
 #define ABI_WAIT_KILLED 139
 
 /* User address space. */
-#define ABI_USER_TEXT	    0x400000ULL	       /* the user program is loaded here */
-#define ABI_USER_MMAP_BASE  0x100000000000ULL  /* mmap() picks addresses upward from here */
-#define ABI_USER_STACK_TOP  0x7ffffff00000ULL  /* initial rsp; the stack grows down */
+#define ABI_USER_TEXT	     0x400000ULL       /* the user program is loaded here */
+#define ABI_USER_MMAP_BASE   0x100000000000ULL /* mmap() picks addresses upward from here */
+#define ABI_USER_STACK_TOP   0x7ffffff00000ULL /* initial rsp; the stack grows down */
 #define ABI_USER_STACK_PAGES 8
-#define ABI_USER_TOP	    0x800000000000ULL  /* canonical user half ends here */
-#define ABI_MAX_FDS	    16
-#define ABI_MAX_PROCS	    16
+#define ABI_USER_TOP	     0x800000000000ULL /* canonical user half ends here */
+#define ABI_MAX_FDS	     16
+#define ABI_MAX_PROCS	     16
 
 #define ABI_USER_MAGIC 0x5245535553445344ULL /* "DSDSUSER" */
 
@@ -108,6 +108,9 @@ struct abi_user_header {
 	uint64_t entry;	   /* user-virtual entry point */
 	uint64_t file_len; /* bytes of the flat binary, header included */
 	uint64_t mem_len;  /* bytes from ABI_USER_TEXT to the end of .bss */
+	uint64_t text_len; /* bytes from ABI_USER_TEXT mapped read-only (header,
+			    * .text, .rodata), a 4 KiB multiple; .data starts here */
+	uint64_t reserved; /* 0 */
 };
 
 /*
@@ -123,7 +126,7 @@ struct abi_wl_args {
 	uint64_t sync_every; /* stores per msync, appends per fsync; 0: never */
 };
 
-_Static_assert(sizeof(struct abi_user_header) == 32, "user image header layout");
+_Static_assert(sizeof(struct abi_user_header) == 48, "user image header layout");
 _Static_assert(sizeof(struct abi_wl_args) == 40, "workload arguments layout");
 #endif
 

@@ -1,0 +1,75 @@
+/*
+ * The file world's memory structures: per-process address spaces (struct
+ * mm) made of VMAs, the per-physical-page info array (struct page), and the
+ * reverse map from a page-cache page to every PTE that maps it.
+ */
+#ifndef GUEST_MM_H
+#define GUEST_MM_H
+
+#include <stdint.h>
+
+struct inode;
+
+/* vma.kind */
+#define VMA_ANON	 1 /* private anonymous memory (stack, MAP_ANONYMOUS, program image) */
+#define VMA_FILE_SHARED	 2 /* MAP_SHARED file: stores reach the page cache */
+#define VMA_FILE_PRIVATE 3 /* MAP_PRIVATE file: copy on write from the page cache */
+
+struct vma {
+	uint64_t start, end; /* page aligned, [start, end) */
+	uint32_t prot;	     /* ABI_PROT_READ | ABI_PROT_WRITE */
+	uint32_t kind;	     /* VMA_* */
+	struct inode *ip;    /* file VMAs */
+	uint64_t pgoff;	     /* file page mapped at start */
+};
+
+#define MM_MAX_VMAS 16
+
+struct mm {
+	uint64_t *pml4; /* direct-map address; kernel half shared with the boot PML4 */
+	struct vma vmas[MM_MAX_VMAS];
+	int nvma;
+	uint64_t mmap_next; /* next address mmap hands out */
+};
+
+/* struct page.flags */
+#define PG_ANON	   1 /* anonymous page; ref counts the PTEs mapping it */
+#define PG_CACHE   2 /* page-cache page; ino/index name it, rmap lists its PTEs */
+#define PG_WBEPOCH 4 /* written back in the current epoch (listed once in the view) */
+#define PG_PINNED  8 /* in use by the kernel right now: eviction must skip it */
+
+struct rmap {
+	struct rmap *next;
+	struct mm *mm;
+	uint64_t va;
+};
+
+struct page {
+	uint32_t ref;
+	uint32_t flags;
+	uint32_t ino, index;
+	struct rmap *rmap;
+};
+
+/* uvm.c */
+void uvm_init(void);
+struct page *page_of(uint64_t pa);
+int mm_init(struct mm *mm);
+void mm_free(struct mm *mm);
+int mm_copy(struct mm *dst, struct mm *src);
+struct vma *mm_find(struct mm *mm, uint64_t va);
+int64_t mm_add_vma(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot, uint32_t kind,
+		   struct inode *ip, uint64_t pgoff);
+int mm_unmap(struct mm *mm, uint64_t start, uint64_t len);
+int mm_fault(struct mm *mm, uint64_t va, int write, uint64_t *pa);
+uint64_t *mm_pte(struct mm *mm, uint64_t va);
+void mm_invlpg(struct mm *mm, uint64_t va);
+int copy_in(struct mm *mm, void *dst, uint64_t uva, uint64_t len);
+int copy_out(struct mm *mm, uint64_t uva, const void *src, uint64_t len);
+int copy_in_str(struct mm *mm, char *dst, uint64_t uva, uint64_t max);
+
+/* kalloc.c */
+void *kalloc(uint64_t size);
+void kfree(void *p, uint64_t size);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * dirtyscope mkimage: create a DSFS disk image for the guest, or check one
+ * and list its files.  The format and its rules are in include/abi/fs.h and
+ * docs/disk-format.md; this file only parses options and reports.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs/dsfs.h"
+#include "tools/cli.h"
+#include "tools/parse.h"
+
+static void mkimage_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dirtyscope mkimage IMAGE --size SIZE [--file NAME:SIZE[:CAPACITY]]...\n"
+		"       dirtyscope mkimage --check IMAGE\n"
+		"Create a DSFS disk image for the guest's virtio-blk disk, or check one and\n"
+		"list its files.\n"
+		"\n"
+		"  --size SIZE         image length, a multiple of 4K, suffixes K M G T\n"
+		"  --file NAME:SIZE[:CAPACITY]\n"
+		"                      a file of SIZE zero bytes in a contiguous extent of\n"
+		"                      CAPACITY bytes (a multiple of 4K; default SIZE rounded\n"
+		"                      up to 4K); up to 63 files, laid out in the order given\n"
+		"                      from block 1.  NAME: 1..31 printable bytes, no '/'\n"
+		"  --check             validate IMAGE and list its files; create nothing\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"An existing IMAGE is replaced only once the new one is complete; a device,\n"
+		"FIFO or directory is never replaced.\n"
+		"exit codes: 0 ok, 1 --check found the image invalid, 2 usage or input\n"
+		"error (bad size or name, files that do not fit, a missing file), 4 I/O error\n");
+}
+
+enum {
+	OPT_SIZE = 256,
+	OPT_FILE,
+	OPT_CHECK,
+};
+
+static const struct option mkimage_options[] = {
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Print "dirtyscope: IMAGE: why" and return code. */
+static int image_error(int code, const char *path, const char *why)
+{
+	fprintf(stderr, "dirtyscope: %s: %s\n", path, why);
+	return code;
+}
+
+/* An I/O error is a failure; anything else (a path, a permission, a size
+ * the file system refuses, a full disk) is input the user can fix. */
+static int io_exit_code(int err)
+{
+	return err == -EIO || err == -ENOMEM ? DS_EXIT_FAILED : DS_EXIT_USAGE;
+}
+
+static void list_image(const char *path, const struct dsfs_image *img)
+{
+	const struct abi_fs_super *sb = &img->meta.sb;
+	uint64_t used = ABI_FS_DATA_START;
+	int files = 0;
+
+	for (int i = 0; i < ABI_FS_MAX_INODES; i++)
+		if (img->meta.inodes[i].flags & ABI_FS_INODE_USED) {
+			files++;
+			used += img->meta.inodes[i].nr_blocks;
+		}
+	printf("%s: DSFS version %u, %llu blocks of %u bytes (%llu bytes), %d file%s, "
+	       "%llu blocks free, generation %llu\n",
+	       path, sb->version, (unsigned long long)sb->nr_blocks, sb->block_size,
+	       (unsigned long long)img->size, files, files == 1 ? "" : "s",
+	       (unsigned long long)(sb->nr_blocks - used), (unsigned long long)sb->generation);
+	if (!files)
+		return;
+	printf("%-31s %14s %12s %12s\n", "name", "size", "start", "blocks");
+	for (int i = 0; i < ABI_FS_MAX_INODES; i++) {
+		const struct abi_fs_inode *in = &img->meta.inodes[i];
+
+		if (in->flags & ABI_FS_INODE_USED)
+			printf("%-31s %14llu %12llu %12llu\n", in->name,
+			       (unsigned long long)in->size, (unsigned long long)in->start_block,
+			       (unsigned long long)in->nr_blocks);
+	}
+}
+
+/* --check: an image that opens but is not valid DSFS is a failed check (1);
+ * one that cannot be opened at all is an input error (2). */
+static int check_image(const char *path)
+{
+	struct dsfs_image img;
+	char why[256];
+	int ret = dsfs_open(path, O_RDONLY, &img, why, sizeof(why));
+
+	if (ret == -EINVAL)
+		return image_error(DS_EXIT_CHECK, path, why);
+	if (ret)
+		return image_error(io_exit_code(ret), path, why);
+	list_image(path, &img);
+	dsfs_close(&img);
+	return DS_EXIT_OK;
+}
+
+int cmd_mkimage(int argc, char **argv)
+{
+	struct dsfs_file_spec files[ABI_FS_MAX_INODES];
+	const char *size_arg = NULL, *path;
+	uint64_t size = 0;
+	int nfiles = 0, check = 0, opt, ret;
+	char why[256];
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", mkimage_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SIZE:
+			size_arg = optarg;
+			ret = parse_size(optarg, &size);
+			if (ret == -ERANGE)
+				return usage_error("--size %s: too large", optarg);
+			if (ret)
+				return usage_error("--size %s: not a size (e.g. 1M, 64M)", optarg);
+			if (size == 0)
+				return usage_error("--size %s: must be at least 4K", optarg);
+			if (size % ABI_FS_BLOCK)
+				return usage_error("--size %s: not a multiple of 4K", optarg);
+			break;
+		case OPT_FILE:
+			if (nfiles == ABI_FS_MAX_INODES)
+				return usage_error("--file %s: more than %d files (an image holds "
+						   "at most %d)",
+						   optarg, ABI_FS_MAX_INODES, ABI_FS_MAX_INODES);
+			if (dsfs_parse_file_spec(optarg, &files[nfiles], why, sizeof(why)))
+				return usage_error("--file %s: %s", optarg, why);
+			nfiles++;
+			break;
+		case OPT_CHECK:
+			check = 1;
+			break;
+		case 'h':
+			mkimage_usage(stdout);
+			return DS_EXIT_OK;
+		default:
+			if (optopt >= OPT_SIZE)
+				return usage_error("mkimage: %s needs an argument",
+						   argv[optind - 1]);
+			if (optopt)
+				return usage_error("mkimage: unknown option -%c (try --help)",
+						   optopt);
+			return usage_error("mkimage: unknown option %s (try --help)",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("mkimage: no IMAGE given (try --help)");
+	if (optind + 1 < argc)
+		return usage_error("mkimage: unexpected argument '%s'", argv[optind + 1]);
+	path = argv[optind];
+
+	if (check) {
+		if (size_arg || nfiles)
+			return usage_error("mkimage --check: takes no --size or --file");
+		return check_image(path);
+	}
+	if (!size_arg)
+		return usage_error("mkimage: --size is required (e.g. --size 64M)");
+
+	ret = dsfs_mkimage(path, size, files, nfiles, why, sizeof(why));
+	if (ret)
+		return image_error(io_exit_code(ret), path, why);
+
+	/* Read back what was written and list it: the listing is the checked
+	 * image, not the request. */
+	struct dsfs_image img;
+	ret = dsfs_open(path, O_RDONLY, &img, why, sizeof(why));
+	if (ret)
+		return image_error(DS_EXIT_FAILED, path, why);
+	list_image(path, &img);
+	dsfs_close(&img);
+	return DS_EXIT_OK;
+}

@@ -1,0 +1,109 @@
+/*
+ * virtio-blk over virtio-mmio (version 2, modern only), backed by a raw image
+ * file.  One request queue; requests run synchronously inside the driver's
+ * QUEUE_NOTIFY write, and the driver polls the used ring (no interrupts).
+ *
+ * The guest is untrusted.  Every register value, ring index, descriptor and
+ * buffer it hands over is checked before use: the device never touches host
+ * memory outside guest RAM, nor the image outside [0, image size).  A bad
+ * request with a usable status byte completes with VIRTIO_BLK_S_IOERR; one
+ * without (or a broken ring) sets DEVICE_NEEDS_RESET and the device stops
+ * until the driver writes 0 to STATUS.
+ */
+#ifndef VMM_VIRTIO_BLK_H
+#define VMM_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "abi/virtio.h"
+#include "vmm/mem.h"
+
+/* Counters, cumulative over the device's life (a driver reset keeps them). */
+struct virtio_blk_stats {
+	uint64_t requests;	/* heads taken from the avail ring */
+	uint64_t reads;		/* completed VIRTIO_BLK_T_IN */
+	uint64_t writes;	/* completed VIRTIO_BLK_T_OUT */
+	uint64_t flushes;	/* completed VIRTIO_BLK_T_FLUSH */
+	uint64_t bytes_read;	/* image -> guest */
+	uint64_t bytes_written; /* guest -> image */
+	uint64_t refused;	/* requests answered IOERR/UNSUPP or that broke the device */
+	uint64_t needs_reset;	/* times DEVICE_NEEDS_RESET was raised */
+};
+
+/*
+ * Called for every range of guest RAM the device stores into (read data,
+ * status byte, used-ring element, used->idx): KVM's dirty log never sees
+ * those stores, so whoever tracks dirty pages must add them.
+ */
+typedef void (*virtio_blk_dirty_fn)(void *ctx, uint64_t gpa, uint64_t len);
+
+struct virtio_blk_queue {
+	uint32_t num; /* QUEUE_NUM as written; validated at QUEUE_READY */
+	bool ready;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	/* Host views of the three areas, set once they passed validation. */
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	uint16_t last_avail; /* next avail->ring slot the device consumes */
+	uint16_t used_idx;   /* the device's copy of used->idx */
+};
+
+struct virtio_blk {
+	int fd;
+	char path[256]; /* for messages */
+	uint64_t size;	/* image bytes, a 4 KiB multiple */
+	const struct guest_mem *mem;
+	virtio_blk_dirty_fn dma_dirty;
+	void *dma_ctx;
+
+	/* Register state; virtio_blk_reset() returns all of it to power-on. */
+	uint32_t status;
+	uint32_t dev_features_sel, drv_features_sel;
+	uint64_t driver_features;
+	bool driver_features_bad; /* a bit written through a selector past 1 */
+	uint32_t queue_sel;
+	struct virtio_blk_queue q;
+
+	struct virtio_blk_stats stats;
+	uint64_t messages; /* refusal lines printed or suppressed */
+};
+
+/* The features this device offers. */
+#define VIRTIO_BLK_DEVICE_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BLK_F_FLUSH))
+
+/* Refusal lines printed before the device only counts them. */
+#define VIRTIO_BLK_MESSAGES_MAX 8
+
+/*
+ * Open the raw image at `path` (O_RDWR) as the backing store of a device
+ * whose DMA goes to `mem`.  The image's size must be a non-zero multiple of
+ * 4 KiB.  Returns 0, or -errno after one line naming the file.  `mem` must
+ * outlive the device.
+ */
+int virtio_blk_open(struct virtio_blk *b, const char *path, const struct guest_mem *mem);
+
+/* Where stores into guest RAM are reported (NULL: nowhere). */
+void virtio_blk_set_dma_hook(struct virtio_blk *b, virtio_blk_dirty_fn fn, void *ctx);
+
+/*
+ * One guest access of `len` bytes (at most 8, as in a KVM MMIO exit) at
+ * `offset` from the device base: a read fills data[0..len), a write
+ * consumes it.  Registers take
+ * aligned 32-bit accesses only, the config space (offset 0x100 up) aligned 1-,
+ * 2-, 4- and 8-byte reads; any other access reads 0 and writes nothing.  A
+ * QUEUE_NOTIFY write processes every available request before returning.
+ * Any guest behaviour is handled here: nothing the guest does is an error for
+ * the caller.
+ */
+void virtio_blk_mmio(struct virtio_blk *b, uint64_t offset, uint8_t *data, uint32_t len,
+		     bool is_write);
+
+/* Device reset, as when the driver writes 0 to STATUS (counters are kept). */
+void virtio_blk_reset(struct virtio_blk *b);
+
+/* Close the image; prints the refusal total if lines were suppressed.
+ * Safe on a closed device. */
+void virtio_blk_close(struct virtio_blk *b);
+
+#endif
