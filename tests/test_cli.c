@@ -786,6 +786,65 @@ static void test_mkimage_help(void)
 	proc_free(&p);
 }
 
+/* ---- file workloads ---- */
+
+static void test_run_file_option_errors(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", img[64];
+
+	expect_fail(2, ARGS("--policy nope"), ARGS("run", "--workload", "db", "--policy", "nope"));
+	expect_fail(2, ARGS("for file workloads"), ARGS("run", "--policy", "wp"));
+	expect_fail(2, ARGS("for file workloads"), ARGS("run", "--image", "/tmp/x.img"));
+	expect_fail(2, ARGS("--image /nonexistent/disk.img"),
+		    ARGS("run", "--workload", "db", "--image", "/nonexistent/disk.img"));
+	expect_fail(2, ARGS("--writes 5000", "forkcow"),
+		    ARGS("run", "--workload", "forkcow", "--writes", "5000"));
+	expect_fail(2, ARGS("--wss 1", "log"), ARGS("run", "--workload", "log", "--wss", "1"));
+	expect_fail(2, ARGS("--cache-pages 2"),
+		    ARGS("run", "--workload", "db", "--cache-pages", "2"));
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	/* An image without the workload's file. */
+	make_image(img, sizeof(img), dir, "disk.img");
+	expect_fail(2, ARGS(img, "no file 'db'"), ARGS("run", "--workload", "db", "--image", img));
+	/* A corrupt image is refused before the guest boots. */
+	CU_ASSERT_FATAL(truncate(img, 0) == 0 && truncate(img, 8192) == 0);
+	expect_fail(2, ARGS(img, "bad magic"), ARGS("run", "--workload", "db", "--image", img));
+	remove_dir(dir);
+}
+
+/* db under wp verifies (exit 0, the temporary image removed); under lossy
+ * the image check finds the lost stores (exit 1, pages named). */
+static void test_run_file_verify(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", env[64], names[512];
+	const char *old = getenv("TMPDIR");
+	unsigned int n;
+	struct proc p;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(env, sizeof(env), "%s", dir);
+	setenv("TMPDIR", env, 1);
+	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "wp", "--verify", "--json", "-"));
+	CHECK(strstr(p.out, "\"guest-dirty-pages\"") && strstr(p.out, "\"policy\":\"wp\""),
+	      "%s: no file-world JSON fields: %s", p.cmd, p.out);
+	proc_free(&p);
+
+	int got = run_bin(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--verify"));
+	CHECK(got == 1, "%s: exit %d, expected 1; stderr: %s", p.cmd, got, p.err);
+	CHECK(strstr(p.err, "verify: file db page") && strstr(p.err, "differ from what"),
+	      "%s: differing pages not named: %s", p.cmd, p.err);
+	proc_free(&p);
+
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 0, "temporary images left in %s: %s", dir, names);
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	remove_dir(dir);
+}
+
 static const struct ds_case plain_cases[] = {
     {"no arguments: exit 2, usage", test_no_arguments},
     {"unknown command", test_unknown_command},
@@ -831,6 +890,8 @@ static const struct ds_case kvm_cases[] = {
     {"run --json FILE, then a failed run", test_json_file},
     {"run --json -", test_json_stdout},
     {"run --epochs 3 --verify: table", test_table},
+    {"run: file-workload option and image errors: exit 2", test_run_file_option_errors},
+    {"run db --verify: wp exits 0, lossy exits 1", test_run_file_verify},
     {NULL, NULL},
 };
 

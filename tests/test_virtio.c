@@ -223,8 +223,8 @@ static uint32_t drv_init(uint32_t num)
 	return drv_init_at(num, DESC_GPA, AVAIL_GPA, USED_GPA);
 }
 
-#define LIVE                                                                                      \
-	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |           \
+#define LIVE                                                                                       \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |            \
 	 VIRTIO_STATUS_DRIVER_OK)
 
 static struct virtq_desc *desc(int i)
@@ -378,10 +378,10 @@ static void test_registers(void)
 	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG, 1), CAP & 0xff);
 	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG, 2), CAP & 0xffff);
 	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 1, 1), (CAP >> 8) & 0xff);
-	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 8, 8), 0);	   /* past the capacity */
-	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 2, 4), 0);	   /* misaligned */
-	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 4, 8), 0);	   /* misaligned */
-	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG, 3), 0);	   /* odd width */
+	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 8, 8), 0);   /* past the capacity */
+	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 2, 4), 0);   /* misaligned */
+	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG + 4, 8), 0);   /* misaligned */
+	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_CONFIG, 3), 0);	      /* odd width */
 	CU_ASSERT_EQUAL(rdn(ABI_VIRTIO_MMIO_SIZE - 8, 8), 0); /* last config bytes */
 	CU_ASSERT_EQUAL(rdn(ABI_VIRTIO_MMIO_SIZE - 1, 1), 0);
 	wr(VIRTIO_MMIO_CONFIG, 1); /* read-only */
@@ -392,7 +392,7 @@ static void test_registers(void)
 	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_MAGIC_VALUE, 2), 0);
 	CU_ASSERT_EQUAL(rdn(VIRTIO_MMIO_MAGIC_VALUE, 8), 0);
 	CU_ASSERT_EQUAL(rd(VIRTIO_MMIO_MAGIC_VALUE + 1), 0);
-	CU_ASSERT_EQUAL(rd(0x0c0), 0); /* unknown */
+	CU_ASSERT_EQUAL(rd(0x0c0), 0);		       /* unknown */
 	CU_ASSERT_EQUAL(rd(VIRTIO_MMIO_QUEUE_NUM), 0); /* write-only */
 	/* Status written with a wrong width or alignment is ignored. */
 	uint8_t d[8] = {VIRTIO_STATUS_ACKNOWLEDGE};
@@ -691,8 +691,7 @@ static void test_hostile_ioerr(void)
 	    {"sector UINT64_MAX", OUT, ~0ULL, H, 16, 0, D, 512, 0, IOERR},
 	    {"write from a device-writable buffer", OUT, 0, H, 16, 0, D, 512, W, IOERR},
 	    {"read into a device-readable buffer", IN, 0, H, 16, 0, D, 512, 0, IOERR},
-	    {"indirect data descriptor", IN, 0, H, 16, 0, D, 512, W | VIRTQ_DESC_F_INDIRECT,
-	     IOERR},
+	    {"indirect data descriptor", IN, 0, H, 16, 0, D, 512, W | VIRTQ_DESC_F_INDIRECT, IOERR},
 	    {"indirect header", OUT, 0, H, 16, VIRTQ_DESC_F_INDIRECT, D, 512, 0, IOERR},
 	    {"header of 8 bytes", OUT, 0, H, 8, 0, D, 512, 0, IOERR},
 	    {"header of 15 bytes", OUT, 0, H, 15, 0, D, 512, 0, IOERR},
@@ -765,18 +764,31 @@ static void test_hostile_ioerr(void)
 
 /* ---- hostile requests that break the device --------------------------------- */
 
-/* Expect the device to have refused without completing, with NEEDS_RESET
- * set, to ignore a good request until reset, and to work after one. */
+/* Expect the device to have refused without completing (got), with
+ * NEEDS_RESET set and nothing stored, to ignore a good request until reset,
+ * and to work after one. */
 static void expect_broken(const char *name, int got)
 {
-	if (got != NO_COMPLETION || !(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
-		fprintf(stderr, "case \"%s\": result %d status %#x\n", name, got, status());
+	if (got != NO_COMPLETION || fx.ndirty || !(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+		fprintf(stderr, "case \"%s\": result %d dirty %d status %#x\n", name, got,
+			fx.ndirty, status());
 	CU_ASSERT_EQUAL(got, NO_COMPLETION);
 	CU_ASSERT_EQUAL(fx.ndirty, 0);
 	CU_ASSERT(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, W, NULL), NO_COMPLETION);
 	CU_ASSERT_EQUAL(drv_init(16), LIVE);
 	CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, W, NULL), VIRTIO_BLK_S_OK);
+}
+
+/* Publish avail->idx = fx.avail_idx + ahead without new ring entries, then
+ * notify: NO_COMPLETION when the used ring did not move. */
+static int avail_jump(uint16_t ahead)
+{
+	uint16_t before = used()->idx;
+	fx.ndirty = 0;
+	avail()->idx = (uint16_t)(fx.avail_idx + ahead);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	return used()->idx == before ? NO_COMPLETION : 0;
 }
 
 /* A three-descriptor write whose status descriptor is (addr, len, flags). */
@@ -826,13 +838,9 @@ static void test_hostile_reset(void)
 	expect_broken("status wrapping 64 bits", req_status(~0ULL, 2, W));
 
 	/* avail->idx more than a queue ahead of what the device consumed. */
-	avail()->idx = 17;
-	fx.ndirty = 0;
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	expect_broken("avail index 17 ahead", used()->idx ? 0 : NO_COMPLETION);
-	avail()->idx = 0x8000;
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	expect_broken("avail index 0x8000 ahead", used()->idx ? 0 : NO_COMPLETION);
+	expect_broken("avail index 17 ahead", avail_jump(17));
+	expect_broken("avail index 0x8000 ahead", avail_jump(0x8000));
+	expect_broken("avail index 0xffff ahead", avail_jump(0xffff));
 
 	/* Exactly a queue ahead is legal: 16 good requests in one notify. */
 	set_hdr(VIRTIO_BLK_T_IN, 2);
@@ -851,9 +859,10 @@ static void test_hostile_reset(void)
 	heads[1] = 5;
 	post(heads, 2);
 	CU_ASSERT_EQUAL(used()->idx, 18);
+	fx.ndirty = 0; /* the good request's ranges */
 	expect_broken("broken request after a good one", NO_COMPLETION);
 
-	CU_ASSERT_EQUAL(fx.dev.stats.needs_reset, 17);
+	CU_ASSERT_EQUAL(fx.dev.stats.needs_reset, 18);
 	CU_ASSERT_EQUAL(fx.dev.stats.writes, 0);
 	fx_teardown();
 }
@@ -899,12 +908,16 @@ static void test_queue_setup(void)
 	}
 	/* Limits that are legal: the largest queue, areas ending at RAM's end. */
 	CU_ASSERT_EQUAL(drv_init(ABI_VIRTIO_QUEUE_MAX), LIVE);
-	CU_ASSERT_EQUAL(drv_init_at(16, DESC_GPA, AVAIL_GPA, RAM - (6 + 8 * 16)), LIVE);
+	CU_ASSERT_EQUAL(drv_init_at(16, DESC_GPA, AVAIL_GPA, RAM - 136),
+			LIVE); /* 134 bytes, 4-aligned */
+	/* A queue of one is legal, but holds no three-descriptor chain. */
 	CU_ASSERT_EQUAL(drv_init_at(1, DESC_GPA, AVAIL_GPA, USED_GPA), LIVE);
-	CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, W, NULL), VIRTIO_BLK_S_OK);
-	/* A queue of one: the same ring slot every time. */
-	CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_IN, 1, DATA_GPA, 512, W, NULL), VIRTIO_BLK_S_OK);
-	CU_ASSERT(memcmp(g(DATA_GPA, 512), fx.ref + 512, 512) == 0);
+	CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, W, NULL), NO_COMPLETION);
+	/* A queue of four: the ring slots repeat every four requests. */
+	CU_ASSERT_EQUAL(drv_init(4), LIVE);
+	for (uint64_t i = 0; i < 9; i++)
+		CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_IN, i, DATA_GPA, 512, W, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT(memcmp(g(DATA_GPA, 512), fx.ref + 8 * 512, 512) == 0);
 
 	/* Writes for queue 1 go nowhere. */
 	wr(VIRTIO_MMIO_STATUS, 0);
@@ -950,7 +963,7 @@ static void test_two_slots(void)
 	CU_ASSERT_EQUAL(req(VIRTIO_BLK_T_OUT, 7, ABI_HOLE_END + 0x10000, 512, 0, NULL), 0);
 	memcpy(fx.ref + 7 * 512, g(ABI_HOLE_END + 0x10000, 512), 512);
 	/* Queue areas in slot 1 work; across the hole they do not. */
-	CU_ASSERT_EQUAL(drv_init_at(16, ABI_HOLE_END, ABI_HOLE_END + 0x1000, top - 134), LIVE);
+	CU_ASSERT_EQUAL(drv_init_at(16, ABI_HOLE_END, ABI_HOLE_END + 0x1000, top - 136), LIVE);
 	CU_ASSERT(drv_init_at(16, ABI_HOLE_START - 128, AVAIL_GPA, USED_GPA) &
 		  VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	fx_teardown();
@@ -958,7 +971,10 @@ static void test_two_slots(void)
 
 /* ---- the ABI against Linux --------------------------------------------------- */
 
-#define OURS(x) {#x, (uint64_t)(x)}
+#define OURS(x)                                                                                    \
+	{                                                                                          \
+#x, (uint64_t)(x)                                                                  \
+	}
 
 static void test_linux_abi(void)
 {

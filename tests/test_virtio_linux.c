@@ -17,7 +17,10 @@
 
 #include "tests/test_virtio_linux.h"
 
-#define L(ours, linux_expr) {#ours, (uint64_t)(linux_expr)}
+#define L(ours, linux_expr)                                                                        \
+	{                                                                                          \
+#ours, (uint64_t)(linux_expr)                                                      \
+	}
 
 static const struct linux_virtio_value table[] = {
     L(VIRTIO_MMIO_MAGIC_VALUE, VIRTIO_MMIO_MAGIC_VALUE),

@@ -494,6 +494,13 @@ int cmd_run(int argc, char **argv)
 					   (unsigned long long)cfg.wl.wss_pages,
 					   (unsigned long long)cfg.wl.epochs *
 					       cfg.wl.writes_per_epoch);
+		if (cfg.wl.workload == ABI_WL_FORKCOW &&
+		    (uint64_t)cfg.wl.writes_per_epoch * (cfg.wl.epochs + 1) >
+			ABI_WL_FORKCOW_MAX_STORES)
+			return usage_error("--writes %llu: forkcow keeps at most %u stores "
+					   "(writes x (epochs + 1))",
+					   (unsigned long long)cfg.wl.writes_per_epoch,
+					   ABI_WL_FORKCOW_MAX_STORES);
 		if (cfg.wl.wss_pages > UINT32_MAX / 2)
 			return usage_error("--wss %llu: too large for a file",
 					   (unsigned long long)cfg.wl.wss_pages);

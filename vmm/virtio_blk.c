@@ -131,8 +131,8 @@ void virtio_blk_close(struct virtio_blk *b)
 		return;
 	if (b->messages > VIRTIO_BLK_MESSAGES_MAX)
 		fprintf(stderr,
-			"dirtyscope: virtio-blk: %" PRIu64 " refusals in all, %" PRIu64
-			" requests refused\n",
+			"dirtyscope: virtio-blk: %" PRIu64 " refusals in all, of them %" PRIu64
+			" requests\n",
 			b->messages, b->stats.refused);
 	close(b->fd);
 	b->fd = -1;
