@@ -28,6 +28,7 @@
 
 static struct page *pages;
 static uint64_t nr_pfns;
+static uint32_t boot_flags;
 
 /* Allocate the page-info array: one struct page per page frame up to the
  * end of RAM.  Fresh RAM is zero, so nothing is initialised here. */
@@ -36,6 +37,7 @@ void uvm_init(void)
 	const struct abi_boot_params *bp = P2V(ABI_BOOT_PARAMS_GPA);
 	const struct abi_ram_range *last = &bp->ranges[bp->nr_ranges - 1];
 	nr_pfns = (last->base + last->size) / ABI_PAGE_SIZE;
+	boot_flags = bp->flags;
 	uint64_t bytes = nr_pfns * sizeof(struct page);
 	pages = P2V(pmem_alloc_kernel_contig((bytes + ABI_PAGE_SIZE - 1) / ABI_PAGE_SIZE));
 }
@@ -365,8 +367,15 @@ int mm_copy(struct mm *dst, struct mm *src)
 			if (!d)
 				return -ABI_ENOMEM;
 			struct page *pg = page_of(*s & PTE_ADDR);
-			*s &= ~PTE_W;
-			*d = (*s & (PTE_ADDR | PTE_P | PTE_U));
+			/* The test-only broken fork leaves both PTEs of mmap()ed
+			 * anonymous pages writable on one page: parent and child then
+			 * see each other's stores there (stack and data stay COW, so
+			 * the processes themselves still work). */
+			if (!(boot_flags & ABI_BOOT_F_TEST_NO_COW) || (pg->flags & PG_CACHE) ||
+			    v->start < ABI_USER_MMAP_BASE ||
+			    v->end > ABI_USER_STACK_TOP - ABI_USER_STACK_PAGES * ABI_PAGE_SIZE)
+				*s &= ~PTE_W;
+			*d = (*s & (PTE_ADDR | PTE_P | PTE_U | PTE_W));
 			if (pg->flags & PG_CACHE)
 				pc_rmap_add(pg, dst, va);
 			else

@@ -449,7 +449,12 @@ int blk_selftest_hostile(void)
 	st_chain(N, 1, N, 1);
 	CASE("descriptor pointing at itself", st_submit(0), R_RESET);
 
-	/* The avail index may not run more than a queue ahead of the device. */
+	/* The avail index may not run more than a queue ahead of the device.
+	 * Every ring entry names a valid flush, so a device that skipped the
+	 * check would complete requests instead of stopping. */
+	q_hdr()->type = VIRTIO_BLK_T_FLUSH;
+	set_desc(0, blk.qpa + Q_HDR, 16, N, 1);
+	set_desc(1, st, 1, W, 0);
 	q_avail()->idx = QSZ + 1;
 	reg_wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	CASE("avail index jumping ahead",

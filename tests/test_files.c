@@ -92,6 +92,8 @@ struct result {
 	uint64_t outside_before, outside_after;
 };
 
+static uint32_t test_flags; /* ABI_BOOT_F_* for the next run() */
+
 static struct result run(uint32_t workload, uint32_t policy, uint64_t pages, uint32_t epochs,
 			 uint64_t writes, uint64_t cache_pages, uint64_t sync_every)
 {
@@ -117,7 +119,8 @@ static struct result run(uint32_t workload, uint32_t policy, uint64_t pages, uin
 					.policy = policy,
 					.flush_every = 200,
 					.cache_pages = cache_pages,
-					.sync_every = sync_every};
+					.sync_every = sync_every,
+					.flags = test_flags};
 	cfg.mem_bytes = 64ull << 20;
 	cfg.verify = true;
 	r.cap.sink.epoch = capture_epoch;
@@ -208,6 +211,17 @@ static void test_lossy_loses(void)
 	struct result r = run(ABI_WL_DB, ABI_POLICY_LOSSY, 32, 4, 48, 0, 0);
 	CU_ASSERT_EQUAL(r.ret, 0);
 	CU_ASSERT_EQUAL(r.bad_pages, 0);
+}
+
+/* forkcow's teeth: with a fork that shares private pages instead of
+ * copying them, parent and child see each other's stores, and the
+ * workload's own check must fail the run. */
+static void test_forkcow_catches_broken_cow(void)
+{
+	test_flags = ABI_BOOT_F_TEST_NO_COW;
+	struct result r = run(ABI_WL_FORKCOW, ABI_POLICY_WP, 32, 4, 48, 0, 12);
+	test_flags = 0;
+	CU_ASSERT_EQUAL(r.ret, -EFAULT);
 }
 
 /* badsys: every invalid system call gets its errno, faulting children are
@@ -302,6 +316,7 @@ int main(void)
 	    {"scan: every file workload leaves the exact image", test_scan},
 	    {"small page cache: eviction keeps images exact", test_eviction},
 	    {"lossy: the image check catches lost stores", test_lossy_loses},
+	    {"forkcow fails when fork does not copy on write", test_forkcow_catches_broken_cow},
 	    {"badsys: invalid system calls fail cleanly", test_badsys},
 	    {"badblk: hostile virtio descriptors are refused", test_badblk},
 	    {"corrupt, truncated and foreign images are refused by the guest", test_bad_images},

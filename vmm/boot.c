@@ -149,6 +149,7 @@ int boot_load(struct guest_mem *m, const void *image, size_t len, const struct b
 	bp->flush_every = wl->flush_every;
 	bp->cache_pages = wl->cache_pages;
 	bp->sync_every = wl->sync_every;
+	bp->flags = wl->flags;
 
 	*entry = ((const struct abi_image_header *)image)->entry;
 	*cr3 = ABI_BOOT_PT_GPA;

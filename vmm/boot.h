@@ -19,6 +19,7 @@ struct boot_workload {
 	uint32_t flush_every; /* system calls between guest flusher runs */
 	uint64_t cache_pages; /* guest page-cache limit; 0: as RAM allows */
 	uint64_t sync_every;  /* stores per msync / appends per fsync */
+	uint32_t flags;	      /* ABI_BOOT_F_*; tests only */
 };
 
 /* The guest kernel embedded in this binary (vmm/guest_image.S). */

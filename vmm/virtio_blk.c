@@ -215,12 +215,14 @@ static int image_io(struct virtio_blk *b, bool write, void *buf, uint64_t len, u
  * gets the data bytes stored into guest RAM.
  */
 static uint8_t run_request(struct virtio_blk *b, uint16_t head, const struct virtq_desc *chain,
-			   uint32_t n, uint32_t *wrote)
+			   uint32_t n, uint64_t *wrote)
 {
 	struct virtio_blk_req_hdr hdr = {0};
 	void *hva[ABI_VIRTIO_QUEUE_MAX];
 	uint64_t total = 0;
 	const char *why = NULL;
+
+	const void *h = NULL; /* the header, once it passed its checks */
 
 	*wrote = 0;
 	if (n < 2 || chain[0].flags & (VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT) ||
@@ -229,7 +231,7 @@ static uint8_t run_request(struct virtio_blk *b, uint16_t head, const struct vir
 		goto refuse;
 	}
 	/* Only the first 16 bytes of the header descriptor are the header. */
-	const void *h = mem_gpa_to_hva(b->mem, chain[0].addr, chain[0].len);
+	h = mem_gpa_to_hva(b->mem, chain[0].addr, chain[0].len);
 	if (!h) {
 		why = "header outside guest RAM";
 		goto refuse;
@@ -308,8 +310,11 @@ static uint8_t run_request(struct virtio_blk *b, uint16_t head, const struct vir
 
 refuse:
 	b->stats.refused++;
-	blk_msg(b, "request refused: %s (head %u, type %u, sector %" PRIu64 ")", why, head,
-		hdr.type, hdr.sector);
+	if (h)
+		blk_msg(b, "request refused: %s (head %u, type %u, sector %" PRIu64 ")", why, head,
+			hdr.type, hdr.sector);
+	else
+		blk_msg(b, "request refused: %s (head %u)", why, head);
 	return VIRTIO_BLK_S_IOERR;
 }
 
@@ -358,11 +363,13 @@ static enum req_result do_request(struct virtio_blk *b, uint16_t head, uint32_t 
 		goto broken;
 	}
 
-	uint32_t wrote;
+	uint64_t wrote;
 	uint8_t s = run_request(b, head, chain, n, &wrote);
 	status[st->len - 1] = s;
 	dirty(b, st->addr + st->len - 1, 1);
-	*used_len = wrote + 1;
+	/* The used length is 32 bits; a guest with huge RAM and a huge image
+	 * can read more in one request. */
+	*used_len = wrote < UINT32_MAX ? (uint32_t)wrote + 1 : UINT32_MAX;
 	return REQ_COMPLETE;
 
 broken:

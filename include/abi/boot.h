@@ -27,6 +27,10 @@
 /* Test programs: misbehaving guests for the bad-input tests. */
 #define ABI_WL_BADSYS	  10 /* a user program making invalid system calls */
 #define ABI_WL_BADBLK	  11 /* the kernel submits hostile virtio descriptors */
+/* boot_params.flags */
+#define ABI_BOOT_F_TEST_NO_COW 1u /* tests only: fork shares private pages writable,
+				   * so forkcow's own check must fail */
+
 #define ABI_WL_FIRST_FILE ABI_WL_DB
 #define ABI_WL_LAST	  ABI_WL_BADBLK
 
@@ -68,7 +72,7 @@ struct abi_boot_params {
 	uint64_t seed;
 	uint64_t hot_pages; /* hotcold: size of the hot subset */
 	uint32_t hot_pct;   /* hotcold: share of writes that go to it */
-	uint32_t flags;	    /* reserved, 0 */
+	uint32_t flags;	    /* ABI_BOOT_F_* */
 	/* version 2: the file world (ABI_WL_DB and up) */
 	uint32_t policy;      /* ABI_POLICY_* (pcache.h) */
 	uint32_t flush_every; /* system calls between flusher runs; 0: never */
