@@ -297,7 +297,7 @@ static uint64_t st_scratch; /* the selftest's data page */
 #define R_RESET 0x100 /* DEVICE_NEEDS_RESET, and a re-init worked */
 #define R_BAD	0x200 /* anything else: wrong used element, lost request, ... */
 
-/* The selftest's word pattern for the last sector; tests/test_virtio.c
+/* The selftest's word pattern for the last sector; tests/test_virtio_kvm.c
  * checks the image for exactly this. */
 #define BADBLK_WORD(i) (0x6473626c6b000000ULL | (uint64_t)(i))
 

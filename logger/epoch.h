@@ -11,6 +11,8 @@
 #include <stdio.h>
 
 #include "logger/frameset.h"
+
+struct pcview;
 #include "vmm/mem.h"
 #include "vmm/stats.h"
 
@@ -42,6 +44,7 @@ struct epoch_rec {
 	uint64_t guest_written_pages; /* distinct pages it wrote back this epoch */
 	uint64_t guest_page_writes;   /* page writes it issued this epoch */
 	uint64_t device_dirty_pages;  /* guest pages the virtio-blk device wrote */
+	const struct pcview *view;    /* the epoch's view itself (logger/pcview.h) */
 };
 
 struct run_summary {

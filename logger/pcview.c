@@ -91,6 +91,30 @@ int pcview_read(struct pcview *v, const struct guest_mem *m, const uint64_t *arg
 	return 0;
 }
 
+int pcview_index_entry(const struct pcview *v, const struct guest_mem *m, uint32_t ino,
+		       uint64_t index, uint64_t *entry, char *why, size_t whylen)
+{
+	struct abi_pc_desc d;
+	int ret = read_desc(m, v->desc_gpa, &d, why, whylen);
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < d.nr_files; i++) {
+		const struct abi_pc_file *f = &d.files[i];
+		if (f->ino != ino)
+			continue;
+		if (!f->index_gpa)
+			return -ENOENT;
+		if (index >= f->npages)
+			return -ERANGE;
+		const uint64_t *e = mem_gpa_to_hva(m, f->index_gpa + index * 8, 8);
+		if (!e || f->index_gpa % 8)
+			return bad(why, whylen, "index outside guest RAM");
+		*entry = __atomic_load_n(e, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 void pcview_free(struct pcview *v)
 {
 	free(v->ents);

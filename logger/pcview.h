@@ -41,6 +41,16 @@ int pcview_attach(struct pcview *v, const struct guest_mem *m, uint64_t desc_gpa
 int pcview_read(struct pcview *v, const struct guest_mem *m, const uint64_t *args, char *why,
 		size_t whylen);
 
+/*
+ * Read the guest's own page-cache index entry for page `index` of inode
+ * `ino` (GPA | ABI_PCE_* flags, 0 when not cached) into *entry, through the
+ * descriptor.  Returns 0, -ENOENT when the file's index is not published
+ * (never opened), -ERANGE for an index past the file, or -EPROTO (reason in
+ * why) when the descriptor or index lies outside guest RAM.
+ */
+int pcview_index_entry(const struct pcview *v, const struct guest_mem *m, uint32_t ino,
+		       uint64_t index, uint64_t *entry, char *why, size_t whylen);
+
 /* Free the copy. */
 void pcview_free(struct pcview *v);
 

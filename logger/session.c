@@ -150,6 +150,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 		r->guest_written_pages = s->view.nr_written;
 		r->guest_page_writes = s->view.page_writes;
 		r->device_dirty_pages = s->device_dirty;
+		r->view = &s->view;
 		s->sum.guest_page_writes += s->view.page_writes;
 		s->sum.device_dirty_pages += s->device_dirty;
 	}
