@@ -302,7 +302,13 @@ void pc_publish_epoch(uint64_t *args)
 	}
 	uint64_t nw = 0;
 	for (uint64_t k = 0; k < wb_listed; k++) {
-		page_of(wb_log[k].gpa)->flags &= ~PG_WBEPOCH;
+		/* The frame may have been evicted (and reused) since its writeback:
+		 * the entry still says what was written, but the flag is only
+		 * the page's while it is that same cache page. */
+		struct page *pg = page_of(wb_log[k].gpa);
+		if ((pg->flags & PG_CACHE) && pg->ino == wb_log[k].ino &&
+		    pg->index == wb_log[k].index)
+			pg->flags &= ~PG_WBEPOCH;
 		view[nd + nw++] = wb_log[k];
 	}
 	args[ABI_SYNC_VIEW_DIRTY] = nd;

@@ -70,7 +70,9 @@ void trap(struct trapframe *tf)
 		if (err == -ABI_ENOMEM)
 			proc_kill("out of memory on a page fault", va, tf->err);
 		if (err)
-			proc_kill("page fault outside its mappings", va, tf->err);
+			proc_kill(tf->err & 2 ? "store outside its writable mappings"
+					      : "access outside its mappings",
+				  va, tf->err);
 	} else {
 		proc_kill("exception", tf->rip, tf->vector);
 	}

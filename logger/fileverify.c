@@ -38,16 +38,21 @@ long fileverify_image(const char *path, const struct boot_workload *wl, FILE *er
 	struct dsfs_image img;
 	char why[256];
 	/* The guest rewrote the metadata block: it must still be valid DSFS. */
-	if (dsfs_open(path, O_RDONLY, &img, why, sizeof(why))) {
+	ret = dsfs_open(path, O_RDONLY, &img, why, sizeof(why));
+	if (ret) {
 		fprintf(err, "dirtyscope: verify: %s: %s\n", path, why);
 		free(want);
-		return -EINVAL;
+		return ret; /* -EINVAL: no longer valid DSFS; else an I/O error */
 	}
 	long bad;
 	int ino = dsfs_find(&img, name);
-	if (ino < 0 || dsfs_read_file(&img, ino, &got, &got_len)) {
-		fprintf(err, "dirtyscope: verify: %s: cannot read file '%s'\n", path, name);
+	if (ino < 0) {
+		fprintf(err, "dirtyscope: verify: %s: file '%s' is gone\n", path, name);
 		bad = -EINVAL;
+	} else if ((ret = dsfs_read_file(&img, ino, &got, &got_len))) {
+		fprintf(err, "dirtyscope: verify: %s: cannot read file '%s': %s\n", path, name,
+			strerror(-ret));
+		bad = ret;
 	} else {
 		bad = (long)expect_diff(name, got, got_len, want, want_len, err, 8);
 		if (bad)

@@ -807,6 +807,20 @@ static void test_run_file_option_errors(void)
 	/* An image without the workload's file. */
 	make_image(img, sizeof(img), dir, "disk.img");
 	expect_fail(2, ARGS(img, "no file 'db'"), ARGS("run", "--workload", "db", "--image", img));
+	/* --verify computes the expected bytes for a fresh file of --wss pages:
+	 * an empty db file, or --wss below the capacity, cannot be verified. */
+	struct proc p;
+	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:0:128K"));
+	proc_free(&p);
+	expect_fail(2, ARGS(img, "--verify needs file 'db'"),
+		    ARGS("run", "--workload", "db", "--image", img, "--verify"));
+	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:128K"));
+	proc_free(&p);
+	expect_fail(2, ARGS(img, "--verify needs file 'db'"),
+		    ARGS("run", "--workload", "db", "--image", img, "--wss", "16", "--verify"));
+	/* The same image as mkimage made it verifies. */
+	expect_ok(&p, ARGS("run", "--workload", "db", "--image", img, "--verify"));
+	proc_free(&p);
 	/* A corrupt image is refused before the guest boots. */
 	CU_ASSERT_FATAL(truncate(img, 0) == 0 && truncate(img, 8192) == 0);
 	expect_fail(2, ARGS(img, "bad magic"), ARGS("run", "--workload", "db", "--image", img));

@@ -64,7 +64,8 @@ static void run_usage(FILE *f)
 		"  --policy P          file workloads: wp | dbit | scan | lossy (default wp)\n"
 		"  --image FILE        file workloads: the disk image (see mkimage); default: a\n"
 		"                      temporary image sized for the workload, removed after\n"
-		"  --cache-pages N     guest page-cache limit in pages (default: half of RAM)\n"
+		"  --cache-pages N     guest page-cache limit in pages (default, and most:\n"
+		"                      half of the guest's free pages)\n"
 		"  --flush-every N     system calls between guest flusher runs, 0 never\n"
 		"                      (default 200)\n"
 		"  --sync-every N      stores per msync / appends per fsync, 0 never\n"
@@ -89,9 +90,11 @@ static void run_usage(FILE *f)
 		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
 		"  -h, --help          this text\n"
 		"\n"
+		"File workloads default to --writes 64 and --epochs 4; --seed drives them too.\n"
+		"\n"
 		"exit codes: 0 ok, 1 lost pages or image mismatch, 2 usage or input error,\n"
-		"3 platform cannot\n"
-		"do it, 4 guest crashed or KVM failed mid-run, 130 interrupted\n");
+		"3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
+		"130 interrupted\n");
 }
 
 enum {
@@ -279,14 +282,18 @@ static int check_user_image(struct session_config *cfg, struct disk *d, bool wss
 			code = usage_error("--image %s: cannot read file '%s'", d->path, d->file);
 			goto out;
 		}
-		bool fresh = all_zero(buf, len) &&
-			     (cfg->wl.workload != ABI_WL_LOG || img.meta.inodes[ino].size == 0);
+		/* The expected content is computed for a file of exactly --wss
+		 * pages, zero-filled, of size --wss pages (log: empty). */
+		uint64_t want_size =
+		    cfg->wl.workload == ABI_WL_LOG ? 0 : cfg->wl.wss_pages * ABI_PAGE_SIZE;
+		bool fresh = all_zero(buf, len) && img.meta.inodes[ino].size == want_size &&
+			     cfg->wl.wss_pages == img.meta.inodes[ino].nr_blocks;
 		free(buf);
 		if (!fresh)
-			code = usage_error(
-			    "--image %s: --verify needs file '%s' as mkimage makes it "
-			    "(zero-filled%s)",
-			    d->path, d->file, cfg->wl.workload == ABI_WL_LOG ? ", size 0" : "");
+			code = usage_error("--image %s: --verify needs file '%s' as mkimage --file "
+					   "%s:%s makes it (zero-filled, --wss its capacity)",
+					   d->path, d->file, d->file,
+					   cfg->wl.workload == ABI_WL_LOG ? "0:CAPACITY" : "SIZE");
 	}
 out:
 	dsfs_close(&img);

@@ -4,8 +4,9 @@
  * ABI_HCALL_PAGE_GPA, then writes the call number with a 32-bit `out` to
  * ABI_HCALL_PORT.  The vCPU exits with KVM_EXIT_IO; the VMM reads the page,
  * validates every field (the guest is untrusted) and resumes the guest.
- * Calls return nothing: the page is never written by the host, so host
- * stores never hide from KVM's dirty log.
+ * Calls return nothing: the page is never written by the host.  (The one
+ * host component that stores into guest RAM is the virtio-blk device, and
+ * the logger adds those pages to the epoch itself: docs/architecture.md.)
  */
 #ifndef ABI_HCALL_H
 #define ABI_HCALL_H

@@ -15,7 +15,8 @@
  *   0x0020_0000    image end       kernel image (.text .data      VMM loads it,
  *                                  .bss incl. boot stack)         guest runs it
  *   image end      3 GiB           RAM, handed out by the guest's page allocator
- *   3 GiB          4 GiB           hole (no RAM; MMIO lives here later)
+ *   3 GiB          4 GiB           hole (no RAM; the virtio-blk registers at
+ *                                  ABI_VIRTIO_BLK_GPA, see virtio.h)
  *   4 GiB          4 GiB + rest    RAM above the hole, when RAM > 3 GiB
  *
  * Guest-virtual map:
