@@ -52,7 +52,7 @@ struct session {
 static void on_dma_dirty(void *ctx, uint64_t gpa, uint64_t len)
 {
 	struct session *s = ctx;
-	if (!len)
+	if (!len || s->cfg->test_drop_device_writes)
 		return;
 	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
 		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);

@@ -25,6 +25,7 @@ struct session_config {
 	uint64_t mem_bytes;
 	bool verify;
 	bool echo_console;
+	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
 	struct sink *sinks[SESSION_MAX_SINKS];
 	int nr_sinks;
 };
