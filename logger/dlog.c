@@ -6,9 +6,10 @@
 #include "logger/dlog.h"
 
 const struct dlog_mode *const dlog_modes[] = {
-    &dlog_mode_bitmap,
+    &dlog_mode_bitmap, /* KVM's logs */
     &dlog_mode_clear,
     &dlog_mode_ring,
+    &dlog_mode_uffd, /* the host's page tables */
     NULL,
 };
 

@@ -23,6 +23,7 @@ struct dlog_config {
 };
 
 struct dlog;
+struct uffd_track;
 
 struct dlog_mode {
 	const char *name;
@@ -48,12 +49,13 @@ struct dlog {
 	struct kvm_dirty_gfn *ring;		  /* ring: vCPU 0's ring */
 	size_t ring_bytes;
 	uint32_t ring_fetch;
-	uint64_t kvm_calls; /* dirty-log ioctls made, all harvests */
+	struct uffd_track *uffd; /* uffd: host-level tracker of guest RAM */
+	uint64_t kvm_calls;	 /* dirty-log ioctls made, all harvests (uffd: its ioctls) */
 };
 
 /* NULL-terminated table of all modes. */
 extern const struct dlog_mode *const dlog_modes[];
-extern const struct dlog_mode dlog_mode_bitmap, dlog_mode_clear, dlog_mode_ring;
+extern const struct dlog_mode dlog_mode_bitmap, dlog_mode_clear, dlog_mode_ring, dlog_mode_uffd;
 
 /* The mode called name, or NULL. */
 const struct dlog_mode *dlog_find(const char *name);

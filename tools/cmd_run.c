@@ -57,7 +57,8 @@ static void run_usage(FILE *f)
 		"Boot the guest, run a workload, and log its dirty pages epoch by epoch\n"
 		"through one of KVM's dirty-log interfaces.\n"
 		"\n"
-		"  --log MODE          bitmap | clear | ring (default bitmap)\n"
+		"  --log MODE          bitmap | clear | ring | uffd (default bitmap); uffd\n"
+		"                      tracks guest RAM with host userfaultfd write-protect\n"
 		"  --workload W        anonymous memory: seq | random | hotcold (default seq);\n"
 		"                      files: db | log | shared2 | private | forkcow | mixed;\n"
 		"                      bad-input tests: badsys | badblk\n"
@@ -354,8 +355,8 @@ int cmd_run(int argc, char **argv)
 		case OPT_LOG:
 			cfg.mode = dlog_find(optarg);
 			if (!cfg.mode)
-				return usage_error("--log %s: unknown mode (bitmap, clear, ring)",
-						   optarg);
+				return usage_error(
+				    "--log %s: unknown mode (bitmap, clear, ring, uffd)", optarg);
 			break;
 		case OPT_WORKLOAD: {
 			size_t i;
