@@ -140,7 +140,8 @@ int dirty_considered(struct page *pg)
 }
 
 /* scan: walk every process's shared file mappings and move each set D bit
- * into its page's dirty flag, clearing the D bit. */
+ * into its page's dirty flag, clearing the D bit.  A no-op under the other
+ * policies, so writeback paths call it unconditionally. */
 void dirty_scan(void)
 {
 	if (pc_policy != ABI_POLICY_SCAN)

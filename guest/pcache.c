@@ -147,16 +147,12 @@ static int write_page(struct inode *ip, uint64_t index)
 	return 0;
 }
 
-/*
- * Write back the cached pages [first, last] of ip that the policy says are
- * dirty (genfs_putpages / write_cache_pages).  Returns 0 or -ABI_EIO.
- */
-int pc_writeback(struct inode *ip, uint64_t first, uint64_t last)
+/* Write back the policy's dirty pages in [first, last] of ip, without the
+ * scan policy's page-table scan (the callers run it once). */
+static int writeback_range(struct inode *ip, uint64_t first, uint64_t last)
 {
 	if (!ip->index || !ip->npages)
 		return 0;
-	if (pc_policy == ABI_POLICY_SCAN)
-		dirty_scan(); /* method 1a: the page tables are the dirty record */
 	int ret = 0;
 	if (last >= ip->npages)
 		last = ip->npages - 1;
@@ -172,12 +168,26 @@ int pc_writeback(struct inode *ip, uint64_t first, uint64_t last)
 	return ret;
 }
 
-/* Write back every file and the metadata block, then flush the device. */
+/*
+ * Write back the cached pages [first, last] of ip that the policy says are
+ * dirty (genfs_putpages / write_cache_pages).  Under scan the page tables
+ * are the dirty record (method 1a), so they are scanned first.  Returns 0
+ * or -ABI_EIO.
+ */
+int pc_writeback(struct inode *ip, uint64_t first, uint64_t last)
+{
+	dirty_scan();
+	return writeback_range(ip, first, last);
+}
+
+/* Write back every file and the metadata block, then flush the device.
+ * One page-table scan serves every file. */
 int pc_flush_all(void)
 {
 	int ret = 0;
+	dirty_scan();
 	for (int i = 0; i < ABI_FS_MAX_INODES; i++)
-		if (files[i] && pc_writeback(files[i], 0, files[i]->npages - 1))
+		if (files[i] && writeback_range(files[i], 0, files[i]->npages - 1))
 			ret = -ABI_EIO;
 	if (fs_write_meta() || blk_flush())
 		ret = -ABI_EIO;

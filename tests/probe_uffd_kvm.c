@@ -22,6 +22,7 @@
 
 #include "logger/dlog.h"
 #include "logger/uffd_track.h"
+#include "tests/ds_session.h"
 
 struct probe {
 	struct vm *vm;
@@ -95,14 +96,8 @@ static int run(int after, uint32_t wl, uint64_t wss, uint32_t epochs, uint64_t m
 {
 	struct vm vm;
 	struct probe p = {.vm = &vm};
-	struct dlog_config dc = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
-	struct boot_workload bw = {.workload = wl,
-				   .epochs = epochs,
-				   .wss_pages = wss,
-				   .writes_per_epoch = wss,
-				   .seed = 42,
-				   .hot_pages = wss / 10,
-				   .hot_pct = 90};
+	struct dlog_config dc = ds_dlog_config();
+	struct boot_workload bw = ds_anon_workload(wl, wss, epochs);
 	int ret;
 
 	p.uffd = malloc(sizeof(*p.uffd));

@@ -32,6 +32,7 @@
 #include "fs/dsfs.h"
 #include "logger/session.h"
 #include "logger/uffd_track.h"
+#include "tests/ds_session.h"
 #include "tests/ds_test.h"
 
 #define PG 4096ull
@@ -231,15 +232,8 @@ static int twin_hcall(void *ctx, const struct hcall *hc)
 static void twin_run(int after, uint32_t wl, uint64_t mem, uint64_t wss, uint32_t epochs)
 {
 	struct twin *t = calloc(1, sizeof(*t));
-	struct dlog_config cfg = {.ring_entries = 4096,
-				  .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
-	struct boot_workload bw = {.workload = wl,
-				   .epochs = epochs,
-				   .wss_pages = wss,
-				   .writes_per_epoch = wss,
-				   .seed = 42,
-				   .hot_pages = wss / 10,
-				   .hot_pct = 90};
+	struct dlog_config cfg = ds_dlog_config();
+	struct boot_workload bw = ds_anon_workload(wl, wss, epochs);
 	CU_ASSERT_FATAL(t != NULL);
 	CU_ASSERT_EQUAL_FATAL(vm_create(&t->vm, "/dev/kvm", mem), 0);
 	CU_ASSERT_EQUAL_FATAL(dlog_init(&t->kvm, &dlog_mode_bitmap, &cfg, &t->vm), 0);
@@ -321,24 +315,10 @@ static void capture_epoch(struct sink *s, const struct epoch_rec *e)
 static void config(struct session_config *cfg, struct capture *cap, uint32_t workload, uint64_t mem,
 		   uint64_t wss, uint32_t epochs)
 {
-	memset(cfg, 0, sizeof(*cfg));
 	memset(cap, 0, sizeof(*cap));
 	cap->sink.epoch = capture_epoch;
 	cap->wss = wss;
-	cfg->kvm_path = "/dev/kvm";
-	cfg->mode = &dlog_mode_uffd;
-	cfg->workload_name = "test";
-	cfg->wl = (struct boot_workload){.workload = workload,
-					 .epochs = epochs,
-					 .wss_pages = wss,
-					 .writes_per_epoch = wss,
-					 .seed = 42,
-					 .hot_pages = wss / 10,
-					 .hot_pct = 90};
-	cfg->mem_bytes = mem;
-	cfg->verify = true;
-	cfg->sinks[0] = &cap->sink;
-	cfg->nr_sinks = 1;
+	ds_session_config(cfg, "uffd", workload, mem, wss, epochs, &cap->sink);
 }
 
 static void test_sessions(void)

@@ -31,6 +31,7 @@
 #include "logger/fileverify.h"
 #include "logger/pcview.h"
 #include "logger/session.h"
+#include "tests/ds_session.h"
 #include "tests/ds_test.h"
 
 static char dir[] = "/tmp/dirtyscope-files-XXXXXX";
@@ -112,6 +113,22 @@ struct result {
 	uint64_t outside_before, outside_after;
 };
 
+/* A verified bitmap session of a file workload on `image`, 64 MiB of RAM. */
+static void file_config(struct session_config *cfg, const char *image, uint32_t workload,
+			uint32_t policy, uint64_t pages, uint32_t epochs, uint64_t writes,
+			struct sink *sink)
+{
+	ds_session_config(cfg, "bitmap", workload, 64ull << 20, pages, epochs, sink);
+	cfg->policy_name = policy_name(policy);
+	cfg->image_path = image;
+	cfg->wl = (struct boot_workload){.workload = workload,
+					 .epochs = epochs,
+					 .wss_pages = pages,
+					 .writes_per_epoch = writes,
+					 .seed = 7,
+					 .policy = policy};
+}
+
 static uint32_t test_flags; /* ABI_BOOT_F_* for the next run() */
 static bool drop_device_writes;
 
@@ -124,30 +141,14 @@ static struct result run(uint32_t workload, uint32_t policy, uint64_t pages, uin
 	make_image(image, workload, pages);
 	r.outside_before = outside_hash(image);
 
-	struct session_config cfg = {0};
-	cfg.kvm_path = "/dev/kvm";
-	cfg.mode = dlog_find("bitmap");
-	cfg.dlog.ring_entries = 4096;
-	cfg.dlog.clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES;
-	cfg.workload_name = "test";
-	cfg.policy_name = policy_name(policy);
-	cfg.image_path = image;
-	cfg.wl = (struct boot_workload){.workload = workload,
-					.epochs = epochs,
-					.wss_pages = pages,
-					.writes_per_epoch = writes,
-					.seed = 7,
-					.policy = policy,
-					.flush_every = 200,
-					.cache_pages = cache_pages,
-					.sync_every = sync_every,
-					.flags = test_flags};
-	cfg.mem_bytes = 64ull << 20;
-	cfg.verify = true;
-	cfg.test_drop_device_writes = drop_device_writes;
+	struct session_config cfg;
 	r.cap.sink.epoch = capture_epoch;
-	cfg.sinks[0] = &r.cap.sink;
-	cfg.nr_sinks = 1;
+	file_config(&cfg, image, workload, policy, pages, epochs, writes, &r.cap.sink);
+	cfg.wl.flush_every = 200;
+	cfg.wl.cache_pages = cache_pages;
+	cfg.wl.sync_every = sync_every;
+	cfg.wl.flags = test_flags;
+	cfg.test_drop_device_writes = drop_device_writes;
 
 	struct run_summary sum;
 	r.ret = session_run(&cfg, &sum);
@@ -304,19 +305,9 @@ static void test_badblk(void)
  * mount must refuse it as a whole (a panic naming the reason). */
 static int run_raw(const char *image)
 {
-	struct session_config cfg = {0};
-	cfg.kvm_path = "/dev/kvm";
-	cfg.mode = dlog_find("bitmap");
-	cfg.workload_name = "test";
-	cfg.policy_name = "wp";
-	cfg.image_path = image;
-	cfg.wl = (struct boot_workload){.workload = ABI_WL_DB,
-					.epochs = 1,
-					.wss_pages = 16,
-					.writes_per_epoch = 4,
-					.seed = 7,
-					.policy = ABI_POLICY_WP};
-	cfg.mem_bytes = 64ull << 20;
+	struct session_config cfg;
+	file_config(&cfg, image, ABI_WL_DB, ABI_POLICY_WP, 16, 1, 4, NULL);
+	cfg.verify = false;
 	return session_run(&cfg, NULL);
 }
 

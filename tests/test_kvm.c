@@ -21,6 +21,7 @@
 
 #include "abi/hcall.h"
 #include "logger/session.h"
+#include "tests/ds_session.h"
 #include "tests/ds_test.h"
 
 /*
@@ -64,26 +65,10 @@ static void capture_epoch(struct sink *s, const struct epoch_rec *e)
 static void config(struct session_config *cfg, struct capture *cap, const char *mode,
 		   uint32_t workload, uint64_t mem, uint64_t wss, uint32_t epochs)
 {
-	memset(cfg, 0, sizeof(*cfg));
 	memset(cap, 0, sizeof(*cap));
 	cap->sink.epoch = capture_epoch;
 	cap->wss = wss;
-	cfg->kvm_path = "/dev/kvm";
-	cfg->mode = dlog_find(mode);
-	cfg->dlog.ring_entries = 4096;
-	cfg->dlog.clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES;
-	cfg->workload_name = "test";
-	cfg->wl = (struct boot_workload){.workload = workload,
-					 .epochs = epochs,
-					 .wss_pages = wss,
-					 .writes_per_epoch = wss,
-					 .seed = 42,
-					 .hot_pages = wss / 10,
-					 .hot_pct = 90};
-	cfg->mem_bytes = mem;
-	cfg->verify = true;
-	cfg->sinks[0] = &cap->sink;
-	cfg->nr_sinks = 1;
+	ds_session_config(cfg, mode, workload, mem, wss, epochs, &cap->sink);
 }
 
 /* (a) and (b): every mode x workload, the standard run. */
