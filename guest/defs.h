@@ -51,6 +51,7 @@ uint64_t pmem_alloc_kernel_contig(uint64_t n);
 uint64_t pmem_try_alloc(int zero);
 void pmem_free(uint64_t pa);
 uint64_t pmem_free_pages(void);
+void pmem_free_list(uint64_t *head, uint64_t *n);
 int pc_reclaim(void);
 
 /* vm.c */

@@ -43,12 +43,16 @@ int dirty_fault_writable(struct inode *ip, struct page *pg, int write)
 	case ABI_POLICY_SCAN:
 		return 1;
 	case ABI_POLICY_DBIT:
-		if (write)
+		if (write) {
 			ip->wrmap_dirty = 1;
+			pc_write_faults++;
+		}
 		return write;
 	default: /* wp, lossy */
-		if (write)
+		if (write) {
 			pc_set_dirty(pg);
+			pc_write_faults++;
+		}
 		return write;
 	}
 }
@@ -57,6 +61,7 @@ int dirty_fault_writable(struct inode *ip, struct page *pg, int write)
  * shared case).  The caller makes the PTE writable afterwards. */
 void dirty_write_fault(struct inode *ip, struct page *pg)
 {
+	pc_write_faults++;
 	if (pc_policy == ABI_POLICY_DBIT)
 		ip->wrmap_dirty = 1; /* the D bit will say which page */
 	else

@@ -39,6 +39,7 @@ int fs_set_size(struct inode *ip, uint64_t size);
 
 /* pcache.c */
 extern uint32_t pc_policy;
+extern uint64_t pc_faults, pc_write_faults; /* published at each SYNC */
 void pc_init(const struct abi_boot_params *bp);
 void pc_file_open(struct inode *ip);
 struct page *pc_get(struct inode *ip, uint64_t index, int read, int *err);

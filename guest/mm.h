@@ -8,12 +8,14 @@
 
 #include <stdint.h>
 
+#include "../include/abi/pcache.h"
+
 struct inode;
 
-/* vma.kind */
-#define VMA_ANON	 1 /* private anonymous memory (stack, MAP_ANONYMOUS, program image) */
-#define VMA_FILE_SHARED	 2 /* MAP_SHARED file: stores reach the page cache */
-#define VMA_FILE_PRIVATE 3 /* MAP_PRIVATE file: copy on write from the page cache */
+/* vma.kind: the values the host reads in the published process snapshot. */
+#define VMA_ANON	 ABI_PC_VMA_ANON    /* stack, MAP_ANONYMOUS, program image */
+#define VMA_FILE_SHARED	 ABI_PC_VMA_SHARED  /* stores reach the page cache */
+#define VMA_FILE_PRIVATE ABI_PC_VMA_PRIVATE /* copy on write from the page cache */
 
 struct vma {
 	uint64_t start, end; /* page aligned, [start, end) */
@@ -23,7 +25,7 @@ struct vma {
 	uint64_t pgoff;	     /* file page mapped at start */
 };
 
-#define MM_MAX_VMAS 16
+#define MM_MAX_VMAS ABI_PC_MAX_VMAS
 
 struct mm {
 	uint64_t *pml4; /* direct-map address; kernel half shared with the boot PML4 */

@@ -22,6 +22,7 @@
 #include "x86.h"
 
 uint32_t pc_policy;
+uint64_t pc_faults, pc_write_faults;
 static struct abi_pc_desc *desc;
 static struct inode *files[ABI_FS_MAX_INODES];
 static uint64_t nr_cached, cache_limit, nr_dirty_hint;
@@ -32,6 +33,7 @@ static uint64_t clock_index;
 /* Writeback log of the open epoch (pages listed once: PG_WBEPOCH). */
 static struct abi_pc_view_ent *view, *wb_log;
 static uint64_t view_cap, wb_listed, wb_total;
+static struct abi_pc_proc *proc_snap; /* desc->procs_gpa */
 
 /* Set up the page cache for the file world: policy, limits, descriptor. */
 void pc_init(const struct abi_boot_params *bp)
@@ -59,6 +61,40 @@ void pc_init(const struct abi_boot_params *bp)
 	desc->policy = pc_policy;
 	desc->view_gpa = V2P(view);
 	desc->view_cap = (uint32_t)(2 * view_cap);
+	uint64_t snap_pages =
+	    (ABI_MAX_PROCS * sizeof(struct abi_pc_proc) + ABI_PAGE_SIZE - 1) / ABI_PAGE_SIZE;
+	proc_snap = P2V(pmem_alloc_kernel_contig(snap_pages));
+	desc->procs_gpa = V2P(proc_snap);
+	desc->procs_cap = ABI_MAX_PROCS;
+}
+
+/*
+ * Rewrite the descriptor's version-2 tail: every live address space (root
+ * and VMAs), the free list's head, the fault counters.  The host uses them to
+ * say what each dirty frame is; it validates them, so they need to be true
+ * only for the answer to be useful, not for the host to be safe.
+ */
+static void publish_memory(void)
+{
+	uint32_t n = 0;
+	for (int p = 0; p < ABI_MAX_PROCS; p++) {
+		struct proc *pr = &procs[p];
+		if (pr->state == P_UNUSED || pr->state == P_ZOMBIE || !pr->mm.pml4)
+			continue;
+		struct abi_pc_proc *s = &proc_snap[n++];
+		s->pid = (uint32_t)pr->pid;
+		s->nvma = (uint32_t)pr->mm.nvma;
+		s->cr3 = V2P(pr->mm.pml4);
+		for (int i = 0; i < pr->mm.nvma; i++) {
+			const struct vma *v = &pr->mm.vmas[i];
+			s->vmas[i] = (struct abi_pc_vma){v->start, v->end, v->kind,
+							 v->ip ? v->ip->ino : 0, v->pgoff};
+		}
+	}
+	desc->nr_procs = n;
+	pmem_free_list(&desc->free_head, &desc->nr_free);
+	desc->faults = pc_faults;
+	desc->write_faults = pc_write_faults;
 }
 
 /* GPA of the page-cache descriptor, for the READY hypercall. */
@@ -325,6 +361,7 @@ void pc_publish_epoch(uint64_t *args)
 	args[ABI_SYNC_VIEW_WB] = nw;
 	args[ABI_SYNC_DIRTY_ALL] = td;
 	args[ABI_SYNC_WB_ALL] = wb_total;
+	publish_memory();
 	wb_listed = 0;
 	wb_total = 0;
 }

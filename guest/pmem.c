@@ -142,6 +142,13 @@ void pmem_free(uint64_t pa)
 	nr_free_listed++;
 }
 
+/* The free list as the host may read it (include/abi/pcache.h). */
+void pmem_free_list(uint64_t *head, uint64_t *n)
+{
+	*head = free_head;
+	*n = nr_free_listed;
+}
+
 /* Pages still available. */
 uint64_t pmem_free_pages(void)
 {

@@ -65,6 +65,7 @@ void trap(struct trapframe *tf)
 		syscall(tf);
 	} else if (tf->vector == T_PF) {
 		uint64_t va = rcr2();
+		pc_faults++;
 		/* Error code bit 1: the access was a store. */
 		int err = mm_fault(&current->mm, va, (tf->err & 2) != 0, NULL);
 		if (err == -ABI_ENOMEM)

@@ -84,6 +84,7 @@ int pcview_read(struct pcview *v, const struct guest_mem *m, const uint64_t *arg
 			return -EPROTO;
 		}
 	}
+	v->desc = d;
 	v->nr_dirty = nd;
 	v->nr_written = nw;
 	v->dirty_total = td;

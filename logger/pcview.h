@@ -25,6 +25,10 @@ struct pcview {
 	uint64_t page_writes; /* page writes the guest issued in the epoch */
 	struct abi_pc_view_ent *ents;
 	uint64_t cap;
+	/* The descriptor as it stood at the last SYNC (pcview_read), checked
+	 * only as far as the fields above need: its version-2 tail is for
+	 * logger/mirror.c, which validates it. */
+	struct abi_pc_desc desc;
 };
 
 /*

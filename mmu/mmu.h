@@ -112,6 +112,9 @@ struct mmu_fault {
 struct mmu_walk_ops {
 	int (*leaf)(void *ctx, const struct mmu_leaf *leaf);
 	void (*bad)(void *ctx, const struct mmu_fault *f); /* optional */
+	/* Optional: every table page the walk reads (the PML4 at level 4
+	 * first), once per visit, so a caller can tell page-table frames. */
+	void (*table)(void *ctx, uint64_t gpa, int level);
 	void *ctx;
 };
 

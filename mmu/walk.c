@@ -132,6 +132,8 @@ static int walk_table(struct walk *w, int level, uint64_t table, const uint64_t 
 			continue;
 		}
 		w->st.tables++;
+		if (w->ops->table)
+			w->ops->table(w->ops->ctx, child, level - 1);
 		w->path[level - 1] = child;
 		int ret = walk_table(w, level - 1, child, ct, lin, lw, lu, lnx);
 		if (ret)
@@ -184,6 +186,8 @@ int mmu_walk_ex(const struct mmu *m, uint64_t cr3, uint64_t va_lo, uint64_t va_h
 		w.path[l] = ~0ULL;
 	w.path[4] = pml4;
 	w.st.tables = 1;
+	if (ops->table)
+		ops->table(ops->ctx, pml4, 4);
 	ret = walk_table(&w, 4, pml4, t, 0, true, true, false);
 out:
 	if (stats)

@@ -2,8 +2,12 @@
 #ifndef TESTS_DS_SESSION_H
 #define TESTS_DS_SESSION_H
 
+#include <stdio.h>
 #include <string.h>
 
+#include "abi/pcache.h"
+#include "abi/wlfile.h"
+#include "fs/dsfs.h"
 #include "logger/session.h"
 
 /* The anonymous workload every KVM suite runs: seed 42, one write per
@@ -43,6 +47,46 @@ static inline void ds_session_config(struct session_config *cfg, const char *mod
 	cfg->verify = true;
 	cfg->sinks[0] = sink;
 	cfg->nr_sinks = sink ? 1 : 0;
+}
+
+static inline const char *ds_policy_name(uint32_t p)
+{
+	static const char *const names[] = {"none", "wp", "dbit", "scan", "lossy"};
+	return p <= ABI_POLICY_LOSSY ? names[p] : "?";
+}
+
+/* A fresh image holding the workload's file of `pages` pages, as `dirtyscope
+ * run` makes it, with 8 spare blocks after it.  Returns 0 or -errno. */
+static inline int ds_file_image(const char *path, uint32_t workload, uint64_t pages)
+{
+	struct dsfs_file_spec f = {.capacity = pages * 4096};
+	const char *name = abi_wl_file_name(workload);
+	char why[256];
+	if (name) {
+		snprintf(f.name, sizeof(f.name), "%s", name);
+		f.size = workload == ABI_WL_LOG ? 0 : f.capacity;
+	}
+	int ret = dsfs_mkimage(path, (1 + pages + 8) * 4096, &f, name ? 1 : 0, why, sizeof(why));
+	if (ret)
+		fprintf(stderr, "mkimage %s: %s\n", path, why);
+	return ret;
+}
+
+/* A verified bitmap session of a file workload on `image`, 64 MiB of RAM,
+ * seed 7, the run command's flush and sync defaults left at 0 (never). */
+static inline void ds_file_config(struct session_config *cfg, const char *image,
+				  uint32_t workload, uint32_t policy, uint64_t pages,
+				  uint32_t epochs, uint64_t writes, struct sink *sink)
+{
+	ds_session_config(cfg, "bitmap", workload, 64ull << 20, pages, epochs, sink);
+	cfg->policy_name = ds_policy_name(policy);
+	cfg->image_path = image;
+	cfg->wl = (struct boot_workload){.workload = workload,
+					 .epochs = epochs,
+					 .wss_pages = pages,
+					 .writes_per_epoch = writes,
+					 .seed = 7,
+					 .policy = policy};
 }
 
 #endif

@@ -71,27 +71,11 @@ static void capture_epoch(struct sink *s, const struct epoch_rec *e)
 	}
 }
 
-static const char *policy_name(uint32_t p)
-{
-	static const char *const names[] = {"none", "wp", "dbit", "scan", "lossy"};
-	return names[p];
-}
 
-/* A fresh image holding the workload's file, as `dirtyscope run` makes it. */
+
 static void make_image(const char *path, uint32_t workload, uint64_t pages)
 {
-	struct dsfs_file_spec f = {.capacity = pages * 4096};
-	const char *name = abi_wl_file_name(workload);
-	char why[256];
-	if (name) {
-		snprintf(f.name, sizeof(f.name), "%s", name);
-		f.size = workload == ABI_WL_LOG ? 0 : f.capacity;
-	}
-	/* Spare blocks after the file: the guest must leave them alone. */
-	int ret = dsfs_mkimage(path, (1 + pages + 8) * 4096, &f, name ? 1 : 0, why, sizeof(why));
-	if (ret)
-		fprintf(stderr, "mkimage %s: %s\n", path, why);
-	CU_ASSERT_EQUAL_FATAL(ret, 0);
+	CU_ASSERT_EQUAL_FATAL(ds_file_image(path, workload, pages), 0);
 }
 
 static uint64_t outside_hash(const char *path)
@@ -113,21 +97,7 @@ struct result {
 	uint64_t outside_before, outside_after;
 };
 
-/* A verified bitmap session of a file workload on `image`, 64 MiB of RAM. */
-static void file_config(struct session_config *cfg, const char *image, uint32_t workload,
-			uint32_t policy, uint64_t pages, uint32_t epochs, uint64_t writes,
-			struct sink *sink)
-{
-	ds_session_config(cfg, "bitmap", workload, 64ull << 20, pages, epochs, sink);
-	cfg->policy_name = policy_name(policy);
-	cfg->image_path = image;
-	cfg->wl = (struct boot_workload){.workload = workload,
-					 .epochs = epochs,
-					 .wss_pages = pages,
-					 .writes_per_epoch = writes,
-					 .seed = 7,
-					 .policy = policy};
-}
+
 
 static uint32_t test_flags; /* ABI_BOOT_F_* for the next run() */
 static bool drop_device_writes;
@@ -143,7 +113,7 @@ static struct result run(uint32_t workload, uint32_t policy, uint64_t pages, uin
 
 	struct session_config cfg;
 	r.cap.sink.epoch = capture_epoch;
-	file_config(&cfg, image, workload, policy, pages, epochs, writes, &r.cap.sink);
+	ds_file_config(&cfg, image, workload, policy, pages, epochs, writes, &r.cap.sink);
 	cfg.wl.flush_every = 200;
 	cfg.wl.cache_pages = cache_pages;
 	cfg.wl.sync_every = sync_every;
@@ -171,7 +141,7 @@ static void check_exact(uint32_t policy, uint64_t cache_pages)
 		struct result r = run(file_workloads[w], policy, 32, 4, 48, cache_pages, 10);
 		printf("\n    %s/%s cache %llu: ret %d, image pages differing %ld, lost %llu, "
 		       "guest wrote %llu pages, device dirtied %llu, view entries checked %llu",
-		       policy_name(policy), file_workload_names[w], (unsigned long long)cache_pages,
+		       ds_policy_name(policy), file_workload_names[w], (unsigned long long)cache_pages,
 		       r.ret, r.bad_pages, (unsigned long long)r.lost,
 		       (unsigned long long)r.cap.guest_writes,
 		       (unsigned long long)r.cap.device_pages,
@@ -306,7 +276,7 @@ static void test_badblk(void)
 static int run_raw(const char *image)
 {
 	struct session_config cfg;
-	file_config(&cfg, image, ABI_WL_DB, ABI_POLICY_WP, 16, 1, 4, NULL);
+	ds_file_config(&cfg, image, ABI_WL_DB, ABI_POLICY_WP, 16, 1, 4, NULL);
 	cfg.verify = false;
 	return session_run(&cfg, NULL);
 }

@@ -13,6 +13,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "commands:\n"
 		   "  run      boot the guest, run a workload and log its dirty pages\n"
+		   "  compare  run a file workload; guest versus host dirty tracking\n"
 		   "  info     what this host's KVM offers for dirty logging\n"
 		   "  mkimage  create a DSFS disk image for the guest, or check one\n"
 		   "\n"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return cmd_compare(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mkimage"))
 		return cmd_mkimage(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

@@ -23,6 +23,13 @@
  * write, so a page written twice counts twice there.  A dirty total above the
  * listed count means the buffer was too small: nothing is silently dropped.
  * Written-back entries follow the dirty ones.
+ *
+ * Version 2 adds what the host needs to classify every dirty frame, not just
+ * the file pages (logger/mirror.c): before each SYNC the guest rewrites the
+ * descriptor's tail with a snapshot of its live processes (page-table root
+ * and VMAs), the head of its free-page list, and its page-fault counters.
+ * The free list is linked through the free pages themselves: the first 8
+ * bytes of each hold the GPA of the next (0 ends the list).
  */
 #ifndef ABI_PCACHE_H
 #define ABI_PCACHE_H
@@ -30,7 +37,7 @@
 #include "fs.h"
 
 #define ABI_PC_MAGIC   0x4548434143504453ULL /* "DSPCACHE" */
-#define ABI_PC_VERSION 1
+#define ABI_PC_VERSION 2
 
 /* Index entry flags (low bits of a page-aligned GPA). */
 #define ABI_PCE_PRESENT	  0x1ULL /* the entry holds a page */
@@ -62,6 +69,27 @@ struct abi_pc_file {
 	uint64_t index_gpa; /* 0 while the file has never been opened */
 };
 
+/* VMA kinds (abi_pc_vma.kind), the guest kernel's own VMA_* values. */
+#define ABI_PC_VMA_ANON	   1 /* private anonymous: stack, MAP_ANONYMOUS, program image */
+#define ABI_PC_VMA_SHARED  2 /* MAP_SHARED file: stores reach the page cache */
+#define ABI_PC_VMA_PRIVATE 3 /* MAP_PRIVATE file: copy on write from the page cache */
+
+#define ABI_PC_MAX_VMAS 16
+
+struct abi_pc_vma {
+	uint64_t start, end; /* page aligned, [start, end), user half */
+	uint32_t kind;	     /* ABI_PC_VMA_* */
+	uint32_t ino;	     /* file VMAs */
+	uint64_t pgoff;	     /* file page mapped at start */
+};
+
+struct abi_pc_proc {
+	uint32_t pid;
+	uint32_t nvma;
+	uint64_t cr3; /* GPA of its PML4 */
+	struct abi_pc_vma vmas[ABI_PC_MAX_VMAS];
+};
+
 struct abi_pc_desc {
 	uint64_t magic;	  /* ABI_PC_MAGIC */
 	uint32_t version; /* ABI_PC_VERSION */
@@ -70,6 +98,14 @@ struct abi_pc_desc {
 	uint32_t view_cap; /* entries */
 	uint32_t nr_files; /* valid entries in files[] */
 	struct abi_pc_file files[ABI_FS_MAX_INODES];
+	/* Version 2, rewritten before every SYNC. */
+	uint64_t procs_gpa; /* struct abi_pc_proc[procs_cap] */
+	uint32_t procs_cap;
+	uint32_t nr_procs;     /* live processes listed at this SYNC */
+	uint64_t free_head;    /* GPA of the first free page, 0 when none */
+	uint64_t nr_free;      /* pages on the free list */
+	uint64_t faults;       /* user page faults the kernel handled since boot */
+	uint64_t write_faults; /* of which made a shared file page writable */
 };
 
 struct abi_pc_view_ent {
@@ -80,6 +116,10 @@ struct abi_pc_view_ent {
 
 _Static_assert(sizeof(struct abi_pc_file) == 16, "page-cache file layout");
 _Static_assert(__builtin_offsetof(struct abi_pc_desc, files) == 32, "page-cache descriptor layout");
+_Static_assert(__builtin_offsetof(struct abi_pc_desc, procs_gpa) == 1040, "descriptor v2 layout");
+_Static_assert(sizeof(struct abi_pc_desc) == 1088, "descriptor v2 layout");
+_Static_assert(sizeof(struct abi_pc_vma) == 32, "page-cache VMA layout");
+_Static_assert(sizeof(struct abi_pc_proc) == 16 + 32 * ABI_PC_MAX_VMAS, "process layout");
 _Static_assert(sizeof(struct abi_pc_desc) <= 4096, "page-cache descriptor fits a page");
 _Static_assert(sizeof(struct abi_pc_view_ent) == 16, "page-cache view entry layout");
 #endif

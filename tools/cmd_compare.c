@@ -1,0 +1,120 @@
+/*
+ * dirtyscope compare: run a file workload and, epoch by epoch, set the
+ * guest's own dirty tracking beside the host's (logger/compare.c).  It takes
+ * every run option, plus --plot.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logger/compare.h"
+#include "tools/cli.h"
+#include "tools/runopts.h"
+
+static void compare_usage(FILE *f)
+{
+	fprintf(f, "usage: dirtyscope compare --workload W [--policy P] [options]\n"
+		   "Run a file workload and compare, epoch by epoch, the pages the guest's page\n"
+		   "cache calls dirty with what the host saw: KVM's dirty log mapped through the\n"
+		   "guest's page-cache index, and the D bits of the guest's page tables.\n"
+		   "\n"
+		   "  --workload W        db | log | shared2 | private | forkcow | mixed\n"
+		   "  --policy P          wp | dbit | scan | lossy (default wp)\n"
+		   "  --log MODE          bitmap | clear | ring | uffd (default bitmap)\n"
+		   "  --epochs N          epochs to run (default 4)\n"
+		   "  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
+		   "  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
+		   "                      who saw each page dirty (both, guest, host, missed)\n"
+		   "  every other run option works too (--image, --wss, --writes, --seed,\n"
+		   "  --cache-pages, --flush-every, --sync-every, --mem, --verify, ...):\n"
+		   "  see dirtyscope run --help\n"
+		   "  -h, --help          this text\n"
+		   "\n"
+		   "Columns (docs/compare.md): dirty/wrote the guest's view; both, g-only,\n"
+		   "h-only: file pages by who saw them; pte-D: pages a PTE maps dirty; missed:\n"
+		   "bytes differ from the image and the guest will never write them; then the\n"
+		   "other frames KVM saw dirty, by class.\n"
+		   "\n"
+		   "exit codes: 0 ok (missed pages are a finding, not a failure), 1 the guest\n"
+		   "called a page dirty that no host log saw written, or --verify found lost\n"
+		   "pages, 2 usage or input error, 3 platform cannot do it, 4 guest crashed or\n"
+		   "KVM failed mid-run, 130 interrupted\n");
+}
+
+int cmd_compare(int argc, char **argv)
+{
+	static const struct runopts_cmd cmd = {
+	    .name = "compare", .usage = compare_usage, .compare = true};
+	struct run_opts o;
+	int code = runopts_parse(&o, argc, argv, &cmd);
+	if (code >= 0)
+		return code;
+
+	struct json_out json = {0}, plot = {0};
+	if (o.json_path && (code = json_out_open(&json, "--json", o.json_path)))
+		return code;
+	if (o.plot_path) {
+		if (!strcmp(o.plot_path, "-") && json.f == stdout) {
+			json_out_close(&json, 0);
+			return usage_error("--plot -: stdout already carries --json");
+		}
+		if ((code = json_out_open(&plot, "--plot", o.plot_path))) {
+			json_out_close(&json, 0);
+			return code;
+		}
+	}
+	if (!o.disk.path && (code = runopts_temp_image(&o))) {
+		json_out_close(&json, 0);
+		json_out_close(&plot, 0);
+		return code;
+	}
+	o.cfg.image_path = o.disk.path;
+
+	/* The table goes to stdout unless stdout carries the JSON or the SVG. */
+	bool table = json.f != stdout && plot.f != stdout;
+	struct compare cmp;
+	struct compare_config cc = {
+	    .image_path = o.disk.path,
+	    .policy = o.cfg.wl.policy,
+	    .policy_name = o.cfg.policy_name,
+	    .mode_name = o.cfg.mode->name,
+	    .workload_name = o.cfg.workload_name,
+	    .table = table ? stdout : NULL,
+	    .json = json.f,
+	    .report = stderr,
+	};
+	int ret = compare_init(&cmp, &cc);
+	if (ret) {
+		code = DS_EXIT_FAILED;
+		goto out;
+	}
+	o.cfg.sinks[o.cfg.nr_sinks++] = &cmp.sink;
+	runopts_catch_signals();
+
+	ret = session_run(&o.cfg, NULL);
+	code = exit_code_for(ret);
+	if (cmp.error && (ret == 0 || ret == 1)) {
+		/* The comparison itself failed: its figures are not to be trusted. */
+		code = cmp.error == -EINVAL ? DS_EXIT_USAGE : DS_EXIT_FAILED;
+		ret = -EIO;
+	}
+	if (code == DS_EXIT_OK && cmp.total.unexplained)
+		code = DS_EXIT_CHECK;
+	if (plot.f && (ret == 0 || ret == 1) && compare_plot(&cmp, plot.f)) {
+		fprintf(stderr, "dirtyscope: --plot %s: cannot draw the picture\n", o.plot_path);
+		code = DS_EXIT_FAILED;
+		ret = -EIO;
+	}
+	compare_free(&cmp);
+out:;
+	/* Keep the outputs only for a comparison that completed. */
+	int keep = ret == 0 || ret == 1;
+	int jcode = json_out_close(&json, keep);
+	int pcode = json_out_close(&plot, keep);
+	if (o.disk.tmp[0])
+		unlink(o.disk.tmp);
+	if (code == DS_EXIT_OK)
+		code = jcode ? jcode : pcode;
+	return code;
+}

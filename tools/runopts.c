@@ -1,0 +1,509 @@
+/*
+ * The options run and compare share (tools/runopts.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "abi/boot.h"
+#include "abi/pcache.h"
+#include "abi/wlfile.h"
+#include "fs/dsfs.h"
+#include "logger/session.h"
+#include "tools/cli.h"
+#include "tools/parse.h"
+#include "tools/runopts.h"
+
+static const struct {
+	const char *name;
+	uint32_t id;
+} workloads[] = {
+    {"seq", ABI_WL_SEQ},	 {"random", ABI_WL_RANDOM},   {"hotcold", ABI_WL_HOTCOLD},
+    {"db", ABI_WL_DB},		 {"log", ABI_WL_LOG},	      {"shared2", ABI_WL_SHARED2},
+    {"private", ABI_WL_PRIVATE}, {"forkcow", ABI_WL_FORKCOW}, {"mixed", ABI_WL_MIXED},
+    {"badsys", ABI_WL_BADSYS},	 {"badblk", ABI_WL_BADBLK},
+};
+
+static const struct {
+	const char *name;
+	uint32_t id;
+} policies[] = {
+    {"wp", ABI_POLICY_WP},
+    {"dbit", ABI_POLICY_DBIT},
+    {"scan", ABI_POLICY_SCAN},
+    {"lossy", ABI_POLICY_LOSSY},
+};
+
+/* File workloads' defaults: small, because guest code runs at about 10^6
+ * instructions per second here (docs/platform-notes.md). */
+#define FILE_DEFAULT_PAGES  64
+#define FILE_DEFAULT_WRITES 64
+#define FILE_DEFAULT_EPOCHS 4
+#define FILE_DEFAULT_FLUSH  200
+
+enum {
+	OPT_LOG = 256,
+	OPT_WORKLOAD,
+	OPT_MEM,
+	OPT_WSS,
+	OPT_WRITES,
+	OPT_EPOCHS,
+	OPT_SEED,
+	OPT_HOT_PAGES,
+	OPT_HOT_PCT,
+	OPT_RING,
+	OPT_CHUNK,
+	OPT_VERIFY,
+	OPT_JSON,
+	OPT_CONSOLE,
+	OPT_KVM,
+	OPT_POLICY,
+	OPT_IMAGE,
+	OPT_CACHE,
+	OPT_FLUSH,
+	OPT_SYNC,
+	OPT_PLOT,
+};
+
+static const struct option run_options[] = {
+    {"log", required_argument, NULL, OPT_LOG},
+    {"workload", required_argument, NULL, OPT_WORKLOAD},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"wss", required_argument, NULL, OPT_WSS},
+    {"writes", required_argument, NULL, OPT_WRITES},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"hot-pages", required_argument, NULL, OPT_HOT_PAGES},
+    {"hot-pct", required_argument, NULL, OPT_HOT_PCT},
+    {"ring-entries", required_argument, NULL, OPT_RING},
+    {"clear-chunk", required_argument, NULL, OPT_CHUNK},
+    {"verify", no_argument, NULL, OPT_VERIFY},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"console", no_argument, NULL, OPT_CONSOLE},
+    {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"cache-pages", required_argument, NULL, OPT_CACHE},
+    {"flush-every", required_argument, NULL, OPT_FLUSH},
+    {"sync-every", required_argument, NULL, OPT_SYNC},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_number(const char *opt, const char *arg, int err, uint64_t min, uint64_t max)
+{
+	if (err == -ERANGE)
+		return usage_error("%s %s: out of range (%llu..%llu)", opt, arg,
+				   (unsigned long long)min, (unsigned long long)max);
+	return usage_error("%s %s: not a number", opt, arg);
+}
+
+#define NUM(opt, min, max, dst)                                                                    \
+	do {                                                                                       \
+		uint64_t v_;                                                                       \
+		int e_ = parse_u64(optarg, (min), (max), &v_);                                     \
+		if (e_)                                                                            \
+			return bad_number(opt, optarg, e_, (min), (max));                          \
+		dst = v_;                                                                          \
+	} while (0)
+
+int json_out_open(struct json_out *j, const char *opt, const char *path)
+{
+	j->path = path;
+	j->opt = opt;
+	if (!strcmp(path, "-")) {
+		j->f = stdout;
+		return 0;
+	}
+	/* A device or FIFO (/dev/null, a pipe) is a stream: write it directly.
+	 * Renaming a temporary over it would replace the device node. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return usage_error("%s %s: is a directory", opt, path);
+		j->f = fopen(path, "w");
+		if (!j->f)
+			return usage_error("%s %s: cannot open: %s", opt, path, strerror(errno));
+		j->stream = 1;
+		return 0;
+	}
+	if (snprintf(j->tmp, sizeof(j->tmp), "%s.tmp-%d", path, (int)getpid()) >=
+	    (int)sizeof(j->tmp))
+		return usage_error("%s %s: path too long", opt, path);
+	j->f = fopen(j->tmp, "w");
+	if (!j->f)
+		return usage_error("%s %s: cannot create %s: %s", opt, path, j->tmp,
+				   strerror(errno));
+	return 0;
+}
+
+int json_out_close(struct json_out *j, int keep)
+{
+	if (!j->f || j->f == stdout)
+		return 0;
+	if (j->stream) {
+		int bad = fclose(j->f);
+		j->f = NULL;
+		return bad && keep ? DS_EXIT_FAILED : 0;
+	}
+	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
+	bad |= fclose(j->f);
+	j->f = NULL;
+	if (keep && !bad && rename(j->tmp, j->path) == 0)
+		return 0;
+	unlink(j->tmp);
+	if (keep) {
+		fprintf(stderr, "dirtyscope: %s %s: write failed: %s\n", j->opt, j->path,
+			strerror(errno));
+		return DS_EXIT_FAILED;
+	}
+	return 0;
+}
+
+static void on_stop_signal(int sig)
+{
+	vm_request_stop();
+}
+
+void runopts_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+static bool all_zero(const uint8_t *b, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * Check the user's image: valid DSFS, holding the workload's file.  Without
+ * --wss the file's capacity sets the page count.  With --verify the file must
+ * start as mkimage makes it (zero, and empty for log): the expected content
+ * is computed from that start.  Returns 0 or an exit code.
+ */
+static int check_user_image(struct session_config *cfg, struct disk *d, bool wss_set)
+{
+	struct dsfs_image img;
+	char why[256];
+	int ret = dsfs_open(d->path, O_RDWR, &img, why, sizeof(why));
+	if (ret)
+		return usage_error("--image %s: %s", d->path, why);
+	int code = 0;
+	int ino = d->file ? dsfs_find(&img, d->file) : -1;
+	if (d->file && ino < 0) {
+		code = usage_error("--image %s: no file '%s' (mkimage --file %s:SIZE)", d->path,
+				   d->file, d->file);
+		goto out;
+	}
+	if (ino >= 0) {
+		uint64_t cap = img.meta.inodes[ino].nr_blocks;
+		if (!wss_set)
+			cfg->wl.wss_pages = cap;
+		if (cfg->wl.wss_pages > cap || !cfg->wl.wss_pages) {
+			code = usage_error("--wss %llu: file '%s' of %s holds %llu pages",
+					   (unsigned long long)cfg->wl.wss_pages, d->file, d->path,
+					   (unsigned long long)cap);
+			goto out;
+		}
+	}
+	if (ino >= 0 && cfg->verify) {
+		uint8_t *buf;
+		uint64_t len;
+		if (dsfs_read_extent(&img, ino, &buf, &len)) {
+			code = usage_error("--image %s: cannot read file '%s'", d->path, d->file);
+			goto out;
+		}
+		/* The expected content is computed for a file of exactly --wss
+		 * pages, zero-filled, of size --wss pages (log: empty). */
+		uint64_t want_size =
+		    cfg->wl.workload == ABI_WL_LOG ? 0 : cfg->wl.wss_pages * ABI_PAGE_SIZE;
+		bool fresh = all_zero(buf, len) && img.meta.inodes[ino].size == want_size &&
+			     cfg->wl.wss_pages == img.meta.inodes[ino].nr_blocks;
+		free(buf);
+		if (!fresh)
+			code = usage_error("--image %s: --verify needs file '%s' as mkimage --file "
+					   "%s:%s makes it (zero-filled, --wss its capacity)",
+					   d->path, d->file, d->file,
+					   cfg->wl.workload == ABI_WL_LOG ? "0:CAPACITY" : "SIZE");
+	}
+out:
+	dsfs_close(&img);
+	return code;
+}
+
+int runopts_temp_image(struct run_opts *o)
+{
+	const struct session_config *cfg = &o->cfg;
+	struct disk *d = &o->disk;
+	const char *dir = getenv("TMPDIR");
+	snprintf(d->tmp, sizeof(d->tmp), "%s/dirtyscope-XXXXXX.img", dir && *dir ? dir : "/tmp");
+	int fd = mkstemps(d->tmp, 4);
+	if (fd < 0) {
+		fprintf(stderr, "dirtyscope: cannot create a temporary image in %s: %s\n",
+			dir && *dir ? dir : "/tmp", strerror(errno));
+		d->tmp[0] = 0;
+		return DS_EXIT_FAILED;
+	}
+	close(fd);
+	d->path = d->tmp;
+	struct dsfs_file_spec f = {.capacity = cfg->wl.wss_pages * ABI_PAGE_SIZE};
+	uint64_t size = (ABI_FS_DATA_START + cfg->wl.wss_pages) * ABI_PAGE_SIZE;
+	if (d->file) {
+		snprintf(f.name, sizeof(f.name), "%s", d->file);
+		f.size = cfg->wl.workload == ABI_WL_LOG ? 0 : f.capacity;
+	}
+	char why[256];
+	int ret = dsfs_mkimage(d->path, size, &f, d->file ? 1 : 0, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "dirtyscope: temporary image %s: %s\n", d->path, why);
+		unlink(d->tmp);
+		d->tmp[0] = 0;
+		d->path = NULL;
+		return DS_EXIT_FAILED;
+	}
+	return 0;
+}
+
+int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd)
+{
+	struct session_config cfg = {
+	    .kvm_path = "/dev/kvm",
+	    .mode = &dlog_mode_bitmap,
+	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .workload_name = "seq",
+	    .wl =
+		{.workload = ABI_WL_SEQ, .epochs = 10, .wss_pages = 512, .seed = 1, .hot_pct = 90},
+	    .mem_bytes = 256ull << 20,
+	};
+	const char *json_path = NULL, *plot_path = NULL;
+	uint64_t hot_pages = 0;
+	struct disk disk = {0};
+	bool wss_set = false, epochs_set = false, flush_set = false, sync_set = false;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", run_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LOG:
+			cfg.mode = dlog_find(optarg);
+			if (!cfg.mode)
+				return usage_error(
+				    "--log %s: unknown mode (bitmap, clear, ring, uffd)", optarg);
+			break;
+		case OPT_WORKLOAD: {
+			size_t i;
+			for (i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
+				if (!strcmp(optarg, workloads[i].name))
+					break;
+			if (i == sizeof(workloads) / sizeof(workloads[0]))
+				return usage_error(
+				    "--workload %s: unknown workload (seq, random, hotcold, db, "
+				    "log, "
+				    "shared2, private, forkcow, mixed, badsys, badblk)",
+				    optarg);
+			cfg.wl.workload = workloads[i].id;
+			cfg.workload_name = workloads[i].name;
+			break;
+		}
+		case OPT_MEM: {
+			int e = parse_size(optarg, &cfg.mem_bytes);
+			if (e)
+				return usage_error("--mem %s: not a size (e.g. 256M, 4G)", optarg);
+			if (cfg.mem_bytes < ABI_RAM_MIN || cfg.mem_bytes > ABI_RAM_MAX)
+				return usage_error("--mem %s: must be between 16M and 256G",
+						   optarg);
+			if (cfg.mem_bytes % ABI_PAGE_SIZE)
+				return usage_error("--mem %s: not a multiple of 4K", optarg);
+			break;
+		}
+		case OPT_WSS:
+			NUM("--wss", 1, UINT32_MAX, cfg.wl.wss_pages);
+			wss_set = true;
+			break;
+		case OPT_WRITES:
+			NUM("--writes", 1, UINT32_MAX, cfg.wl.writes_per_epoch);
+			break;
+		case OPT_EPOCHS:
+			NUM("--epochs", 1, 1000000, cfg.wl.epochs);
+			epochs_set = true;
+			break;
+		case OPT_SEED:
+			NUM("--seed", 0, UINT64_MAX, cfg.wl.seed);
+			break;
+		case OPT_HOT_PAGES:
+			NUM("--hot-pages", 1, UINT32_MAX, hot_pages);
+			break;
+		case OPT_HOT_PCT:
+			NUM("--hot-pct", 0, 100, cfg.wl.hot_pct);
+			break;
+		case OPT_RING:
+			NUM("--ring-entries", 1, UINT32_MAX, cfg.dlog.ring_entries);
+			break;
+		case OPT_CHUNK:
+			NUM("--clear-chunk", 64, 1u << 31, cfg.dlog.clear_chunk_pages);
+			break;
+		case OPT_VERIFY:
+			cfg.verify = true;
+			break;
+		case OPT_JSON:
+			json_path = optarg;
+			break;
+		case OPT_CONSOLE:
+			cfg.echo_console = true;
+			break;
+		case OPT_KVM:
+			cfg.kvm_path = optarg;
+			break;
+		case OPT_POLICY: {
+			size_t i;
+			for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+				if (!strcmp(optarg, policies[i].name))
+					break;
+			if (i == sizeof(policies) / sizeof(policies[0]))
+				return usage_error(
+				    "--policy %s: unknown policy (wp, dbit, scan, lossy)", optarg);
+			cfg.wl.policy = policies[i].id;
+			cfg.policy_name = policies[i].name;
+			break;
+		}
+		case OPT_IMAGE:
+			disk.path = optarg;
+			break;
+		case OPT_CACHE:
+			NUM("--cache-pages", 4, UINT32_MAX, cfg.wl.cache_pages);
+			break;
+		case OPT_FLUSH:
+			NUM("--flush-every", 0, UINT32_MAX, cfg.wl.flush_every);
+			flush_set = true;
+			break;
+		case OPT_SYNC:
+			NUM("--sync-every", 0, UINT32_MAX, cfg.wl.sync_every);
+			sync_set = true;
+			break;
+		case OPT_PLOT:
+			if (!cmd->compare)
+				return usage_error("%s: unknown option --plot (try --help)",
+						   cmd->name);
+			plot_path = optarg;
+			break;
+		case 'h':
+			cmd->usage(stdout);
+			return DS_EXIT_OK;
+		default:
+			/* getopt sets optopt to the option's value when its argument
+			 * is missing, and to 0 for an unknown long option. */
+			if (optopt >= OPT_LOG)
+				return usage_error("%s: %s needs an argument", cmd->name,
+						   argv[optind - 1]);
+			if (optopt)
+				return usage_error("%s: unknown option -%c (try --help)", cmd->name,
+						   optopt);
+			return usage_error("%s: unknown option %s (try --help)", cmd->name,
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("%s: unexpected argument '%s'", cmd->name, argv[optind]);
+
+	/* Cross-option checks. */
+	bool file_world = session_file_workload(cfg.wl.workload);
+	if (cmd->compare &&
+	    (!file_world || cfg.wl.workload == ABI_WL_BADSYS || cfg.wl.workload == ABI_WL_BADBLK))
+		return usage_error("compare: --workload %s: compare needs a file workload (db, "
+				   "log, shared2, private, forkcow, mixed)",
+				   cfg.workload_name);
+	if (!file_world &&
+	    (cfg.policy_name || disk.path || cfg.wl.cache_pages || flush_set || sync_set))
+		return usage_error("--policy, --image, --cache-pages, --flush-every and "
+				   "--sync-every are for file workloads");
+	if (file_world) {
+		if (!cfg.policy_name) {
+			cfg.wl.policy = ABI_POLICY_WP;
+			cfg.policy_name = "wp";
+		}
+		if (!wss_set)
+			cfg.wl.wss_pages = FILE_DEFAULT_PAGES;
+		if (!epochs_set)
+			cfg.wl.epochs = FILE_DEFAULT_EPOCHS;
+		/* The bad-input programs check themselves and end no epoch. */
+		if (cfg.wl.workload == ABI_WL_BADSYS || cfg.wl.workload == ABI_WL_BADBLK)
+			cfg.wl.epochs = 0;
+		if (!cfg.wl.writes_per_epoch)
+			cfg.wl.writes_per_epoch = FILE_DEFAULT_WRITES;
+		if (!flush_set)
+			cfg.wl.flush_every = FILE_DEFAULT_FLUSH;
+		if (!sync_set)
+			cfg.wl.sync_every = cfg.wl.writes_per_epoch / 4;
+		disk.file = abi_wl_file_name(cfg.wl.workload);
+		if (disk.path) {
+			int e = check_user_image(&cfg, &disk, wss_set);
+			if (e)
+				return e;
+		}
+		if (cfg.wl.workload == ABI_WL_LOG &&
+		    (uint64_t)cfg.wl.epochs * cfg.wl.writes_per_epoch * 256 >
+			cfg.wl.wss_pages * ABI_PAGE_SIZE)
+			return usage_error("--wss %llu: too small for log's %llu appends of up to "
+					   "256 bytes",
+					   (unsigned long long)cfg.wl.wss_pages,
+					   (unsigned long long)cfg.wl.epochs *
+					       cfg.wl.writes_per_epoch);
+		if (cfg.wl.workload == ABI_WL_FORKCOW &&
+		    (uint64_t)cfg.wl.writes_per_epoch * (cfg.wl.epochs + 1) >
+			ABI_WL_FORKCOW_MAX_STORES)
+			return usage_error("--writes %llu: forkcow keeps at most %u stores "
+					   "(writes x (epochs + 1))",
+					   (unsigned long long)cfg.wl.writes_per_epoch,
+					   ABI_WL_FORKCOW_MAX_STORES);
+		if (cfg.wl.wss_pages > UINT32_MAX / 2)
+			return usage_error("--wss %llu: too large for a file",
+					   (unsigned long long)cfg.wl.wss_pages);
+	}
+	uint64_t max_wss = boot_max_wss(cfg.mem_bytes, guest_image);
+	if (!file_world && cfg.wl.wss_pages > max_wss)
+		return usage_error("--wss %llu: a guest with %llu MiB of RAM can map at most %llu "
+				   "pages",
+				   (unsigned long long)cfg.wl.wss_pages,
+				   (unsigned long long)(cfg.mem_bytes >> 20),
+				   (unsigned long long)max_wss);
+	if (!cfg.wl.writes_per_epoch)
+		cfg.wl.writes_per_epoch = cfg.wl.wss_pages;
+	if (cfg.wl.workload == ABI_WL_HOTCOLD) {
+		cfg.wl.hot_pages = hot_pages ? hot_pages : cfg.wl.wss_pages / 10;
+		if (!cfg.wl.hot_pages)
+			cfg.wl.hot_pages = 1;
+		if (cfg.wl.hot_pages > cfg.wl.wss_pages)
+			return usage_error("--hot-pages %llu: larger than --wss %llu",
+					   (unsigned long long)cfg.wl.hot_pages,
+					   (unsigned long long)cfg.wl.wss_pages);
+	} else if (hot_pages) {
+		return usage_error("--hot-pages: only for --workload hotcold");
+	}
+	uint64_t n = cfg.dlog.ring_entries;
+	if (n & (n - 1))
+		return usage_error("--ring-entries %llu: not a power of two",
+				   (unsigned long long)n);
+	if (cfg.dlog.clear_chunk_pages % 64)
+		return usage_error("--clear-chunk %llu: not a multiple of 64",
+				   (unsigned long long)cfg.dlog.clear_chunk_pages);
+
+	o->cfg = cfg;
+	o->json_path = json_path;
+	o->plot_path = plot_path;
+	o->disk = disk;
+	o->file_world = file_world;
+	return -1;
+}

@@ -1,0 +1,70 @@
+/*
+ * The options `run` and `compare` share: parsing, validation and defaults,
+ * the JSON output file, and the disk image of a file workload.  Everything a
+ * user can get wrong is checked here, before KVM is touched, so a bad option
+ * costs nothing and says exactly what is wrong.
+ */
+#ifndef TOOLS_RUNOPTS_H
+#define TOOLS_RUNOPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "logger/session.h"
+
+/* An output file (--json, --plot) is written under a temporary name and renamed into place
+ * only when the run completed, so no half-written file looks finished. */
+struct json_out {
+	const char *opt; /* the option that named it, for messages */
+	const char *path;
+	char tmp[4096];
+	FILE *f;
+	int stream; /* not a regular file: written in place, never renamed */
+};
+
+/* The disk of a file workload: the user's, or a temporary one. */
+struct disk {
+	char tmp[4096]; /* non-empty: a temporary image to remove */
+	const char *path;
+	const char *file; /* the workload's file, NULL for badblk */
+};
+
+/* Which command is parsing, and what it adds to run's options. */
+struct runopts_cmd {
+	const char *name;	/* "run" or "compare", for messages */
+	void (*usage)(FILE *f); /* printed by --help */
+	bool compare;		/* accept --plot; file workloads only */
+};
+
+struct run_opts {
+	struct session_config cfg;
+	const char *json_path; /* --json, or NULL */
+	const char *plot_path; /* compare --plot, or NULL */
+	struct disk disk;      /* file workloads; path NULL until an image exists */
+	bool file_world;
+};
+
+/*
+ * Parse and check argv (argv[0] is the command's name).  Returns -1 when the
+ * command should go on with *o filled in, else the exit code to return now
+ * (0 after --help, DS_EXIT_USAGE after a one-line error).
+ */
+int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd);
+
+/* Open the file an option (`opt`, for messages) names, or stdout for "-".
+ * Returns 0 or an exit code. */
+int json_out_open(struct json_out *j, const char *opt, const char *path);
+
+/* Close it: keep the file if `keep`, else remove it.  Returns 0 or an exit
+ * code. */
+int json_out_close(struct json_out *j, int keep);
+
+/* Make a temporary image holding just the workload's file, when the user gave
+ * none.  Returns 0 or an exit code; on failure nothing is left behind. */
+int runopts_temp_image(struct run_opts *o);
+
+/* SIGINT and SIGTERM stop the guest cleanly (vm_request_stop), so output
+ * files are removed rather than left half-written. */
+void runopts_catch_signals(void);
+
+#endif
