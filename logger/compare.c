@@ -36,7 +36,7 @@
 #define PF_CACHED  0x40 /* present and uptodate in the index */
 #define PF_PENDING 0x80 /* carried across epochs: see the comment above */
 
-#define UNEXPLAINED_PRINTED 8
+#define UNEXPLAINED_PRINTED 8 /* per run; the count is exact */
 
 struct compare_file {
 	uint32_t ino;
@@ -269,7 +269,6 @@ static int judge(struct compare *c, const struct epoch_rec *e, struct compare_co
 	}
 
 	/* Per page: counts, missed, pending, the picture's cell. */
-	uint64_t printed = 0;
 	for (uint32_t n = 0; n < c->nr_files; n++) {
 		struct compare_file *f = c->files[c->order[n]];
 		int s = slot_of[f->ino];
@@ -291,7 +290,7 @@ static int judge(struct compare *c, const struct epoch_rec *e, struct compare_co
 				fl |= PF_PENDING;
 			if ((fl & PF_GDIRTY) && !(fl & PF_PENDING)) {
 				k->unexplained++;
-				if (printed++ < UNEXPLAINED_PRINTED && c->cfg.report)
+				if (c->unexplained_printed++ < UNEXPLAINED_PRINTED && c->cfg.report)
 					fprintf(c->cfg.report,
 						"dirtyscope: compare: epoch %" PRIu64
 						": the guest calls %s page %u dirty, but no "

@@ -73,6 +73,7 @@ struct compare {
 	uint8_t *ram_copy, *img_copy; /* scratch for one file's pages */
 	uint64_t scratch_pages;
 	uint64_t prev_faults, prev_write_faults;
+	uint64_t unexplained_printed;
 	/* The last epoch, for callers that look closer (the tests). */
 	uint64_t epoch;
 	struct compare_counts last;
