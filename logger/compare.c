@@ -457,22 +457,21 @@ static void compare_summary(struct sink *s, const struct run_summary *r)
 		uint64_t other = t->host_frames - t->host;
 		table_row(f, "total", t);
 		fprintf(f,
-			"%s/%s/%s: %" PRIu64 " epochs; guest view %" PRIu64 " pages, host %" PRIu64
-			",\n  both %" PRIu64 ", guest-only %" PRIu64 ", host-only %" PRIu64
-			" (+%" PRIu64 " other frames), missed %" PRIu64 ", unexplained %" PRIu64
-			"\n",
+			"%s/%s/%s, %" PRIu64 " epochs: guest view %" PRIu64 " pages, host %" PRIu64
+			", both %" PRIu64 ",\n  guest-only %" PRIu64 ", host-only %" PRIu64
+			" file pages + %" PRIu64 " other frames,\n  missed %" PRIu64
+			", unexplained %" PRIu64 "\n",
 			c->cfg.workload_name, c->cfg.policy_name, c->cfg.mode_name, c->epochs,
 			t->guest, t->host, t->both, t->guest_only, t->host_only[MIRROR_FILE], other,
 			t->missed, t->unexplained);
 		fprintf(f,
 			"costs: guest faults %" PRIu64 " (write %" PRIu64 "), guest page writes "
-			"%" PRIu64 ", harvest %.1f us",
+			"%" PRIu64 ",\n  harvest %.1f us",
 			t->guest_faults, t->guest_write_faults, r->guest_page_writes,
 			us(t->harvest_ns));
 		if (t->stats[VSTAT_EXITS] != UINT64_MAX)
 			fprintf(f,
-				",\n  KVM exits %" PRIu64 ", pf-taken %" PRIu64
-				", pf-fixed %" PRIu64,
+				", KVM exits %" PRIu64 ", pf-taken %" PRIu64 ", pf-fixed %" PRIu64,
 				t->stats[VSTAT_EXITS], t->stats[VSTAT_PF_TAKEN],
 				t->stats[VSTAT_PF_FIXED]);
 		fprintf(f, "\n");

@@ -859,6 +859,111 @@ static void test_run_file_verify(void)
 	remove_dir(dir);
 }
 
+/* ---- compare ---- */
+
+static void test_compare_usage_errors(void)
+{
+	expect_fail(2, (const char *const[]){"--workload seq", "file workload", NULL},
+		    ARGS("compare", "--workload", "seq"));
+	expect_fail(2, (const char *const[]){"compare needs a file workload", NULL},
+		    ARGS("compare"));
+	expect_fail(2, (const char *const[]){"--workload badsys", NULL},
+		    ARGS("compare", "--workload", "badsys"));
+	expect_fail(2, (const char *const[]){"unknown option --plot", NULL},
+		    ARGS("run", "--plot", "x.svg"));
+	expect_fail(2, (const char *const[]){"--plot -", "stdout", NULL},
+		    ARGS("compare", "--workload", "db", "--json", "-", "--plot", "-"));
+	expect_fail(2, (const char *const[]){"--plot", "/nonexistent/dir/p.svg", NULL},
+		    ARGS("compare", "--workload", "db", "--plot", "/nonexistent/dir/p.svg"));
+	expect_fail(2, (const char *const[]){"compare: unknown option --bogus", NULL},
+		    ARGS("compare", "--workload", "db", "--bogus"));
+}
+
+/*
+ * compare: the table fits 80 columns, the JSON has one line per epoch plus
+ * the summary with every documented field, --plot leaves an SVG, lossy shows
+ * missed pages and still exits 0, and no temporary file is left behind.
+ */
+static void test_compare_outputs(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", env[64], names[512], svg[128], json[128];
+	const char *old = getenv("TMPDIR");
+	unsigned int n;
+	struct proc p;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(env, sizeof(env), "%s", dir);
+	setenv("TMPDIR", env, 1);
+
+	expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "wp", "--sync-every", "20"));
+	for (const char *l = p.out; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		CHECK(len <= 80, "%s: line wider than 80 columns: %.*s", p.cmd, (int)len, l);
+		l += len + (nl != NULL);
+	}
+	CHECK(strstr(p.out, "missed 0, unexplained 0") != NULL, "%s: no totals: %s", p.cmd, p.out);
+	proc_free(&p);
+
+	expect_ok(&p, ARGS("compare", "--workload", "shared2", "--policy", "lossy", "--epochs", "3",
+			   "--json", "-"));
+	check_json_lines(p.cmd, p.out, 4);
+	static const char *const fields[] = {"\"guest-dirty-pages\":",
+					     "\"guest-written-pages\":",
+					     "\"guest-pages\":",
+					     "\"host-pages\":",
+					     "\"pte-dirty-pages\":",
+					     "\"both-pages\":",
+					     "\"guest-only-pages\":",
+					     "\"host-only\":{\"file\":",
+					     "\"page-table\":",
+					     "\"kernel\":",
+					     "\"anon\":",
+					     "\"cow\":",
+					     "\"free\":",
+					     "\"host-dirty-frames\":",
+					     "\"missed-pages\":",
+					     "\"unexplained-pages\":0",
+					     "\"mirror-errors\":0",
+					     "\"guest-faults\":",
+					     "\"guest-write-faults\":",
+					     "\"guest-instructions\":null",
+					     "\"harvest-us\":",
+					     "\"missed\":[{\"ino\":",
+					     "\"missed-truncated\":",
+					     "\"total-time-ms\":",
+					     "\"policy\":\"lossy\"",
+					     NULL};
+	for (const char *const *f = fields; *f; f++)
+		CHECK(strstr(p.out, *f) != NULL, "%s: no %s in %s", p.cmd, *f, p.out);
+	CHECK(!strstr(p.out, "\"missed-pages\":0,\"unexplained"),
+	      "%s: lossy missed nothing in some epoch or the summary: %s", p.cmd, p.out);
+	proc_free(&p);
+
+	snprintf(svg, sizeof(svg), "%s/out.svg", dir);
+	snprintf(json, sizeof(json), "%s/out.json", dir);
+	expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "scan", "--plot", svg,
+			   "--json", json));
+	proc_free(&p);
+	FILE *f = fopen(svg, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	char *text = slurp(f);
+	fclose(f);
+	CHECK(text && !strncmp(text, "<?xml", 5) && strstr(text, "</svg>"),
+	      "%s: not an SVG document", svg);
+	free(text);
+	unlink(svg);
+	unlink(json);
+
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 0, "files left in %s: %s", dir, names);
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	remove_dir(dir);
+}
+
 static const struct ds_case plain_cases[] = {
     {"no arguments: exit 2, usage", test_no_arguments},
     {"unknown command", test_unknown_command},
@@ -894,6 +999,7 @@ static const struct ds_case plain_cases[] = {
     {"mkimage: missing or bad --size: exit 2", test_mkimage_missing_size},
     {"mkimage: usage errors, FIFO refused: exit 2", test_mkimage_usage_errors},
     {"mkimage --help", test_mkimage_help},
+    {"compare: usage errors: exit 2", test_compare_usage_errors},
     {NULL, NULL},
 };
 
@@ -906,6 +1012,7 @@ static const struct ds_case kvm_cases[] = {
     {"run --epochs 3 --verify: table", test_table},
     {"run: file-workload option and image errors: exit 2", test_run_file_option_errors},
     {"run db --verify: wp exits 0, lossy exits 1", test_run_file_verify},
+    {"compare: 80-column table, JSON fields, --plot, lossy", test_compare_outputs},
     {NULL, NULL},
 };
 
