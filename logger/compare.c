@@ -215,15 +215,18 @@ static int judge(struct compare *c, const struct epoch_rec *e, struct compare_co
 {
 	struct mirror *mi = &c->mirror;
 	const struct abi_pc_desc *d = &e->view->desc;
-	int ret = mirror_build(mi, d);
+	struct abi_fs_meta meta;
+	int ret = read_meta(c, &meta);
+	if (ret)
+		return ret;
+	/* The image bounds what the mirror copies of each published index. */
+	for (uint32_t i = 0; i < ABI_FS_MAX_INODES; i++)
+		mi->extent_pages[i] =
+		    meta.inodes[i].flags & ABI_FS_INODE_USED ? meta.inodes[i].nr_blocks : 0;
+	ret = mirror_build(mi, d);
 	if (ret)
 		return ret;
 	k->mirror_errors = mi->errors;
-
-	struct abi_fs_meta meta;
-	ret = read_meta(c, &meta);
-	if (ret)
-		return ret;
 
 	/* The files the mirror knows, with this epoch's flags reset. */
 	int slot_of[ABI_FS_MAX_INODES];

@@ -39,7 +39,7 @@ const char *mirror_class_name(enum mirror_class c)
 __attribute__((format(printf, 2, 3))) static void lie(struct mirror *mi, const char *fmt, ...)
 {
 	mi->errors++;
-	if (!mi->report || ++mi->errors_total > MIRROR_REPORTED_MAX)
+	if (++mi->errors_total > MIRROR_REPORTED_MAX || !mi->report)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -90,21 +90,23 @@ static struct mirror_frame *frame_at(struct mirror *mi, uint64_t gpa)
 /* The published processes, checked: returns how many of d->procs_gpa's
  * entries may be read (0 when the buffer itself is bad). */
 static const struct abi_pc_proc *procs_of(struct mirror *mi, const struct abi_pc_desc *d,
-					  uint32_t *n)
+					  uint32_t *n, bool report)
 {
 	*n = 0;
 	if (!d->nr_procs)
 		return NULL;
 	uint32_t nr = d->nr_procs;
 	if (nr > d->procs_cap || nr > MIRROR_MAX_PROCS) {
-		lie(mi, "%u processes listed in a buffer of %u", d->nr_procs, d->procs_cap);
+		if (report)
+			lie(mi, "%u processes listed in a buffer of %u", d->nr_procs, d->procs_cap);
 		nr = d->procs_cap < MIRROR_MAX_PROCS ? d->procs_cap : MIRROR_MAX_PROCS;
 	}
 	const struct abi_pc_proc *p =
 	    d->procs_gpa % 8 ? NULL
 			     : mem_gpa_to_hva(mi->mem, d->procs_gpa, (uint64_t)nr * sizeof(*p));
 	if (!p) {
-		lie(mi, "process list at %#" PRIx64 " is outside guest RAM", d->procs_gpa);
+		if (report)
+			lie(mi, "process list at %#" PRIx64 " is outside guest RAM", d->procs_gpa);
 		return NULL;
 	}
 	*n = nr;
@@ -121,11 +123,51 @@ static void on_table(void *ctx, uint64_t gpa, int level)
 		f->cls = MIRROR_PAGETABLE;
 }
 
+/*
+ * The work budget.  Page tables can alias (a table named from many entries,
+ * or from itself one level down): the walker refuses loops on a path, but a
+ * few pages of aliased tables still describe billions of leaves.  So a build
+ * spends at most MIRROR_WORK(RAM pages) units, one per table read, per leaf
+ * seen in pass 1, and per 4 KiB frame examined in pass 3: far above what any
+ * honest guest needs (16 processes each mapping all of RAM), yet bounded by
+ * the RAM size the user chose.  A guest that spends it all is lying.
+ */
+#define MIRROR_WORK(pages) (32 * (pages) + 65536)
+
+static bool spend(struct mirror *mi, uint64_t units)
+{
+	if (mi->work < units) {
+		if (!mi->over_budget)
+			lie(mi, "page tables describe more mappings than RAM could hold "
+				"(aliased tables?): walks stopped");
+		mi->over_budget = true;
+		mi->work = 0;
+		return false;
+	}
+	mi->work -= units;
+	return true;
+}
+
+/* Pass 1 and the boot walk: leaves only cost. */
 static int leaf_ignore(void *ctx, const struct mmu_leaf *l)
 {
-	(void)ctx;
 	(void)l;
-	return 0;
+	return spend(ctx, 1) ? 0 : 1;
+}
+
+/* Walk one address space within what is left of the budget; the tables it
+ * reads are charged afterwards (the walker stops at max_tables itself). */
+static int budget_walk(struct mirror *mi, uint64_t cr3, uint64_t hi, const struct mmu_walk_ops *ops,
+		       struct mmu_walk_stats *st)
+{
+	if (mi->over_budget)
+		return 1;
+	mi->mmu.max_tables = mi->work ? mi->work : 1;
+	int ret = mmu_walk_ex(&mi->mmu, cr3, 0, hi, ops, st);
+	spend(mi, st->tables);
+	if (ret == -E2BIG)
+		spend(mi, mi->work + 1); /* out of table visits: the same lie */
+	return mi->over_budget ? 1 : ret;
 }
 
 /* Pass 3 state: the process being walked. */
@@ -147,6 +189,8 @@ static int on_leaf(void *ctx, const struct mmu_leaf *l)
 {
 	struct leaf_walk *w = ctx;
 	struct mirror *mi = w->mi;
+	if (!spend(mi, l->size / ABI_PAGE_SIZE))
+		return 1;
 	for (uint64_t off = 0; off < l->size; off += ABI_PAGE_SIZE) {
 		uint64_t va = l->va + off;
 		struct mirror_frame *f = frame_at(mi, l->gpa + off);
@@ -193,7 +237,8 @@ static int on_leaf(void *ctx, const struct mmu_leaf *l)
 static void walk_procs(struct mirror *mi, const struct abi_pc_desc *d, bool leaves)
 {
 	uint32_t n;
-	const struct abi_pc_proc *procs = procs_of(mi, d, &n);
+	/* Both passes read the same list: only the second reports it. */
+	const struct abi_pc_proc *procs = procs_of(mi, d, &n, leaves);
 	struct mmu_walk_ops ops = {
 	    .leaf = leaves ? on_leaf : leaf_ignore,
 	    .table = leaves ? NULL : on_table,
@@ -209,7 +254,9 @@ static void walk_procs(struct mirror *mi, const struct abi_pc_desc *d, bool leav
 		}
 		ops.ctx = leaves ? (void *)&w : (void *)mi;
 		struct mmu_walk_stats st;
-		int ret = mmu_walk_ex(&mi->mmu, w.p.cr3, 0, USER_VA_END, &ops, &st);
+		int ret = budget_walk(mi, w.p.cr3, USER_VA_END, &ops, &st);
+		if (mi->over_budget)
+			return;
 		/* Malformed tables are the walker's to refuse; say so once. */
 		if (leaves && (ret || st.bad))
 			lie(mi,
@@ -230,6 +277,13 @@ static int read_files(struct mirror *mi, const struct abi_pc_desc *d)
 			continue; /* never opened */
 		if (pf->ino >= ABI_FS_MAX_INODES || mirror_file_slot(mi, pf->ino) >= 0) {
 			lie(mi, "file entry %u names inode %u twice or out of range", i, pf->ino);
+			continue;
+		}
+		/* With the image's extents known, an index of another length is
+		 * a lie; this also bounds what is copied by the image's size. */
+		if (mi->extent_pages[pf->ino] && pf->npages != mi->extent_pages[pf->ino]) {
+			lie(mi, "index of inode %u has %u pages, its extent %" PRIu64, pf->ino,
+			    pf->npages, mi->extent_pages[pf->ino]);
 			continue;
 		}
 		uint64_t bytes = (uint64_t)pf->npages * 8;
@@ -312,13 +366,18 @@ int mirror_build(struct mirror *mi, const struct abi_pc_desc *d)
 {
 	const struct guest_mem *m = mi->mem;
 	mi->errors = 0;
+	mi->work = MIRROR_WORK(m->nr_pages);
+	mi->over_budget = false;
 	for (uint64_t i = 0; i < m->nr_pages; i++)
 		mi->frames[i] = (struct mirror_frame){.cls = MIRROR_KERNEL};
 
 	/* The boot tables map the kernel half every process shares. */
 	struct mmu_walk_ops boot = {.leaf = leaf_ignore, .table = on_table, .ctx = mi};
-	if (mmu_walk_ex(&mi->mmu, ABI_BOOT_PT_GPA, 0, 0, &boot, NULL))
-		lie(mi, "the boot page tables are malformed");
+	struct mmu_walk_stats st;
+	int bret = budget_walk(mi, ABI_BOOT_PT_GPA, 0, &boot, &st);
+	if (!mi->over_budget && (bret || st.bad))
+		lie(mi, "the boot page tables have %" PRIu64 " malformed entries",
+		    st.bad ? st.bad : 1);
 	walk_procs(mi, d, false);
 	int ret = read_files(mi, d);
 	if (ret)

@@ -65,6 +65,11 @@ struct mirror {
 	uint64_t errors;			/* lies found by the last build */
 	uint64_t errors_total;			/* and by every build */
 	FILE *report;				/* where lies are printed, or NULL */
+	/* Optional, set by the caller: each inode's extent in pages (0:
+	 * unknown).  A published index of another length is a lie. */
+	uint64_t extent_pages[ABI_FS_MAX_INODES];
+	uint64_t work; /* what is left of this build's work budget */
+	bool over_budget;
 };
 
 /*

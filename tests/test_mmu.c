@@ -908,6 +908,121 @@ static void test_reserved_bits(void)
 	CU_ASSERT_EQUAL(cb_outside, 0);
 }
 
+/* ---- walk: the table callback -------------------------------------------- */
+
+#define MAX_TABLE_CB 64
+
+struct table_log {
+	uint64_t gpa[MAX_TABLE_CB];
+	int level[MAX_TABLE_CB];
+	size_t n;
+};
+
+static void log_table(void *ctx, uint64_t gpa, int level)
+{
+	struct table_log *t = ctx;
+	CU_ASSERT_FATAL(t->n < MAX_TABLE_CB);
+	t->gpa[t->n] = gpa;
+	t->level[t->n++] = level;
+}
+
+static int ignore_leaf(void *ctx, const struct mmu_leaf *l)
+{
+	return 0;
+}
+
+/* Walk [lo, hi) logging table visits into *t; returns mmu_walk_ex's value. */
+static int walk_tables(const struct mmu *m, uint64_t cr3, uint64_t lo, uint64_t hi,
+		       struct table_log *t, struct mmu_walk_stats *st)
+{
+	struct mmu_walk_ops ops = {.leaf = ignore_leaf, .table = log_table, .ctx = t};
+	t->n = 0;
+	return mmu_walk_ex(m, cr3, lo, hi, &ops, st);
+}
+
+/* The log is exactly `n` visits: gpa[i] at level[i], in that order. */
+static void check_tables(const struct table_log *t, const uint64_t *gpa, const int *level, size_t n)
+{
+	CU_ASSERT_EQUAL_FATAL(t->n, n);
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(t->gpa[i], gpa[i]);
+		CU_ASSERT_EQUAL(t->level[i], level[i]);
+	}
+}
+
+static void test_walk_table_callback(void)
+{
+	struct mmu m = fake_mmu();
+	static struct table_log t;
+	struct mmu_walk_stats st;
+	fake_reset();
+	uint64_t pml4 = pt_alloc();
+	const uint64_t hi4k = 0xffff800000000000ULL, hi1g = 0xffffffffc0000000ULL;
+	CU_ASSERT_FATAL(map_page(pml4, 0x1000, 0x1000, MMU_PAGE_4K, W, MID, NULL, NULL));
+	CU_ASSERT_FATAL(map_page(pml4, 0x3000, 0x2000, MMU_PAGE_4K, W, MID, NULL, NULL));
+	CU_ASSERT_FATAL(
+	    map_page(pml4, 5 * GIB + 2 * MIB, 0x200000, MMU_PAGE_2M, W, MID, NULL, NULL));
+	CU_ASSERT_FATAL(map_page(pml4, 7 * GIB + 0x1000, 0x3000, MMU_PAGE_4K, W, MID, NULL, NULL));
+	CU_ASSERT_FATAL(map_page(pml4, hi4k, 0x4000, MMU_PAGE_4K, W, MID, NULL, NULL));
+	CU_ASSERT_FATAL(map_page(pml4, hi1g, 0x40000000, MMU_PAGE_1G, W, MID, NULL, NULL));
+	uint64_t pdpt0 = *ent(pml4, 0) & MMU_PTE_ADDR;
+	uint64_t pd0 = *ent(pdpt0, 0) & MMU_PTE_ADDR;
+	uint64_t pt0 = *ent(pd0, 0) & MMU_PTE_ADDR;
+	uint64_t pd5 = *ent(pdpt0, 5) & MMU_PTE_ADDR;
+	uint64_t pd7 = *ent(pdpt0, 7) & MMU_PTE_ADDR;
+	uint64_t pt7 = *ent(pd7, 0) & MMU_PTE_ADDR;
+	uint64_t pdpt256 = *ent(pml4, 256) & MMU_PTE_ADDR;
+	uint64_t pd256 = *ent(pdpt256, 0) & MMU_PTE_ADDR;
+	uint64_t pt256 = *ent(pd256, 0) & MMU_PTE_ADDR;
+	uint64_t pdpt511 = *ent(pml4, 511) & MMU_PTE_ADDR;
+
+	/* Every table page once, the PML4 first, depth first in VA order. */
+	const uint64_t all[] = {pml4, pdpt0,   pd0,   pt0,   pd5,    pd7,
+				pt7,  pdpt256, pd256, pt256, pdpt511};
+	const int all_lv[] = {4, 3, 2, 1, 2, 2, 1, 3, 2, 1, 3};
+	CU_ASSERT_EQUAL_FATAL(pt_count(), sizeof(all) / sizeof(all[0]));
+	CU_ASSERT_EQUAL(walk_tables(&m, pml4, 0, 0, &t, &st), 0);
+	check_tables(&t, all, all_lv, sizeof(all) / sizeof(all[0]));
+	CU_ASSERT_EQUAL(st.tables, t.n);
+	CU_ASSERT_EQUAL(st.leaves, 6);
+
+	/* A range reads (and reports) only the tables on its paths. */
+	const uint64_t low[] = {pml4, pdpt0, pd0, pt0};
+	const int low_lv[] = {4, 3, 2, 1};
+	CU_ASSERT_EQUAL(walk_tables(&m, pml4, 0, 4 * GIB, &t, &st), 0);
+	check_tables(&t, low, low_lv, 4);
+	CU_ASSERT_EQUAL(st.tables, 4);
+
+	/* Refused tables get no callback: loops (a PDPT entry naming the PML4,
+	 * a PD naming itself) and tables outside RAM (below it, far above). */
+	*ent(pdpt0, 9) = pml4 | P | W | A;
+	*ent(pd0, 10) = pd0 | P | W | A;
+	*ent(pml4, 3) = 0x0 | P | W | A;
+	*ent(pd7, 3) = (1ULL << 40) | P | W | A;
+	CU_ASSERT_EQUAL(walk_tables(&m, pml4, 0, 0, &t, &st), 0);
+	check_tables(&t, all, all_lv, sizeof(all) / sizeof(all[0]));
+	CU_ASSERT_EQUAL(st.bad, 4);
+	CU_ASSERT_EQUAL(st.tables, t.n);
+
+	/* A table reached by two paths (no loop) is reported once per visit. */
+	*ent(pdpt0, 20) = pd7 | P | W | A;
+	const uint64_t twice[] = {pml4, pdpt0, pd0,	pt0,   pd5,   pd7,    pt7,
+				  pd7,	pt7,   pdpt256, pd256, pt256, pdpt511};
+	const int twice_lv[] = {4, 3, 2, 1, 2, 2, 1, 2, 1, 3, 2, 1, 3};
+	CU_ASSERT_EQUAL(walk_tables(&m, pml4, 0, 0, &t, &st), 0);
+	check_tables(&t, twice, twice_lv, sizeof(twice) / sizeof(twice[0]));
+	CU_ASSERT_EQUAL(st.tables, t.n);
+	CU_ASSERT_EQUAL(st.bad, 5); /* PD 7's bad entry, once per visit */
+
+	/* A CR3 outside RAM: no table read, no callback. */
+	CU_ASSERT_EQUAL(walk_tables(&m, RAM_GPA + RAM_SIZE, 0, 0, &t, &st), -EIO);
+	CU_ASSERT_EQUAL(t.n, 0);
+	CU_ASSERT_EQUAL(st.tables, 0);
+	/* Outside RAM: 2 tables in the third walk, 3 in the fourth (PD 7's
+	 * bad entry is read on both visits), then CR3. */
+	CU_ASSERT_EQUAL(cb_outside, 6);
+}
+
 /* ---- walk: stopping, arguments, names ------------------------------------ */
 
 static void test_walk_stop(void)
@@ -1193,6 +1308,7 @@ static const struct ds_case cases[] = {
     {"walk: aliasing stopped by the table budget", test_walk_alias_budget},
     {"walk/translate: tables outside RAM", test_walk_outside_ram},
     {"walk/translate: reserved bits", test_reserved_bits},
+    {"walk: table callback", test_walk_table_callback},
     {"walk: callback stops the walk", test_walk_stop},
     {"walk: ranges and bad arguments", test_walk_args},
     {"reason names", test_reason_names},
