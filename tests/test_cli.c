@@ -827,18 +827,40 @@ static void test_run_file_option_errors(void)
 	remove_dir(dir);
 }
 
+/* Point TMPDIR at a fresh directory dir (a "/tmp/test_cli.XXXXXX" buffer),
+ * so the temporary images a run makes can be counted; *old keeps the old
+ * value for tmpdir_leave. */
+static void tmpdir_enter(char *dir, char **old)
+{
+	const char *o = getenv("TMPDIR");
+	*old = o ? strdup(o) : NULL;
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	setenv("TMPDIR", dir, 1);
+}
+
+/* Check nothing was left in dir, restore TMPDIR and remove dir. */
+static void tmpdir_leave(const char *dir, char *old)
+{
+	char names[512];
+	unsigned int n;
+	list_dir(dir, names, sizeof(names), &n);
+	CHECK(n == 0, "files left in %s: %s", dir, names);
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+	remove_dir(dir);
+}
+
 /* db under wp verifies (exit 0, the temporary image removed); under lossy
  * the image check finds the lost stores (exit 1, pages named). */
 static void test_run_file_verify(void)
 {
-	char dir[] = "/tmp/test_cli.XXXXXX", env[64], names[512];
-	const char *old = getenv("TMPDIR");
-	unsigned int n;
+	char dir[] = "/tmp/test_cli.XXXXXX", *old;
 	struct proc p;
 
-	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-	snprintf(env, sizeof(env), "%s", dir);
-	setenv("TMPDIR", env, 1);
+	tmpdir_enter(dir, &old);
 	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "wp", "--verify", "--json", "-"));
 	CHECK(strstr(p.out, "\"guest-dirty-pages\"") && strstr(p.out, "\"policy\":\"wp\""),
 	      "%s: no file-world JSON fields: %s", p.cmd, p.out);
@@ -849,14 +871,7 @@ static void test_run_file_verify(void)
 	CHECK(strstr(p.err, "verify: file db page") && strstr(p.err, "differ from what"),
 	      "%s: differing pages not named: %s", p.cmd, p.err);
 	proc_free(&p);
-
-	list_dir(dir, names, sizeof(names), &n);
-	CHECK(n == 0, "temporary images left in %s: %s", dir, names);
-	if (old)
-		setenv("TMPDIR", old, 1);
-	else
-		unsetenv("TMPDIR");
-	remove_dir(dir);
+	tmpdir_leave(dir, old);
 }
 
 /* ---- compare ---- */
@@ -886,14 +901,10 @@ static void test_compare_usage_errors(void)
  */
 static void test_compare_outputs(void)
 {
-	char dir[] = "/tmp/test_cli.XXXXXX", env[64], names[512], svg[128], json[128];
-	const char *old = getenv("TMPDIR");
-	unsigned int n;
+	char dir[] = "/tmp/test_cli.XXXXXX", *old, svg[128], json[128];
 	struct proc p;
 
-	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-	snprintf(env, sizeof(env), "%s", dir);
-	setenv("TMPDIR", env, 1);
+	tmpdir_enter(dir, &old);
 
 	expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "wp", "--sync-every", "20"));
 	for (const char *l = p.out; *l;) {
@@ -954,14 +965,7 @@ static void test_compare_outputs(void)
 	free(text);
 	unlink(svg);
 	unlink(json);
-
-	list_dir(dir, names, sizeof(names), &n);
-	CHECK(n == 0, "files left in %s: %s", dir, names);
-	if (old)
-		setenv("TMPDIR", old, 1);
-	else
-		unsetenv("TMPDIR");
-	remove_dir(dir);
+	tmpdir_leave(dir, old);
 }
 
 static const struct ds_case plain_cases[] = {
