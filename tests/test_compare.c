@@ -2,8 +2,9 @@
  * Integration tests of dirtyscope compare (logger/compare.c), under KVM.
  *
  *   - db and shared2 under wp, dbit and scan: no missed page in any epoch,
- *     and every page the guest calls dirty was in the host's KVM dirty set in
- *     that epoch or an earlier one not yet written back.  That second check
+ *     and every page the guest calls dirty, or writes back, was in the
+ *     host's KVM dirty set in that epoch or an earlier one since its last
+ *     writeback.  That second check
  *     is made here independently of the compare code: the test maps the
  *     dirty frames to file pages itself, through the guest's index read with
  *     pcview_index_entry, not through the mirror.
@@ -47,7 +48,7 @@ struct check {
 	uint32_t ino;
 	uint64_t host_last[MAX_PAGES]; /* last epoch the host saw it dirty */
 	uint64_t wb_last[MAX_PAGES];   /* last epoch the guest wrote it back */
-	uint64_t guest_dirty_seen, not_host_dirty;
+	uint64_t guest_dirty_seen, wb_seen, not_host_dirty;
 	uint64_t missed_checked, missed_same, missed_flagged;
 	uint64_t class_sum_bad, epochs;
 };
@@ -90,9 +91,18 @@ static void check_epoch(struct sink *s, const struct epoch_rec *e)
 			ck->host_last[p] = e->epoch;
 	}
 	const struct pcview *v = e->view;
-	for (uint64_t i = v->nr_dirty; i < v->nr_dirty + v->nr_written; i++)
-		if (v->ents[i].ino == ck->ino && v->ents[i].index < npages)
-			ck->wb_last[v->ents[i].index] = e->epoch;
+	for (uint64_t i = v->nr_dirty; i < v->nr_dirty + v->nr_written; i++) {
+		uint32_t p = v->ents[i].index;
+		if (v->ents[i].ino != ck->ino || p >= npages)
+			continue;
+		/* Written back: a store since its previous writeback was seen
+		 * (scan's dirty list is often empty at an epoch's end, so this
+		 * is where scan is checked). */
+		ck->wb_seen++;
+		if (!ck->host_last[p] || ck->host_last[p] < ck->wb_last[p])
+			ck->not_host_dirty++;
+		ck->wb_last[p] = e->epoch;
+	}
 	for (uint64_t i = 0; i < v->nr_dirty; i++) {
 		uint32_t p = v->ents[i].index;
 		if (v->ents[i].ino != ck->ino || p >= npages)
@@ -155,7 +165,7 @@ static void check_epoch(struct sink *s, const struct epoch_rec *e)
 struct outcome {
 	int ret;
 	struct compare_counts total;
-	uint64_t guest_dirty_seen, not_host_dirty;
+	uint64_t guest_dirty_seen, wb_seen, not_host_dirty;
 	uint64_t missed_checked, missed_same, missed_flagged, class_sum_bad, epochs;
 	uint64_t plot_missed_cells;
 };
@@ -218,6 +228,7 @@ static struct outcome run(uint32_t workload, uint32_t policy, bool drop)
 	o.total = ck->cmp.total;
 	o.guest_dirty_seen = ck->guest_dirty_seen;
 	o.not_host_dirty = ck->not_host_dirty;
+	o.wb_seen = ck->wb_seen;
 	o.missed_checked = ck->missed_checked;
 	o.missed_same = ck->missed_same;
 	o.missed_flagged = ck->missed_flagged;
@@ -229,12 +240,13 @@ static struct outcome run(uint32_t workload, uint32_t policy, bool drop)
 	compare_free(&ck->cmp);
 	free(ck);
 	unlink(image);
-	printf("\n    %s/%s%s: ret %d, guest-dirty %llu (host-seen checked), both %llu, "
-	       "g-only %llu, h-only %llu, pte-D %llu, missed %llu (checked %llu), "
+	printf("\n    %s/%s%s: ret %d, guest-dirty %llu and written %llu checked host-dirty, "
+	       "both %llu, g-only %llu, h-only %llu, pte-D %llu, missed %llu (checked %llu), "
 	       "unexplained %llu",
 	       abi_wl_file_name(workload), ds_policy_name(policy),
 	       drop ? " (file frames dropped)" : "", o.ret, (unsigned long long)o.guest_dirty_seen,
-	       (unsigned long long)o.total.both, (unsigned long long)o.total.guest_only,
+	       (unsigned long long)o.wb_seen, (unsigned long long)o.total.both,
+	       (unsigned long long)o.total.guest_only,
 	       (unsigned long long)o.total.host_only[MIRROR_FILE],
 	       (unsigned long long)o.total.pte_dirty, (unsigned long long)o.total.missed,
 	       (unsigned long long)o.missed_checked, (unsigned long long)o.total.unexplained);
@@ -255,6 +267,7 @@ static void check_exact(uint32_t policy)
 		CU_ASSERT_EQUAL(o.total.mirror_errors, 0);
 		CU_ASSERT_EQUAL(o.class_sum_bad, 0);
 		CU_ASSERT(o.total.both > 0);
+		CU_ASSERT(o.wb_seen > 0);
 		/* Pages left dirty at epoch ends: by flag (wp) or D bit (dbit);
 		 * scan learns of them only when it scans, and PTE D shows them. */
 		if (policy == ABI_POLICY_SCAN) {
