@@ -968,6 +968,44 @@ static void test_compare_outputs(void)
 	tmpdir_leave(dir, old);
 }
 
+/* ---- recover and verify-image ---- */
+
+static void test_recover_verify_image(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", img[128], jr[160];
+	struct proc p;
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	snprintf(jr, sizeof(jr), "%s.journal", img);
+	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:64K"));
+	proc_free(&p);
+	expect_ok(&p, ARGS("verify-image", img));
+	CHECK(strstr(p.out, "no host writeback journal") != NULL, "%s: %s", p.cmd, p.out);
+	proc_free(&p);
+	expect_ok(&p, ARGS("recover", img));
+	CHECK(strstr(p.out, "nothing to recover") != NULL, "%s: %s", p.cmd, p.out);
+	proc_free(&p);
+
+	FILE *f = fopen(jr, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("not a journal\n", f);
+	fclose(f);
+	expect_fail(1, (const char *const[]){"not a dirtyscope journal", NULL},
+		    ARGS("verify-image", img));
+	expect_fail(2, (const char *const[]){"not a dirtyscope journal", NULL},
+		    ARGS("recover", img));
+	unlink(jr);
+	expect_fail(2, (const char *const[]){"usage: dirtyscope recover IMAGE", NULL},
+		    ARGS("recover"));
+	expect_fail(2, (const char *const[]){"usage: dirtyscope verify-image IMAGE", NULL},
+		    ARGS("verify-image", img, "extra"));
+	expect_fail(2, (const char *const[]){"/nonexistent.img", NULL},
+		    ARGS("verify-image", "/nonexistent.img"));
+	expect_fail(2, (const char *const[]){dir, NULL}, ARGS("recover", dir));
+	unlink(img);
+	remove_dir(dir);
+}
+
 static const struct ds_case plain_cases[] = {
     {"no arguments: exit 2, usage", test_no_arguments},
     {"unknown command", test_unknown_command},
@@ -1004,6 +1042,7 @@ static const struct ds_case plain_cases[] = {
     {"mkimage: usage errors, FIFO refused: exit 2", test_mkimage_usage_errors},
     {"mkimage --help", test_mkimage_help},
     {"compare: usage errors: exit 2", test_compare_usage_errors},
+    {"recover and verify-image: no journal, a foreign one, usage", test_recover_verify_image},
     {NULL, NULL},
 };
 

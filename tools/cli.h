@@ -15,6 +15,8 @@ int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_mkimage(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_verify_image(int argc, char **argv);
 
 /* Print "dirtyscope: <msg>" and return DS_EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,8 @@ static void usage(FILE *f)
 		   "  compare  run a file workload; guest versus host dirty tracking\n"
 		   "  info     what this host's KVM offers for dirty logging\n"
 		   "  mkimage  create a DSFS disk image for the guest, or check one\n"
+		   "  recover  bring an image to its last committed host writeback epoch\n"
+		   "  verify-image  check an image and its host writeback journal\n"
 		   "\n"
 		   "'dirtyscope <command> --help' describes each command.\n"
 		   "exit codes: 0 ok, 1 check failed (lost pages, invalid image), 2 usage or\n"
@@ -70,6 +72,10 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "compare"))
 		return cmd_compare(argc - 1, argv + 1);
+	if (!strcmp(cmd, "recover"))
+		return cmd_recover(argc - 1, argv + 1);
+	if (!strcmp(cmd, "verify-image"))
+		return cmd_verify_image(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mkimage"))
 		return cmd_mkimage(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
