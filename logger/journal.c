@@ -353,10 +353,13 @@ static int open_pair(const char *image_path, int flags, int *image_fd, int *fd, 
 	return 0;
 }
 
-int journal_inspect(const char *image_path, struct journal_status *st, char *why, size_t whylen)
+/* Open the image and its journal read-only or read-write and examine it,
+ * recovering with `fix`. */
+static int examine_path(const char *image_path, int fix, struct journal_status *st, char *why,
+			size_t whylen)
 {
 	int image_fd, fd;
-	int ret = open_pair(image_path, O_RDONLY, &image_fd, &fd, why, whylen);
+	int ret = open_pair(image_path, fix ? O_RDWR : O_RDONLY, &image_fd, &fd, why, whylen);
 	if (ret == 1) {
 		memset(st, 0, sizeof(*st));
 		st->state = JOURNAL_NONE;
@@ -364,30 +367,21 @@ int journal_inspect(const char *image_path, struct journal_status *st, char *why
 	}
 	if (ret)
 		return ret;
-	ret = examine(fd, image_fd, st, 0, why, whylen);
+	ret = examine(fd, image_fd, st, fix, why, whylen);
 	close(fd);
 	close(image_fd);
 	return ret;
 }
 
+int journal_inspect(const char *image_path, struct journal_status *st, char *why, size_t whylen)
+{
+	return examine_path(image_path, 0, st, why, whylen);
+}
+
 int journal_recover(const char *image_path, struct journal_status *st, char *why, size_t whylen)
 {
 	struct journal_status tmp;
-	int image_fd, fd;
-	if (!st)
-		st = &tmp;
-	int ret = open_pair(image_path, O_RDWR, &image_fd, &fd, why, whylen);
-	if (ret == 1) {
-		memset(st, 0, sizeof(*st));
-		st->state = JOURNAL_NONE;
-		return 0;
-	}
-	if (ret)
-		return ret;
-	ret = examine(fd, image_fd, st, 1, why, whylen);
-	close(fd);
-	close(image_fd);
-	return ret;
+	return examine_path(image_path, 1, st ? st : &tmp, why, whylen);
 }
 
 int journal_open(struct journal *j, const char *image_path, int image_fd, char *why, size_t whylen)
