@@ -160,6 +160,13 @@ static int read_header(int fd, struct jhdr *h, char *why, size_t n)
 
 /* ---- checking an OPEN transaction ---- */
 
+/* An extent's checksum is the XOR of this over its blocks, so it can be
+ * computed a block at a time while reading the journal back. */
+static uint64_t block_csum(const void *block, uint64_t b)
+{
+	return abi_fs_csum(block, JOURNAL_BLOCK / 8) + b * 0x9e3779b97f4a7c15ULL;
+}
+
 static uint64_t table_blocks(uint64_t n)
 {
 	return (n * sizeof(struct jext) + JOURNAL_BLOCK - 1) / JOURNAL_BLOCK;
@@ -205,13 +212,12 @@ static int check_tx(int fd, const struct jhdr *h, uint64_t image_blocks, struct 
 		    e->nr_blocks > image_blocks - e->block || e->data_block != next)
 			goto out;
 		next += e->nr_blocks;
-		/* The checksum runs over the extent's blocks in order. */
 		uint64_t hsh = 0;
 		for (uint64_t b = 0; b < e->nr_blocks; b++) {
 			ret = rd(fd, buf, JOURNAL_BLOCK, (e->data_block + b) * JOURNAL_BLOCK);
 			if (ret)
 				goto out;
-			hsh ^= abi_fs_csum(buf, JOURNAL_BLOCK / 8) + b * 0x9e3779b97f4a7c15ULL;
+			hsh ^= block_csum(buf, b);
 		}
 		if (hsh != e->csum)
 			goto out;
@@ -235,9 +241,7 @@ static uint64_t extent_csum(const struct journal_extent *e)
 {
 	uint64_t h = 0;
 	for (uint64_t b = 0; b < e->nr_blocks; b++)
-		h ^= abi_fs_csum((const uint64_t *)((const char *)e->data + b * JOURNAL_BLOCK),
-				 JOURNAL_BLOCK / 8) +
-		     b * 0x9e3779b97f4a7c15ULL;
+		h ^= block_csum((const char *)e->data + b * JOURNAL_BLOCK, b);
 	return h;
 }
 

@@ -71,8 +71,8 @@ static void capture_epoch(struct sink *s, const struct epoch_rec *e)
 	}
 }
 
-
-
+/* A fresh image holding the workload's file, as `dirtyscope run` makes it,
+ * with spare blocks after it that the guest must leave alone. */
 static void make_image(const char *path, uint32_t workload, uint64_t pages)
 {
 	CU_ASSERT_EQUAL_FATAL(ds_file_image(path, workload, pages), 0);
@@ -96,8 +96,6 @@ struct result {
 	struct capture cap;
 	uint64_t outside_before, outside_after;
 };
-
-
 
 static uint32_t test_flags; /* ABI_BOOT_F_* for the next run() */
 static bool drop_device_writes;
@@ -141,9 +139,9 @@ static void check_exact(uint32_t policy, uint64_t cache_pages)
 		struct result r = run(file_workloads[w], policy, 32, 4, 48, cache_pages, 10);
 		printf("\n    %s/%s cache %llu: ret %d, image pages differing %ld, lost %llu, "
 		       "guest wrote %llu pages, device dirtied %llu, view entries checked %llu",
-		       ds_policy_name(policy), file_workload_names[w], (unsigned long long)cache_pages,
-		       r.ret, r.bad_pages, (unsigned long long)r.lost,
-		       (unsigned long long)r.cap.guest_writes,
+		       ds_policy_name(policy), file_workload_names[w],
+		       (unsigned long long)cache_pages, r.ret, r.bad_pages,
+		       (unsigned long long)r.lost, (unsigned long long)r.cap.guest_writes,
 		       (unsigned long long)r.cap.device_pages,
 		       (unsigned long long)r.cap.view_checked);
 		CU_ASSERT_EQUAL(r.ret, 0);

@@ -51,22 +51,22 @@ int cmd_compare(int argc, char **argv)
 	if (code >= 0)
 		return code;
 
-	struct json_out json = {0}, plot = {0};
-	if (o.json_path && (code = json_out_open(&json, "--json", o.json_path)))
+	struct out_file json = {0}, plot = {0};
+	if (o.json_path && (code = out_file_open(&json, "--json", o.json_path)))
 		return code;
 	if (o.plot_path) {
 		if (!strcmp(o.plot_path, "-") && json.f == stdout) {
-			json_out_close(&json, 0);
+			out_file_close(&json, 0);
 			return usage_error("--plot -: stdout already carries --json");
 		}
-		if ((code = json_out_open(&plot, "--plot", o.plot_path))) {
-			json_out_close(&json, 0);
+		if ((code = out_file_open(&plot, "--plot", o.plot_path))) {
+			out_file_close(&json, 0);
 			return code;
 		}
 	}
 	if (!o.disk.path && (code = runopts_temp_image(&o))) {
-		json_out_close(&json, 0);
-		json_out_close(&plot, 0);
+		out_file_close(&json, 0);
+		out_file_close(&plot, 0);
 		return code;
 	}
 	o.cfg.image_path = o.disk.path;
@@ -110,8 +110,8 @@ int cmd_compare(int argc, char **argv)
 out:;
 	/* Keep the outputs only for a comparison that completed. */
 	int keep = ret == 0 || ret == 1;
-	int jcode = json_out_close(&json, keep);
-	int pcode = json_out_close(&plot, keep);
+	int jcode = out_file_close(&json, keep);
+	int pcode = out_file_close(&plot, keep);
 	if (o.disk.tmp[0])
 		unlink(o.disk.tmp);
 	if (code == DS_EXIT_OK)

@@ -71,17 +71,17 @@ int cmd_run(int argc, char **argv)
 	bool file_world = o.file_world;
 	const char *json_path = o.json_path;
 
-	struct json_out json = {0};
+	struct out_file json = {0};
 	struct sink table, js;
 	if (json_path) {
-		int e = json_out_open(&json, "--json", json_path);
+		int e = out_file_open(&json, "--json", json_path);
 		if (e)
 			return e;
 	}
 	if (file_world && !o.disk.path) {
 		int e = runopts_temp_image(&o);
 		if (e) {
-			json_out_close(&json, 0);
+			out_file_close(&json, 0);
 			return e;
 		}
 		disk = o.disk;
@@ -109,6 +109,6 @@ int cmd_run(int argc, char **argv)
 	if (disk.tmp[0])
 		unlink(disk.tmp);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
-	int jcode = json_out_close(&json, ret == 0 || ret == 1);
+	int jcode = out_file_close(&json, ret == 0 || ret == 1);
 	return code == DS_EXIT_OK && jcode ? jcode : code;
 }

@@ -114,7 +114,7 @@ static int bad_number(const char *opt, const char *arg, int err, uint64_t min, u
 		dst = v_;                                                                          \
 	} while (0)
 
-int json_out_open(struct json_out *j, const char *opt, const char *path)
+int out_file_open(struct out_file *j, const char *opt, const char *path)
 {
 	j->path = path;
 	j->opt = opt;
@@ -144,7 +144,7 @@ int json_out_open(struct json_out *j, const char *opt, const char *path)
 	return 0;
 }
 
-int json_out_close(struct json_out *j, int keep)
+int out_file_close(struct out_file *j, int keep)
 {
 	if (!j->f || j->f == stdout)
 		return 0;

@@ -14,7 +14,7 @@
 
 /* An output file (--json, --plot) is written under a temporary name and renamed into place
  * only when the run completed, so no half-written file looks finished. */
-struct json_out {
+struct out_file {
 	const char *opt; /* the option that named it, for messages */
 	const char *path;
 	char tmp[4096];
@@ -53,11 +53,11 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 
 /* Open the file an option (`opt`, for messages) names, or stdout for "-".
  * Returns 0 or an exit code. */
-int json_out_open(struct json_out *j, const char *opt, const char *path);
+int out_file_open(struct out_file *j, const char *opt, const char *path);
 
 /* Close it: keep the file if `keep`, else remove it.  Returns 0 or an exit
  * code. */
-int json_out_close(struct json_out *j, int keep);
+int out_file_close(struct out_file *j, int keep);
 
 /* Make a temporary image holding just the workload's file, when the user gave
  * none.  Returns 0 or an exit code; on failure nothing is left behind. */
