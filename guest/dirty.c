@@ -135,6 +135,34 @@ int dirty_clear_for_io(struct page *pg)
 	return dirty;
 }
 
+/*
+ * The host wrote pg's current bytes to the disk (pc_host_written): clean it
+ * as this policy's own writeback would after writing it, so the policy sees
+ * the next store.  wp write-protects (page_mkclean), dbit and scan clear the
+ * D bits (pmap_clear_modify); lossy clears only the flag, its bug, which
+ * host writeback makes harmless because the host sees every store anyway.
+ * Returns whether the policy had the page dirty: only then did the host
+ * save the guest a write.
+ */
+int dirty_host_written(struct page *pg)
+{
+	uint64_t *e = pc_entry(pg);
+	int dirty = (*e & ABI_PCE_DIRTY) != 0;
+	switch (pc_policy) {
+	case ABI_POLICY_WP:
+		page_mkclean(pg);
+		break;
+	case ABI_POLICY_DBIT:
+	case ABI_POLICY_SCAN:
+		dirty |= pmap_clear_modify(pg);
+		break;
+	default:
+		break;
+	}
+	*e &= ~ABI_PCE_DIRTY;
+	return dirty;
+}
+
 /* Whether the kernel considers pg dirty right now, for the epoch view:
  * the page flag, and for dbit also a D bit (pmap_is_modified). */
 int dirty_considered(struct page *pg)

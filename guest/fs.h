@@ -54,6 +54,8 @@ void pc_rmap_add(struct page *pg, struct mm *mm, uint64_t va);
 void pc_rmap_del(struct page *pg, struct mm *mm, uint64_t va);
 void pc_publish_epoch(uint64_t *args);
 uint64_t pc_desc_gpa(void);
+void pc_host_written(uint64_t epoch);
+int dirty_host_written(struct page *pg);
 
 /* dirty.c: the policies */
 int dirty_fault_writable(struct inode *ip, struct page *pg, int write);

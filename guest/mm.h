@@ -66,6 +66,8 @@ int mm_unmap(struct mm *mm, uint64_t start, uint64_t len);
 int mm_fault(struct mm *mm, uint64_t va, int write, uint64_t *pa);
 uint64_t *mm_pte(struct mm *mm, uint64_t va);
 void mm_invlpg(struct mm *mm, uint64_t va);
+void mm_tlb_batch_begin(void);
+void mm_tlb_batch_end(void);
 int copy_in(struct mm *mm, void *dst, uint64_t uva, uint64_t len);
 int copy_out(struct mm *mm, uint64_t uva, const void *src, uint64_t len);
 int copy_in_str(struct mm *mm, char *dst, uint64_t uva, uint64_t max);

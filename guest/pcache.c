@@ -34,6 +34,8 @@ static uint64_t clock_index;
 static struct abi_pc_view_ent *view, *wb_log;
 static uint64_t view_cap, wb_listed, wb_total;
 static struct abi_pc_proc *proc_snap; /* desc->procs_gpa */
+static struct abi_pc_hostwb *hostwb;  /* desc->hostwb_gpa: written by the host */
+static uint64_t host_cleaned;
 
 /* Set up the page cache for the file world: policy, limits, descriptor. */
 void pc_init(const struct abi_boot_params *bp)
@@ -66,6 +68,13 @@ void pc_init(const struct abi_boot_params *bp)
 	proc_snap = P2V(pmem_alloc_kernel_contig(snap_pages));
 	desc->procs_gpa = V2P(proc_snap);
 	desc->procs_cap = ABI_MAX_PROCS;
+	/* The host lists at most the pages the cache can hold. */
+	uint64_t hw_pages =
+	    (sizeof(*hostwb) + cache_limit * sizeof(struct abi_pc_view_ent) + ABI_PAGE_SIZE - 1) /
+	    ABI_PAGE_SIZE;
+	hostwb = P2V(pmem_alloc_kernel_contig(hw_pages));
+	desc->hostwb_gpa = V2P(hostwb);
+	desc->hostwb_cap = (uint32_t)cache_limit;
 }
 
 /*
@@ -95,6 +104,7 @@ static void publish_memory(void)
 	pmem_free_list(&desc->free_head, &desc->nr_free);
 	desc->faults = pc_faults;
 	desc->write_faults = pc_write_faults;
+	desc->host_cleaned = host_cleaned;
 }
 
 /* GPA of the page-cache descriptor, for the READY hypercall. */
@@ -364,4 +374,40 @@ void pc_publish_epoch(uint64_t *args)
 	publish_memory();
 	wb_listed = 0;
 	wb_total = 0;
+}
+
+/*
+ * Return from the SYNC of `epoch`: if the host wrote pages of this epoch's
+ * snapshot to the disk (include/abi/pcache.h, version 3), clean them.  No
+ * user instruction has run since the snapshot, so a listed page that is
+ * still the same cache page holds exactly the bytes the host wrote; cleaning
+ * it under the policy (dirty_host_written) re-arms the policy's own tracking,
+ * so a later store makes it dirty again and the next writeback writes it.
+ * The host is trusted no more than it must be: an entry that does not name
+ * a cached, up-to-date page of an open file is skipped, which leaves that
+ * page dirty (the guest writes it itself: never wrong, only slower).
+ */
+void pc_host_written(uint64_t epoch)
+{
+	if (!desc || hostwb->epoch != epoch)
+		return;
+	uint64_t n = hostwb->listed;
+	if (n > desc->hostwb_cap)
+		n = desc->hostwb_cap;
+	mm_tlb_batch_begin();
+	for (uint64_t k = 0; k < n; k++) {
+		struct abi_pc_view_ent ent = hostwb->ents[k];
+		if (ent.ino >= ABI_FS_MAX_INODES || !files[ent.ino] ||
+		    ent.index >= files[ent.ino]->npages)
+			continue;
+		uint64_t e = files[ent.ino]->index[ent.index];
+		if ((e & (ABI_PCE_PRESENT | ABI_PCE_UPTODATE)) !=
+			(ABI_PCE_PRESENT | ABI_PCE_UPTODATE) ||
+		    (e & PTE_ADDR) != ent.gpa)
+			continue;
+		if (dirty_host_written(page_of(ent.gpa)))
+			host_cleaned++;
+	}
+	mm_tlb_batch_end();
+	hostwb->epoch = 0; /* consumed: a stale message is never applied twice */
 }

@@ -217,6 +217,7 @@ static int64_t sys_epoch(uint64_t stores)
 	args[1] = stores;
 	pc_publish_epoch(args);
 	hcall_sync_args(args);
+	pc_host_written(args[0]);
 	return 0;
 }
 

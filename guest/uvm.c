@@ -65,10 +65,36 @@ static inline void invlpg(uint64_t va)
 /* Invalidate va's TLB entry if mm is the running address space (others are
  * flushed by the CR3 load that switches to them: no PCIDs, no global user
  * pages). */
+static int tlb_batch, tlb_batch_dirty;
+
 void mm_invlpg(struct mm *mm, uint64_t va)
 {
-	if ((rcr3() & PTE_ADDR) == V2P(mm->pml4))
+	if ((rcr3() & PTE_ADDR) != V2P(mm->pml4))
+		return;
+	if (tlb_batch)
+		tlb_batch_dirty = 1;
+	else
 		invlpg(va);
+}
+
+/*
+ * Batch the TLB invalidations of many PTE changes into one CR3 reload, for
+ * callers that change many pages at once (cleaning the pages the host wrote
+ * back).  Each invlpg may cost an exit on a paravirtual MMU; one reload
+ * flushes every non-global entry, which user mappings are.
+ */
+void mm_tlb_batch_begin(void)
+{
+	tlb_batch = 1;
+	tlb_batch_dirty = 0;
+}
+
+void mm_tlb_batch_end(void)
+{
+	tlb_batch = 0;
+	if (tlb_batch_dirty)
+		lcr3(rcr3());
+	tlb_batch_dirty = 0;
 }
 
 /* A new, empty user address space.  Returns 0 or -ABI_ENOMEM. */

@@ -16,6 +16,22 @@ struct pcview;
 #include "vmm/mem.h"
 #include "vmm/stats.h"
 
+/* Host writeback's figures (logger/hostwb.c): one commit's, or the run's. */
+struct hostwb_stats {
+	uint64_t commits;
+	uint64_t pages;		/* file pages written from guest RAM */
+	uint64_t staged_blocks; /* blocks the guest wrote itself, committed */
+	uint64_t blocks;	/* image blocks written (pages + staged, each once) */
+	uint64_t extents;	/* runs of adjacent blocks: one journal extent each */
+	uint64_t unbacked;	/* dirty file pages the guest's index no longer holds */
+	uint64_t deferred;	/* pages of files not yet in the disk's metadata */
+	uint64_t listed;	/* pages told to the guest */
+	uint64_t flushes;	/* guest FLUSH requests answered from staging */
+	uint64_t mismatches;	/* verify: cached pages that differ from the image */
+	uint64_t gather_ns;	/* mapping dirty frames to blocks (vCPU stopped) */
+	uint64_t commit_ns;	/* journal_commit, checkpoints included */
+};
+
 #define EPOCH_LOST_LISTED 64 /* lost GPAs carried in a record; the count is exact */
 
 struct epoch_rec {
@@ -45,6 +61,10 @@ struct epoch_rec {
 	uint64_t guest_page_writes;   /* page writes it issued this epoch */
 	uint64_t device_dirty_pages;  /* guest pages the virtio-blk device wrote */
 	const struct pcview *view;    /* the epoch's view itself (logger/pcview.h) */
+	/* --writeback host */
+	bool hostwb;
+	bool hostwb_committed;		 /* this epoch's end committed a transaction */
+	struct hostwb_stats hostwb_last; /* that commit's figures */
 };
 
 struct run_summary {
@@ -68,6 +88,10 @@ struct run_summary {
 	uint64_t guest_page_writes;
 	uint64_t device_dirty_pages;
 	uint64_t blk_requests, blk_bytes_read, blk_bytes_written;
+	bool hostwb;
+	uint64_t hostwb_interval;
+	struct hostwb_stats hostwb_stats; /* the final commit at DONE included */
+	uint64_t host_cleaned;		  /* pages the guest cleaned on the host's word */
 };
 
 /* An output.  Either callback may be NULL. */

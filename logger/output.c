@@ -42,6 +42,19 @@ static void table_summary(struct sink *s, const struct run_summary *r)
 		fprintf(s->f, "%" PRIu64 " lost pages\n", r->lost_pages);
 	else
 		fprintf(s->f, "not verified (use --verify)\n");
+	if (r->hostwb) {
+		const struct hostwb_stats *h = &r->hostwb_stats;
+		fprintf(s->f,
+			"host writeback: %" PRIu64 " commits, %" PRIu64
+			" pages from guest RAM and %" PRIu64 " blocks the guest wrote, in %" PRIu64
+			" extents; guest cleaned %" PRIu64 "",
+			h->commits, h->pages, h->staged_blocks, h->extents, r->host_cleaned);
+		if (r->verified)
+			fprintf(s->f, "; image behind RAM after a commit: %" PRIu64 " pages\n",
+				h->mismatches);
+		else
+			fputc('\n', s->f);
+	}
 	fflush(s->f);
 }
 
@@ -72,6 +85,23 @@ static void json_stats(FILE *f, const uint64_t *stats)
 	for (int k = 0; k < VSTAT_NR; k++)
 		if (stats[k] != UINT64_MAX)
 			fprintf(f, ",\"%s\":%" PRIu64, vstat_json_names[k], stats[k]);
+}
+
+/* Host writeback figures, one commit's or the run's (docs/hostwb.md). */
+static void json_hostwb(FILE *f, const struct hostwb_stats *h, bool verified)
+{
+	fprintf(f,
+		",\"host-wb-commits\":%" PRIu64 ",\"host-wb-pages\":%" PRIu64
+		",\"host-wb-staged-blocks\":%" PRIu64 ",\"host-wb-blocks\":%" PRIu64
+		",\"host-wb-extents\":%" PRIu64 ",\"host-wb-unbacked\":%" PRIu64
+		",\"host-wb-deferred\":%" PRIu64 ",\"host-wb-gather-us\":%.1f"
+		",\"host-wb-commit-us\":%.1f",
+		h->commits, h->pages, h->staged_blocks, h->blocks, h->extents, h->unbacked,
+		h->deferred, us(h->gather_ns), us(h->commit_ns));
+	if (verified)
+		fprintf(f, ",\"host-wb-mismatches\":%" PRIu64, h->mismatches);
+	else
+		fprintf(f, ",\"host-wb-mismatches\":null");
 }
 
 static void json_epoch(struct sink *s, const struct epoch_rec *e)
@@ -108,6 +138,8 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64,
 			e->guest_dirty_pages, e->guest_written_pages, e->guest_page_writes,
 			e->device_dirty_pages);
+	if (e->hostwb)
+		json_hostwb(f, &e->hostwb_last, e->verified);
 	json_stats(f, e->stats);
 	fprintf(f, "}\n");
 	fflush(f);
@@ -143,6 +175,14 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 			",\"blk-bytes-written\":%" PRIu64,
 			r->guest_page_writes, r->device_dirty_pages, r->blk_requests,
 			r->blk_bytes_read, r->blk_bytes_written);
+	}
+	if (r->hostwb) {
+		fprintf(f, ",\"host-wb-interval\":%" PRIu64, r->hostwb_interval);
+		json_hostwb(f, &r->hostwb_stats, r->verified);
+		fprintf(f,
+			",\"host-wb-listed\":%" PRIu64 ",\"host-wb-guest-flushes\":%" PRIu64
+			",\"host-cleaned-pages\":%" PRIu64,
+			r->hostwb_stats.listed, r->hostwb_stats.flushes, r->host_cleaned);
 	}
 	json_stats(f, r->stats);
 	fprintf(f, "}\n");

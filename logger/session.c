@@ -41,6 +41,8 @@ struct session {
 	bool file_world;
 	struct pcview view;    /* file world: the guest's published page-cache view */
 	uint64_t device_dirty; /* pages the device wrote in the open epoch */
+	struct hostwb hw;      /* --writeback host */
+	bool hostwb;
 };
 
 /*
@@ -61,6 +63,37 @@ static void on_dma_dirty(void *ctx, uint64_t gpa, uint64_t len)
 			s->device_dirty++;
 		}
 	}
+}
+
+/* Host writeback told the guest which pages it wrote (hostwb_post): a host
+ * store into guest RAM, which no dirty log sees either. */
+static void on_host_store(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct session *s = ctx;
+	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
+		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
+		if (idx >= 0)
+			frameset_add(&s->dirty, (uint64_t)idx);
+	}
+}
+
+/*
+ * Host writeback at the end of an epoch (view: this SYNC's) or of the run
+ * (view NULL, final).  The dirty log was harvested, and so re-armed, before
+ * this: hostwb.c explains why that order matters.
+ */
+static int host_writeback(struct session *s, const struct pcview *view, bool final)
+{
+	char why[256];
+	int ret = hostwb_epoch(&s->hw, s->epoch, &s->dirty, view, final, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "dirtyscope: %s\n", why);
+		return ret;
+	}
+	if (ret == 1 && s->cfg->on_commit)
+		s->cfg->on_commit(s->cfg->on_commit_ctx, s->epoch, &s->vm.mem, &s->view,
+				  s->cfg->image_path);
+	return ret;
 }
 
 static uint64_t now_ns(void)
@@ -156,6 +189,15 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	}
 	s->device_dirty = 0;
 
+	if (s->hostwb && s->epoch > 0) {
+		ret = host_writeback(s, &s->view, false);
+		if (ret < 0)
+			return ret;
+		r->hostwb = true;
+		r->hostwb_committed = ret == 1;
+		r->hostwb_last = s->hw.last;
+	}
+
 	s->sum.lost_pages += r->lost_pages;
 	s->sum.harvest_ns += r->harvest_ns;
 	s->sum.ring_full_exits += r->ring_full_exits;
@@ -175,6 +217,8 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	}
 
 	frameset_clear(&s->dirty);
+	if (s->hostwb)
+		hostwb_post(&s->hw, &s->view, on_host_store, s);
 	s->harvest_ns = 0;
 	s->log_entries = 0;
 	s->ring_full = 0;
@@ -244,6 +288,22 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs)
 			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
 		s->done = true;
+		if (s->hostwb) {
+			/* The stores since the last SYNC, and what the guest wrote
+			 * through the device on its way out, go in a last commit
+			 * numbered one past the workload's epochs. */
+			ret = timed_harvest(s);
+			if (ret)
+				return ret;
+			ret = host_writeback(s, NULL, true); /* s->epoch: epochs + 1 */
+			if (ret < 0)
+				return ret;
+			ret = hostwb_close(&s->hw, true, why, sizeof(why));
+			if (ret) {
+				fprintf(stderr, "dirtyscope: %s\n", why);
+				return ret;
+			}
+		}
 		return 1;
 	}
 	return guest_protocol("hypercall", hc->nr, ABI_HC_SYNC);
@@ -287,6 +347,20 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		ret = vm_attach_blk(&s.vm, cfg->image_path);
 		if (ret)
 			goto out_vm;
+	}
+	if (cfg->hostwb) {
+		if (!s.file_world) {
+			vmm_err("host writeback needs a file workload");
+			ret = -EINVAL;
+			goto out_vm;
+		}
+		ret = hostwb_open(&s.hw, cfg->hostwb, &s.vm.mem, s.vm.blk, cfg->image_path, why,
+				  sizeof(why));
+		if (ret) {
+			fprintf(stderr, "dirtyscope: %s\n", why);
+			goto out_vm;
+		}
+		s.hostwb = true;
 	}
 	ret = cfg->mode->supported(&s.vm.kvm, &cfg->dlog, why, sizeof(why));
 	if (ret) {
@@ -340,12 +414,18 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		s.sum.blk_bytes_read = s.vm.blk->stats.bytes_read;
 		s.sum.blk_bytes_written = s.vm.blk->stats.bytes_written;
 	}
+	if (s.hostwb) {
+		s.sum.hostwb = true;
+		s.sum.hostwb_interval = s.hw.cfg.interval;
+		s.sum.hostwb_stats = s.hw.stats;
+		s.sum.host_cleaned = s.view.desc.host_cleaned;
+	}
 	s.sum.total_ns = now_ns() - t0;
 	if (!ret) {
 		for (int i = 0; i < cfg->nr_sinks; i++)
 			if (cfg->sinks[i]->summary)
 				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
-		ret = s.sum.lost_pages ? 1 : 0;
+		ret = s.sum.lost_pages || s.sum.hostwb_stats.mismatches ? 1 : 0;
 	}
 	if (summary)
 		*summary = s.sum;
@@ -358,6 +438,8 @@ out_set:
 out_dlog:
 	dlog_teardown(&s.dlog);
 out_vm:
+	if (s.hostwb)
+		hostwb_close(&s.hw, false, why, sizeof(why));
 	vm_destroy(&s.vm);
 	return ret;
 }

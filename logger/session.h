@@ -10,6 +10,7 @@
 
 #include "logger/dlog.h"
 #include "logger/epoch.h"
+#include "logger/hostwb.h"
 #include "vmm/boot.h"
 
 #define SESSION_MAX_SINKS 4
@@ -26,13 +27,20 @@ struct session_config {
 	bool verify;
 	bool echo_console;
 	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
+	/* File workloads: host writeback (logger/hostwb.h), or NULL. */
+	const struct hostwb_config *hostwb;
+	/* Tests only: called after each host writeback commit, vCPU stopped. */
+	void (*on_commit)(void *ctx, uint64_t epoch, const struct guest_mem *m,
+			  const struct pcview *view, const char *image_path);
+	void *on_commit_ctx;
 	struct sink *sinks[SESSION_MAX_SINKS];
 	int nr_sinks;
 };
 
 /*
  * Run the session to completion.  Returns 0 when every epoch ran and nothing
- * was lost, 1 when the oracle found lost pages, or -errno:
+ * was lost, 1 when the oracle found lost pages (or host writeback's --verify
+ * found the image behind guest RAM after a commit), or -errno:
  *   -EINVAL      a configuration the mode or guest cannot take (message printed)
  *   -EOPNOTSUPP, -ENOENT, -EACCES, -EPERM  the platform cannot do it
  *   -EFAULT      the guest failed (panic, crash, protocol violation)

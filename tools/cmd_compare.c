@@ -27,7 +27,8 @@ static void compare_usage(FILE *f)
 		   "  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
 		   "                      who saw each page dirty (both, guest, host, missed)\n"
 		   "  every other run option works too (--image, --wss, --writes, --seed,\n"
-		   "  --cache-pages, --flush-every, --sync-every, --mem, --verify, ...):\n"
+		   "  --cache-pages, --flush-every, --sync-every, --writeback, --mem, --verify,\n"
+		   "  ...):\n"
 		   "  see dirtyscope run --help\n"
 		   "  -h, --help          this text\n"
 		   "\n"
@@ -112,8 +113,7 @@ out:;
 	int keep = ret == 0 || ret == 1;
 	int jcode = out_file_close(&json, keep);
 	int pcode = out_file_close(&plot, keep);
-	if (o.disk.tmp[0])
-		unlink(o.disk.tmp);
+	runopts_remove_temp_image(&o);
 	if (code == DS_EXIT_OK)
 		code = jcode ? jcode : pcode;
 	return code;

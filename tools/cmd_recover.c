@@ -12,11 +12,9 @@
 #include "logger/journal.h"
 #include "tools/cli.h"
 
-static const char *state_name(enum journal_state s)
+static const char *plural(uint64_t n)
 {
-	static const char *const names[] = {"absent", "clean", "committed, not applied",
-					    "incomplete"};
-	return (unsigned)s < 4 ? names[s] : "?";
+	return n == 1 ? "" : "s";
 }
 
 static int one_image_arg(const char *cmd, int argc, char **argv, const char **image)
@@ -24,15 +22,15 @@ static int one_image_arg(const char *cmd, int argc, char **argv, const char **im
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: dirtyscope %s IMAGE\n", cmd);
 		if (!strcmp(cmd, "recover"))
-			printf(
-			    "Bring IMAGE to its last committed epoch: replay a committed host\n"
-			    "writeback transaction from IMAGE.journal, or discard an incomplete\n"
-			    "one.  Exit 0 done, 2 usage or a journal that is not ours,\n"
-			    "4 I/O error.\n");
+			printf("Bring IMAGE to its last committed epoch: replay, in order, every\n"
+			       "host writeback transaction IMAGE.journal holds since its last\n"
+			       "checkpoint, discard a torn tail, and leave the journal clean.\n"
+			       "Exit 0 done, 2 usage, a journal that is not ours or one in use,\n"
+			       "4 I/O error.\n");
 		else
 			printf("Check IMAGE: a valid DSFS image whose host writeback journal is\n"
-			       "clean.  Exit 0 clean, 1 invalid or needing `recover`, 2 usage,\n"
-			       "4 I/O error.\n");
+			       "absent or clean.  Exit 0 clean, 1 invalid or needing `recover`,\n"
+			       "2 usage or a journal in use, 4 I/O error.\n");
 		return DS_EXIT_OK;
 	}
 	if (argc != 2 || argv[1][0] == '-')
@@ -52,7 +50,8 @@ int cmd_recover(int argc, char **argv)
 	int ret = journal_recover(image, &st, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
-		return ret == -EPROTO || ret == -ENOENT || ret == -EISDIR || ret == -EACCES
+		return ret == -EPROTO || ret == -ENOENT || ret == -EISDIR || ret == -EACCES ||
+			       ret == -EINVAL || ret == -EBUSY
 			   ? DS_EXIT_USAGE
 			   : DS_EXIT_FAILED;
 	}
@@ -64,13 +63,19 @@ int cmd_recover(int argc, char **argv)
 		printf("%s: clean at epoch %llu\n", image, (unsigned long long)st.epoch);
 		break;
 	case JOURNAL_COMMITTED:
-		printf("%s: replayed epoch %llu (%llu extents, %llu blocks)\n", image,
-		       (unsigned long long)st.epoch, (unsigned long long)st.extents,
-		       (unsigned long long)st.blocks);
+		printf("%s: replayed %llu transaction%s (%llu extents, %llu blocks) after epoch "
+		       "%llu",
+		       image, (unsigned long long)st.transactions, plural(st.transactions),
+		       (unsigned long long)st.extents, (unsigned long long)st.blocks,
+		       (unsigned long long)st.base_epoch);
+		if (st.torn_bytes)
+			printf(", discarded %llu torn bytes", (unsigned long long)st.torn_bytes);
+		printf(": the image holds epoch %llu\n", (unsigned long long)st.epoch);
 		break;
 	case JOURNAL_INCOMPLETE:
-		printf("%s: discarded incomplete epoch %llu: the image holds epoch %llu\n", image,
-		       (unsigned long long)st.epoch, (unsigned long long)st.base_epoch);
+		printf("%s: discarded %llu bytes of an incomplete transaction: the image holds "
+		       "epoch %llu\n",
+		       image, (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
 		break;
 	}
 	return DS_EXIT_OK;
@@ -83,28 +88,42 @@ int cmd_verify_image(int argc, char **argv)
 	if (code >= 0)
 		return code;
 	char why[256];
-	struct dsfs_image img;
-	int ret = dsfs_open(image, O_RDONLY, &img, why, sizeof(why));
-	if (ret) {
+	/* The journal first: after a crash mid-commit the image itself may be
+	 * half-written, and what it needs then is recover, not a DSFS verdict. */
+	struct journal_status st;
+	int ret = journal_inspect(image, &st, why, sizeof(why));
+	if (ret && ret != -ENOENT) {
 		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
-		return ret == -ENOENT || ret == -EACCES ? DS_EXIT_USAGE : DS_EXIT_CHECK;
+		if (ret == -EPROTO || ret == -EINVAL) /* not ours, or not a file */
+			return DS_EXIT_CHECK;
+		return ret == -EBUSY ? DS_EXIT_USAGE : DS_EXIT_FAILED;
+	}
+	if (!ret && st.state == JOURNAL_COMMITTED) {
+		fprintf(stderr,
+			"dirtyscope: %s: journal holds %llu transaction%s after epoch %llu "
+			"(up to epoch %llu): run dirtyscope recover\n",
+			image, (unsigned long long)st.transactions, plural(st.transactions),
+			(unsigned long long)st.base_epoch, (unsigned long long)st.epoch);
+		return DS_EXIT_CHECK;
+	}
+	if (!ret && st.state == JOURNAL_INCOMPLETE) {
+		fprintf(stderr,
+			"dirtyscope: %s: journal holds %llu bytes of an incomplete transaction "
+			"(the image holds epoch %llu): run dirtyscope recover\n",
+			image, (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
+		return DS_EXIT_CHECK;
+	}
+	struct dsfs_image img;
+	int dret = dsfs_open(image, O_RDONLY, &img, why, sizeof(why));
+	if (dret) {
+		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
+		return dret == -ENOENT || dret == -EACCES ? DS_EXIT_USAGE : DS_EXIT_CHECK;
 	}
 	dsfs_close(&img);
-	struct journal_status st;
-	ret = journal_inspect(image, &st, why, sizeof(why));
-	if (ret) {
-		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
-		return ret == -EPROTO ? DS_EXIT_CHECK : DS_EXIT_FAILED;
-	}
-	if (st.state == JOURNAL_NONE || st.state == JOURNAL_CLEAN) {
-		if (st.state == JOURNAL_NONE)
-			printf("%s: valid DSFS image, no host writeback journal\n", image);
-		else
-			printf("%s: valid DSFS image, journal clean at epoch %llu\n", image,
-			       (unsigned long long)st.epoch);
-		return DS_EXIT_OK;
-	}
-	fprintf(stderr, "dirtyscope: %s: journal %s (epoch %llu): run dirtyscope recover\n", image,
-		state_name(st.state), (unsigned long long)st.epoch);
-	return DS_EXIT_CHECK;
+	if (ret || st.state == JOURNAL_NONE)
+		printf("%s: valid DSFS image, no host writeback journal\n", image);
+	else
+		printf("%s: valid DSFS image, journal clean at epoch %llu\n", image,
+		       (unsigned long long)st.epoch);
+	return DS_EXIT_OK;
 }

@@ -32,6 +32,11 @@ static void run_usage(FILE *f)
 		"                      (default 200)\n"
 		"  --sync-every N      stores per msync / appends per fsync, 0 never\n"
 		"                      (default: writes per epoch / 4)\n"
+		"  --writeback WHO     file workloads: guest (default) leaves the image to the\n"
+		"                      guest's own writeback; host[:N] also commits the\n"
+		"                      guest's dirty file pages from its RAM to the image at\n"
+		"                      every N-th epoch end (default 1), crash-consistently\n"
+		"                      through IMAGE.journal (docs/hostwb.md)\n"
 		"  --mem SIZE          guest RAM, 16M..256G, suffixes K M G T (default 256M)\n"
 		"  --wss PAGES         working set in 4 KiB pages (default 512); file workloads:\n"
 		"                      the file's size in pages (default 64)\n"
@@ -106,8 +111,7 @@ int cmd_run(int argc, char **argv)
 		if (v && code == DS_EXIT_OK)
 			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
 	}
-	if (disk.tmp[0])
-		unlink(disk.tmp);
+	runopts_remove_temp_image(&o);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
 	int jcode = out_file_close(&json, ret == 0 || ret == 1);
 	return code == DS_EXIT_OK && jcode ? jcode : code;

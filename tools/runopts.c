@@ -15,6 +15,7 @@
 #include "abi/pcache.h"
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
+#include "logger/journal.h"
 #include "logger/session.h"
 #include "tools/cli.h"
 #include "tools/parse.h"
@@ -69,6 +70,7 @@ enum {
 	OPT_FLUSH,
 	OPT_SYNC,
 	OPT_PLOT,
+	OPT_WRITEBACK,
 };
 
 static const struct option run_options[] = {
@@ -93,6 +95,7 @@ static const struct option run_options[] = {
     {"flush-every", required_argument, NULL, OPT_FLUSH},
     {"sync-every", required_argument, NULL, OPT_SYNC},
     {"plot", required_argument, NULL, OPT_PLOT},
+    {"writeback", required_argument, NULL, OPT_WRITEBACK},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -188,6 +191,33 @@ static bool all_zero(const uint8_t *b, uint64_t n)
 }
 
 /*
+ * A previous run with host writeback may have died mid-commit: bring the
+ * image to its last committed epoch before anything reads it (the same
+ * recovery `dirtyscope recover` runs).  Returns 0 or an exit code.
+ */
+static int recover_user_image(const char *path)
+{
+	struct journal_status st;
+	char why[512];
+	int ret = journal_inspect(path, &st, why, sizeof(why));
+	if (ret == -ENOENT || (!ret && (st.state == JOURNAL_NONE || st.state == JOURNAL_CLEAN)))
+		return 0;
+	if (ret)
+		return ret == -EPROTO ? usage_error("--image %s: %s", path, why)
+				      : (fprintf(stderr, "dirtyscope: %s\n", why), DS_EXIT_FAILED);
+	ret = journal_recover(path, &st, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "dirtyscope: --image %s: recovery failed: %s\n", path, why);
+		return ret == -EPROTO ? DS_EXIT_USAGE : DS_EXIT_FAILED;
+	}
+	fprintf(stderr,
+		"dirtyscope: --image %s: recovered from an interrupted host writeback: the "
+		"image holds epoch %llu\n",
+		path, (unsigned long long)st.epoch);
+	return 0;
+}
+
+/*
  * Check the user's image: valid DSFS, holding the workload's file.  Without
  * --wss the file's capacity sets the page count.  With --verify the file must
  * start as mkimage makes it (zero, and empty for log): the expected content
@@ -276,6 +306,17 @@ int runopts_temp_image(struct run_opts *o)
 	return 0;
 }
 
+void runopts_remove_temp_image(struct run_opts *o)
+{
+	if (!o->disk.tmp[0])
+		return;
+	char jpath[4096 + 16];
+	if (!journal_path(o->disk.tmp, jpath, sizeof(jpath)))
+		unlink(jpath);
+	unlink(o->disk.tmp);
+	o->disk.tmp[0] = 0;
+}
+
 int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd)
 {
 	struct session_config cfg = {
@@ -291,6 +332,7 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 	uint64_t hot_pages = 0;
 	struct disk disk = {0};
 	bool wss_set = false, epochs_set = false, flush_set = false, sync_set = false;
+	bool host_wb = false;
 	int opt;
 
 	opterr = 0;
@@ -393,6 +435,23 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 			NUM("--sync-every", 0, UINT32_MAX, cfg.wl.sync_every);
 			sync_set = true;
 			break;
+		case OPT_WRITEBACK:
+			if (!strcmp(optarg, "guest")) {
+				host_wb = false;
+			} else if (!strncmp(optarg, "host", 4) &&
+				   (!optarg[4] || optarg[4] == ':')) {
+				uint64_t v = 1;
+				if (optarg[4] && parse_u64(optarg + 5, 1, 1000000, &v))
+					return usage_error("--writeback %s: INTERVAL must be a "
+							   "number of epochs, 1..1000000",
+							   optarg);
+				host_wb = true;
+				o->hostwb = (struct hostwb_config){.interval = (uint32_t)v};
+			} else {
+				return usage_error("--writeback %s: guest, host or host:INTERVAL",
+						   optarg);
+			}
+			break;
 		case OPT_PLOT:
 			if (!cmd->compare)
 				return usage_error("%s: unknown option --plot (try --help)",
@@ -429,6 +488,14 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 	    (cfg.policy_name || disk.path || cfg.wl.cache_pages || flush_set || sync_set))
 		return usage_error("--policy, --image, --cache-pages, --flush-every and "
 				   "--sync-every are for file workloads");
+	if (host_wb &&
+	    (!file_world || cfg.wl.workload == ABI_WL_BADSYS || cfg.wl.workload == ABI_WL_BADBLK))
+		return usage_error("--writeback host: needs a file workload (db, log, shared2, "
+				   "private, forkcow, mixed)");
+	if (host_wb) {
+		o->hostwb.verify = cfg.verify;
+		cfg.hostwb = &o->hostwb;
+	}
 	if (file_world) {
 		if (!cfg.policy_name) {
 			cfg.wl.policy = ABI_POLICY_WP;
@@ -449,7 +516,10 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 			cfg.wl.sync_every = cfg.wl.writes_per_epoch / 4;
 		disk.file = abi_wl_file_name(cfg.wl.workload);
 		if (disk.path) {
-			int e = check_user_image(&cfg, &disk, wss_set);
+			int e = recover_user_image(disk.path);
+			if (e)
+				return e;
+			e = check_user_image(&cfg, &disk, wss_set);
 			if (e)
 				return e;
 		}

@@ -42,6 +42,7 @@ struct run_opts {
 	const char *plot_path; /* compare --plot, or NULL */
 	struct disk disk;      /* file workloads; path NULL until an image exists */
 	bool file_world;
+	struct hostwb_config hostwb; /* --writeback host; cfg.hostwb points here */
 };
 
 /*
@@ -62,6 +63,9 @@ int out_file_close(struct out_file *j, int keep);
 /* Make a temporary image holding just the workload's file, when the user gave
  * none.  Returns 0 or an exit code; on failure nothing is left behind. */
 int runopts_temp_image(struct run_opts *o);
+
+/* Remove the temporary image, and its host writeback journal, if any. */
+void runopts_remove_temp_image(struct run_opts *o);
 
 /* SIGINT and SIGTERM stop the guest cleanly (vm_request_stop), so output
  * files are removed rather than left half-written. */

@@ -115,6 +115,14 @@ void virtio_blk_set_dma_hook(struct virtio_blk *b, virtio_blk_dirty_fn fn, void 
 	b->dma_ctx = ctx;
 }
 
+void virtio_blk_set_backend(struct virtio_blk *b, const struct virtio_blk_backend *be)
+{
+	if (be)
+		b->backend = *be;
+	else
+		memset(&b->backend, 0, sizeof(b->backend));
+}
+
 void virtio_blk_reset(struct virtio_blk *b)
 {
 	b->status = 0;
@@ -191,6 +199,14 @@ static void queue_enable(struct virtio_blk *b)
 /* Copy a whole file range in or out, retrying short transfers. */
 static int image_io(struct virtio_blk *b, bool write, void *buf, uint64_t len, uint64_t off)
 {
+	if (b->backend.read) {
+		int ret = write ? b->backend.write(b->backend.ctx, buf, len, off)
+				: b->backend.read(b->backend.ctx, buf, len, off);
+		if (ret)
+			blk_msg(b, "%s %s at offset %" PRIu64 ": %s", write ? "write" : "read",
+				b->path, off, strerror(-ret));
+		return ret ? -EIO : 0;
+	}
 	uint8_t *p = buf;
 	while (len) {
 		ssize_t n =
@@ -269,8 +285,11 @@ static uint8_t run_request(struct virtio_blk *b, uint16_t head, const struct vir
 			why = "flush with data";
 			goto refuse;
 		}
-		if (fdatasync(b->fd) < 0) {
-			blk_msg(b, "fdatasync %s: %s", b->path, strerror(errno));
+		int fe = b->backend.flush	? b->backend.flush(b->backend.ctx)
+			 : fdatasync(b->fd) < 0 ? -errno
+						: 0;
+		if (fe) {
+			blk_msg(b, "flush %s: %s", b->path, strerror(-fe));
 			return VIRTIO_BLK_S_IOERR;
 		}
 		b->stats.flushes++;

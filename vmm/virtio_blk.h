@@ -49,6 +49,19 @@ struct virtio_blk_queue {
 	uint16_t used_idx;   /* the device's copy of used->idx */
 };
 
+/*
+ * Where request data goes: the image file itself unless a backend is set.
+ * Host writeback (logger/hostwb.c) sets one so that guest writes wait in a
+ * staging area for the epoch's journal commit.  Offsets and lengths are
+ * already checked against the image size.  Each call returns 0 or -errno.
+ */
+struct virtio_blk_backend {
+	int (*read)(void *ctx, void *buf, uint64_t len, uint64_t off);
+	int (*write)(void *ctx, const void *buf, uint64_t len, uint64_t off);
+	int (*flush)(void *ctx);
+	void *ctx;
+};
+
 struct virtio_blk {
 	int fd;
 	char path[256]; /* for messages */
@@ -56,6 +69,7 @@ struct virtio_blk {
 	const struct guest_mem *mem;
 	virtio_blk_dirty_fn dma_dirty;
 	void *dma_ctx;
+	struct virtio_blk_backend backend; /* read == NULL: the image file */
 
 	/* Register state; virtio_blk_reset() returns all of it to power-on. */
 	uint32_t status;
@@ -98,6 +112,9 @@ void virtio_blk_set_dma_hook(struct virtio_blk *b, virtio_blk_dirty_fn fn, void 
  */
 void virtio_blk_mmio(struct virtio_blk *b, uint64_t offset, uint8_t *data, uint32_t len,
 		     bool is_write);
+
+/* Route request data through `be` (NULL: back to the image file). */
+void virtio_blk_set_backend(struct virtio_blk *b, const struct virtio_blk_backend *be);
 
 /* Device reset, as when the driver writes 0 to STATUS (counters are kept). */
 void virtio_blk_reset(struct virtio_blk *b);

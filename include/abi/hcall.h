@@ -4,9 +4,10 @@
  * ABI_HCALL_PAGE_GPA, then writes the call number with a 32-bit `out` to
  * ABI_HCALL_PORT.  The vCPU exits with KVM_EXIT_IO; the VMM reads the page,
  * validates every field (the guest is untrusted) and resumes the guest.
- * Calls return nothing: the page is never written by the host.  (The one
- * host component that stores into guest RAM is the virtio-blk device, and
- * the logger adds those pages to the epoch itself: docs/architecture.md.)
+ * Calls return nothing: the page is never written by the host.  (The host
+ * stores into guest RAM only through the virtio-blk device and, with host
+ * writeback, the page-cache message of include/abi/pcache.h; the logger adds
+ * those pages to the epoch itself: docs/architecture.md.)
  */
 #ifndef ABI_HCALL_H
 #define ABI_HCALL_H

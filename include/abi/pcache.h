@@ -30,6 +30,20 @@
  * and VMAs), the head of its free-page list, and its page-fault counters.
  * The free list is linked through the free pages themselves: the first 8
  * bytes of each hold the GPA of the next (0 ends the list).
+ *
+ * Version 3 adds host writeback (`run --writeback host`, docs/hostwb.md).
+ * The guest gives a buffer (hostwb_gpa: struct abi_pc_hostwb, then
+ * hostwb_cap entries); when the host has committed an epoch's dirty file
+ * pages to the image during a SYNC, it lists there, before resuming the
+ * guest, the cached pages it wrote from guest RAM and sets `epoch` to that
+ * SYNC's epoch.  This is the one place the host stores into guest RAM besides
+ * the virtio-blk device.  The guest reads the list on return from the SYNC,
+ * before any user instruction runs again, so each listed page still holds
+ * the bytes the host wrote: it checks the entry (same inode, index and frame,
+ * still up to date) and cleans the page under its policy as its own
+ * writeback would, so its next msync or fsync skips it unless it is stored
+ * to again.  Entries beyond hostwb_cap are not listed; those pages simply
+ * stay dirty in the guest, which writes them itself: never wrong, only slower.
  */
 #ifndef ABI_PCACHE_H
 #define ABI_PCACHE_H
@@ -37,7 +51,7 @@
 #include "fs.h"
 
 #define ABI_PC_MAGIC   0x4548434143504453ULL /* "DSPCACHE" */
-#define ABI_PC_VERSION 2
+#define ABI_PC_VERSION 3
 
 /* Index entry flags (low bits of a page-aligned GPA). */
 #define ABI_PCE_PRESENT	  0x1ULL /* the entry holds a page */
@@ -106,6 +120,11 @@ struct abi_pc_desc {
 	uint64_t nr_free;      /* pages on the free list */
 	uint64_t faults;       /* user page faults the kernel handled since boot */
 	uint64_t write_faults; /* of which made a shared file page writable */
+	/* Version 3. */
+	uint64_t hostwb_gpa;   /* struct abi_pc_hostwb + hostwb_cap entries */
+	uint32_t hostwb_cap;   /* entries */
+	uint32_t reserved3;    /* 0 */
+	uint64_t host_cleaned; /* dirty pages the guest cleaned on the host's word, since boot */
 };
 
 struct abi_pc_view_ent {
@@ -114,10 +133,21 @@ struct abi_pc_view_ent {
 	uint64_t gpa;	/* the cached page */
 };
 
+/* The host writeback message (version 3), written by the host. */
+struct abi_pc_hostwb {
+	uint64_t epoch;	  /* the SYNC whose snapshot the host wrote; 0: nothing posted */
+	uint64_t listed;  /* valid entries in ents[] (<= hostwb_cap) */
+	uint64_t written; /* pages written from guest RAM, listed or not */
+	uint64_t reserved;
+	struct abi_pc_view_ent ents[];
+};
+
 _Static_assert(sizeof(struct abi_pc_file) == 16, "page-cache file layout");
 _Static_assert(__builtin_offsetof(struct abi_pc_desc, files) == 32, "page-cache descriptor layout");
 _Static_assert(__builtin_offsetof(struct abi_pc_desc, procs_gpa) == 1040, "descriptor v2 layout");
-_Static_assert(sizeof(struct abi_pc_desc) == 1088, "descriptor v2 layout");
+_Static_assert(__builtin_offsetof(struct abi_pc_desc, hostwb_gpa) == 1088, "descriptor v3 layout");
+_Static_assert(sizeof(struct abi_pc_desc) == 1112, "descriptor v3 layout");
+_Static_assert(sizeof(struct abi_pc_hostwb) == 32, "host writeback message layout");
 _Static_assert(sizeof(struct abi_pc_vma) == 32, "page-cache VMA layout");
 _Static_assert(sizeof(struct abi_pc_proc) == 16 + 32 * ABI_PC_MAX_VMAS, "process layout");
 _Static_assert(sizeof(struct abi_pc_desc) <= 4096, "page-cache descriptor fits a page");
