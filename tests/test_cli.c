@@ -48,6 +48,8 @@
 
 #include <linux/kvm.h>
 
+#include "fs/dsfs.h"
+#include "logger/journal.h"
 #include "tests/ds_test.h"
 #include "vmm/boot.h"
 
@@ -1006,6 +1008,84 @@ static void test_recover_verify_image(void)
 	remove_dir(dir);
 }
 
+/* ---- --writeback ---- */
+
+static void test_writeback_usage_errors(void)
+{
+	expect_fail(2,
+		    (const char *const[]){"--writeback nope", "guest, host or host:INTERVAL", NULL},
+		    ARGS("run", "--workload", "db", "--writeback", "nope"));
+	expect_fail(2, (const char *const[]){"host:0", "1..1000000", NULL},
+		    ARGS("run", "--workload", "db", "--writeback", "host:0"));
+	expect_fail(2, (const char *const[]){"host:x", "INTERVAL", NULL},
+		    ARGS("run", "--workload", "db", "--writeback", "host:x"));
+	expect_fail(2, (const char *const[]){"--writeback host", "needs a file workload", NULL},
+		    ARGS("run", "--workload", "seq", "--writeback", "host"));
+	expect_fail(2, (const char *const[]){"--writeback host", "needs a file workload", NULL},
+		    ARGS("run", "--workload", "badblk", "--writeback", "host"));
+}
+
+/*
+ * lossy loses stores on its own (test_run_file_verify); with --writeback
+ * host the image check passes, the JSON carries the commits, and the
+ * temporary image's journal goes with it.  On a user's image the journal
+ * stays, clean; an interrupted one is recovered before the run.
+ */
+static void test_run_writeback_host(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", *old, img[128], why[256];
+	struct proc p;
+
+	tmpdir_enter(dir, &old);
+	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--sync-every", "12",
+			   "--writeback", "host", "--verify", "--json", "-"));
+	CHECK(strstr(p.out, "\"host-wb-commits\":5,") &&
+		  strstr(p.out, "\"host-wb-mismatches\":0,") &&
+		  strstr(p.out, "\"host-wb-interval\":1,"),
+	      "%s: no host writeback summary: %s", p.cmd, p.out);
+	proc_free(&p);
+	expect_ok(&p, ARGS("run", "--workload", "db", "--writeback", "host:2"));
+	CHECK(strstr(p.out, "host writeback: 3 commits"), "%s: no summary line: %s", p.cmd, p.out);
+	proc_free(&p);
+
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:256K"));
+	proc_free(&p);
+	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--image", img,
+			   "--writeback", "host", "--verify"));
+	proc_free(&p);
+	expect_ok(&p, ARGS("verify-image", img));
+	CHECK(strstr(p.out, "journal clean at epoch 5"), "%s: %s", p.cmd, p.out);
+	proc_free(&p);
+
+	/* A commit whose checkpoint never came: the image needs recovery. */
+	struct journal j;
+	int fd = open(img, O_RDWR);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(journal_open(&j, img, fd, why, sizeof(why)), 0);
+	static uint8_t zero[4096];
+	const void *pages[1] = {zero};
+	struct journal_extent e = {ABI_FS_DATA_START + 1, 1, pages};
+	CU_ASSERT_EQUAL(journal_commit(&j, 6, &e, 1, why, sizeof(why)), 0);
+	journal_close(&j);
+	close(fd);
+	expect_fail(1, (const char *const[]){"run dirtyscope recover", NULL},
+		    ARGS("verify-image", img));
+	int got = run_bin(&p, ARGS("run", "--workload", "db", "--image", img, "--epochs", "1"));
+	CHECK(got == 0, "%s: exit %d; stderr: %s", p.cmd, got, p.err);
+	CHECK(
+	    strstr(p.err, "recovered from an interrupted host writeback: the image holds epoch 6"),
+	    "%s: no recovery line: %s", p.cmd, p.err);
+	proc_free(&p);
+	expect_ok(&p, ARGS("verify-image", img));
+	proc_free(&p);
+	char jr[160];
+	snprintf(jr, sizeof(jr), "%s.journal", img);
+	unlink(jr);
+	unlink(img);
+	tmpdir_leave(dir, old);
+}
+
 static const struct ds_case plain_cases[] = {
     {"no arguments: exit 2, usage", test_no_arguments},
     {"unknown command", test_unknown_command},
@@ -1043,6 +1123,7 @@ static const struct ds_case plain_cases[] = {
     {"mkimage --help", test_mkimage_help},
     {"compare: usage errors: exit 2", test_compare_usage_errors},
     {"recover and verify-image: no journal, a foreign one, usage", test_recover_verify_image},
+    {"run --writeback: usage errors: exit 2", test_writeback_usage_errors},
     {NULL, NULL},
 };
 
@@ -1056,6 +1137,8 @@ static const struct ds_case kvm_cases[] = {
     {"run: file-workload option and image errors: exit 2", test_run_file_option_errors},
     {"run db --verify: wp exits 0, lossy exits 1", test_run_file_verify},
     {"compare: 80-column table, JSON fields, --plot, lossy", test_compare_outputs},
+    {"run --writeback host: lossy verifies, journal kept clean, recovery at start",
+     test_run_writeback_host},
     {NULL, NULL},
 };
 
