@@ -225,25 +225,36 @@ static int write_full(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* pread all of len bytes at off; the file ending first is -EIO. */
-static int read_full(int fd, void *buf, size_t len, off_t off)
+int dsfs_pread_full(int fd, void *buf, uint64_t len, uint64_t off)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t r = pread(fd, p, len, off);
+		ssize_t r = pread(fd, p, len, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -errno;
 		if (r == 0)
-			return -EIO;
+			return -ENODATA;
 		p += r;
-		len -= (size_t)r;
-		off += r;
+		len -= (uint64_t)r;
+		off += (uint64_t)r;
 	}
 	return 0;
+}
+
+void dsfs_parent_dir(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, len, ".");
+	else if (slash == path)
+		snprintf(dir, len, "/");
+	else
+		snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
 /*
@@ -296,15 +307,9 @@ static int resolve_target(const char *path, char *target, size_t len, int *mode,
 static void sync_parent_dir(const char *path)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
 	int fd;
 
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	dsfs_parent_dir(path, dir, sizeof(dir));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -423,7 +428,8 @@ int dsfs_open(const char *path, int flags, struct dsfs_image *img, char *why, si
 			   (unsigned long long)img->size);
 		goto close_fd;
 	}
-	ret = read_full(img->fd, &img->meta, sizeof(img->meta), ABI_FS_META_BLOCK * ABI_FS_BLOCK);
+	ret = dsfs_pread_full(img->fd, &img->meta, sizeof(img->meta),
+			      ABI_FS_META_BLOCK * ABI_FS_BLOCK);
 	if (ret) {
 		fail(why, whylen, ret, "cannot read the metadata block: %s", strerror(-ret));
 		goto close_fd;
@@ -487,7 +493,7 @@ static int read_inode(const struct dsfs_image *img, int ino, int whole, uint8_t 
 	p = malloc(n ? n : 1);
 	if (!p)
 		return -ENOMEM;
-	ret = read_full(img->fd, p, n, (off_t)(in->start_block * ABI_FS_BLOCK));
+	ret = dsfs_pread_full(img->fd, p, n, in->start_block * ABI_FS_BLOCK);
 	if (ret) {
 		free(p);
 		return ret;
@@ -538,7 +544,7 @@ static int hash_range(int fd, uint64_t off, uint64_t end, uint8_t *buf, uint64_t
 			stop = end;
 		while (off < stop) {
 			size_t n = stop - off < HASH_CHUNK ? (size_t)(stop - off) : HASH_CHUNK;
-			int ret = read_full(fd, buf, n, (off_t)off);
+			int ret = dsfs_pread_full(fd, buf, n, off);
 
 			if (ret)
 				return ret;

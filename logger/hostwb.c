@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/dsfs.h"
 #include "logger/hostwb.h"
 
 #define BLOCK		   ABI_FS_BLOCK
@@ -67,21 +68,10 @@ static void bit_clear(uint64_t *b, uint64_t i)
 	b[i / 64] &= ~(1ULL << (i % 64));
 }
 
-/* Read whole image bytes, retrying short reads. */
+/* Read whole image bytes (-ENODATA past its end). */
 static int image_read(int fd, void *buf, uint64_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (uint64_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return dsfs_pread_full(fd, buf, len, off);
 }
 
 /* ---- staging: the device's view of the disk between commits ---------- */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "abi/fs.h"
+#include "fs/dsfs.h"
 #include "logger/journal.h"
 
 #define JHDR_MAGIC		 0x314c4e524a534400ULL /* "\0DSJRNL1" */
@@ -163,18 +164,7 @@ static int wr(int fd, const void *buf, size_t len, uint64_t off)
 /* Read exactly len bytes; -ENODATA at end of file. */
 static int rd(int fd, void *buf, size_t len, uint64_t off)
 {
-	char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ENODATA;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return dsfs_pread_full(fd, buf, len, off);
 }
 
 static int sync_fd(int fd)
@@ -194,13 +184,7 @@ static int trunc_fd(int fd, uint64_t len)
 static int sync_dir_of(const char *path)
 {
 	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	dsfs_parent_dir(path, dir, sizeof(dir));
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
