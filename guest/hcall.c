@@ -48,11 +48,13 @@ void hcall_ready_desc(uint64_t desc_gpa)
 	hcall(ABI_HC_READY);
 }
 
-/* The workload finished; status 0 means its own checks passed. */
-void hcall_done(uint64_t status, uint64_t epochs)
+/* The workload finished; status 0 means it ran to its end; check_failed is
+ * what its own data check found wrong (anonymous workloads). */
+void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed)
 {
 	hp->args[0] = status;
 	hp->args[1] = epochs;
+	hp->args[ABI_DONE_CHECK_FAILED] = check_failed;
 	hcall(ABI_HC_DONE);
 }
 

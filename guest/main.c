@@ -36,7 +36,7 @@ static void __attribute__((noreturn)) file_world(const struct abi_boot_params *b
 		klog("final writeback failed");
 		status = status ? status : 1;
 	}
-	hcall_done((uint64_t)status, syscall_epochs());
+	hcall_done((uint64_t)status, syscall_epochs(), 0);
 	halt_forever();
 }
 
@@ -56,7 +56,7 @@ void kmain(void)
 		 * against the VMM's device, no workload. */
 		int status = blk_init() ? 255 : blk_selftest_hostile();
 		hcall_ready();
-		hcall_done((uint64_t)status, 0);
+		hcall_done((uint64_t)status, 0, 0);
 		halt_forever();
 	}
 	if (bp->workload >= ABI_WL_FIRST_FILE && bp->workload <= ABI_WL_LAST)
@@ -67,7 +67,7 @@ void kmain(void)
 	lcr3(V2P(pml4));
 	hcall_ready();
 
-	workload_run(bp, ABI_WORKLOAD_BASE);
-	hcall_done(0, bp->nr_epochs);
+	uint64_t bad = workload_run(bp, ABI_WORKLOAD_BASE);
+	hcall_done(0, bp->nr_epochs, bad);
 	halt_forever();
 }

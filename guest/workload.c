@@ -13,6 +13,15 @@
  * epoch.  Both values include the epoch number, so every page written in an
  * epoch differs from its content at the previous harvest; that is what lets
  * the host's lost-page oracle see every write.
+ *
+ * The workload checks its own data at the end.  It keeps one running sum,
+ * over its pages, of a hash of what each page holds (word 0 and the epoch
+ * word it names): every write adds the new content's hash and subtracts the
+ * hash of what it read in the page just before.  At the end the sum of the
+ * pages' hashes as they are must equal it, or some page no longer holds what
+ * the guest last wrote (a store the host lost, a page a migration left
+ * stale).  The check stores nothing per write beyond the page itself: a
+ * record page written with every store would double the dirty log's entries.
  */
 #include "defs.h"
 
@@ -62,15 +71,37 @@ static uint64_t pick(struct wl *w, uint32_t kind)
 	panic("unknown workload %u", kind);
 }
 
-static void stamp(struct wl *w, uint64_t page, uint64_t epoch, uint64_t i)
+/* A page's content as the check sees it: word 0 and the epoch word it names. */
+static uint64_t content_hash(uint64_t page, const volatile uint64_t *p)
 {
-	volatile uint64_t *p = (uint64_t *)(w->base + page * ABI_PAGE_SIZE);
-	p[0] = epoch << 32 | (i & 0xffffffff);
-	p[1 + (epoch * 7 + page) % 511] = w->seed ^ page ^ epoch << 40;
+	uint64_t w0 = p[0];
+	uint64_t x = page * 0x9e3779b97f4a7c15ULL ^ w0 ^ p[1 + ((w0 >> 32) * 7 + page) % 511] << 1;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
 }
 
-/* Run the workload for bp->nr_epochs epochs over the pages mapped at base. */
-void workload_run(const struct abi_boot_params *bp, uint64_t base)
+static void stamp(struct wl *w, uint64_t page, uint64_t epoch, uint64_t i, uint64_t *sum)
+{
+	volatile uint64_t *p = (uint64_t *)(w->base + page * ABI_PAGE_SIZE);
+	*sum -= content_hash(page, p);
+	p[0] = epoch << 32 | (i & 0xffffffff);
+	p[1 + (epoch * 7 + page) % 511] = w->seed ^ page ^ epoch << 40;
+	*sum += content_hash(page, p);
+}
+
+/* The sum of every page's content hash, as the pages are now. */
+static uint64_t content_sum(const struct wl *w)
+{
+	uint64_t sum = 0;
+	for (uint64_t page = 0; page < w->wss; page++)
+		sum += content_hash(page, (uint64_t *)(w->base + page * ABI_PAGE_SIZE));
+	return sum;
+}
+
+/* Run the workload for bp->nr_epochs epochs over the pages mapped at base.
+ * Returns nonzero when its final data check fails. */
+uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base)
 {
 	struct wl w = {
 	    .base = base,
@@ -98,13 +129,14 @@ void workload_run(const struct abi_boot_params *bp, uint64_t base)
 			panic("seen bitmap not contiguous");
 	w.seen = P2V(first);
 
+	uint64_t sum = content_sum(&w);
 	for (uint64_t epoch = 1; epoch <= bp->nr_epochs; epoch++) {
 		uint64_t distinct = 0;
 		memset(w.seen, 0, w.seen_words * 8);
 		for (uint64_t i = 0; i < w.writes; i++) {
 			uint64_t page = pick(&w, bp->workload);
 			uint64_t bit = 1ULL << (page & 63);
-			stamp(&w, page, epoch, i);
+			stamp(&w, page, epoch, i, &sum);
 			if (!(w.seen[page >> 6] & bit)) {
 				w.seen[page >> 6] |= bit;
 				distinct++;
@@ -112,4 +144,9 @@ void workload_run(const struct abi_boot_params *bp, uint64_t base)
 		}
 		hcall_sync(epoch, distinct);
 	}
+	uint64_t now = content_sum(&w);
+	if (now == sum)
+		return 0;
+	klog("self-check: the working set's content hash is %lx, expected %lx", now, sum);
+	return 1;
 }

@@ -88,6 +88,7 @@ struct run_summary {
 	uint64_t guest_page_writes;
 	uint64_t device_dirty_pages;
 	uint64_t blk_requests, blk_bytes_read, blk_bytes_written;
+	bool guest_check_failed; /* DONE: the anonymous workload's own data check failed */
 	bool hostwb;
 	uint64_t hostwb_interval;
 	struct hostwb_stats hostwb_stats; /* the final commit at DONE included */

@@ -164,8 +164,9 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 		fprintf(f, ",\"lost-pages\":null");
 	fprintf(f,
 		",\"ring-full-exits\":%" PRIu64 ",\"dirty-log-ioctls\":%" PRIu64
-		",\"harvest-us\":%.1f,\"total-time-ms\":%.3f",
-		r->ring_full_exits, r->kvm_calls, us(r->harvest_ns), (double)r->total_ns / 1e6);
+		",\"harvest-us\":%.1f,\"total-time-ms\":%.3f,\"guest-check\":%s",
+		r->ring_full_exits, r->kvm_calls, us(r->harvest_ns), (double)r->total_ns / 1e6,
+		r->guest_check_failed ? "\"failed\"" : "\"passed\"");
 	if (r->policy) {
 		fprintf(f, ",\"policy\":");
 		output_json_string(f, r->policy);

@@ -287,6 +287,10 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		}
 		if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs)
 			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
+		s->sum.guest_check_failed = hc->args[ABI_DONE_CHECK_FAILED] != 0;
+		if (s->sum.guest_check_failed)
+			fprintf(stderr, "dirtyscope: the guest's own data check failed: its pages "
+					"no longer hold what the workload wrote there\n");
 		s->done = true;
 		if (s->hostwb) {
 			/* The stores since the last SYNC, and what the guest wrote
@@ -425,7 +429,9 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		for (int i = 0; i < cfg->nr_sinks; i++)
 			if (cfg->sinks[i]->summary)
 				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
-		ret = s.sum.lost_pages || s.sum.hostwb_stats.mismatches ? 1 : 0;
+		ret = s.sum.lost_pages || s.sum.hostwb_stats.mismatches || s.sum.guest_check_failed
+			  ? 1
+			  : 0;
 	}
 	if (summary)
 		*summary = s.sum;

@@ -40,7 +40,8 @@ struct session_config {
 /*
  * Run the session to completion.  Returns 0 when every epoch ran and nothing
  * was lost, 1 when the oracle found lost pages (or host writeback's --verify
- * found the image behind guest RAM after a commit), or -errno:
+ * found the image behind guest RAM after a commit, or the guest's own data
+ * check failed), or -errno:
  *   -EINVAL      a configuration the mode or guest cannot take (message printed)
  *   -EOPNOTSUPP, -ENOENT, -EACCES, -EPERM  the platform cannot do it
  *   -EFAULT      the guest failed (panic, crash, protocol violation)

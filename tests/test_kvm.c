@@ -239,6 +239,50 @@ static void test_guest_panic(void)
 	CU_ASSERT_EQUAL(cap.epochs, 0);
 }
 
+/*
+ * The workload's own data check (guest/workload.c): a page changed behind
+ * the guest's back fails it, and the run exits 1.  The host flips a bit of
+ * page 3's stamp at the end of epoch 2 (seq, 64 pages: page 3 got stamp
+ * 2 << 32 | 3 in that epoch), found by scanning RAM for the stamp.  The
+ * oracle is off, since it would report the flip as a lost page itself.
+ */
+struct corrupt {
+	struct sink sink;
+	int flipped;
+};
+
+static void corrupt_epoch(struct sink *s, const struct epoch_rec *e)
+{
+	struct corrupt *c = (struct corrupt *)s;
+	if (e->epoch != 2)
+		return;
+	for (uint64_t i = 0; i < e->mem->nr_pages; i++) {
+		uint64_t *w = mem_gpa_to_hva(e->mem, mem_index_to_gpa(e->mem, i), 4096);
+		if (w[0] == (2ULL << 32 | 3) &&
+		    w[1 + (2 * 7 + 3) % 511] == (42ULL ^ 3 ^ 2ULL << 40)) {
+			w[0] ^= 1ULL << 20;
+			c->flipped++;
+		}
+	}
+}
+
+static void test_guest_data_check(void)
+{
+	for (int flip = 0; flip < 2; flip++) {
+		struct session_config cfg;
+		struct corrupt c = {.sink.epoch = flip ? corrupt_epoch : NULL};
+		struct run_summary sum;
+		ds_session_config(&cfg, "bitmap", ABI_WL_SEQ, 64ull << 20, 64, 4, &c.sink);
+		cfg.verify = false;
+		int ret = session_run(&cfg, &sum);
+		printf("\n    %s: ret %d, guest check %s", flip ? "page 3 flipped" : "untouched",
+		       ret, sum.guest_check_failed ? "failed" : "passed");
+		CU_ASSERT_EQUAL(c.flipped, flip);
+		CU_ASSERT_EQUAL(ret, flip);
+		CU_ASSERT_EQUAL(sum.guest_check_failed, flip);
+	}
+}
+
 static const struct ds_case cases[] = {
     {"every mode and workload: dirty >= written, bounded extra, 0 lost", test_modes_workloads},
     {"RAM over 4 GiB: pages logged in both slots", test_two_slots},
@@ -246,6 +290,7 @@ static const struct ds_case cases[] = {
     {"clear mode with 64-page chunks across two slots", test_clear_small_chunks},
     {"oracle catches a backend that hides a page", test_oracle_catches_lossy_backend},
     {"guest panic fails the run", test_guest_panic},
+    {"the workload's own data check catches a page changed behind it", test_guest_data_check},
     {NULL, NULL},
 };
 

@@ -18,7 +18,7 @@
 #define ABI_HC_READY 1 /* boot done, workload mapped; no arguments */
 #define ABI_HC_SYNC  2 /* end of epoch: args[0] epoch, args[1] distinct pages written */
 #define ABI_HC_LOG   3 /* args[0] length of the text in buf */
-#define ABI_HC_DONE  4 /* args[0] status (0 ok), args[1] epochs run */
+#define ABI_HC_DONE  4 /* args[0] status (0 ok), args[1] epochs run, args[2] bad pages */
 #define ABI_HC_PANIC 5 /* args: see ABI_PANIC_*; buf: "file:line: message" */
 
 /* ABI_HC_PANIC argument slots.  vector is ABI_PANIC_NO_TRAP for panic() calls,
@@ -31,6 +31,11 @@
 #define ABI_PANIC_RSP	  5
 #define ABI_PANIC_CR2	  6
 #define ABI_PANIC_NO_TRAP 0xffffffffffffffffULL
+
+/* ABI_HC_DONE args[2]: nonzero when the anonymous workload's own data check
+ * failed: its pages no longer hold what it last wrote (0 for the file world,
+ * which the host checks through the image). */
+#define ABI_DONE_CHECK_FAILED 2
 
 #define ABI_HCALL_NR_ARGS  8
 #define ABI_HCALL_BUF_SIZE 1024
