@@ -161,32 +161,49 @@ static void needs_reset(struct virtio_blk *b)
 
 /* ---- queue setup --------------------------------------------------------- */
 
-/* QUEUE_READY=1: the split-ring areas (spec 2.7) must be aligned and lie
- * wholly inside guest RAM, or the queue never becomes usable. */
-static void queue_enable(struct virtio_blk *b)
+/*
+ * Whether queue `q` of a device with `status` may go live: the split-ring
+ * areas (spec 2.7) must be aligned and lie wholly inside `mem`.  Returns
+ * NULL with q's host views set, or the reason with them NULL.  Used by
+ * QUEUE_READY and by virtio_blk_state_load, so a migrated queue passes
+ * exactly the checks a guest-enabled one did.
+ */
+static const char *queue_check(const struct guest_mem *mem, uint32_t status,
+			       struct virtio_blk_queue *q)
 {
-	struct virtio_blk_queue *q = &b->q;
-	const char *why = NULL;
 	uint64_t n = q->num;
 
-	if (!(b->status & VIRTIO_STATUS_FEATURES_OK))
-		why = "QUEUE_READY before FEATURES_OK";
-	else if (n == 0 || n > ABI_VIRTIO_QUEUE_MAX || (n & (n - 1)))
-		why = "QUEUE_NUM is not a power of two up to QUEUE_NUM_MAX";
-	else if (q->desc_gpa % 16 || q->avail_gpa % 2 || q->used_gpa % 4)
-		why = "misaligned queue area";
-	else if (!(q->desc = mem_gpa_to_hva(b->mem, q->desc_gpa, 16 * n)) ||
-		 !(q->avail = mem_gpa_to_hva(b->mem, q->avail_gpa, 6 + 2 * n)) ||
-		 !(q->used = mem_gpa_to_hva(b->mem, q->used_gpa, 6 + 8 * n)))
-		why = "queue area outside guest RAM";
-	if (why) {
-		blk_msg(b,
-			"queue setup refused: %s (num %" PRIu64 ", desc %#" PRIx64
-			", avail %#" PRIx64 ", used %#" PRIx64 "); device needs reset",
-			why, n, q->desc_gpa, q->avail_gpa, q->used_gpa);
+	q->desc = NULL;
+	q->avail = NULL;
+	q->used = NULL;
+	if (!(status & VIRTIO_STATUS_FEATURES_OK))
+		return "QUEUE_READY before FEATURES_OK";
+	if (n == 0 || n > ABI_VIRTIO_QUEUE_MAX || (n & (n - 1)))
+		return "QUEUE_NUM is not a power of two up to QUEUE_NUM_MAX";
+	if (q->desc_gpa % 16 || q->avail_gpa % 2 || q->used_gpa % 4)
+		return "misaligned queue area";
+	if (!(q->desc = mem_gpa_to_hva(mem, q->desc_gpa, 16 * n)) ||
+	    !(q->avail = mem_gpa_to_hva(mem, q->avail_gpa, 6 + 2 * n)) ||
+	    !(q->used = mem_gpa_to_hva(mem, q->used_gpa, 6 + 8 * n))) {
 		q->desc = NULL;
 		q->avail = NULL;
 		q->used = NULL;
+		return "queue area outside guest RAM";
+	}
+	return NULL;
+}
+
+/* QUEUE_READY=1: a queue that fails queue_check never becomes usable. */
+static void queue_enable(struct virtio_blk *b)
+{
+	struct virtio_blk_queue *q = &b->q;
+	const char *why = queue_check(b->mem, b->status, q);
+
+	if (why) {
+		blk_msg(b,
+			"queue setup refused: %s (num %" PRIu32 ", desc %#" PRIx64
+			", avail %#" PRIx64 ", used %#" PRIx64 "); device needs reset",
+			why, q->num, q->desc_gpa, q->avail_gpa, q->used_gpa);
 		needs_reset(b);
 		return;
 	}
@@ -442,20 +459,22 @@ static void queue_notify(struct virtio_blk *b, uint32_t queue)
 
 /* ---- registers ----------------------------------------------------------- */
 
-/* STATUS write: the handshake of spec 3.1.1.  Bits only accumulate; a bit
- * whose prerequisite is missing is dropped, which the driver sees when it
- * reads STATUS back. */
-static void status_write(struct virtio_blk *b, uint32_t v)
+/*
+ * The status a non-zero STATUS write of `v` leaves when the status was
+ * `old`: the handshake of spec 3.1.1.  Bits only accumulate; a bit whose
+ * prerequisite is missing is dropped, which the driver sees when it reads
+ * STATUS back.  *features_why gets the reason FEATURES_OK was refused, or
+ * NULL.  Pure, so virtio_blk_state_load can replay a saved status through
+ * the very rules a guest's writes went through.
+ */
+static uint32_t status_next(uint32_t old, uint32_t v, uint64_t driver_features,
+			    bool driver_features_bad, const char **features_why)
 {
-	if (v == 0) {
-		virtio_blk_reset(b);
-		return;
-	}
-	uint32_t old = b->status;
+	*features_why = NULL;
 	uint32_t set = v & ~old & 0xff & ~(uint32_t)VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	if ((v & old & ~(uint32_t)VIRTIO_STATUS_DEVICE_NEEDS_RESET) !=
 	    (old & ~(uint32_t)VIRTIO_STATUS_DEVICE_NEEDS_RESET))
-		return; /* the driver may not clear a bit except by reset */
+		return old; /* the driver may not clear a bit except by reset */
 	uint32_t now = old | set;
 	if ((set & VIRTIO_STATUS_DRIVER) && !(now & VIRTIO_STATUS_ACKNOWLEDGE))
 		now &= ~(uint32_t)VIRTIO_STATUS_DRIVER;
@@ -463,20 +482,33 @@ static void status_write(struct virtio_blk *b, uint32_t v)
 		const char *why = NULL;
 		if (!(now & VIRTIO_STATUS_DRIVER))
 			why = "FEATURES_OK before DRIVER";
-		else if (b->driver_features_bad ||
-			 (b->driver_features & ~VIRTIO_BLK_DEVICE_FEATURES))
+		else if (driver_features_bad || (driver_features & ~VIRTIO_BLK_DEVICE_FEATURES))
 			why = "driver accepted features the device does not offer";
-		else if (!(b->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
+		else if (!(driver_features & (1ULL << VIRTIO_F_VERSION_1)))
 			why = "driver did not accept VIRTIO_F_VERSION_1";
 		if (why) {
-			blk_msg(b, "features refused: %s (driver features %#" PRIx64 ")", why,
-				b->driver_features);
+			*features_why = why;
 			now &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 		}
 	}
 	if ((set & VIRTIO_STATUS_DRIVER_OK) && !(now & VIRTIO_STATUS_FEATURES_OK))
 		now &= ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
-	b->status = now;
+	return now;
+}
+
+/* STATUS write: 0 resets the device, anything else goes through status_next. */
+static void status_write(struct virtio_blk *b, uint32_t v)
+{
+	const char *why;
+
+	if (v == 0) {
+		virtio_blk_reset(b);
+		return;
+	}
+	b->status = status_next(b->status, v, b->driver_features, b->driver_features_bad, &why);
+	if (why)
+		blk_msg(b, "features refused: %s (driver features %#" PRIx64 ")", why,
+			b->driver_features);
 }
 
 static void set_low(uint64_t *r, uint32_t v)
@@ -627,4 +659,144 @@ void virtio_blk_mmio(struct virtio_blk *b, uint64_t offset, uint8_t *data, uint3
 		uint32_t v = reg_read(b, offset);
 		memcpy(data, &v, 4);
 	}
+}
+
+/* ---- migration state (declared at the end of virtio_blk.h) --------------- */
+
+int virtio_blk_state_save(const struct virtio_blk *b, struct virtio_blk_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->magic = VIRTIO_BLK_STATE_MAGIC;
+	s->version = VIRTIO_BLK_STATE_VERSION;
+	s->size = sizeof(*s);
+	s->image_size = b->size;
+	s->status = b->status;
+	s->dev_features_sel = b->dev_features_sel;
+	s->drv_features_sel = b->drv_features_sel;
+	s->driver_features_bad = b->driver_features_bad;
+	s->driver_features = b->driver_features;
+	s->queue_sel = b->queue_sel;
+	s->q_num = b->q.num;
+	s->q_ready = b->q.ready;
+	s->q_last_avail = b->q.last_avail;
+	s->q_used_idx = b->q.used_idx;
+	s->q_desc_gpa = b->q.desc_gpa;
+	s->q_avail_gpa = b->q.avail_gpa;
+	s->q_used_gpa = b->q.used_gpa;
+	s->stats = b->stats;
+	return 0;
+}
+
+/*
+ * Why the register state in *s is one this device cannot be in, or NULL.
+ * The status is replayed as a single write from reset through status_next,
+ * the STATUS register's own rules: it must come out unchanged, which holds
+ * exactly when the bits' prerequisites hold (DRIVER needs ACKNOWLEDGE,
+ * FEATURES_OK needs DRIVER and a valid feature set, DRIVER_OK needs
+ * FEATURES_OK).  DEVICE_NEEDS_RESET is the device's own bit and may be set
+ * in any state.  Unknown driver features are legal before FEATURES_OK, as
+ * they are for a guest that wrote them: the destination then refuses
+ * FEATURES_OK exactly where the source would have.
+ */
+static const char *state_check_regs(const struct virtio_blk_state *s, char *buf, size_t len)
+{
+	const uint32_t nr = VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+	const char *fwhy;
+
+	if (s->status > 0xff) {
+		snprintf(buf, len, "status %#x has bits beyond the 8-bit register", s->status);
+		return buf;
+	}
+	if (s->driver_features_bad > 1)
+		return "driver_features_bad is neither 0 nor 1";
+	/* DRIVER_FEATURES writes count only between DRIVER and FEATURES_OK,
+	 * and DRIVER is cleared only by the reset that clears the features. */
+	if ((s->driver_features || s->driver_features_bad) && !(s->status & VIRTIO_STATUS_DRIVER))
+		return "driver features without DRIVER status";
+	uint32_t want = s->status & ~nr;
+	uint32_t got = status_next(0, want, s->driver_features, s->driver_features_bad, &fwhy);
+	if (got != want) {
+		snprintf(buf, len,
+			 "status %#x cannot be reached (%s; driver features %#" PRIx64 ")",
+			 s->status, fwhy ? fwhy : "a bit is set without its prerequisite",
+			 s->driver_features);
+		return buf;
+	}
+	return NULL;
+}
+
+int virtio_blk_state_load(struct virtio_blk *b, const struct virtio_blk_state *s, char *why,
+			  size_t whylen)
+{
+	char buf[400]; /* room for the image path (256) */
+	const char *bad = NULL;
+	struct virtio_blk_queue q = {
+	    .num = s->q_num,
+	    .ready = s->q_ready == 1,
+	    .desc_gpa = s->q_desc_gpa,
+	    .avail_gpa = s->q_avail_gpa,
+	    .used_gpa = s->q_used_gpa,
+	    .last_avail = s->q_last_avail,
+	    .used_idx = s->q_used_idx,
+	};
+
+	if (s->magic != VIRTIO_BLK_STATE_MAGIC) {
+		bad = "not a virtio-blk state (bad magic)";
+	} else if (s->version != VIRTIO_BLK_STATE_VERSION) {
+		snprintf(buf, sizeof(buf),
+			 "virtio-blk state version %u, this build reads version %u", s->version,
+			 VIRTIO_BLK_STATE_VERSION);
+		bad = buf;
+	} else if (s->reserved) {
+		bad = "virtio-blk state reserved field is not 0";
+	} else if (s->size != sizeof(*s)) {
+		snprintf(buf, sizeof(buf), "virtio-blk state of %u bytes, version %u has %zu",
+			 s->size, s->version, sizeof(*s));
+		bad = buf;
+	} else if (s->image_size != b->size) {
+		/* The capacity in config space would change under the driver. */
+		snprintf(buf, sizeof(buf), "source image has %" PRIu64 " bytes, %s has %" PRIu64,
+			 s->image_size, b->path, b->size);
+		bad = buf;
+	} else if (s->q_ready > 1) {
+		bad = "queue ready is neither 0 nor 1";
+	} else if (s->q_last_avail != s->q_used_idx) {
+		/* Each request completes before the next is taken, so the two
+		 * indices advance together from QUEUE_READY on. */
+		snprintf(buf, sizeof(buf),
+			 "last_avail %u differs from used_idx %u: this device never leaves a "
+			 "request in flight",
+			 s->q_last_avail, s->q_used_idx);
+		bad = buf;
+	} else {
+		bad = state_check_regs(s, buf, sizeof(buf));
+	}
+	/* A queue that is not live holds whatever the guest wrote, as on the
+	 * source; a live one must pass QUEUE_READY's checks against our RAM. */
+	if (!bad && q.ready) {
+		const char *qwhy = queue_check(b->mem, s->status, &q);
+		if (qwhy) {
+			snprintf(buf, sizeof(buf),
+				 "queue: %s (num %" PRIu32 ", desc %#" PRIx64 ", avail %#" PRIx64
+				 ", used %#" PRIx64 ")",
+				 qwhy, q.num, q.desc_gpa, q.avail_gpa, q.used_gpa);
+			bad = buf;
+		}
+	}
+	if (bad) {
+		if (whylen)
+			snprintf(why, whylen, "%s", bad);
+		return -EINVAL;
+	}
+
+	/* All checked: commit in one go, so a refusal above changed nothing. */
+	b->status = s->status;
+	b->dev_features_sel = s->dev_features_sel;
+	b->drv_features_sel = s->drv_features_sel;
+	b->driver_features = s->driver_features;
+	b->driver_features_bad = s->driver_features_bad;
+	b->queue_sel = s->queue_sel;
+	b->q = q;
+	b->stats = s->stats;
+	return 0;
 }

@@ -123,4 +123,66 @@ void virtio_blk_reset(struct virtio_blk *b);
  * Safe on a closed device. */
 void virtio_blk_close(struct virtio_blk *b);
 
+/* ---- migration state (implemented at the end of virtio_blk.c) ------------ */
+
+#include <stddef.h> /* size_t, offsetof */
+
+#define VIRTIO_BLK_STATE_MAGIC	 0x4b4c4256u /* "VBLK" as little-endian bytes */
+#define VIRTIO_BLK_STATE_VERSION 1u
+
+/*
+ * The device's guest-visible state as a flat blob for live migration
+ * (docs/vmstate.md): the register state and the queue's GPAs and indices.
+ * Host-side things (image fd and path, backend, DMA hook, host views of the
+ * rings) stay behind; the destination recomputes the views from the GPAs.
+ * Fixed layout, little-endian as on both x86-64 ends.
+ */
+struct virtio_blk_state {
+	uint32_t magic;	     /* VIRTIO_BLK_STATE_MAGIC */
+	uint32_t version;    /* VIRTIO_BLK_STATE_VERSION */
+	uint32_t size;	     /* sizeof(struct virtio_blk_state) */
+	uint32_t reserved;   /* 0 */
+	uint64_t image_size; /* the destination's image must have this size */
+	uint32_t status;
+	uint32_t dev_features_sel;
+	uint32_t drv_features_sel;
+	uint32_t driver_features_bad; /* 0 or 1 */
+	uint64_t driver_features;
+	uint32_t queue_sel;
+	uint32_t q_num;
+	uint32_t q_ready; /* 0 or 1 */
+	uint16_t q_last_avail;
+	uint16_t q_used_idx;
+	uint64_t q_desc_gpa, q_avail_gpa, q_used_gpa;
+	struct virtio_blk_stats stats; /* carried over, so the counters stay cumulative */
+};
+_Static_assert(sizeof(struct virtio_blk_stats) == 64, "virtio_blk_stats layout");
+_Static_assert(offsetof(struct virtio_blk_state, image_size) == 16, "state layout");
+_Static_assert(offsetof(struct virtio_blk_state, driver_features) == 40, "state layout");
+_Static_assert(offsetof(struct virtio_blk_state, q_last_avail) == 60, "state layout");
+_Static_assert(offsetof(struct virtio_blk_state, q_desc_gpa) == 64, "state layout");
+_Static_assert(offsetof(struct virtio_blk_state, stats) == 88, "state layout");
+_Static_assert(sizeof(struct virtio_blk_state) == 152, "state layout");
+
+/*
+ * Capture b's state into *s (fully overwritten).  Requests run inside the
+ * QUEUE_NOTIFY exit, so a device whose vCPU is stopped has none in flight.
+ * Returns 0.
+ */
+int virtio_blk_state_save(const struct virtio_blk *b, struct virtio_blk_state *s);
+
+/*
+ * Load *s, which is untrusted (it comes off the network), into b, an open
+ * device on the destination's image and RAM.  Every value is checked as the
+ * register path checks a guest's writes (the status must be one the STATUS
+ * handshake can reach with the saved features, so a negotiated set is a
+ * subset of what the device offers; a ready queue must pass QUEUE_READY's
+ * checks against b's RAM), plus what only a blob can get wrong: header,
+ * image size, flags that are not 0/1, indices this device cannot produce.
+ * A bad blob is refused with -EINVAL and a one-line reason in `why`, and b
+ * unchanged; on success the ring views point into b's RAM.
+ */
+int virtio_blk_state_load(struct virtio_blk *b, const struct virtio_blk_state *s, char *why,
+			  size_t whylen);
+
 #endif
