@@ -68,12 +68,6 @@ static void bit_clear(uint64_t *b, uint64_t i)
 	b[i / 64] &= ~(1ULL << (i % 64));
 }
 
-/* Read whole image bytes (-ENODATA past its end). */
-static int image_read(int fd, void *buf, uint64_t len, uint64_t off)
-{
-	return dsfs_pread_full(fd, buf, len, off);
-}
-
 /* ---- staging: the device's view of the disk between commits ---------- */
 
 /*
@@ -94,7 +88,7 @@ static int stage_read(void *ctx, void *buf, uint64_t len, uint64_t off)
 			/* Extend over the following unstaged blocks: one pread. */
 			while (n < len && !bit_test(hw->stage_bits, (off + n) / BLOCK))
 				n += BLOCK < len - n ? BLOCK : len - n;
-			int ret = image_read(hw->image_fd, p, n, off);
+			int ret = dsfs_pread_full(hw->image_fd, p, n, off);
 			if (ret)
 				return ret;
 		}
@@ -115,8 +109,8 @@ static int stage_write(void *ctx, const void *buf, uint64_t len, uint64_t off)
 		if (!bit_test(hw->stage_bits, b)) {
 			/* A partial write keeps the rest of the block as it is. */
 			if (n < BLOCK) {
-				int ret = image_read(hw->image_fd, hw->stage + b * BLOCK, BLOCK,
-						     b * BLOCK);
+				int ret = dsfs_pread_full(hw->image_fd, hw->stage + b * BLOCK,
+							  BLOCK, b * BLOCK);
 				if (ret)
 					return ret;
 			}
@@ -390,7 +384,8 @@ static uint64_t verify_image(struct hostwb *hw, const struct abi_pc_desc *d,
 			const void *ram = mem_gpa_to_hva(hw->mem, e & ~ABI_PCE_FLAGS, BLOCK);
 			if (!ram)
 				continue;
-			if (!image_read(hw->image_fd, buf, BLOCK, (in->start_block + i) * BLOCK) &&
+			if (!dsfs_pread_full(hw->image_fd, buf, BLOCK,
+					     (in->start_block + i) * BLOCK) &&
 			    !memcmp(buf, ram, BLOCK))
 				continue;
 			if (hw->stats.mismatches + bad < MISMATCHES_PRINTED)
