@@ -13,6 +13,8 @@
 #include "logger/frameset.h"
 
 struct pcview;
+struct migrate_stats;
+struct migin_stats;
 #include "vmm/mem.h"
 #include "vmm/stats.h"
 
@@ -93,6 +95,12 @@ struct run_summary {
 	uint64_t hostwb_interval;
 	struct hostwb_stats hostwb_stats; /* the final commit at DONE included */
 	uint64_t host_cleaned;		  /* pages the guest cleaned on the host's word */
+	/* Live migration (logger/migrate.h).  The pointers are valid during
+	 * the sinks' summary calls only. */
+	const struct migrate_stats *migration; /* source: --migrate-to was given */
+	bool migrated;			       /* source: the destination took over */
+	const struct migin_stats *incoming;    /* destination: the guest came in */
+	uint64_t first_epoch;		       /* destination: the first epoch run here */
 };
 
 /* An output.  Either callback may be NULL. */

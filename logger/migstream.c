@@ -90,6 +90,11 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
 	return h;
 }
 
+uint64_t migstream_bytes_hash(uint64_t h, const void *p, size_t len)
+{
+	return hash_bytes(h ? h : FNV_BASIS, p, len);
+}
+
 /* The header's chain: its state after type, lengths and seq.  hdr_csum is
  * its two halves folded; csum continues it over metadata and pages. */
 static uint64_t hdr_chain(const struct migstream_rec *h)
@@ -420,6 +425,7 @@ int migstream_write_end(struct migstream_writer *w, const struct guest_mem *m)
 	    .pages = w->stats.pages,
 	    .zero_pages = w->stats.zero_pages,
 	};
+	w->ram_checksum = e.ram_checksum;
 	int ret = emit(w, MIGSTREAM_END, &e, sizeof(e), NULL, 0, 0);
 	if (ret)
 		return ret;

@@ -136,6 +136,10 @@ uint64_t migstream_page_hash(const void *page);
  */
 uint64_t migstream_ram_checksum(const struct guest_mem *m);
 
+/* Hash len bytes (any alignment) continuing from h; h = 0 to start.  For
+ * the handshake messages and other small records that ride the stream. */
+uint64_t migstream_bytes_hash(uint64_t h, const void *p, size_t len);
+
 /* ---- Writer ---- */
 
 struct migstream_stats {
@@ -149,6 +153,7 @@ struct migstream_stats {
 struct migstream_writer {
 	int fd;
 	struct migstream_stats stats;
+	uint64_t ram_checksum; /* the one END carried, once written */
 	/* Private. */
 	int sock;	      /* fd is a socket: send with MSG_NOSIGNAL */
 	int err;	      /* first failure (-errno): the stream is dead after it */

@@ -34,6 +34,10 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 
 static void table_summary(struct sink *s, const struct run_summary *r)
 {
+	if (r->incoming)
+		output_table_incoming(s->f, r->incoming, r->first_epoch);
+	if (r->migration)
+		output_table_migration(s->f, r->migration);
 	fprintf(s->f,
 		"%s/%s: %" PRIu64 " epochs, %" PRIu64 " dirty pages (%" PRIu64
 		" written by the workload), ",
@@ -148,6 +152,10 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 static void json_summary(struct sink *s, const struct run_summary *r)
 {
 	FILE *f = s->f;
+	if (r->incoming)
+		output_json_incoming(f, r->incoming, r->first_epoch);
+	if (r->migration)
+		output_json_migration(f, r->migration);
 	fprintf(f, "{\"summary\":true,\"mode\":");
 	output_json_string(f, r->mode);
 	fprintf(f, ",\"workload\":");
@@ -166,7 +174,9 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 		",\"ring-full-exits\":%" PRIu64 ",\"dirty-log-ioctls\":%" PRIu64
 		",\"harvest-us\":%.1f,\"total-time-ms\":%.3f,\"guest-check\":%s",
 		r->ring_full_exits, r->kvm_calls, us(r->harvest_ns), (double)r->total_ns / 1e6,
-		r->guest_check_failed ? "\"failed\"" : "\"passed\"");
+		r->guest_check_failed ? "\"failed\""
+		: r->migrated	      ? "\"migrated\""
+				      : "\"passed\"");
 	if (r->policy) {
 		fprintf(f, ",\"policy\":");
 		output_json_string(f, r->policy);

@@ -43,6 +43,7 @@ struct session {
 	uint64_t device_dirty; /* pages the device wrote in the open epoch */
 	struct hostwb hw;      /* --writeback host */
 	bool hostwb;
+	struct migout *mo; /* --migrate-to */
 };
 
 /*
@@ -58,7 +59,11 @@ static void on_dma_dirty(void *ctx, uint64_t gpa, uint64_t len)
 		return;
 	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
 		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
-		if (idx >= 0 && !frameset_test(&s->dirty, (uint64_t)idx)) {
+		if (idx < 0)
+			continue;
+		if (s->mo)
+			migout_mark(s->mo, (uint64_t)idx);
+		if (!frameset_test(&s->dirty, (uint64_t)idx)) {
 			frameset_add(&s->dirty, (uint64_t)idx);
 			s->device_dirty++;
 		}
@@ -72,8 +77,11 @@ static void on_host_store(void *ctx, uint64_t gpa, uint64_t len)
 	struct session *s = ctx;
 	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
 		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
-		if (idx >= 0)
+		if (idx >= 0) {
 			frameset_add(&s->dirty, (uint64_t)idx);
+			if (s->mo)
+				migout_mark(s->mo, (uint64_t)idx);
+		}
 	}
 }
 
@@ -106,7 +114,8 @@ static uint64_t now_ns(void)
 static int timed_harvest(struct session *s)
 {
 	uint64_t t0 = now_ns();
-	int64_t n = dlog_harvest(&s->dlog, &s->dirty);
+	/* With a migration, one harvest feeds both the epoch and the rounds. */
+	int64_t n = s->mo ? migout_harvest(s->mo, &s->dirty) : dlog_harvest(&s->dlog, &s->dirty);
 	s->harvest_ns += now_ns() - t0;
 	if (n < 0)
 		return (int)n;
@@ -224,6 +233,8 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	s->ring_full = 0;
 	s->epoch++;
 	s->epoch_start_ns = now_ns();
+	if (s->mo && s->epoch - 1 == s->cfg->migrate->after_epoch)
+		return migout_start(s->mo);
 	return 0;
 }
 
@@ -321,12 +332,81 @@ static int on_ring_full(void *ctx)
 	int ret = timed_harvest(s);
 	if (ret)
 		return ret;
-	/* Resuming after an empty harvest would exit again at once, forever. */
-	if (s->log_entries == before) {
+	/* Resuming after an empty harvest would exit again at once, forever;
+	 * unless the migration thread emptied the ring first. */
+	if (s->log_entries == before && !(s->mo && migout_active(s->mo))) {
 		vmm_err("KVM_EXIT_DIRTY_RING_FULL, but the ring holds no published entry");
 		return -EIO;
 	}
 	return 0;
+}
+
+/* vm_handlers.kicked: the migration's pause or throttle. */
+static int on_kicked(void *ctx)
+{
+	struct session *s = ctx;
+	return s->mo ? migout_kicked(s->mo) : 0;
+}
+
+/* Source, guest stopped for the switch-over: where it is in its epochs. */
+static void session_save(void *ctx, struct migrate_session_state *st)
+{
+	struct session *s = ctx;
+	memset(st, 0, sizeof(*st));
+	st->version = MIGRATE_SESSION_VERSION;
+	st->file_world = s->file_world;
+	st->epoch = s->epoch;
+	st->pc_desc_gpa = s->file_world ? s->view.desc_gpa : 0;
+}
+
+/* Destination: take the source's place in the epochs.  The blob comes off
+ * the wire: every field is checked against this run's configuration. */
+static int session_load(void *ctx, const struct migrate_session_state *st, char *why, size_t whylen)
+{
+	struct session *s = ctx;
+	if (st->version != MIGRATE_SESSION_VERSION || st->file_world != s->file_world ||
+	    st->epoch < 1 || st->epoch > (uint64_t)s->cfg->wl.epochs + 1) {
+		snprintf(why, whylen,
+			 "session state: version %u, file world %u, epoch %llu do not fit a "
+			 "%u-epoch %s run",
+			 st->version, st->file_world, (unsigned long long)st->epoch,
+			 s->cfg->wl.epochs, s->cfg->workload_name);
+		return -EPROTO;
+	}
+	if (s->file_world) {
+		char reason[160];
+		int ret =
+		    pcview_attach(&s->view, &s->vm.mem, st->pc_desc_gpa, reason, sizeof(reason));
+		if (ret) {
+			snprintf(why, whylen, "session state: %s", reason);
+			return -EPROTO;
+		}
+		if (s->view.policy != s->cfg->wl.policy) {
+			snprintf(why, whylen, "session state: the guest runs policy %u, not %u",
+				 s->view.policy, s->cfg->wl.policy);
+			return -EPROTO;
+		}
+	}
+	s->epoch = st->epoch;
+	return 0;
+}
+
+/* Source: the engine that sends the guest away once the chosen epoch ends. */
+static int migrate_setup(struct session *s)
+{
+	const struct session_config *cfg = s->cfg;
+	struct migrate_hello_cfg hello;
+
+	if (s->hostwb) {
+		vmm_err("live migration with host writeback is not supported");
+		return -EINVAL;
+	}
+	migrate_hello_fill(&hello, &cfg->wl, cfg->mem_bytes, cfg->workload_name, cfg->policy_name,
+			   cfg->image_path);
+	int ret = migout_create(&s->mo, cfg->migrate, &s->vm, &s->dlog, &hello, session_save, s);
+	if (ret)
+		vmm_err("no memory for the migration's page sets");
+	return ret;
 }
 
 int session_run(const struct session_config *cfg, struct run_summary *summary)
@@ -377,8 +457,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	ret = vm_register_memory(&s.vm, KVM_MEM_LOG_DIRTY_PAGES);
 	if (ret)
 		goto out_dlog;
-	ret = vm_load_guest(&s.vm, &cfg->wl);
-	if (ret)
+	if (!cfg->incoming && (ret = vm_load_guest(&s.vm, &cfg->wl)))
 		goto out_dlog;
 	ret = vm_create_vcpu(&s.vm);
 	if (ret)
@@ -388,6 +467,15 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	ret = frameset_init(&s.dirty, s.vm.mem.nr_pages);
 	if (ret)
 		goto out_dlog;
+	if (cfg->incoming) {
+		/* The guest's RAM and state replace the boot: it runs on from
+		 * where the source stopped it. */
+		ret = migin_load(cfg->incoming, &s.vm, session_load, &s);
+		if (ret)
+			goto out_set;
+		s.sum.incoming = &cfg->incoming->stats;
+		s.sum.first_epoch = s.epoch;
+	}
 	/* Arm: start from a clean log (clear mode with INITIALLY_SET begins
 	 * with every page dirty). */
 	if (dlog_harvest(&s.dlog, NULL) < 0) {
@@ -398,6 +486,10 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		fprintf(stderr, "dirtyscope: no memory for the --verify shadow copy\n");
 		goto out_set;
 	}
+	if (cfg->migrate && (ret = migrate_setup(&s)))
+		goto out_oracle;
+	if (cfg->on_incoming)
+		cfg->on_incoming(cfg->on_incoming_ctx, &s.vm.mem);
 	stats_delta(&s, s.rec.stats); /* baseline */
 	s.sum.mode = cfg->mode->name;
 	s.sum.workload = cfg->workload_name;
@@ -406,10 +498,20 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	s.sum.verified = cfg->verify;
 	s.epoch_start_ns = now_ns();
 
-	struct vm_handlers h = {
-	    .ctx = &s, .hcall = on_hcall, .ring_full = on_ring_full, .dma_dirty = on_dma_dirty};
+	struct vm_handlers h = {.ctx = &s,
+				.hcall = on_hcall,
+				.ring_full = on_ring_full,
+				.dma_dirty = on_dma_dirty,
+				.kicked = on_kicked};
 	ret = vm_run(&s.vm, &h);
-	if (!ret && !s.done)
+	if (s.mo) {
+		migout_finish(s.mo);
+		s.sum.migration = migout_stats(s.mo);
+		s.sum.migrated = s.sum.migration->completed;
+		if (cfg->migrate_stats)
+			*cfg->migrate_stats = *s.sum.migration;
+	}
+	if (!ret && !s.done && !s.sum.migrated)
 		ret = -EFAULT;
 	s.sum.kvm_calls = s.dlog.kvm_calls;
 	if (s.file_world) {
@@ -436,12 +538,14 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	if (summary)
 		*summary = s.sum;
 
+out_oracle:
 	if (cfg->verify)
 		oracle_free(&s.oracle);
 out_set:
 	frameset_free(&s.dirty);
 	pcview_free(&s.view);
 out_dlog:
+	migout_destroy(s.mo);
 	dlog_teardown(&s.dlog);
 out_vm:
 	if (s.hostwb)

@@ -11,6 +11,7 @@
 #include "logger/dlog.h"
 #include "logger/epoch.h"
 #include "logger/hostwb.h"
+#include "logger/migrate.h"
 #include "vmm/boot.h"
 
 #define SESSION_MAX_SINKS 4
@@ -33,6 +34,16 @@ struct session_config {
 	void (*on_commit)(void *ctx, uint64_t epoch, const struct guest_mem *m,
 			  const struct pcview *view, const char *image_path);
 	void *on_commit_ctx;
+	/* Live migration: send the guest away (--migrate-to), or NULL. */
+	const struct migrate_config *migrate;
+	struct migrate_stats *migrate_stats; /* receives its figures; may be NULL */
+	/* Live migration: the guest comes from this stream (HELLO read)
+	 * instead of booting, or NULL. */
+	struct migin *incoming;
+	/* Tests only: called on the destination with the guest loaded, just
+	 * before it runs. */
+	void (*on_incoming)(void *ctx, const struct guest_mem *m);
+	void *on_incoming_ctx;
 	struct sink *sinks[SESSION_MAX_SINKS];
 	int nr_sinks;
 };
@@ -47,6 +58,14 @@ struct session_config {
  *   -EFAULT      the guest failed (panic, crash, protocol violation)
  *   other        a host-side failure (message printed)
  * `summary`, if non-NULL, receives the totals.
+ *
+ * With cfg->migrate, a run whose guest moved to the destination ends at
+ * the switch-over and returns as a complete one (summary->migrated); one
+ * whose migration failed runs its guest to the end here.
+ * cfg->migrate_stats, if non-NULL, receives the migration's figures.  With
+ * cfg->incoming, the guest's RAM and state come from the stream: -EPROTO
+ * (a refused stream), -ECANCELED (the source aborted) and -ECONNRESET
+ * (the link dropped) mean the guest never ran here.
  */
 int session_run(const struct session_config *cfg, struct run_summary *summary);
 

@@ -54,6 +54,18 @@ static void run_usage(FILE *f)
 		"                      workload must have produced; a difference exits 1\n"
 		"  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
 		"  --console           echo the guest's serial console to stderr\n"
+		"\n"
+		"live migration (pre-copy; docs/migration.md):\n"
+		"  --migrate-to ADDR   send the running guest to 'dirtyscope receive' at\n"
+		"                      unix:PATH or tcp:HOST:PORT; exits 0 once it took over\n"
+		"  --migrate-after-epoch N  start when epoch N ends (default 1; 0: at boot)\n"
+		"  --downtime-limit MS switch over when the rest can be sent in MS at the\n"
+		"                      measured bandwidth (default 300)\n"
+		"  --max-rounds N      switch over after N rounds whatever is left (default 30)\n"
+		"  --max-bandwidth R   cap the stream at R bytes/s, suffixes K M G (default none)\n"
+		"  --throttle auto|off auto: slow the vCPU down in growing steps (20%%, +10%%)\n"
+		"                      while it dirties faster than the link sends (default off)\n"
+		"  --migrate-retries N attempts after a failed one, 500 ms apart (default 3)\n"
 		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
 		"  -h, --help          this text\n"
 		"\n"
@@ -61,7 +73,7 @@ static void run_usage(FILE *f)
 		"\n"
 		"exit codes: 0 ok, 1 lost pages or image mismatch, 2 usage or input error,\n"
 		"3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
-		"130 interrupted\n");
+		"5 --migrate-to given but the guest finished here, 130 interrupted\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -104,9 +116,18 @@ int cmd_run(int argc, char **argv)
 
 	runopts_catch_signals();
 
-	int ret = session_run(&cfg, NULL);
+	struct run_summary sum;
+	int ret = session_run(&cfg, &sum);
 	code = exit_code_for(ret);
-	if (file_world && cfg.verify && (ret == 0 || ret == 1)) {
+	/* The guest was to move: finishing it here is not what was asked. */
+	if (cfg.migrate && (ret == 0 || ret == 1) && !sum.migrated) {
+		fprintf(stderr, "dirtyscope: the guest did not migrate to %s; it finished here\n",
+			cfg.migrate->to.text);
+		if (code == DS_EXIT_OK)
+			code = DS_EXIT_MIGRATION;
+	}
+	/* A migrated run's disk belongs to the destination now. */
+	if (file_world && cfg.verify && (ret == 0 || ret == 1) && !(cfg.migrate && sum.migrated)) {
 		long v = fileverify_image(disk.path, &cfg.wl, stderr);
 		if (v && code == DS_EXIT_OK)
 			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;

@@ -18,11 +18,13 @@ static void usage(FILE *f)
 		   "  mkimage  create a DSFS disk image for the guest, or check one\n"
 		   "  recover  bring an image to its last committed host writeback epoch\n"
 		   "  verify-image  check an image and its host writeback journal\n"
+		   "  receive  the destination of a live migration (run --migrate-to)\n"
 		   "\n"
 		   "'dirtyscope <command> --help' describes each command.\n"
 		   "exit codes: 0 ok, 1 check failed (lost pages, invalid image), 2 usage or\n"
 		   "            input error, 3 platform cannot do it, 4 guest crashed, KVM\n"
-		   "            failed mid-run or an I/O error, 130 interrupted\n");
+		   "            failed mid-run or an I/O error, 5 live migration did not\n"
+		   "            happen, 130 interrupted\n");
 }
 
 int usage_error(const char *fmt, ...)
@@ -76,6 +78,8 @@ int main(int argc, char **argv)
 		return cmd_recover(argc - 1, argv + 1);
 	if (!strcmp(cmd, "verify-image"))
 		return cmd_verify_image(argc - 1, argv + 1);
+	if (!strcmp(cmd, "receive"))
+		return cmd_receive(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mkimage"))
 		return cmd_mkimage(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

@@ -16,6 +16,7 @@
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
 #include "logger/journal.h"
+#include "logger/migaddr.h"
 #include "logger/session.h"
 #include "tools/cli.h"
 #include "tools/parse.h"
@@ -71,6 +72,13 @@ enum {
 	OPT_SYNC,
 	OPT_PLOT,
 	OPT_WRITEBACK,
+	OPT_MIGRATE_TO,
+	OPT_MIGRATE_AFTER,
+	OPT_DOWNTIME,
+	OPT_MAX_ROUNDS,
+	OPT_MAX_BW,
+	OPT_THROTTLE,
+	OPT_RETRIES,
 };
 
 static const struct option run_options[] = {
@@ -96,6 +104,13 @@ static const struct option run_options[] = {
     {"sync-every", required_argument, NULL, OPT_SYNC},
     {"plot", required_argument, NULL, OPT_PLOT},
     {"writeback", required_argument, NULL, OPT_WRITEBACK},
+    {"migrate-to", required_argument, NULL, OPT_MIGRATE_TO},
+    {"migrate-after-epoch", required_argument, NULL, OPT_MIGRATE_AFTER},
+    {"downtime-limit", required_argument, NULL, OPT_DOWNTIME},
+    {"max-rounds", required_argument, NULL, OPT_MAX_ROUNDS},
+    {"max-bandwidth", required_argument, NULL, OPT_MAX_BW},
+    {"throttle", required_argument, NULL, OPT_THROTTLE},
+    {"migrate-retries", required_argument, NULL, OPT_RETRIES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -332,7 +347,13 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 	uint64_t hot_pages = 0;
 	struct disk disk = {0};
 	bool wss_set = false, epochs_set = false, flush_set = false, sync_set = false;
-	bool host_wb = false;
+	bool host_wb = false, migrate = false, migrate_opt = false;
+	struct migrate_config mig = {.after_epoch = 1,
+				     .downtime_limit_ms = MIGRATE_DEFAULT_DOWNTIME_MS,
+				     .max_rounds = MIGRATE_DEFAULT_MAX_ROUNDS,
+				     .retries = MIGRATE_DEFAULT_RETRIES,
+				     .retry_delay_ms = 500};
+	char why[320];
 	int opt;
 
 	opterr = 0;
@@ -452,6 +473,43 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 						   optarg);
 			}
 			break;
+		case OPT_MIGRATE_TO:
+			if (migaddr_parse(optarg, &mig.to, why, sizeof(why)))
+				return usage_error("--migrate-to %s", why);
+			migrate = true;
+			break;
+		case OPT_MIGRATE_AFTER:
+			NUM("--migrate-after-epoch", 0, 1000000, mig.after_epoch);
+			migrate_opt = true;
+			break;
+		case OPT_DOWNTIME:
+			NUM("--downtime-limit", 1, 3600000, mig.downtime_limit_ms);
+			migrate_opt = true;
+			break;
+		case OPT_MAX_ROUNDS:
+			NUM("--max-rounds", 1, 100000, mig.max_rounds);
+			migrate_opt = true;
+			break;
+		case OPT_MAX_BW:
+			if (parse_size(optarg, &mig.max_bandwidth) || !mig.max_bandwidth)
+				return usage_error("--max-bandwidth %s: bytes per second, e.g. 64M "
+						   "(0 is not a rate)",
+						   optarg);
+			migrate_opt = true;
+			break;
+		case OPT_THROTTLE:
+			if (!strcmp(optarg, "auto"))
+				mig.throttle_auto = true;
+			else if (!strcmp(optarg, "off"))
+				mig.throttle_auto = false;
+			else
+				return usage_error("--throttle %s: auto or off", optarg);
+			migrate_opt = true;
+			break;
+		case OPT_RETRIES:
+			NUM("--migrate-retries", 0, 1000, mig.retries);
+			migrate_opt = true;
+			break;
 		case OPT_PLOT:
 			if (!cmd->compare)
 				return usage_error("%s: unknown option --plot (try --help)",
@@ -492,6 +550,27 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 	    (!file_world || cfg.wl.workload == ABI_WL_BADSYS || cfg.wl.workload == ABI_WL_BADBLK))
 		return usage_error("--writeback host: needs a file workload (db, log, shared2, "
 				   "private, forkcow, mixed)");
+	if ((migrate || migrate_opt) && cmd->compare)
+		return usage_error("compare: live migration options are for run");
+	if (migrate_opt && !migrate)
+		return usage_error("--migrate-after-epoch, --downtime-limit, --max-rounds, "
+				   "--max-bandwidth, --throttle and --migrate-retries need "
+				   "--migrate-to");
+	if (migrate && host_wb)
+		return usage_error("--migrate-to: not with --writeback host (the journal does not "
+				   "move)");
+	if (migrate && cfg.mode == &dlog_mode_uffd)
+		return usage_error("--migrate-to: --log %s cannot run; use bitmap, clear or ring",
+				   cfg.mode->name);
+	if (migrate && (cfg.wl.workload == ABI_WL_BADSYS || cfg.wl.workload == ABI_WL_BADBLK))
+		return usage_error("--migrate-to: badsys and badblk end no epoch to migrate after");
+	if (migrate && file_world && !disk.path)
+		return usage_error("--migrate-to: a file workload needs --image (the destination "
+				   "opens the same image)");
+	if (migrate) {
+		o->migrate = mig;
+		cfg.migrate = &o->migrate;
+	}
 	if (host_wb) {
 		o->hostwb.verify = cfg.verify;
 		cfg.hostwb = &o->hostwb;
@@ -570,6 +649,11 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 		return usage_error("--clear-chunk %llu: not a multiple of 64",
 				   (unsigned long long)cfg.dlog.clear_chunk_pages);
 
+	if (migrate && mig.after_epoch >= cfg.wl.epochs)
+		return usage_error(
+		    "--migrate-after-epoch %llu: the run has %u epochs; the migration "
+		    "must start before the last one ends",
+		    (unsigned long long)mig.after_epoch, cfg.wl.epochs);
 	o->cfg = cfg;
 	o->json_path = json_path;
 	o->plot_path = plot_path;

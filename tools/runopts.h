@@ -42,7 +42,8 @@ struct run_opts {
 	const char *plot_path; /* compare --plot, or NULL */
 	struct disk disk;      /* file workloads; path NULL until an image exists */
 	bool file_world;
-	struct hostwb_config hostwb; /* --writeback host; cfg.hostwb points here */
+	struct hostwb_config hostwb;   /* --writeback host; cfg.hostwb points here */
+	struct migrate_config migrate; /* --migrate-to; cfg.migrate points here */
 };
 
 /*

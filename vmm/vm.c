@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 
 #include "abi/layout.h"
@@ -29,6 +30,26 @@ void vm_request_stop(void)
 	 * at once, so a stop is never missed between the check and entry. */
 	if (run)
 		run->immediate_exit = 1;
+}
+
+/* The vCPU thread's kvm_run, for the kick signal's handler, which runs on
+ * that thread. */
+static __thread struct kvm_run *volatile kick_run;
+
+static void on_kick_signal(int sig)
+{
+	(void)sig;
+	struct kvm_run *run = kick_run;
+	if (run)
+		run->immediate_exit = 1;
+}
+
+void vm_kick(struct vm *vm)
+{
+	/* The flag first: the vCPU thread looks at it after any EINTR. */
+	__atomic_store_n(&vm->kick, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&vm->in_run, __ATOMIC_SEQ_CST))
+		pthread_kill((pthread_t)vm->vcpu_thread, VM_KICK_SIGNAL);
 }
 
 int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size)
@@ -172,9 +193,19 @@ int vm_run(struct vm *vm, const struct vm_handlers *h)
 {
 	if (vm->blk)
 		virtio_blk_set_dma_hook(vm->blk, h->dma_dirty, h->ctx);
+	/* SA_RESTART: KVM_RUN returns EINTR whatever the flags, and every
+	 * other call the thread makes (console, image I/O) simply restarts. */
+	struct sigaction sa = {.sa_handler = on_kick_signal, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	sigaction(VM_KICK_SIGNAL, &sa, NULL);
+	kick_run = vm->vcpu.run;
+	vm->vcpu_thread = (unsigned long)pthread_self();
+	__atomic_store_n(&vm->in_run, 1, __ATOMIC_SEQ_CST);
 	running = vm->vcpu.run;
 	int ret = vm_run_loop(vm, h);
 	running = NULL;
+	__atomic_store_n(&vm->in_run, 0, __ATOMIC_SEQ_CST);
+	kick_run = NULL;
 	return ret;
 }
 
@@ -185,9 +216,27 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 			vmm_err("interrupted");
 			return -EINTR;
 		}
+		if (__atomic_exchange_n(&vm->kick, 0, __ATOMIC_SEQ_CST)) {
+			/* A kick's signal may have set immediate_exit; any
+			 * kick after this exchange sets it again. */
+			vm->vcpu.run->immediate_exit = 0;
+			int ret = h->kicked ? h->kicked(h->ctx) : 0;
+			if (ret < 0)
+				return ret;
+			if (ret > 0)
+				return 0;
+			continue;
+		}
 		if (ioctl(vm->vcpu.fd, KVM_RUN, NULL) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				/* A kick already handled may have left
+				 * immediate_exit set; a new kick sets the
+				 * flag before its signal, so clearing here
+				 * and looking at the flag next loses none. */
+				if (!stop_requested)
+					vm->vcpu.run->immediate_exit = 0;
 				continue;
+			}
 			int ret = -errno;
 			vmm_err("KVM_RUN: %s", strerror(-ret));
 			vcpu_dump(&vm->vcpu, stderr);

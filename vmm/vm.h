@@ -3,6 +3,7 @@
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
+#include <signal.h>
 #include <stdint.h>
 #include "vmm/boot.h"
 #include "vmm/hcall.h"
@@ -21,6 +22,10 @@ struct vm {
 	struct serial serial;
 	struct virtio_blk *blk; /* optional, vm_attach_blk() */
 	uint64_t entry, cr3;
+	/* Private: vm_kick's request flag and the thread in vm_run. */
+	int kick;
+	unsigned long vcpu_thread;
+	int in_run;
 };
 
 /*
@@ -34,6 +39,10 @@ struct vm_handlers {
 	/* Guest RAM the virtio-blk device stored into (KVM's dirty log misses
 	 * device writes); called during the run, may be NULL. */
 	void (*dma_dirty)(void *ctx, uint64_t gpa, uint64_t len);
+	/* vm_kick() was called: runs on the vCPU thread between exits, with
+	 * the guest stopped (an I/O exit may still await completion:
+	 * vcpu_state_settle).  It may block.  May be NULL. */
+	int (*kicked)(void *ctx);
 };
 
 /* Open KVM at kvm_path, create the VM and reserve `ram_size` bytes of RAM
@@ -63,6 +72,18 @@ int vm_create_vcpu(struct vm *vm);
  * and registers are printed), or a host error (-errno).
  */
 int vm_run(struct vm *vm, const struct vm_handlers *h);
+
+#define VM_KICK_SIGNAL (SIGRTMIN + 3)
+
+/*
+ * From any thread: make the thread in vm_run leave the guest as soon as it
+ * can and call the kicked handler once (several kicks before it runs may
+ * give one call).  A signal (VM_KICK_SIGNAL, installed with SA_RESTART by
+ * vm_run) interrupts KVM_RUN; its handler sets kvm_run.immediate_exit so a
+ * kick between the flag check and KVM_RUN is not lost.  Without a running
+ * vm_run the kick waits for the next one.
+ */
+void vm_kick(struct vm *vm);
 
 /* Ask vm_run to stop (it returns -EINTR): async-signal-safe, for SIGINT and
  * SIGTERM handlers. */

@@ -1,0 +1,210 @@
+/*
+ * dirtyscope receive: the destination of a live migration.  Listen, accept
+ * one source, build the machine its HELLO describes, load the guest from
+ * the stream and run it to the end of its workload (docs/migration.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logger/fileverify.h"
+#include "logger/migrate.h"
+#include "logger/output.h"
+#include "logger/session.h"
+#include "tools/cli.h"
+#include "tools/parse.h"
+#include "tools/runopts.h"
+
+static void receive_usage(FILE *f)
+{
+	fprintf(f, "usage: dirtyscope receive --listen ADDR [options]\n"
+		   "Wait for one guest sent by 'dirtyscope run --migrate-to ADDR', resume it\n"
+		   "and run its workload to the end, logging its dirty pages epoch by epoch.\n"
+		   "\n"
+		   "  --listen ADDR       unix:PATH (created, removed at exit) or tcp:HOST:PORT\n"
+		   "  --log MODE          dirty log here: bitmap | clear | ring (default bitmap)\n"
+		   "  --ring-entries N    ring: entries per vCPU ring (default 4096)\n"
+		   "  --image FILE        the disk, if not at the path the source used\n"
+		   "  --verify            check every harvest against a copy of guest RAM; file\n"
+		   "                      workloads: check the image's content at the end\n"
+		   "  --json FILE|-       JSON lines: the incoming migration, epochs, summary\n"
+		   "  --console           echo the guest's serial console to stderr\n"
+		   "  --kvm-device PATH   KVM device (default /dev/kvm)\n"
+		   "  -h, --help          this text\n"
+		   "\n"
+		   "exit codes: 0 the guest finished here and its own data check passed,\n"
+		   "1 its check failed (or lost pages, image mismatch), 2 usage error,\n"
+		   "3 platform cannot do it, 4 guest crashed or KVM failed, 5 no guest\n"
+		   "arrived (stream refused, source aborted, link dropped), 130 interrupted\n");
+}
+
+enum { O_LISTEN = 256, O_LOG, O_RING, O_IMAGE, O_VERIFY, O_JSON, O_CONSOLE, O_KVM };
+
+static const struct option options[] = {
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"log", required_argument, NULL, O_LOG},
+    {"ring-entries", required_argument, NULL, O_RING},
+    {"image", required_argument, NULL, O_IMAGE},
+    {"verify", no_argument, NULL, O_VERIFY},
+    {"json", required_argument, NULL, O_JSON},
+    {"console", no_argument, NULL, O_CONSOLE},
+    {"kvm-device", required_argument, NULL, O_KVM},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The session configuration HELLO describes (checked by migin_open). */
+static void config_from_hello(struct session_config *cfg, const struct migrate_hello_cfg *h)
+{
+	cfg->mem_bytes = h->mem_bytes;
+	cfg->workload_name = h->workload_name;
+	cfg->policy_name = h->policy_name[0] ? h->policy_name : NULL;
+	cfg->wl = (struct boot_workload){.workload = h->workload,
+					 .epochs = h->epochs,
+					 .wss_pages = h->wss_pages,
+					 .writes_per_epoch = h->writes_per_epoch,
+					 .seed = h->seed,
+					 .hot_pages = h->hot_pages,
+					 .hot_pct = h->hot_pct,
+					 .policy = h->policy,
+					 .flush_every = h->flush_every,
+					 .cache_pages = h->cache_pages,
+					 .sync_every = h->sync_every,
+					 .flags = h->boot_flags};
+}
+
+int cmd_receive(int argc, char **argv)
+{
+	struct session_config cfg = {
+	    .kvm_path = "/dev/kvm",
+	    .mode = &dlog_mode_bitmap,
+	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	};
+	struct migaddr addr;
+	const char *listen_on = NULL, *json_path = NULL, *image = NULL;
+	char why[320];
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case O_LISTEN:
+			listen_on = optarg;
+			if (migaddr_parse(optarg, &addr, why, sizeof(why)))
+				return usage_error("--listen %s", why);
+			break;
+		case O_LOG:
+			cfg.mode = dlog_find(optarg);
+			if (!cfg.mode || cfg.mode == &dlog_mode_uffd)
+				return usage_error("--log %s: bitmap, clear or ring", optarg);
+			break;
+		case O_RING: {
+			uint64_t v;
+			if (parse_u64(optarg, 1, UINT32_MAX, &v) || (v & (v - 1)))
+				return usage_error("--ring-entries %s: a power of two", optarg);
+			cfg.dlog.ring_entries = (uint32_t)v;
+			break;
+		}
+		case O_IMAGE:
+			image = optarg;
+			break;
+		case O_VERIFY:
+			cfg.verify = true;
+			break;
+		case O_JSON:
+			json_path = optarg;
+			break;
+		case O_CONSOLE:
+			cfg.echo_console = true;
+			break;
+		case O_KVM:
+			cfg.kvm_path = optarg;
+			break;
+		case 'h':
+			receive_usage(stdout);
+			return DS_EXIT_OK;
+		default:
+			if (optopt >= O_LISTEN)
+				return usage_error("receive: %s needs an argument",
+						   argv[optind - 1]);
+			return usage_error("receive: unknown option %s (try --help)",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("receive: unexpected argument '%s'", argv[optind]);
+	if (!listen_on)
+		return usage_error("receive: --listen ADDR is required");
+
+	struct out_file json = {0};
+	if (json_path) {
+		int e = out_file_open(&json, "--json", json_path);
+		if (e)
+			return e;
+	}
+	int lfd = migaddr_listen(&addr, why, sizeof(why));
+	if (lfd < 0) {
+		fprintf(stderr, "dirtyscope: %s\n", why);
+		out_file_close(&json, 0);
+		return lfd == -EADDRINUSE || lfd == -EACCES || lfd == -ENOENT ? DS_EXIT_USAGE
+									      : DS_EXIT_FAILED;
+	}
+	runopts_catch_signals();
+	fprintf(stderr, "dirtyscope: waiting for a guest on %s\n", addr.text);
+	int fd = migaddr_accept(lfd, MIGRATE_IO_MS, why, sizeof(why));
+	close(lfd);
+	if (addr.family == AF_UNIX)
+		unlink(addr.path);
+	if (fd < 0) {
+		fprintf(stderr, "dirtyscope: %s\n", why);
+		out_file_close(&json, 0);
+		return fd == -EINTR ? DS_EXIT_INTERRUPTED : DS_EXIT_MIGRATION;
+	}
+
+	struct migin in;
+	int code = DS_EXIT_MIGRATION;
+	int ret = migin_open(&in, fd);
+	if (ret)
+		goto out;
+	config_from_hello(&cfg, &in.cfg);
+	if (in.cfg.flags & MIGRATE_CFG_F_DISK)
+		cfg.image_path = image ? image : in.cfg.image;
+	else if (image)
+		fprintf(stderr, "dirtyscope: --image %s: the incoming guest has no disk; ignored\n",
+			image);
+	cfg.incoming = &in;
+
+	struct sink table, js;
+	if (json_path) {
+		output_json_sink(&js, json.f);
+		cfg.sinks[cfg.nr_sinks++] = &js;
+	}
+	if (!json.f || json.f != stdout) {
+		output_table_sink(&table, stdout);
+		cfg.sinks[cfg.nr_sinks++] = &table;
+	}
+	struct run_summary sum = {0};
+	ret = session_run(&cfg, &sum);
+	if (!in.resumed) {
+		code = ret == -ENOMEM || ret == -EFAULT ? DS_EXIT_FAILED : DS_EXIT_MIGRATION;
+		if (exit_code_for(ret) == DS_EXIT_PLATFORM)
+			code = DS_EXIT_PLATFORM;
+		goto out;
+	}
+	code = exit_code_for(ret);
+	if (cfg.image_path && cfg.verify && (ret == 0 || ret == 1) &&
+	    session_file_workload(cfg.wl.workload)) {
+		long v = fileverify_image(cfg.image_path, &cfg.wl, stderr);
+		if (v && code == DS_EXIT_OK)
+			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
+	}
+out:
+	migin_close(&in);
+	close(fd);
+	int jcode = out_file_close(&json, code == DS_EXIT_OK || code == DS_EXIT_CHECK);
+	return code == DS_EXIT_OK && jcode ? jcode : code;
+}
