@@ -51,6 +51,9 @@ struct dlog {
 	uint32_t ring_fetch;
 	struct uffd_track *uffd; /* uffd: host-level tracker of guest RAM */
 	uint64_t kvm_calls;	 /* dirty-log ioctls made, all harvests (uffd: its ioctls) */
+	/* Set by a caller that harvests while the vCPU runs (the migration
+	 * thread): checks that need a stopped vCPU are skipped then. */
+	bool vcpu_running;
 };
 
 /* NULL-terminated table of all modes. */

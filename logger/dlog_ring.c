@@ -5,6 +5,10 @@
  * re-protects the collected pages and recycles their entries; the count it
  * returns must equal what we collected, or entries were lost or invented.
  *
+ * A harvest may also run while the vCPU runs (the live migration thread):
+ * KVM keeps pushing meanwhile, which the entries' flags make safe; only the
+ * overflow check below needs a stopped vCPU.
+ *
  * When a ring fills up to its soft limit the vCPU exits with
  * KVM_EXIT_DIRTY_RING_FULL: the session harvests into the epoch that is still
  * open and resumes, so no entry is lost and the epoch's set stays whole.
@@ -97,7 +101,10 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 	 * instead of reporting a set that looks whole.
 	 */
 	uint32_t stray = 0;
-	for (uint32_t i = 0; i < d->cfg.ring_entries; i++)
+	/* With the vCPU running, KVM publishes new entries during this scan:
+	 * they would look like strays.  The next harvest with the vCPU
+	 * stopped (every epoch end, and the switch-over) still looks. */
+	for (uint32_t i = 0; !d->vcpu_running && i < d->cfg.ring_entries; i++)
 		stray +=
 		    __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
 	if (n == d->cfg.ring_entries || stray) {

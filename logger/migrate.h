@@ -67,6 +67,9 @@ struct migrate_config {
 	/* Tests only: the first attempt's link drops after this many stream
 	 * bytes (0: never), as if the network failed mid-stream. */
 	uint64_t test_cut_after_bytes;
+	/* Tests only: the final round leaves out its last page, as a dirty
+	 * log that lost a write would; the destination must refuse. */
+	bool test_lose_page;
 };
 
 /* What one round did; rounds are numbered from 0 (all of RAM). */
@@ -107,6 +110,7 @@ struct migrate_stats {
 	double bandwidth;	/* bytes/s estimate used for the switch-over */
 	uint64_t ram_checksum;	/* END's */
 	uint32_t throttle_pct;	/* highest throttle used */
+	uint64_t test_lost;	/* pages test_lose_page left out */
 	uint64_t nr_round;
 	struct migrate_round round[MIGRATE_MAX_ROUNDS_KEPT]; /* the first ones, if more */
 };
@@ -209,7 +213,8 @@ struct migin {
 	uint64_t ram_size;
 	struct migin_stats stats;
 	uint64_t t_hello;
-	bool resumed; /* GO came: the guest is this side's now */
+	bool resumed;		   /* GO came: the guest is this side's now */
+	bool test_drop_before_ack; /* tests only: hang up instead of ACK */
 };
 
 /* Read HELLO from fd and check its config.  Returns 0, or -errno with the
@@ -230,6 +235,14 @@ typedef int (*migin_session_load)(void *ctx, const struct migrate_session_state 
  * -ECONNRESET the link dropped.
  */
 int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *ctx);
+
+struct session_config;
+
+/* Fill the machine and workload parts of cfg from HELLO (checked by
+ * migin_open) and point cfg->incoming at in.  The disk is `image` if
+ * non-NULL, else the path the source used.  The caller chooses the log
+ * mode, --verify and the outputs. */
+void migin_session_config(struct migin *in, struct session_config *cfg, const char *image);
 
 void migin_close(struct migin *in);
 

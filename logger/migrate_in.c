@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "abi/pcache.h"
 #include "logger/migctl.h"
 #include "logger/migrate.h"
+#include "logger/session.h"
 #include "vmm/vcpu_state.h"
 
 static uint64_t now_ns(void)
@@ -91,6 +93,28 @@ int migin_open(struct migin *in, int fd)
 	if (ret)
 		return refuse(in, ret, why);
 	return 0;
+}
+
+void migin_session_config(struct migin *in, struct session_config *cfg, const char *image)
+{
+	const struct migrate_hello_cfg *h = &in->cfg;
+	cfg->mem_bytes = h->mem_bytes;
+	cfg->workload_name = h->workload_name;
+	cfg->policy_name = h->policy_name[0] ? h->policy_name : NULL;
+	cfg->wl = (struct boot_workload){.workload = h->workload,
+					 .epochs = h->epochs,
+					 .wss_pages = h->wss_pages,
+					 .writes_per_epoch = h->writes_per_epoch,
+					 .seed = h->seed,
+					 .hot_pages = h->hot_pages,
+					 .hot_pct = h->hot_pct,
+					 .policy = h->policy,
+					 .flush_every = h->flush_every,
+					 .cache_pages = h->cache_pages,
+					 .sync_every = h->sync_every,
+					 .flags = h->boot_flags};
+	cfg->image_path = h->flags & MIGRATE_CFG_F_DISK ? (image ? image : h->image) : NULL;
+	cfg->incoming = in;
 }
 
 void migin_close(struct migin *in)
@@ -207,6 +231,11 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 	in->stats.rounds = in->r.stats.rounds;
 
 	/* Ready: say so, and run only on the source's GO. */
+	if (in->test_drop_before_ack) {
+		fprintf(stderr, "dirtyscope: incoming migration: test: hanging up before ACK\n");
+		shutdown(in->fd, SHUT_RDWR);
+		return -ECONNRESET;
+	}
 	ret = migctl_send(in->fd, MIGCTL_ACK, ev.ram_checksum, NULL);
 	uint64_t t_ack = now_ns();
 	in->stats.load_ns = t_ack - t_end;

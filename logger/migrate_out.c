@@ -219,10 +219,12 @@ bool migout_active(struct migout *mo)
  * the epoch gets them through `pending`.  Counts re-dirtied pages for the
  * ideal-bytes figure.
  */
-static int64_t take_dirty(struct migout *mo)
+static int64_t take_dirty(struct migout *mo, bool stopped)
 {
 	pthread_mutex_lock(&mo->lock);
+	mo->dlog->vcpu_running = !stopped;
 	int64_t n = harvest_locked(mo);
+	mo->dlog->vcpu_running = false;
 	if (n < 0) {
 		pthread_mutex_unlock(&mo->lock);
 		return n;
@@ -399,6 +401,7 @@ static int send_round(struct migout *mo, uint64_t r, const uint64_t *list, uint6
 		ret = migstream_round_end(&mo->w);
 	if (ret)
 		return link_failed(mo, ret, "sending round");
+	pace(mo, t0, b0); /* the writer may have held the last pages until now */
 	uint64_t dt = now_ns() - t0;
 	mo->bw_bytes += mo->w.stats.bytes - b0;
 	mo->bw_ns += dt;
@@ -520,9 +523,13 @@ static int switch_over(struct migout *mo, uint64_t r)
 	if (ret)
 		return ret;
 	uint64_t t = now_ns();
-	int64_t n = take_dirty(mo);
+	int64_t n = take_dirty(mo, true);
 	if (n < 0)
 		return fail(mo, (int)n, "harvesting the dirty log: %s", strerror((int)-n));
+	if (mo->cfg->test_lose_page && n > 0) {
+		n--;
+		mo->st.test_lost++;
+	}
 	uint64_t b0 = mo->w.stats.bytes;
 	ret = send_round(mo, r, mo->list, (uint64_t)n, true, &rd);
 	if (ret)
@@ -592,7 +599,9 @@ static int attempt(struct migout *mo)
 	frameset_clear(&mo->sent);
 	frameset_clear(&mo->redirty);
 	mo->tracking = true;
+	mo->dlog->vcpu_running = true;
 	int64_t n = harvest_locked(mo);
+	mo->dlog->vcpu_running = false;
 	for (uint64_t i = 0; n >= 0 && i < mo->scratch.count; i++)
 		frameset_add(&mo->pending, mo->scratch.list[i]);
 	frameset_clear(&mo->dirty);
@@ -611,7 +620,7 @@ static int attempt(struct migout *mo)
 	for (;;) {
 		if (ret)
 			return ret;
-		n = take_dirty(mo);
+		n = take_dirty(mo, false);
 		if (n < 0)
 			return fail(mo, (int)n, "harvesting the dirty log: %s", strerror((int)-n));
 		round_done(mo, &rd, t, (uint64_t)n);
@@ -693,9 +702,11 @@ static void *migrate_main(void *arg)
 			break;
 		}
 		bool last = ret == -ECANCELED || mo->st.attempts > cfg->retries || guest_gone(mo);
-		fprintf(stderr,
-			"dirtyscope: migration attempt %u failed: %s; the guest runs on here%s\n",
-			mo->st.attempts, mo->st.failure, last ? "" : ", retrying");
+		fprintf(stderr, "dirtyscope: migration attempt %u failed: %s%s\n", mo->st.attempts,
+			mo->st.failure,
+			ret == -ECANCELED ? ""
+			: last		  ? "; the guest runs on here"
+					  : "; the guest runs on here, retrying");
 		if (last)
 			break;
 		/* Wait, but not past the guest's end. */

@@ -56,26 +56,6 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The session configuration HELLO describes (checked by migin_open). */
-static void config_from_hello(struct session_config *cfg, const struct migrate_hello_cfg *h)
-{
-	cfg->mem_bytes = h->mem_bytes;
-	cfg->workload_name = h->workload_name;
-	cfg->policy_name = h->policy_name[0] ? h->policy_name : NULL;
-	cfg->wl = (struct boot_workload){.workload = h->workload,
-					 .epochs = h->epochs,
-					 .wss_pages = h->wss_pages,
-					 .writes_per_epoch = h->writes_per_epoch,
-					 .seed = h->seed,
-					 .hot_pages = h->hot_pages,
-					 .hot_pct = h->hot_pct,
-					 .policy = h->policy,
-					 .flush_every = h->flush_every,
-					 .cache_pages = h->cache_pages,
-					 .sync_every = h->sync_every,
-					 .flags = h->boot_flags};
-}
-
 int cmd_receive(int argc, char **argv)
 {
 	struct session_config cfg = {
@@ -170,13 +150,10 @@ int cmd_receive(int argc, char **argv)
 	int ret = migin_open(&in, fd);
 	if (ret)
 		goto out;
-	config_from_hello(&cfg, &in.cfg);
-	if (in.cfg.flags & MIGRATE_CFG_F_DISK)
-		cfg.image_path = image ? image : in.cfg.image;
-	else if (image)
+	migin_session_config(&in, &cfg, image);
+	if (image && !(in.cfg.flags & MIGRATE_CFG_F_DISK))
 		fprintf(stderr, "dirtyscope: --image %s: the incoming guest has no disk; ignored\n",
 			image);
-	cfg.incoming = &in;
 
 	struct sink table, js;
 	if (json_path) {
