@@ -94,10 +94,14 @@ struct migrate_stats {
 	bool requested; /* a migration was configured */
 	bool completed; /* the destination took over */
 	uint32_t attempts;
-	char failure[256];	   /* the last failed attempt's reason */
-	uint64_t total_ns;	   /* start of the successful attempt to GO sent */
-	uint64_t setup_ns;	   /* connect and HELLO, before round 0 */
-	uint64_t downtime_ns;	   /* vCPU stopped here to GO sent */
+	char failure[256];    /* the last failed attempt's reason */
+	uint64_t total_ns;    /* start of the successful attempt to GO sent */
+	uint64_t setup_ns;    /* connect and HELLO, before round 0 */
+	uint64_t downtime_ns; /* vCPU stopped here to GO sent */
+	/* Its parts: stopping the vCPU and saving its state; the final round;
+	 * the state records and END (the RAM checksum); the destination's
+	 * checks and loads until its ACK arrived. */
+	uint64_t down_pause_ns, down_final_ns, down_end_ns, down_ack_ns;
 	uint64_t transferred;	   /* stream bytes of the successful attempt */
 	uint64_t transferred_all;  /* stream bytes of every attempt */
 	uint64_t dirty_sync_count; /* harvests the migration thread made */

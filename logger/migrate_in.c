@@ -207,6 +207,12 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		return -ENOMEM;
 	}
 	migstream_reader_set_mem(&in->r, &vm->mem);
+	/* Nothing wrote this machine's RAM: it was created for the guest. */
+	if (migstream_reader_fresh(&in->r)) {
+		free(b);
+		fprintf(stderr, "dirtyscope: no memory for the incoming page hashes\n");
+		return -ENOMEM;
+	}
 	for (;;) {
 		ret = migstream_read(&in->r, &ev, why, sizeof(why));
 		if (ret)

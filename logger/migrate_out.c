@@ -522,7 +522,8 @@ static int switch_over(struct migout *mo, uint64_t r)
 	int ret = pause_guest(mo);
 	if (ret)
 		return ret;
-	uint64_t t = now_ns();
+	uint64_t t = now_ns(), hook_ns = 0;
+	mo->st.down_pause_ns = t - mo->t_stop;
 	int64_t n = take_dirty(mo, true);
 	if (n < 0)
 		return fail(mo, (int)n, "harvesting the dirty log: %s", strerror((int)-n));
@@ -536,8 +537,14 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return ret;
 	round_done(mo, &rd, t, 0);
 	mo->st.final_bytes = mo->w.stats.bytes - b0;
-	if (mo->cfg->on_switchover)
+	uint64_t t_final = now_ns();
+	mo->st.down_final_ns = t_final - t;
+	if (mo->cfg->on_switchover) {
+		/* A test's own RAM hash: not part of any migration's downtime. */
 		mo->cfg->on_switchover(mo->cfg->test_ctx, &mo->vm->mem);
+		hook_ns = now_ns() - t_final;
+	}
+	uint64_t t_state = now_ns();
 
 	ret = migstream_write_state(&mo->w, MIGRATE_STATE_VCPU, &mo->vcpu, sizeof(mo->vcpu));
 	if (!ret && mo->vm->blk)
@@ -553,6 +560,8 @@ static int switch_over(struct migout *mo, uint64_t r)
 	if (ret)
 		return link_failed(mo, ret, "sending the state");
 	mo->st.ram_checksum = mo->w.ram_checksum;
+	uint64_t t_end = now_ns();
+	mo->st.down_end_ns = t_end - t_state;
 
 	uint32_t type;
 	uint64_t arg;
@@ -564,10 +573,12 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return fail(mo, -EPROTO, "the destination refused the guest: %s", reason);
 	if (type != MIGCTL_ACK || arg != mo->w.ram_checksum)
 		return fail(mo, -EPROTO, "the destination's answer is not an ACK of this stream");
+	uint64_t t_ack = now_ns();
+	mo->st.down_ack_ns = t_ack - t_end;
 	ret = migctl_send(mo->fd, MIGCTL_GO, arg, NULL);
 	if (ret)
 		return fail(mo, ret, "sending GO: %s", strerror(-ret));
-	mo->st.downtime_ns = now_ns() - mo->t_stop;
+	mo->st.downtime_ns = now_ns() - mo->t_stop - hook_ns;
 	return 0;
 }
 

@@ -476,6 +476,33 @@ err_free:
 void migstream_reader_set_mem(struct migstream_reader *r, struct guest_mem *mem)
 {
 	r->mem = mem;
+	free(r->hashes); /* other RAM: nothing is known of it */
+	r->hashes = NULL;
+}
+
+int migstream_reader_fresh(struct migstream_reader *r)
+{
+	static const uint64_t zero[PAGE / 8] __attribute__((aligned(PAGE)));
+	if (!r->mem)
+		return -EINVAL;
+	uint64_t *h = malloc(r->mem->nr_pages * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	r->zero_hash = migstream_page_hash(zero);
+	for (uint64_t i = 0; i < r->mem->nr_pages; i++)
+		h[i] = r->zero_hash;
+	free(r->hashes);
+	r->hashes = h;
+	return 0;
+}
+
+/* The RAM checksum from per-page hashes, as migstream_ram_checksum. */
+static uint64_t checksum_of_hashes(const uint64_t *h, uint64_t n)
+{
+	uint64_t x = step(FNV_BASIS, n);
+	for (uint64_t i = 0; i < n; i++)
+		x = step(x, h[i]);
+	return x;
 }
 
 void migstream_reader_destroy(struct migstream_reader *r)
@@ -483,9 +510,11 @@ void migstream_reader_destroy(struct migstream_reader *r)
 	free(r->meta);
 	free(r->dest);
 	free(r->data);
+	free(r->hashes);
 	r->meta = NULL;
 	r->dest = NULL;
 	r->data = NULL;
+	r->hashes = NULL;
 }
 
 /* Refuse the stream: remember err and the reason for every later call. */
@@ -617,7 +646,7 @@ static int read_hello(struct migstream_reader *r, const struct migstream_rec *h,
 /* Validate every descriptor of the batch, then apply them all: a batch
  * with one bad page writes nothing. */
 static int read_pages(struct migstream_reader *r, const struct migstream_rec *h,
-		      struct migstream_event *ev, char *why, size_t whylen)
+		      const uint64_t *sums, struct migstream_event *ev, char *why, size_t whylen)
 {
 	uint32_t n = h->meta_len / sizeof(struct migstream_desc), data = 0;
 	uint64_t pages = 0, zero = 0;
@@ -663,8 +692,20 @@ static int read_pages(struct migstream_reader *r, const struct migstream_rec *h,
 	for (uint32_t i = 0; i < n; i++) {
 		struct migstream_desc d;
 		memcpy(&d, r->meta + i * sizeof(d), sizeof(d));
+		uint64_t idx = (uint64_t)(r->dest[i] - r->mem->host) / PAGE;
 		if (d.kind == MIGSTREAM_PAGE_DATA) {
+			if (r->hashes)
+				r->hashes[idx] = sums[data];
 			memcpy(r->dest[i], r->data + (size_t)data++ * PAGE, PAGE);
+			continue;
+		}
+		if (r->hashes) {
+			for (uint32_t k = 0; k < d.count; k++) {
+				if (r->hashes[idx + k] != r->zero_hash) {
+					memset(r->dest[i] + (size_t)k * PAGE, 0, PAGE);
+					r->hashes[idx + k] = r->zero_hash;
+				}
+			}
 			continue;
 		}
 		/* Clear only pages that are not zero already: reading an untouched
@@ -730,7 +771,8 @@ static int read_end(struct migstream_reader *r, const struct migstream_rec *h,
 		    (unsigned long long)e.records, (unsigned long long)e.pages,
 		    (unsigned long long)e.zero_pages, (unsigned long long)(h->seq + 1),
 		    (unsigned long long)r->stats.pages, (unsigned long long)r->stats.zero_pages);
-	uint64_t mine = migstream_ram_checksum(r->mem);
+	uint64_t mine = r->hashes ? checksum_of_hashes(r->hashes, r->mem->nr_pages)
+				  : migstream_ram_checksum(r->mem);
 	if (mine != e.ram_checksum)
 		return refuse(r, -EPROTO, why, whylen,
 			      "guest RAM checksum %#llx differs from the source's %#llx: the RAM "
@@ -893,7 +935,7 @@ int migstream_read(struct migstream_reader *r, struct migstream_event *ev, char 
 		break;
 	}
 	case MIGSTREAM_PAGES:
-		ret = read_pages(r, &h, ev, why, whylen);
+		ret = read_pages(r, &h, sums, ev, why, whylen);
 		break;
 	case MIGSTREAM_ROUND_END:
 		ret = read_round_end(r, &h, ev, why, whylen);

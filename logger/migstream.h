@@ -265,9 +265,11 @@ struct migstream_reader {
 	uint64_t ram_size; /* from HELLO */
 	uint64_t round;	   /* the open round, or the next one */
 	uint64_t round_pages, round_zero;
-	uint8_t *meta;	/* MIGSTREAM_MAX_META bytes */
-	uint8_t *data;	/* MIGSTREAM_BATCH_DATA pages */
-	uint8_t **dest; /* per descriptor: where in RAM it goes */
+	uint8_t *meta;	  /* MIGSTREAM_MAX_META bytes */
+	uint8_t *data;	  /* MIGSTREAM_BATCH_DATA pages */
+	uint8_t **dest;	  /* per descriptor: where in RAM it goes */
+	uint64_t *hashes; /* fresh RAM (migstream_reader_fresh): each page's hash */
+	uint64_t zero_hash;
 };
 
 /*
@@ -281,6 +283,16 @@ int migstream_reader_init(struct migstream_reader *r, int fd, struct guest_mem *
 /* Attach (or replace) the guest RAM pages go to; its size must be the one
  * HELLO announced, which the next read checks. */
 void migstream_reader_set_mem(struct migstream_reader *r, struct guest_mem *mem);
+
+/*
+ * Declare the attached RAM all zero, and written by nobody but this reader
+ * until END (a machine just created for the incoming guest).  The reader
+ * then keeps each page's hash as it arrives: a zero marker for a page
+ * still zero writes nothing (not even a read, which would fault in a page
+ * of a fresh mapping), and END's checksum is computed from the hashes
+ * without reading RAM.  Returns 0 or -ENOMEM (then nothing changes).
+ */
+int migstream_reader_fresh(struct migstream_reader *r);
 
 void migstream_reader_destroy(struct migstream_reader *r);
 

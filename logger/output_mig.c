@@ -44,6 +44,12 @@ void output_json_migration(FILE *f, const struct migrate_stats *m)
 			m->dirty_sync_count, m->rounds, m->pages, m->zero_pages, m->nonzero_first,
 			m->redirtied, m->ideal_bytes, m->final_bytes, m->bandwidth * 8 / 1e6,
 			m->throttle_pct, m->ram_checksum);
+	if (m->completed)
+		fprintf(f,
+			",\"downtime-stop-ms\":%.3f,\"downtime-final-round-ms\":%.3f"
+			",\"downtime-end-ms\":%.3f,\"downtime-ack-ms\":%.3f",
+			ms(m->down_pause_ns), ms(m->down_final_ns), ms(m->down_end_ns),
+			ms(m->down_ack_ns));
 	fprintf(f, ",\"transferred-all-attempts\":%" PRIu64, m->transferred_all);
 	if (m->failure[0]) {
 		fprintf(f, ",\"last-failure\":");
@@ -73,9 +79,12 @@ void output_table_migration(FILE *f, const struct migrate_stats *m)
 	fprintf(f,
 		"migration: completed in %.1f ms (setup %.1f ms), downtime %.1f ms, %" PRIu64
 		" bytes in %" PRIu64 " rounds (%" PRIu64 " pages, %" PRIu64
-		" zero), %.0f mbps, %" PRIu64 " dirty syncs, attempt %u\n",
+		" zero), %.0f mbps, %" PRIu64 " dirty syncs, attempt %u\n"
+		"migration: downtime = stop %.1f + final round %.1f + state and END %.1f + "
+		"destination until ACK %.1f ms\n",
 		ms(m->total_ns), ms(m->setup_ns), ms(m->downtime_ns), m->transferred, m->rounds,
-		m->pages, m->zero_pages, m->bandwidth * 8 / 1e6, m->dirty_sync_count, m->attempts);
+		m->pages, m->zero_pages, m->bandwidth * 8 / 1e6, m->dirty_sync_count, m->attempts,
+		ms(m->down_pause_ns), ms(m->down_final_ns), ms(m->down_end_ns), ms(m->down_ack_ns));
 }
 
 void output_table_incoming(FILE *f, const struct migin_stats *in, uint64_t first_epoch)
