@@ -1086,6 +1086,155 @@ static void test_run_writeback_host(void)
 	tmpdir_leave(dir, old);
 }
 
+/* Live migration's options: every mistake is one line and exit 2. */
+static void test_migrate_usage_errors(void)
+{
+	expect_fail(2, (const char *const[]){"--migrate-to", "unix:PATH or tcp:HOST:PORT", NULL},
+		    ARGS("run", "--migrate-to", "somewhere"));
+	expect_fail(2, (const char *const[]){"tcp:HOST:PORT", "1..65535", NULL},
+		    ARGS("run", "--migrate-to", "tcp:localhost:99999"));
+	expect_fail(2, (const char *const[]){"unix socket path", NULL},
+		    ARGS("run", "--migrate-to", "unix:"));
+	expect_fail(2, (const char *const[]){"need", "--migrate-to", NULL},
+		    ARGS("run", "--downtime-limit", "100"));
+	expect_fail(2, (const char *const[]){"--throttle maybe", "auto or off", NULL},
+		    ARGS("run", "--migrate-to", "unix:/tmp/x.sock", "--throttle", "maybe"));
+	expect_fail(2, (const char *const[]){"--max-bandwidth 0", NULL},
+		    ARGS("run", "--migrate-to", "unix:/tmp/x.sock", "--max-bandwidth", "0"));
+	expect_fail(2, (const char *const[]){"--downtime-limit", "out of range", NULL},
+		    ARGS("run", "--migrate-to", "unix:/tmp/x.sock", "--downtime-limit", "0"));
+	expect_fail(2, (const char *const[]){"--log uffd", "bitmap, clear or ring", NULL},
+		    ARGS("run", "--migrate-to", "unix:/tmp/x.sock", "--log", "uffd"));
+	expect_fail(2, (const char *const[]){"--migrate-after-epoch 4", "4 epochs", NULL},
+		    ARGS("run", "--migrate-to", "unix:/tmp/x.sock", "--epochs", "4",
+			 "--migrate-after-epoch", "4"));
+	expect_fail(2, (const char *const[]){"needs --image", NULL},
+		    ARGS("run", "--workload", "db", "--migrate-to", "unix:/tmp/x.sock"));
+	expect_fail(2, (const char *const[]){"--writeback host", NULL},
+		    ARGS("run", "--workload", "db", "--writeback", "host", "--migrate-to",
+			 "unix:/tmp/x.sock"));
+	expect_fail(2, (const char *const[]){"live migration options are for run", NULL},
+		    ARGS("compare", "--workload", "db", "--migrate-to", "unix:/tmp/x.sock"));
+	expect_fail(2, (const char *const[]){"--listen ADDR is required", NULL}, ARGS("receive"));
+	expect_fail(2, (const char *const[]){"--listen", "unix:PATH or tcp:HOST:PORT", NULL},
+		    ARGS("receive", "--listen", "nowhere"));
+	expect_fail(2, (const char *const[]){"--log uffd", NULL},
+		    ARGS("receive", "--listen", "unix:/tmp/x.sock", "--log", "uffd"));
+	expect_fail(2, (const char *const[]){"unknown option --bogus", NULL},
+		    ARGS("receive", "--listen", "unix:/tmp/x.sock", "--bogus"));
+	expect_fail(2, (const char *const[]){"unexpected argument", NULL},
+		    ARGS("receive", "--listen", "unix:/tmp/x.sock", "extra"));
+	/* A path that exists already is not taken over. */
+	char dir[] = "/tmp/test_cli.XXXXXX", path[160], addr[170];
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/taken", dir);
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	int fd = open(path, O_CREAT | O_WRONLY, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	expect_fail(2, (const char *const[]){"cannot listen", "in use", NULL},
+		    ARGS("receive", "--listen", addr));
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Start DIRTYSCOPE_BIN with args in the background, output to files. */
+static pid_t spawn_bin(const char *const *args, FILE *out, FILE *err)
+{
+	char *argv[MAX_ARGS + 2];
+	int n = 0;
+	argv[n++] = (char *)DIRTYSCOPE_BIN;
+	for (; *args && n <= MAX_ARGS; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (dup2(fileno(out), STDOUT_FILENO) < 0 || dup2(fileno(err), STDERR_FILENO) < 0)
+			_exit(126);
+		alarm(RUN_TIMEOUT_S);
+		execv(DIRTYSCOPE_BIN, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * The README's migration: `receive --listen` in the background, `run
+ * --migrate-to` in front.  Both exit 0; the source's JSON has its rounds
+ * and the completed migration, the destination's the incoming figures and
+ * a passed guest check.  With nobody listening the guest finishes at the
+ * source, which exits 5.
+ */
+static void test_migrate_cli(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", addr[160], sjson[160], rjson[160];
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(addr, sizeof(addr), "unix:%s/mig.sock", dir);
+	snprintf(sjson, sizeof(sjson), "%s/src.json", dir);
+	snprintf(rjson, sizeof(rjson), "%s/dst.json", dir);
+	FILE *rout = tmpfile(), *rerr = tmpfile();
+	CU_ASSERT_FATAL(rout && rerr);
+	pid_t rpid =
+	    spawn_bin(ARGS("receive", "--listen", addr, "--verify", "--json", rjson), rout, rerr);
+	CU_ASSERT_FATAL(rpid > 0);
+	char sock[170];
+	snprintf(sock, sizeof(sock), "%s/mig.sock", dir);
+	for (int i = 0; i < 100 && access(sock, F_OK); i++)
+		usleep(50000);
+
+	struct proc p;
+	expect_ok(&p, ARGS("run", "--workload", "random", "--wss", "300", "--epochs", "8", "--mem",
+			   "64M", "--verify", "--migrate-to", addr, "--migrate-after-epoch", "2",
+			   "--json", sjson));
+	CHECK(strstr(p.out, "migration: completed") != NULL, "no migration line: %s", p.out);
+	CHECK(strstr(p.err, "migration: round 0:") != NULL, "no live round lines: %s", p.err);
+	proc_free(&p);
+	int status;
+	CU_ASSERT_EQUAL(waitpid(rpid, &status, 0), rpid);
+	char *ro = slurp(rout), *re = slurp(rerr);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "receive: status %#x; stderr: %s",
+	      status, re);
+	CHECK(strstr(ro, "incoming migration:") != NULL, "receive: no incoming line: %s", ro);
+	free(ro);
+	free(re);
+	fclose(rout);
+	fclose(rerr);
+
+	FILE *f = fopen(sjson, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	char *sj = slurp(f);
+	fclose(f);
+	CHECK(strstr(sj, "{\"migration-round\":0,") && strstr(sj, "\"final\":true}") &&
+		  strstr(sj, "{\"migration\":\"completed\",") && strstr(sj, "\"downtime-ms\":") &&
+		  strstr(sj, "\"dirty-sync-count\":") && strstr(sj, "\"guest-check\":\"migrated\""),
+	      "source JSON lacks the migration: %s", sj);
+	check_json_lines("source JSON", sj, count_char(sj, '\n'));
+	free(sj);
+	f = fopen(rjson, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	char *rj = slurp(f);
+	fclose(f);
+	CHECK(strstr(rj, "{\"migration-in\":true,") && strstr(rj, "\"guest-check\":\"passed\"") &&
+		  strstr(rj, "\"lost-pages\":0,"),
+	      "destination JSON: %s", rj);
+	check_json_lines("destination JSON", rj, count_char(rj, '\n'));
+	free(rj);
+	unlink(sjson);
+	unlink(rjson);
+
+	/* Nobody listens: the guest finishes here, exit 5. */
+	int code =
+	    run_bin(&p, ARGS("run", "--workload", "random", "--wss", "64", "--epochs", "3", "--mem",
+			     "64M", "--migrate-to", addr, "--migrate-retries", "0"));
+	CHECK(code == 5, "%s: exit %d, expected 5; stderr: %s", p.cmd, code, p.err);
+	CHECK(strstr(p.err, "cannot connect") && strstr(p.err, "did not migrate"), "%s: stderr: %s",
+	      p.cmd, p.err);
+	proc_free(&p);
+	rmdir(dir);
+}
+
 static const struct ds_case plain_cases[] = {
     {"no arguments: exit 2, usage", test_no_arguments},
     {"unknown command", test_unknown_command},
@@ -1124,6 +1273,7 @@ static const struct ds_case plain_cases[] = {
     {"compare: usage errors: exit 2", test_compare_usage_errors},
     {"recover and verify-image: no journal, a foreign one, usage", test_recover_verify_image},
     {"run --writeback: usage errors: exit 2", test_writeback_usage_errors},
+    {"run --migrate-to and receive: usage errors: exit 2", test_migrate_usage_errors},
     {NULL, NULL},
 };
 
@@ -1139,6 +1289,8 @@ static const struct ds_case kvm_cases[] = {
     {"compare: 80-column table, JSON fields, --plot, lossy", test_compare_outputs},
     {"run --writeback host: lossy verifies, journal kept clean, recovery at start",
      test_run_writeback_host},
+    {"receive --listen and run --migrate-to: both exit 0, JSON; nobody listening: 5",
+     test_migrate_cli},
     {NULL, NULL},
 };
 
