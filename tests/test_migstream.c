@@ -885,6 +885,86 @@ static void test_bad_end(void)
 	free(buf);
 }
 
+/*
+ * A receiver with fresh RAM (migstream_reader_fresh): the same stream gives
+ * the same verdicts, END checked from the page hashes; a page that was data
+ * and then came as a zero marker is really zeroed; a lying END is refused.
+ */
+static struct outcome run_fresh(const void *buf, size_t len)
+{
+	struct outcome o = {.ret = -EIO};
+	struct migstream_reader r;
+	struct migstream_event ev;
+	int fd = mfd_with(buf, len);
+
+	if (fd < 0)
+		return o;
+	memset(sm_dst.host, 0, SM_RAM);
+	if (migstream_reader_init(&r, fd, &sm_dst) || migstream_reader_fresh(&r)) {
+		o.ret = -ENOMEM;
+		close(fd);
+		return o;
+	}
+	for (;;) {
+		o.ret = migstream_read(&r, &ev, o.why, sizeof(o.why));
+		if (o.ret || ev.type == MIGSTREAM_EV_EOF)
+			break;
+		o.events++;
+		o.end |= ev.type == MIGSTREAM_EV_END;
+	}
+	migstream_reader_destroy(&r);
+	close(fd);
+	return o;
+}
+
+static void test_fresh(void)
+{
+	struct outcome o = run_fresh(base, base_len);
+	CU_ASSERT(o.ret == 0 && o.end);
+	CU_ASSERT(memcmp(sm_src.host, sm_dst.host, SM_RAM) == 0);
+
+	/* Page 5 is data in round 0, zero in round 1. */
+	struct migstream_writer w;
+	int fd = memfd_create("fresh", 0);
+	uint64_t five = 5;
+	CU_ASSERT_FATAL(fd >= 0);
+	uint8_t *p5 = sm_src.host + 5 * PAGE, saved[PAGE];
+	memcpy(saved, p5, PAGE);
+	memset(p5, 0xab, PAGE);
+	CU_ASSERT_FATAL(migstream_writer_init(&w, fd) == 0);
+	CU_ASSERT(migstream_write_hello(&w, &sm_src, NULL, 0) == 0);
+	CU_ASSERT(migstream_round_begin(&w, 0) == 0);
+	CU_ASSERT(migstream_send_range(&w, &sm_src, 0, sm_src.nr_pages) == 0);
+	CU_ASSERT(migstream_round_end(&w) == 0);
+	memset(p5, 0, PAGE);
+	CU_ASSERT(migstream_round_begin(&w, 1) == 0);
+	CU_ASSERT(migstream_send_pages(&w, &sm_src, &five, 1) == 0);
+	CU_ASSERT(migstream_round_end(&w) == 0);
+	CU_ASSERT(migstream_write_end(&w, &sm_src) == 0);
+	migstream_writer_destroy(&w);
+	size_t len;
+	uint8_t *buf = fd_contents(fd, &len);
+	close(fd);
+	o = run_fresh(buf, len);
+	CU_ASSERT(o.ret == 0 && o.end);
+	CU_ASSERT(memcmp(sm_src.host, sm_dst.host, SM_RAM) == 0);
+	free(buf);
+	memcpy(p5, saved, PAGE);
+
+	/* The source lied: refused from the hashes too. */
+	int end = find(MIGSTREAM_END, 0);
+	struct migstream_rec h = rec(end);
+	struct migstream_end e;
+	buf = malloc(base_len);
+	memcpy(buf, base, rec_off[end]);
+	memcpy(&e, meta_of(end), sizeof(e));
+	e.ram_checksum ^= 1;
+	len = rec_off[end] + enc(buf + rec_off[end], MIGSTREAM_END, h.seq, &e, sizeof(e), NULL, 0);
+	o = run_fresh(buf, len);
+	CU_ASSERT(refused(&o, -EPROTO, "guest RAM checksum"));
+	free(buf);
+}
+
 static void test_after_end(void)
 {
 	uint8_t *buf = malloc(base_len + 4096);
@@ -1216,6 +1296,7 @@ int main(void)
 	    {"teeth: bad pages leave RAM untouched", test_bad_pages},
 	    {"teeth: oversize lengths, unknown type", test_oversize},
 	    {"teeth: END checksum and counts", test_bad_end},
+	    {"fresh RAM: END from page hashes, zero markers, a lying END", test_fresh},
 	    {"teeth: records after END", test_after_end},
 	    {"teeth: records out of order", test_out_of_order},
 	    {"abort", test_abort},
