@@ -7,6 +7,7 @@
  * instead: bounded lengths, whole-batch GPA checks, a strict record order.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ enum phase {
 
 /* abi_fs_csum's step; always_inline so that Debug builds hash at a usable
  * speed too (the whole RAM goes through it during downtime). */
+#define POP_CHUNK 4096 /* pages per mem_populated call */
+
 static inline __attribute__((always_inline)) uint64_t step(uint64_t h, uint64_t w)
 {
 	h ^= w;
@@ -63,10 +66,20 @@ uint64_t migstream_page_hash(const void *page)
 
 uint64_t migstream_ram_checksum(const struct guest_mem *m)
 {
-	uint64_t h = step(FNV_BASIS, m->nr_pages);
+	static const uint64_t zero[PAGE / 8] __attribute__((aligned(PAGE)));
+	uint64_t h = step(FNV_BASIS, m->nr_pages), zero_hash = migstream_page_hash(zero);
+	uint64_t bits[POP_CHUNK / 64];
 
-	for (uint64_t i = 0; i < m->nr_pages; i++)
-		h = step(h, migstream_page_hash(m->host + i * PAGE));
+	/* Pages the host never populated are zero: their hash is known. */
+	for (uint64_t i = 0; i < m->nr_pages; i += POP_CHUNK) {
+		uint64_t n = m->nr_pages - i < POP_CHUNK ? m->nr_pages - i : POP_CHUNK;
+		bool known = mem_populated(m, i, n, bits) == 0;
+		for (uint64_t k = 0; k < n; k++) {
+			bool untouched = known && !(bits[k / 64] >> (k % 64) & 1);
+			h = step(h, untouched ? zero_hash
+					      : migstream_page_hash(m->host + (i + k) * PAGE));
+		}
+	}
 	return h;
 }
 
@@ -308,12 +321,15 @@ int migstream_round_begin(struct migstream_writer *w, uint64_t round)
 }
 
 /* Add RAM page idx to the batch, sending the batch when it is full. */
-static int add_page(struct migstream_writer *w, const struct guest_mem *m, uint64_t idx)
+/* Add RAM page idx to the batch; `untouched`: the host mapping never
+ * populated it, so it is zero without reading it (mem_populated). */
+static int add_page(struct migstream_writer *w, const struct guest_mem *m, uint64_t idx,
+		    bool untouched)
 {
 	const uint8_t *src = m->host + idx * PAGE;
 	uint64_t gpa = mem_index_to_gpa(m, idx);
 
-	if (page_is_zero(src)) {
+	if (untouched || page_is_zero(src)) {
 		struct migstream_desc *last = w->nr_desc ? &w->desc[w->nr_desc - 1] : NULL;
 		/* Extend the previous zero run when this page follows it in GPA
 		 * space; a run never crosses the hole, since the GPAs there are
@@ -360,7 +376,7 @@ int migstream_send_pages(struct migstream_writer *w, const struct guest_mem *m,
 		if (ram_indexes[i] >= m->nr_pages)
 			return -EINVAL;
 	for (uint64_t i = 0; i < n; i++)
-		if ((ret = add_page(w, m, ram_indexes[i])))
+		if ((ret = add_page(w, m, ram_indexes[i], false)))
 			return ret;
 	return 0;
 }
@@ -373,9 +389,18 @@ int migstream_send_range(struct migstream_writer *w, const struct guest_mem *m, 
 		return ret;
 	if (count > m->nr_pages || first > m->nr_pages - count)
 		return -EINVAL;
-	for (uint64_t i = 0; i < count; i++)
-		if ((ret = add_page(w, m, first + i)))
-			return ret;
+	/* A fresh guest's RAM is mostly never touched: reading it to find
+	 * its zeros would fault in the kernel's zero page for each page. */
+	uint64_t bits[POP_CHUNK / 64];
+	for (uint64_t i = 0; i < count; i += POP_CHUNK) {
+		uint64_t n = count - i < POP_CHUNK ? count - i : POP_CHUNK;
+		bool known = mem_populated(m, first + i, n, bits) == 0;
+		for (uint64_t k = 0; k < n; k++) {
+			bool untouched = known && !(bits[k / 64] >> (k % 64) & 1);
+			if ((ret = add_page(w, m, first + i + k, untouched)))
+				return ret;
+		}
+	}
 	return 0;
 }
 

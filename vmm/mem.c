@@ -5,6 +5,8 @@
  * number must be offset by the slot's first RAM index, never by its GPA.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -111,4 +113,36 @@ void mem_destroy(struct guest_mem *m)
 	if (m->host)
 		munmap(m->host, m->ram_size);
 	m->host = NULL;
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+
+int mem_populated(const struct guest_mem *m, uint64_t first, uint64_t count, uint64_t *bits)
+{
+	uint64_t ent[512];
+
+	if (count > m->nr_pages || first > m->nr_pages - count)
+		return -EINVAL;
+	memset(bits, 0, (count + 63) / 64 * 8);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* One 8-byte entry per host page of the mapping, by virtual address. */
+	uint64_t vpage = (uint64_t)(uintptr_t)m->host / ABI_PAGE_SIZE + first;
+	for (uint64_t i = 0; i < count;) {
+		uint64_t n = count - i < 512 ? count - i : 512;
+		ssize_t got = pread(fd, ent, n * 8, (off_t)((vpage + i) * 8));
+		if (got != (ssize_t)(n * 8)) {
+			int ret = got < 0 ? -errno : -EIO;
+			close(fd);
+			return ret;
+		}
+		for (uint64_t k = 0; k < n; k++)
+			if (ent[k] & (PM_PRESENT | PM_SWAPPED))
+				bits[(i + k) / 64] |= 1ULL << ((i + k) % 64);
+		i += n;
+	}
+	close(fd);
+	return 0;
 }

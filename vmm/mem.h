@@ -52,6 +52,18 @@ uint64_t mem_index_to_gpa(const struct guest_mem *m, uint64_t idx);
 const struct mem_slot *mem_slot_by_id(const struct guest_mem *m, uint32_t id);
 
 /* Unmap guest RAM. */
+/*
+ * Which of the RAM pages first .. first+count-1 may hold data: bit i of
+ * `bits` (count bits, zeroed first) is set when page first+i is populated in
+ * the host mapping (present or swapped out, from /proc/self/pagemap).  A
+ * clear bit is a page nobody has touched (or that was discarded): it reads
+ * as zero, so a scan can skip it without faulting it in.  The answer is a
+ * snapshot: a caller that needs it to stay true must stop the guest or
+ * track writes after it.  Returns 0, or -errno (pagemap unreadable), and
+ * then callers must treat every page as populated.
+ */
+int mem_populated(const struct guest_mem *m, uint64_t first, uint64_t count, uint64_t *bits);
+
 void mem_destroy(struct guest_mem *m);
 
 #endif
