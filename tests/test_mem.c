@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tests/ds_test.h"
 #include "abi/boot.h"
@@ -473,7 +474,34 @@ static void test_hcall_unknown(void)
 	mem_destroy(&m);
 }
 
+/* mem_populated: untouched pages are clear, written ones set, discarded
+ * ones clear again; a range past RAM is refused. */
+static void test_populated(void)
+{
+	struct guest_mem m;
+	uint64_t bits[4];
+	CU_ASSERT_FATAL(mem_create(&m, 16ULL << 20) == 0);
+	CU_ASSERT_EQUAL_FATAL(mem_populated(&m, 0, 256, bits), 0);
+	CU_ASSERT(bits[0] == 0 && bits[1] == 0 && bits[2] == 0 && bits[3] == 0);
+	m.host[5 * 4096] = 1;
+	m.host[200 * 4096 + 17] = 1;
+	(void)*(volatile uint8_t *)(m.host + 70 * 4096); /* a read maps the zero page */
+	CU_ASSERT_EQUAL_FATAL(mem_populated(&m, 0, 256, bits), 0);
+	CU_ASSERT(bits[0] == 1ULL << 5);
+	CU_ASSERT(bits[3] == 1ULL << (200 - 192));
+	printf("\n    after a read of page 70: bit %s", bits[1] >> 6 & 1 ? "set" : "clear");
+	/* An offset range sees the same pages shifted. */
+	CU_ASSERT_EQUAL_FATAL(mem_populated(&m, 4, 8, bits), 0);
+	CU_ASSERT(bits[0] == 1ULL << 1);
+	madvise(m.host + 5 * 4096, 4096, MADV_DONTNEED);
+	CU_ASSERT_EQUAL_FATAL(mem_populated(&m, 0, 64, bits), 0);
+	CU_ASSERT(bits[0] == 0);
+	CU_ASSERT_EQUAL(mem_populated(&m, m.nr_pages - 1, 2, bits), -EINVAL);
+	mem_destroy(&m);
+}
+
 static const struct ds_case cases[] = {
+    {"populated pages from pagemap", test_populated},
     {"mem_create rejects bad sizes", test_create_bad_sizes},
     {"mem_create minimum size", test_create_min},
     {"256 MiB: one slot", test_one_slot},
