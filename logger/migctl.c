@@ -40,30 +40,13 @@ int migctl_send(int fd, uint32_t type, uint64_t arg, const char *reason)
 	return 0;
 }
 
-/* Read exactly len bytes; 0 on EOF before the first byte. */
-static ssize_t get(int fd, void *buf, size_t len)
-{
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = recv(fd, (char *)buf + off, len - off, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	return (ssize_t)off;
-}
-
 int migctl_recv(int fd, uint32_t *type, uint64_t *arg, char *reason, size_t cap, char *why,
 		size_t whylen)
 {
 	struct migctl_msg m;
 	char text[MIGCTL_MAX_REASON];
 
-	ssize_t n = get(fd, &m, sizeof(m));
+	ssize_t n = migstream_read_full(fd, &m, sizeof(m));
 	if (n < 0) {
 		snprintf(why, whylen, "waiting for the peer's answer: %s",
 			 n == -EAGAIN || n == -EWOULDBLOCK ? "timed out" : strerror((int)-n));
@@ -78,7 +61,7 @@ int migctl_recv(int fd, uint32_t *type, uint64_t *arg, char *reason, size_t cap,
 		snprintf(why, whylen, "the peer's answer is not a handshake message");
 		return -EPROTO;
 	}
-	n = get(fd, text, m.len);
+	n = migstream_read_full(fd, text, m.len);
 	if (n < 0 || (size_t)n < m.len) {
 		snprintf(why, whylen, "the peer's answer was cut short");
 		return -ECONNRESET;

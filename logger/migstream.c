@@ -558,9 +558,7 @@ refuse(struct migstream_reader *r, int err, char *why, size_t whylen, const char
 	return err;
 }
 
-/* Read up to len bytes; fewer only at end of stream.  Returns the count or
- * -errno. */
-static ssize_t get(int fd, void *buf, size_t len)
+ssize_t migstream_read_full(int fd, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	size_t got = 0;
@@ -825,7 +823,7 @@ static int read_header(struct migstream_reader *r, struct migstream_rec *h, char
 		       size_t whylen)
 {
 	unsigned long long want = (unsigned long long)r->next_seq;
-	ssize_t n = get(r->fd, h, sizeof(*h));
+	ssize_t n = migstream_read_full(r->fd, h, sizeof(*h));
 
 	if (n < 0)
 		return refuse(r, (int)n, why, whylen, "reading record %llu: %s", want,
@@ -899,9 +897,9 @@ int migstream_read(struct migstream_reader *r, struct migstream_event *ev, char 
 
 	const char *name = migstream_type_name(h.type);
 	uint64_t body = h.meta_len + (uint64_t)h.nr_data * PAGE;
-	ssize_t n = get(r->fd, r->meta, h.meta_len);
+	ssize_t n = migstream_read_full(r->fd, r->meta, h.meta_len);
 	if (n == h.meta_len && h.nr_data)
-		n += get(r->fd, r->data, (size_t)h.nr_data * PAGE);
+		n += migstream_read_full(r->fd, r->data, (size_t)h.nr_data * PAGE);
 	if (n < 0)
 		return refuse(r, (int)n, why, whylen, "reading record %llu (%s): %s",
 			      (unsigned long long)h.seq, name, strerror((int)-n));

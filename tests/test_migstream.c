@@ -406,14 +406,15 @@ struct outcome {
 	char why[256];
 };
 
-/* Read a stream from fd into dst until it ends or is refused. */
-static struct outcome run_fd(int fd, struct guest_mem *dst)
+/* Read a stream from fd into dst (declared fresh: migstream_reader_fresh)
+ * until it ends or is refused. */
+static struct outcome run_fd(int fd, struct guest_mem *dst, bool fresh)
 {
 	struct outcome o = {0};
 	struct migstream_reader r;
 	struct migstream_event ev;
 
-	if (migstream_reader_init(&r, fd, dst)) {
+	if (migstream_reader_init(&r, fd, dst) || (fresh && migstream_reader_fresh(&r))) {
 		o.ret = -ENOMEM;
 		return o;
 	}
@@ -436,7 +437,7 @@ static struct outcome run_buf(const void *buf, size_t len)
 	if (fd < 0)
 		return o;
 	memset(sm_dst.host, 0, SM_RAM);
-	o = run_fd(fd, &sm_dst);
+	o = run_fd(fd, &sm_dst, false);
 	close(fd);
 	return o;
 }
@@ -567,7 +568,7 @@ static void test_flipped_bytes(void)
 			uint8_t b = base[offs[i]] ^ 0x10;
 			CU_ASSERT_FATAL(pwrite(fd, &b, 1, (off_t)offs[i]) == 1);
 			lseek(fd, 0, SEEK_SET);
-			struct outcome o = run_fd(fd, &sm_dst);
+			struct outcome o = run_fd(fd, &sm_dst, false);
 			/* Refused exactly at the damaged record.  HELLO's first
 			 * bytes name a foreign stream or another version instead. */
 			int ok = o.ret == -EPROTO && o.events == k &&
@@ -893,26 +894,12 @@ static void test_bad_end(void)
 static struct outcome run_fresh(const void *buf, size_t len)
 {
 	struct outcome o = {.ret = -EIO};
-	struct migstream_reader r;
-	struct migstream_event ev;
 	int fd = mfd_with(buf, len);
 
 	if (fd < 0)
 		return o;
 	memset(sm_dst.host, 0, SM_RAM);
-	if (migstream_reader_init(&r, fd, &sm_dst) || migstream_reader_fresh(&r)) {
-		o.ret = -ENOMEM;
-		close(fd);
-		return o;
-	}
-	for (;;) {
-		o.ret = migstream_read(&r, &ev, o.why, sizeof(o.why));
-		if (o.ret || ev.type == MIGSTREAM_EV_EOF)
-			break;
-		o.events++;
-		o.end |= ev.type == MIGSTREAM_EV_END;
-	}
-	migstream_reader_destroy(&r);
+	o = run_fd(fd, &sm_dst, true);
 	close(fd);
 	return o;
 }
@@ -1242,7 +1229,7 @@ static void test_hole(void)
 		l += enc(hostile + l, MIGSTREAM_PAGES, 2, &bad[k], sizeof(bad[k]), NULL, 0);
 		int f = mfd_with(hostile, l);
 		dst.host[ABI_HOLE_START - 1] = 9;
-		struct outcome o = run_fd(f, &dst);
+		struct outcome o = run_fd(f, &dst, false);
 		CU_ASSERT(refused(&o, -EPROTO, "outside guest RAM"));
 		CU_ASSERT(dst.host[ABI_HOLE_START - 1] == 9);
 		close(f);

@@ -156,14 +156,7 @@ int cmd_receive(int argc, char **argv)
 			image);
 
 	struct sink table, js;
-	if (json_path) {
-		output_json_sink(&js, json.f);
-		cfg.sinks[cfg.nr_sinks++] = &js;
-	}
-	if (!json.f || json.f != stdout) {
-		output_table_sink(&table, stdout);
-		cfg.sinks[cfg.nr_sinks++] = &table;
-	}
+	runopts_add_sinks(&cfg, &json, &js, &table);
 	struct run_summary sum = {0};
 	ret = session_run(&cfg, &sum);
 	if (!in.resumed) {

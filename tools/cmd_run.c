@@ -104,15 +104,7 @@ int cmd_run(int argc, char **argv)
 		disk = o.disk;
 	}
 	cfg.image_path = disk.path;
-	if (json_path) {
-		output_json_sink(&js, json.f);
-		cfg.sinks[cfg.nr_sinks++] = &js;
-	}
-	/* With JSON on stdout, the table would corrupt it: leave it out. */
-	if (!json.f || json.f != stdout) {
-		output_table_sink(&table, stdout);
-		cfg.sinks[cfg.nr_sinks++] = &table;
-	}
+	runopts_add_sinks(&cfg, &json, &js, &table);
 
 	runopts_catch_signals();
 

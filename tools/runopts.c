@@ -17,6 +17,7 @@
 #include "fs/dsfs.h"
 #include "logger/journal.h"
 #include "logger/migaddr.h"
+#include "logger/output.h"
 #include "logger/session.h"
 #include "tools/cli.h"
 #include "tools/parse.h"
@@ -183,6 +184,19 @@ int out_file_close(struct out_file *j, int keep)
 		return DS_EXIT_FAILED;
 	}
 	return 0;
+}
+
+void runopts_add_sinks(struct session_config *cfg, const struct out_file *json, struct sink *js,
+		       struct sink *table)
+{
+	if (json->f) {
+		output_json_sink(js, json->f);
+		cfg->sinks[cfg->nr_sinks++] = js;
+	}
+	if (json->f != stdout) {
+		output_table_sink(table, stdout);
+		cfg->sinks[cfg->nr_sinks++] = table;
+	}
 }
 
 static void on_stop_signal(int sig)

@@ -68,6 +68,12 @@ int runopts_temp_image(struct run_opts *o);
 /* Remove the temporary image, and its host writeback journal, if any. */
 void runopts_remove_temp_image(struct run_opts *o);
 
+/* Give cfg its outputs: JSON lines on json->f (if open) into js, and the
+ * table on stdout into table, unless the JSON goes to stdout (the table
+ * would corrupt it). */
+void runopts_add_sinks(struct session_config *cfg, const struct out_file *json, struct sink *js,
+		       struct sink *table);
+
 /* SIGINT and SIGTERM stop the guest cleanly (vm_request_stop), so output
  * files are removed rather than left half-written. */
 void runopts_catch_signals(void);
