@@ -214,9 +214,9 @@ int migaddr_accept(int lfd, int io_timeout_ms, char *why, size_t whylen)
 	socklen_t sl = sizeof(ss);
 	int fd;
 
-	do
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
+	/* EINTR is returned, not retried: SIGINT must stop a receiver that
+	 * nobody connects to. */
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd < 0) {
 		int ret = -errno;
 		snprintf(why, whylen, "accepting a connection: %s", strerror(-ret));

@@ -36,7 +36,7 @@ int migaddr_connect(const struct migaddr *a, int timeout_ms, int io_timeout_ms, 
 int migaddr_listen(const struct migaddr *a, char *why, size_t whylen);
 
 /* Accept one connection on a listening socket, with I/O timeouts as for
- * migaddr_connect.  Returns the socket or -errno. */
+ * migaddr_connect.  Returns the socket or -errno (-EINTR: a signal came). */
 int migaddr_accept(int lfd, int io_timeout_ms, char *why, size_t whylen);
 
 /* Set SO_SNDTIMEO and SO_RCVTIMEO on fd (0: none).  Returns 0 or -errno. */

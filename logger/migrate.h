@@ -218,6 +218,7 @@ struct migin {
 	struct migin_stats stats;
 	uint64_t t_hello;
 	bool resumed;		   /* GO came: the guest is this side's now */
+	bool nacked;		   /* a NACK told the source why */
 	bool test_drop_before_ack; /* tests only: hang up instead of ACK */
 };
 

@@ -34,6 +34,7 @@ static int refuse(struct migin *in, int err, const char *why)
 {
 	fprintf(stderr, "dirtyscope: incoming migration refused: %s\n", why);
 	migctl_send(in->fd, MIGCTL_NACK, 0, why);
+	in->nacked = true;
 	return err;
 }
 

@@ -71,6 +71,8 @@ struct migout {
 	/* Saved by the vCPU thread at the pause. */
 	int pause_err;
 	uint64_t t_stop;
+	uint64_t t_go;	  /* GO left */
+	uint64_t hook_ns; /* a test's on_switchover, kept out of the times */
 	struct vcpu_state vcpu;
 	struct virtio_blk_state blk;
 	struct serial_state serial;
@@ -265,33 +267,46 @@ static int pause_save(struct migout *mo)
 	return ret;
 }
 
+/* Sleep until deadline (CLOCK_REALTIME) or a pause request.  Locked. */
+static void throttle_sleep(struct migout *mo, uint64_t ns)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	ns += (uint64_t)dl.tv_nsec;
+	dl.tv_sec += (time_t)(ns / 1000000000ull);
+	dl.tv_nsec = (long)(ns % 1000000000ull);
+	while (mo->vstate != V_PAUSE_REQ &&
+	       pthread_cond_timedwait(&mo->cond, &mo->lock, &dl) != ETIMEDOUT)
+		;
+}
+
 int migout_kicked(struct migout *mo)
 {
-	uint64_t t = now_ns();
-
 	pthread_mutex_lock(&mo->lock);
-	if (mo->vstate == V_PAUSE_REQ) {
-		mo->t_stop = t;
-		pthread_mutex_unlock(&mo->lock);
-		int err = pause_save(mo);
-		pthread_mutex_lock(&mo->lock);
-		mo->pause_err = err;
-		mo->vstate = V_PAUSED;
-		pthread_cond_broadcast(&mo->cond);
-		while (mo->vstate == V_PAUSED)
-			pthread_cond_wait(&mo->cond, &mo->lock);
-		int ret = mo->vstate == V_HANDED_OVER;
-		if (!ret)
-			mo->vstate = V_RUN;
-		pthread_mutex_unlock(&mo->lock);
-		return ret;
-	}
+	/* Auto-converge: the vCPU ran one slice; now it sleeps pct/(100-pct)
+	 * slices, unless the switch-over wants it stopped meanwhile. */
 	uint32_t pct = mo->throttle_pct;
+	if (pct && mo->vstate == V_RUN)
+		throttle_sleep(mo, (uint64_t)MIGRATE_THROTTLE_SLICE_MS * 1000000ull * pct /
+				       (100 - pct));
+	if (mo->vstate != V_PAUSE_REQ) {
+		pthread_mutex_unlock(&mo->lock);
+		return 0;
+	}
+	mo->t_stop = now_ns();
 	pthread_mutex_unlock(&mo->lock);
-	/* Auto-converge: run one slice, sleep pct/(100-pct) slices. */
-	if (pct)
-		sleep_ns((uint64_t)MIGRATE_THROTTLE_SLICE_MS * 1000000ull * pct / (100 - pct));
-	return 0;
+	int err = pause_save(mo);
+	pthread_mutex_lock(&mo->lock);
+	mo->pause_err = err;
+	mo->vstate = V_PAUSED;
+	pthread_cond_broadcast(&mo->cond);
+	while (mo->vstate == V_PAUSED)
+		pthread_cond_wait(&mo->cond, &mo->lock);
+	int ret = mo->vstate == V_HANDED_OVER;
+	if (!ret)
+		mo->vstate = V_RUN;
+	pthread_mutex_unlock(&mo->lock);
+	return ret;
 }
 
 static void *throttle_main(void *arg)
@@ -360,10 +375,10 @@ static void pace(struct migout *mo, uint64_t t0, uint64_t bytes0)
 	uint64_t bw = mo->cfg->max_bandwidth;
 	if (!bw)
 		return;
-	uint64_t due = (mo->w.stats.bytes - bytes0) * 1000000000ull / bw;
+	double due = (double)(mo->w.stats.bytes - bytes0) * 1e9 / (double)bw;
 	uint64_t el = now_ns() - t0;
-	if (due > el)
-		sleep_ns(due - el);
+	if (due > (double)el)
+		sleep_ns((uint64_t)due - el);
 }
 
 /* Tests: the first attempt's link drops after test_cut_after_bytes. */
@@ -394,14 +409,18 @@ static int send_round(struct migout *mo, uint64_t r, const uint64_t *list, uint6
 		for (uint64_t j = 0; j < k; j++)
 			frameset_add(&mo->sent, list ? list[i + j] : i + j);
 		maybe_cut(mo);
-		if (!ret)
+		if (!ret && !stopped)
 			pace(mo, t0, b0);
 	}
 	if (!ret)
 		ret = migstream_round_end(&mo->w);
 	if (ret)
 		return link_failed(mo, ret, "sending round");
-	pace(mo, t0, b0); /* the writer may have held the last pages until now */
+	/* The writer may have held the last pages until now.  With the guest
+	 * stopped the cap is off, as QEMU lifts it for its last stage:
+	 * every millisecond there is downtime. */
+	if (!stopped)
+		pace(mo, t0, b0);
 	uint64_t dt = now_ns() - t0;
 	mo->bw_bytes += mo->w.stats.bytes - b0;
 	mo->bw_ns += dt;
@@ -498,6 +517,7 @@ static int pause_guest(struct migout *mo)
 		return fail(mo, -ECANCELED, "the guest stopped before the switch-over");
 	}
 	mo->vstate = V_PAUSE_REQ;
+	pthread_cond_broadcast(&mo->cond); /* a throttle sleep ends early */
 	pthread_mutex_unlock(&mo->lock);
 	vm_kick(mo->vm);
 	pthread_mutex_lock(&mo->lock);
@@ -522,7 +542,8 @@ static int switch_over(struct migout *mo, uint64_t r)
 	int ret = pause_guest(mo);
 	if (ret)
 		return ret;
-	uint64_t t = now_ns(), hook_ns = 0;
+	uint64_t t = now_ns();
+	mo->hook_ns = 0;
 	mo->st.down_pause_ns = t - mo->t_stop;
 	int64_t n = take_dirty(mo, true);
 	if (n < 0)
@@ -542,7 +563,7 @@ static int switch_over(struct migout *mo, uint64_t r)
 	if (mo->cfg->on_switchover) {
 		/* A test's own RAM hash: not part of any migration's downtime. */
 		mo->cfg->on_switchover(mo->cfg->test_ctx, &mo->vm->mem);
-		hook_ns = now_ns() - t_final;
+		mo->hook_ns = now_ns() - t_final;
 	}
 	uint64_t t_state = now_ns();
 
@@ -575,10 +596,14 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return fail(mo, -EPROTO, "the destination's answer is not an ACK of this stream");
 	uint64_t t_ack = now_ns();
 	mo->st.down_ack_ns = t_ack - t_end;
+	/* Downtime ends as GO leaves: taken before the send, which wakes the
+	 * destination and may let it run on this CPU before send returns. */
+	uint64_t t_go = now_ns();
 	ret = migctl_send(mo->fd, MIGCTL_GO, arg, NULL);
 	if (ret)
 		return fail(mo, ret, "sending GO: %s", strerror(-ret));
-	mo->st.downtime_ns = now_ns() - mo->t_stop - hook_ns;
+	mo->st.downtime_ns = t_go - mo->t_stop - mo->hook_ns;
+	mo->t_go = t_go;
 	return 0;
 }
 
@@ -654,7 +679,7 @@ static int attempt(struct migout *mo)
 	ret = switch_over(mo, r + 1);
 	if (ret)
 		return ret;
-	mo->st.total_ns = now_ns() - t0;
+	mo->st.total_ns = mo->t_go - t0 - mo->hook_ns;
 	return 0;
 }
 

@@ -1224,6 +1224,35 @@ static void test_migrate_cli(void)
 	unlink(sjson);
 	unlink(rjson);
 
+	/* The destination lacks the disk: it says so (exit 2), the source
+	 * quotes it and finishes the guest itself (exit 5). */
+	char img[160], sock2[170];
+	snprintf(img, sizeof(img), "%s/db.img", dir);
+	CU_ASSERT_EQUAL(run_bin(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:256K")), 0);
+	proc_free(&p);
+	rout = tmpfile();
+	rerr = tmpfile();
+	CU_ASSERT_FATAL(rout && rerr);
+	rpid = spawn_bin(ARGS("receive", "--listen", addr, "--image", "/nonexistent/db.img"), rout,
+			 rerr);
+	snprintf(sock2, sizeof(sock2), "%s/mig.sock", dir);
+	for (int i = 0; i < 100 && access(sock2, F_OK); i++)
+		usleep(50000);
+	int scode = run_bin(&p, ARGS("run", "--workload", "db", "--image", img, "--epochs", "6",
+				     "--migrate-to", addr, "--migrate-retries", "0"));
+	CHECK(scode == 5 && strstr(p.err, "the destination refused the stream: the disk "
+					  "/nonexistent/db.img cannot be opened here"),
+	      "%s: exit %d; stderr: %s", p.cmd, scode, p.err);
+	proc_free(&p);
+	CU_ASSERT_EQUAL(waitpid(rpid, &status, 0), rpid);
+	re = slurp(rerr);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2, "receive: status %#x; stderr: %s",
+	      status, re);
+	free(re);
+	fclose(rout);
+	fclose(rerr);
+	unlink(img);
+
 	/* Nobody listens: the guest finishes here, exit 5. */
 	int code =
 	    run_bin(&p, ARGS("run", "--workload", "random", "--wss", "64", "--epochs", "3", "--mem",

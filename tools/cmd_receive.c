@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "logger/fileverify.h"
+#include "logger/migctl.h"
 #include "logger/migrate.h"
 #include "logger/output.h"
 #include "logger/session.h"
@@ -154,11 +155,26 @@ int cmd_receive(int argc, char **argv)
 	if (image && !(in.cfg.flags & MIGRATE_CFG_F_DISK))
 		fprintf(stderr, "dirtyscope: --image %s: the incoming guest has no disk; ignored\n",
 			image);
+	if (cfg.image_path && access(cfg.image_path, R_OK | W_OK)) {
+		/* Input, not platform: the disk named (by the source, or by
+		 * --image) is not here. */
+		snprintf(why, sizeof(why), "the disk %s cannot be opened here: %s%s",
+			 cfg.image_path, strerror(errno), image ? "" : " (use --image)");
+		fprintf(stderr, "dirtyscope: %s\n", why);
+		migctl_send(fd, MIGCTL_NACK, 0, why);
+		code = DS_EXIT_USAGE;
+		goto out;
+	}
 
 	struct sink table, js;
 	runopts_add_sinks(&cfg, &json, &js, &table);
 	struct run_summary sum = {0};
 	ret = session_run(&cfg, &sum);
+	if (!in.resumed && !in.nacked)
+		/* The machine could not be built here (a missing disk, no
+		 * KVM...): the source should hear it from us, not guess. */
+		migctl_send(fd, MIGCTL_NACK, 0,
+			    "the destination could not set up the machine (see its messages)");
 	if (!in.resumed) {
 		code = ret == -ENOMEM || ret == -EFAULT ? DS_EXIT_FAILED : DS_EXIT_MIGRATION;
 		if (exit_code_for(ret) == DS_EXIT_PLATFORM)
