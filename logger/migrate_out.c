@@ -267,14 +267,21 @@ static int pause_save(struct migout *mo)
 	return ret;
 }
 
-/* Sleep until deadline (CLOCK_REALTIME) or a pause request.  Locked. */
-static void throttle_sleep(struct migout *mo, uint64_t ns)
+/* The CLOCK_REALTIME deadline ns from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(uint64_t ns)
 {
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);
 	ns += (uint64_t)dl.tv_nsec;
 	dl.tv_sec += (time_t)(ns / 1000000000ull);
 	dl.tv_nsec = (long)(ns % 1000000000ull);
+	return dl;
+}
+
+/* Sleep ns, or until a pause request.  Locked. */
+static void throttle_sleep(struct migout *mo, uint64_t ns)
+{
+	struct timespec dl = deadline_in(ns);
 	while (mo->vstate != V_PAUSE_REQ &&
 	       pthread_cond_timedwait(&mo->cond, &mo->lock, &dl) != ETIMEDOUT)
 		;
@@ -321,12 +328,11 @@ static void *throttle_main(void *arg)
 		uint64_t wait =
 		    pct ? (uint64_t)MIGRATE_THROTTLE_SLICE_MS * 1000000ull * 100 / (100 - pct)
 			: 50000000ull;
-		struct timespec dl;
-		clock_gettime(CLOCK_REALTIME, &dl);
-		uint64_t ns = (uint64_t)dl.tv_nsec + wait;
-		dl.tv_sec += (time_t)(ns / 1000000000ull);
-		dl.tv_nsec = (long)(ns % 1000000000ull);
-		pthread_cond_timedwait(&mo->cond, &mo->lock, &dl);
+		struct timespec dl = deadline_in(wait);
+		/* Kick when the slice is over, not on every broadcast (which
+		 * would add sleeps to the vCPU's share). */
+		if (pthread_cond_timedwait(&mo->cond, &mo->lock, &dl) != ETIMEDOUT)
+			continue;
 		if (mo->throttle_pct && mo->vstate == V_RUN && !mo->gone && !mo->thread_done) {
 			pthread_mutex_unlock(&mo->lock);
 			vm_kick(mo->vm);
@@ -747,11 +753,7 @@ static void *migrate_main(void *arg)
 			break;
 		/* Wait, but not past the guest's end. */
 		pthread_mutex_lock(&mo->lock);
-		struct timespec dl;
-		clock_gettime(CLOCK_REALTIME, &dl);
-		uint64_t ns = (uint64_t)dl.tv_nsec + (uint64_t)cfg->retry_delay_ms * 1000000ull;
-		dl.tv_sec += (time_t)(ns / 1000000000ull);
-		dl.tv_nsec = (long)(ns % 1000000000ull);
+		struct timespec dl = deadline_in((uint64_t)cfg->retry_delay_ms * 1000000ull);
 		while (!mo->gone && pthread_cond_timedwait(&mo->cond, &mo->lock, &dl) == 0)
 			;
 		pthread_mutex_unlock(&mo->lock);

@@ -46,6 +46,23 @@ struct session {
 	struct migout *mo; /* --migrate-to */
 };
 
+/* Add the pages of [gpa, gpa + len) that are RAM to the open epoch (and to
+ * the migration's pages to send again): stores no dirty log sees.  Returns
+ * how many were new to the epoch. */
+static uint64_t add_stores(struct session *s, uint64_t gpa, uint64_t len)
+{
+	uint64_t added = 0;
+	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
+		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
+		if (idx < 0)
+			continue;
+		if (s->mo)
+			migout_mark(s->mo, (uint64_t)idx);
+		added += frameset_add(&s->dirty, (uint64_t)idx) == 1;
+	}
+	return added;
+}
+
 /*
  * The virtio-blk device stored into guest RAM (read data, status bytes, used
  * ring).  Those stores bypass KVM's MMU, so no dirty log shows them: add the
@@ -57,32 +74,14 @@ static void on_dma_dirty(void *ctx, uint64_t gpa, uint64_t len)
 	struct session *s = ctx;
 	if (!len || s->cfg->test_drop_device_writes)
 		return;
-	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
-		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
-		if (idx < 0)
-			continue;
-		if (s->mo)
-			migout_mark(s->mo, (uint64_t)idx);
-		if (!frameset_test(&s->dirty, (uint64_t)idx)) {
-			frameset_add(&s->dirty, (uint64_t)idx);
-			s->device_dirty++;
-		}
-	}
+	s->device_dirty += add_stores(s, gpa, len);
 }
 
 /* Host writeback told the guest which pages it wrote (hostwb_post): a host
  * store into guest RAM, which no dirty log sees either. */
 static void on_host_store(void *ctx, uint64_t gpa, uint64_t len)
 {
-	struct session *s = ctx;
-	for (uint64_t a = gpa & ~(uint64_t)(ABI_PAGE_SIZE - 1); a < gpa + len; a += ABI_PAGE_SIZE) {
-		int64_t idx = mem_gpa_to_index(&s->vm.mem, a);
-		if (idx >= 0) {
-			frameset_add(&s->dirty, (uint64_t)idx);
-			if (s->mo)
-				migout_mark(s->mo, (uint64_t)idx);
-		}
-	}
+	add_stores(ctx, gpa, len);
 }
 
 /*
