@@ -20,7 +20,7 @@
 
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
-#include "logger/compare.h"
+#include "logger/compare/compare.h"
 #include "logger/session.h"
 
 static const char *const policies[] = {"wp", "dbit", "scan", "lossy"};

@@ -30,8 +30,8 @@
 #include <linux/kvm.h>
 
 #include "abi/layout.h"
-#include "logger/frameset.h"
-#include "logger/harvest.h"
+#include "logger/dlog/frameset.h"
+#include "logger/dlog/harvest.h"
 
 #define BENCH_RAM_PAGES	   (4ULL << 30 >> ABI_PAGE_SHIFT)     /* 4 GiB guest */
 #define BENCH_LOW_PAGES	   (ABI_HOLE_START >> ABI_PAGE_SHIFT) /* slot 0: below the hole */

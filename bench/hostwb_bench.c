@@ -34,7 +34,7 @@
 
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
-#include "logger/hostwb.h"
+#include "logger/hostwb/hostwb.h"
 #include "logger/session.h"
 
 #define RAM_BYTES (512ull << 20)
@@ -211,6 +211,7 @@ out_image:
 struct guest_run {
 	int ret;
 	struct run_summary sum;
+	struct hostwb_stats hw;
 };
 
 /* The db workload, seed 7, under `policy`: `msync` once per epoch (kind
@@ -247,6 +248,7 @@ static void guest_run(const char *dir, uint32_t policy, int kind, struct guest_r
 	    .policy_name = names[policy],
 	    .mem_bytes = 64ull << 20,
 	    .hostwb = kind == 1 ? &hcfg : NULL,
+	    .hostwb_stats = &out->hw,
 	};
 	out->ret = session_run(&cfg, &out->sum);
 	unlink(jpath);
@@ -309,7 +311,7 @@ int main(int argc, char **argv)
 					g[k] = r;
 			}
 		}
-		uint64_t written[3] = {g[0].sum.guest_page_writes, g[1].sum.hostwb_stats.pages, 0};
+		uint64_t written[3] = {g[0].sum.guest_page_writes, g[1].hw.pages, 0};
 		double base = (double)g[2].sum.stats[VSTAT_EXITS], extra[2];
 		for (int k = 0; k < 3; k++) {
 			const uint64_t *st = g[k].sum.stats;

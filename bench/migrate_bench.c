@@ -56,8 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/ds_migrate.h"
-#include "tests/ds_session.h"
+#include "tests/lib/ds_migrate.h"
+#include "tests/lib/ds_session.h"
 #include "vmm/boot.h"
 
 #define LINK_BYTES   (512ull << 20)

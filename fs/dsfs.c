@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "fs/dsfs.h"
-#include "tools/parse.h"
+#include "util/io.h"
+#include "util/parse.h"
 
 /* Largest image: abi_fs_check() refuses a block count above 2^40.  This also
  * keeps every byte offset (2^52 at most) well inside off_t. */
@@ -204,59 +205,6 @@ int dsfs_build_meta(struct abi_fs_meta *meta, uint64_t image_size,
 	return 0;
 }
 
-/* pwrite all of buf at off; a short write that makes no progress is -EIO. */
-static int write_full(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		len -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
-int dsfs_pread_full(int fd, void *buf, uint64_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t r = pread(fd, p, len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ENODATA;
-		p += r;
-		len -= (uint64_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
-void dsfs_parent_dir(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(dir, len, ".");
-	else if (slash == path)
-		snprintf(dir, len, "/");
-	else
-		snprintf(dir, len, "%.*s", (int)(slash - path), path);
-}
-
 /*
  * Decide which file mkimage replaces.  A missing path is created.  An
  * existing regular file is replaced and its mode kept (*mode, else -1).  A
@@ -309,7 +257,7 @@ static void sync_parent_dir(const char *path)
 	char dir[PATH_MAX];
 	int fd;
 
-	dsfs_parent_dir(path, dir, sizeof(dir));
+	io_parent_dir(path, dir, sizeof(dir));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -356,7 +304,7 @@ int dsfs_mkimage(const char *path, uint64_t image_size, const struct dsfs_file_s
 			   (unsigned long long)image_size, strerror(errno));
 		goto unlink_tmp;
 	}
-	ret = write_full(fd, &meta, sizeof(meta), ABI_FS_META_BLOCK * ABI_FS_BLOCK);
+	ret = io_pwrite_full(fd, &meta, sizeof(meta), ABI_FS_META_BLOCK * ABI_FS_BLOCK);
 	if (ret) {
 		fail(why, whylen, ret, "cannot write the metadata block of %s: %s", tmp,
 		     strerror(-ret));
@@ -428,7 +376,7 @@ int dsfs_open(const char *path, int flags, struct dsfs_image *img, char *why, si
 			   (unsigned long long)img->size);
 		goto close_fd;
 	}
-	ret = dsfs_pread_full(img->fd, &img->meta, sizeof(img->meta),
+	ret = io_pread_full(img->fd, &img->meta, sizeof(img->meta),
 			      ABI_FS_META_BLOCK * ABI_FS_BLOCK);
 	if (ret) {
 		fail(why, whylen, ret, "cannot read the metadata block: %s", strerror(-ret));
@@ -493,7 +441,7 @@ static int read_inode(const struct dsfs_image *img, int ino, int whole, uint8_t 
 	p = malloc(n ? n : 1);
 	if (!p)
 		return -ENOMEM;
-	ret = dsfs_pread_full(img->fd, p, n, in->start_block * ABI_FS_BLOCK);
+	ret = io_pread_full(img->fd, p, n, in->start_block * ABI_FS_BLOCK);
 	if (ret) {
 		free(p);
 		return ret;
@@ -544,7 +492,7 @@ static int hash_range(int fd, uint64_t off, uint64_t end, uint8_t *buf, uint64_t
 			stop = end;
 		while (off < stop) {
 			size_t n = stop - off < HASH_CHUNK ? (size_t)(stop - off) : HASH_CHUNK;
-			int ret = dsfs_pread_full(fd, buf, n, off);
+			int ret = io_pread_full(fd, buf, n, off);
 
 			if (ret)
 				return ret;

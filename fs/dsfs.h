@@ -90,12 +90,6 @@ int dsfs_open(const char *path, int flags, struct dsfs_image *img, char *why, si
 /* Close an image dsfs_open filled; safe to call twice. */
 void dsfs_close(struct dsfs_image *img);
 
-/* pread all of len bytes at off: 0, -errno, or -ENODATA when the file ends
- * first.  Shared by everything that reads images and journals. */
-int dsfs_pread_full(int fd, void *buf, uint64_t len, uint64_t off);
-
-/* The directory holding `path` ("." for a bare name), for fsyncing it. */
-void dsfs_parent_dir(const char *path, char *dir, size_t len);
 
 /* Index of the used inode named `name`, or -ENOENT. */
 int dsfs_find(const struct dsfs_image *img, const char *name);

@@ -1,7 +1,8 @@
 /*
- * The epoch record: what one harvest found.  Every output (table, JSON, and
- * later writeback, migration, comparison) consumes this one record; none of
- * them harvests on its own.
+ * The epoch record: what one harvest found, and the run's summary.  Every
+ * consumer (the outputs, host writeback, migration, comparison) takes this
+ * one record; none of them harvests on its own.  It holds what every run
+ * has; a subsystem's own figures hang on it as a report_ext.
  */
 #ifndef LOGGER_EPOCH_H
 #define LOGGER_EPOCH_H
@@ -10,29 +11,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "logger/frameset.h"
-
-struct pcview;
-struct migrate_stats;
-struct migin_stats;
+#include "logger/dlog/frameset.h"
+#include "util/report.h"
 #include "vmm/mem.h"
 #include "vmm/stats.h"
 
-/* Host writeback's figures (logger/hostwb.c): one commit's, or the run's. */
-struct hostwb_stats {
-	uint64_t commits;
-	uint64_t pages;		/* file pages written from guest RAM */
-	uint64_t staged_blocks; /* blocks the guest wrote itself, committed */
-	uint64_t blocks;	/* image blocks written (pages + staged, each once) */
-	uint64_t extents;	/* runs of adjacent blocks: one journal extent each */
-	uint64_t unbacked;	/* dirty file pages the guest's index no longer holds */
-	uint64_t deferred;	/* pages of files not yet in the disk's metadata */
-	uint64_t listed;	/* pages told to the guest */
-	uint64_t flushes;	/* guest FLUSH requests answered from staging */
-	uint64_t mismatches;	/* verify: cached pages that differ from the image */
-	uint64_t gather_ns;	/* mapping dirty frames to blocks (vCPU stopped) */
-	uint64_t commit_ns;	/* journal_commit, checkpoints included */
-};
+struct pcview;
+
+/* Subsystems reporting figures of their own in one run (util/report.h). */
+#define REPORT_MAX_EXT 4
 
 #define EPOCH_LOST_LISTED 64 /* lost GPAs carried in a record; the count is exact */
 
@@ -62,11 +49,10 @@ struct epoch_rec {
 	uint64_t guest_written_pages; /* distinct pages it wrote back this epoch */
 	uint64_t guest_page_writes;   /* page writes it issued this epoch */
 	uint64_t device_dirty_pages;  /* guest pages the virtio-blk device wrote */
-	const struct pcview *view;    /* the epoch's view itself (logger/pcview.h) */
-	/* --writeback host */
-	bool hostwb;
-	bool hostwb_committed;		 /* this epoch's end committed a transaction */
-	struct hostwb_stats hostwb_last; /* that commit's figures */
+	const struct pcview *view;    /* the epoch's view itself (logger/guestview/pcview.h) */
+	/* Subsystems' own figures for this epoch (host writeback's commit). */
+	const struct report_ext *ext[REPORT_MAX_EXT];
+	int nr_ext;
 };
 
 struct run_summary {
@@ -91,16 +77,12 @@ struct run_summary {
 	uint64_t device_dirty_pages;
 	uint64_t blk_requests, blk_bytes_read, blk_bytes_written;
 	bool guest_check_failed; /* DONE: the anonymous workload's own data check failed */
-	bool hostwb;
-	uint64_t hostwb_interval;
-	struct hostwb_stats hostwb_stats; /* the final commit at DONE included */
-	uint64_t host_cleaned;		  /* pages the guest cleaned on the host's word */
-	/* Live migration (logger/migrate.h).  The pointers are valid during
-	 * the sinks' summary calls only. */
-	const struct migrate_stats *migration; /* source: --migrate-to was given */
-	bool migrated;			       /* source: the destination took over */
-	const struct migin_stats *incoming;    /* destination: the guest came in */
-	uint64_t first_epoch;		       /* destination: the first epoch run here */
+	bool migrated;		 /* the guest moved to a destination and ended here */
+	uint64_t first_epoch;	 /* the guest came in: the first epoch run here (else 0) */
+	/* Subsystems' own figures (host writeback, live migration), in the
+	 * order they print; valid during the sinks' summary calls only. */
+	const struct report_ext *ext[REPORT_MAX_EXT];
+	int nr_ext;
 };
 
 /* An output.  Either callback may be NULL. */

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 
 #include "logger/output.h"
+#include "util/json.h"
 
 static double us(uint64_t ns)
 {
@@ -34,10 +35,9 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 
 static void table_summary(struct sink *s, const struct run_summary *r)
 {
-	if (r->incoming)
-		output_table_incoming(s->f, r->incoming, r->first_epoch);
-	if (r->migration)
-		output_table_migration(s->f, r->migration);
+	for (int i = 0; i < r->nr_ext; i++)
+		if (r->ext[i]->table_before_summary)
+			r->ext[i]->table_before_summary(r->ext[i], s->f);
 	fprintf(s->f,
 		"%s/%s: %" PRIu64 " epochs, %" PRIu64 " dirty pages (%" PRIu64
 		" written by the workload), ",
@@ -46,19 +46,9 @@ static void table_summary(struct sink *s, const struct run_summary *r)
 		fprintf(s->f, "%" PRIu64 " lost pages\n", r->lost_pages);
 	else
 		fprintf(s->f, "not verified (use --verify)\n");
-	if (r->hostwb) {
-		const struct hostwb_stats *h = &r->hostwb_stats;
-		fprintf(s->f,
-			"host writeback: %" PRIu64 " commits, %" PRIu64
-			" pages from guest RAM and %" PRIu64 " blocks the guest wrote, in %" PRIu64
-			" extents; guest cleaned %" PRIu64 "",
-			h->commits, h->pages, h->staged_blocks, h->extents, r->host_cleaned);
-		if (r->verified)
-			fprintf(s->f, "; image behind RAM after a commit: %" PRIu64 " pages\n",
-				h->mismatches);
-		else
-			fputc('\n', s->f);
-	}
+	for (int i = 0; i < r->nr_ext; i++)
+		if (r->ext[i]->table_after_summary)
+			r->ext[i]->table_after_summary(r->ext[i], s->f, r->verified);
 	fflush(s->f);
 }
 
@@ -69,21 +59,6 @@ void output_table_sink(struct sink *s, FILE *f)
 	s->f = f;
 }
 
-void output_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void json_stats(FILE *f, const uint64_t *stats)
 {
 	for (int k = 0; k < VSTAT_NR; k++)
@@ -91,30 +66,13 @@ static void json_stats(FILE *f, const uint64_t *stats)
 			fprintf(f, ",\"%s\":%" PRIu64, vstat_json_names[k], stats[k]);
 }
 
-/* Host writeback figures, one commit's or the run's (docs/hostwb.md). */
-static void json_hostwb(FILE *f, const struct hostwb_stats *h, bool verified)
-{
-	fprintf(f,
-		",\"host-wb-commits\":%" PRIu64 ",\"host-wb-pages\":%" PRIu64
-		",\"host-wb-staged-blocks\":%" PRIu64 ",\"host-wb-blocks\":%" PRIu64
-		",\"host-wb-extents\":%" PRIu64 ",\"host-wb-unbacked\":%" PRIu64
-		",\"host-wb-deferred\":%" PRIu64 ",\"host-wb-gather-us\":%.1f"
-		",\"host-wb-commit-us\":%.1f",
-		h->commits, h->pages, h->staged_blocks, h->blocks, h->extents, h->unbacked,
-		h->deferred, us(h->gather_ns), us(h->commit_ns));
-	if (verified)
-		fprintf(f, ",\"host-wb-mismatches\":%" PRIu64, h->mismatches);
-	else
-		fprintf(f, ",\"host-wb-mismatches\":null");
-}
-
 static void json_epoch(struct sink *s, const struct epoch_rec *e)
 {
 	FILE *f = s->f;
 	fprintf(f, "{\"epoch\":%" PRIu64 ",\"mode\":", e->epoch);
-	output_json_string(f, e->mode);
+	json_string(f, e->mode);
 	fprintf(f, ",\"workload\":");
-	output_json_string(f, e->workload);
+	json_string(f, e->workload);
 	fprintf(f,
 		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64
 		",\"workload-pages\":%" PRIu64,
@@ -142,8 +100,9 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64,
 			e->guest_dirty_pages, e->guest_written_pages, e->guest_page_writes,
 			e->device_dirty_pages);
-	if (e->hostwb)
-		json_hostwb(f, &e->hostwb_last, e->verified);
+	for (int i = 0; i < e->nr_ext; i++)
+		if (e->ext[i]->json_epoch)
+			e->ext[i]->json_epoch(e->ext[i], f, e->verified);
 	json_stats(f, e->stats);
 	fprintf(f, "}\n");
 	fflush(f);
@@ -152,14 +111,13 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 static void json_summary(struct sink *s, const struct run_summary *r)
 {
 	FILE *f = s->f;
-	if (r->incoming)
-		output_json_incoming(f, r->incoming, r->first_epoch);
-	if (r->migration)
-		output_json_migration(f, r->migration);
+	for (int i = 0; i < r->nr_ext; i++)
+		if (r->ext[i]->json_before_summary)
+			r->ext[i]->json_before_summary(r->ext[i], f);
 	fprintf(f, "{\"summary\":true,\"mode\":");
-	output_json_string(f, r->mode);
+	json_string(f, r->mode);
 	fprintf(f, ",\"workload\":");
-	output_json_string(f, r->workload);
+	json_string(f, r->workload);
 	fprintf(f,
 		",\"mem-bytes\":%" PRIu64 ",\"wss-pages\":%" PRIu64 ",\"epochs\":%" PRIu64
 		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64
@@ -179,7 +137,7 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 				      : "\"passed\"");
 	if (r->policy) {
 		fprintf(f, ",\"policy\":");
-		output_json_string(f, r->policy);
+		json_string(f, r->policy);
 		fprintf(f,
 			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64
 			",\"blk-requests\":%" PRIu64 ",\"blk-bytes-read\":%" PRIu64
@@ -187,14 +145,9 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 			r->guest_page_writes, r->device_dirty_pages, r->blk_requests,
 			r->blk_bytes_read, r->blk_bytes_written);
 	}
-	if (r->hostwb) {
-		fprintf(f, ",\"host-wb-interval\":%" PRIu64, r->hostwb_interval);
-		json_hostwb(f, &r->hostwb_stats, r->verified);
-		fprintf(f,
-			",\"host-wb-listed\":%" PRIu64 ",\"host-wb-guest-flushes\":%" PRIu64
-			",\"host-cleaned-pages\":%" PRIu64,
-			r->hostwb_stats.listed, r->hostwb_stats.flushes, r->host_cleaned);
-	}
+	for (int i = 0; i < r->nr_ext; i++)
+		if (r->ext[i]->json_summary)
+			r->ext[i]->json_summary(r->ext[i], f, r->verified);
 	json_stats(f, r->stats);
 	fprintf(f, "}\n");
 	fflush(f);

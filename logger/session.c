@@ -17,8 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "logger/oracle.h"
-#include "logger/pcview.h"
+#include "util/log.h"
+#include "logger/verify/oracle.h"
+#include "logger/guestview/pcview.h"
 #include "logger/session.h"
 
 #define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
@@ -44,6 +45,7 @@ struct session {
 	struct hostwb hw;      /* --writeback host */
 	bool hostwb;
 	struct migout *mo; /* --migrate-to */
+	struct migrate_report migr; /* the migration's figures in the outputs */
 };
 
 /* Add the pages of [gpa, gpa + len) that are RAM to the open epoch (and to
@@ -201,9 +203,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 		ret = host_writeback(s, &s->view, false);
 		if (ret < 0)
 			return ret;
-		r->hostwb = true;
-		r->hostwb_committed = ret == 1;
-		r->hostwb_last = s->hw.last;
+		r->ext[r->nr_ext++] = &s->hw.report; /* the commit's figures, if any */
 	}
 
 	s->sum.lost_pages += r->lost_pages;
@@ -334,7 +334,7 @@ static int on_ring_full(void *ctx)
 	/* Resuming after an empty harvest would exit again at once, forever;
 	 * unless the migration thread emptied the ring first. */
 	if (s->log_entries == before && !(s->mo && migout_active(s->mo))) {
-		vmm_err("KVM_EXIT_DIRTY_RING_FULL, but the ring holds no published entry");
+		log_err("KVM_EXIT_DIRTY_RING_FULL, but the ring holds no published entry");
 		return -EIO;
 	}
 	return 0;
@@ -397,14 +397,14 @@ static int migrate_setup(struct session *s)
 	struct migrate_hello_cfg hello;
 
 	if (s->hostwb) {
-		vmm_err("live migration with host writeback is not supported");
+		log_err("live migration with host writeback is not supported");
 		return -EINVAL;
 	}
 	migrate_hello_fill(&hello, &cfg->wl, cfg->mem_bytes, cfg->workload_name, cfg->policy_name,
 			   cfg->image_path);
 	int ret = migout_create(&s->mo, cfg->migrate, &s->vm, &s->dlog, &hello, session_save, s);
 	if (ret)
-		vmm_err("no memory for the migration's page sets");
+		log_err("no memory for the migration's page sets");
 	return ret;
 }
 
@@ -422,7 +422,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	/* The virtio selftest (badblk) needs a disk but has no page cache. */
 	s.file_world = session_file_workload(cfg->wl.workload) && cfg->wl.workload != ABI_WL_BADBLK;
 	if (session_file_workload(cfg->wl.workload) && !cfg->image_path) {
-		vmm_err("workload %s needs a disk image", cfg->workload_name);
+		log_err("workload %s needs a disk image", cfg->workload_name);
 		ret = -EINVAL;
 		goto out_vm;
 	}
@@ -433,7 +433,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	if (cfg->hostwb) {
 		if (!s.file_world) {
-			vmm_err("host writeback needs a file workload");
+			log_err("host writeback needs a file workload");
 			ret = -EINVAL;
 			goto out_vm;
 		}
@@ -472,8 +472,9 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		ret = migin_load(cfg->incoming, &s.vm, session_load, &s);
 		if (ret)
 			goto out_set;
-		s.sum.incoming = &cfg->incoming->stats;
 		s.sum.first_epoch = s.epoch;
+		migrate_report_incoming(&s.migr, &cfg->incoming->stats, s.epoch);
+		s.sum.ext[s.sum.nr_ext++] = &s.migr.ext;
 	}
 	/* Arm: start from a clean log (clear mode with INITIALLY_SET begins
 	 * with every page dirty). */
@@ -505,10 +506,12 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	ret = vm_run(&s.vm, &h);
 	if (s.mo) {
 		migout_finish(s.mo);
-		s.sum.migration = migout_stats(s.mo);
-		s.sum.migrated = s.sum.migration->completed;
+		const struct migrate_stats *ms = migout_stats(s.mo);
+		s.sum.migrated = ms->completed;
 		if (cfg->migrate_stats)
-			*cfg->migrate_stats = *s.sum.migration;
+			*cfg->migrate_stats = *ms;
+		migrate_report_source(&s.migr, ms);
+		s.sum.ext[s.sum.nr_ext++] = &s.migr.ext;
 	}
 	if (!ret && !s.done && !s.sum.migrated)
 		ret = -EFAULT;
@@ -520,17 +523,17 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		s.sum.blk_bytes_written = s.vm.blk->stats.bytes_written;
 	}
 	if (s.hostwb) {
-		s.sum.hostwb = true;
-		s.sum.hostwb_interval = s.hw.cfg.interval;
-		s.sum.hostwb_stats = s.hw.stats;
-		s.sum.host_cleaned = s.view.desc.host_cleaned;
+		s.hw.stats.host_cleaned = s.view.desc.host_cleaned;
+		s.sum.ext[s.sum.nr_ext++] = &s.hw.report;
+		if (cfg->hostwb_stats)
+			*cfg->hostwb_stats = s.hw.stats;
 	}
 	s.sum.total_ns = now_ns() - t0;
 	if (!ret) {
 		for (int i = 0; i < cfg->nr_sinks; i++)
 			if (cfg->sinks[i]->summary)
 				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
-		ret = s.sum.lost_pages || s.sum.hostwb_stats.mismatches || s.sum.guest_check_failed
+		ret = s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) || s.sum.guest_check_failed
 			  ? 1
 			  : 0;
 	}
@@ -551,4 +554,16 @@ out_vm:
 		hostwb_close(&s.hw, false, why, sizeof(why));
 	vm_destroy(&s.vm);
 	return ret;
+}
+
+void session_config_incoming(struct session_config *cfg, struct migin *in, const char *image)
+{
+	const struct migrate_hello_cfg *h = &in->cfg;
+
+	cfg->mem_bytes = h->mem_bytes;
+	cfg->workload_name = h->workload_name;
+	cfg->policy_name = h->policy_name[0] ? h->policy_name : NULL;
+	migin_workload(in, &cfg->wl);
+	cfg->image_path = h->flags & MIGRATE_CFG_F_DISK ? (image ? image : h->image) : NULL;
+	cfg->incoming = in;
 }

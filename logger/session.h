@@ -8,10 +8,10 @@
 
 #include <stdbool.h>
 
-#include "logger/dlog.h"
+#include "logger/dlog/dlog.h"
 #include "logger/epoch.h"
-#include "logger/hostwb.h"
-#include "logger/migrate.h"
+#include "logger/hostwb/hostwb.h"
+#include "logger/migrate/migrate.h"
 #include "vmm/boot.h"
 
 #define SESSION_MAX_SINKS 4
@@ -30,6 +30,7 @@ struct session_config {
 	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
 	/* File workloads: host writeback (logger/hostwb.h), or NULL. */
 	const struct hostwb_config *hostwb;
+	struct hostwb_stats *hostwb_stats; /* receives its figures; may be NULL */
 	/* Tests only: called after each host writeback commit, vCPU stopped. */
 	void (*on_commit)(void *ctx, uint64_t epoch, const struct guest_mem *m,
 			  const struct pcview *view, const char *image_path);
@@ -68,6 +69,12 @@ struct session_config {
  * (the link dropped) mean the guest never ran here.
  */
 int session_run(const struct session_config *cfg, struct run_summary *summary);
+
+/* Fill the machine and workload parts of cfg from the incoming stream's
+ * HELLO (checked by migin_open) and point cfg->incoming at in.  The disk is
+ * `image` if non-NULL, else the path the source used.  The caller chooses
+ * the log mode, --verify and the outputs. */
+void session_config_incoming(struct session_config *cfg, struct migin *in, const char *image);
 
 /* Whether an ABI_WL_* workload runs in the guest's file world. */
 static inline bool session_file_workload(uint32_t wl)

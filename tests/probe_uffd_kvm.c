@@ -20,9 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "logger/dlog.h"
-#include "logger/uffd_track.h"
-#include "tests/ds_session.h"
+#include "logger/dlog/dlog.h"
+#include "logger/dlog/uffd_track.h"
+#include "tests/lib/ds_session.h"
 
 struct probe {
 	struct vm *vm;

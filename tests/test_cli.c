@@ -49,8 +49,8 @@
 #include <linux/kvm.h>
 
 #include "fs/dsfs.h"
-#include "logger/journal.h"
-#include "tests/ds_test.h"
+#include "logger/hostwb/journal.h"
+#include "tests/lib/ds_test.h"
 #include "vmm/boot.h"
 
 #ifndef DIRTYSCOPE_BIN

@@ -28,10 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logger/compare.h"
-#include "logger/pcview.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "logger/compare/compare.h"
+#include "logger/guestview/pcview.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 
 static char dir[] = "/tmp/dirtyscope-compare-XXXXXX";
 

@@ -31,9 +31,9 @@
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
 #include "logger/session.h"
-#include "logger/uffd_track.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "logger/dlog/uffd_track.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 
 #define PG 4096ull
 

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "fs/dsfs.h"
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 
 #define K 1024ULL
 #define M (1024ULL * 1024)

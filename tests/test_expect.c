@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "abi/wlfile.h"
-#include "logger/expect.h"
+#include "logger/verify/expect.h"
 
 #define PG ABI_PAGE_SIZE
 

@@ -28,11 +28,11 @@
 #include "abi/pcache.h"
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
-#include "logger/fileverify.h"
-#include "logger/pcview.h"
+#include "logger/verify/fileverify.h"
+#include "logger/guestview/pcview.h"
 #include "logger/session.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 
 static char dir[] = "/tmp/dirtyscope-files-XXXXXX";
 

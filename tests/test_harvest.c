@@ -18,9 +18,9 @@
 
 #include <linux/kvm.h>
 
-#include "tests/ds_test.h"
-#include "logger/frameset.h"
-#include "logger/harvest.h"
+#include "tests/lib/ds_test.h"
+#include "logger/dlog/frameset.h"
+#include "logger/dlog/harvest.h"
 
 /* ---- frameset ---------------------------------------------------------- */
 

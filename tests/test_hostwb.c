@@ -29,11 +29,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "logger/fileverify.h"
-#include "logger/hostwb.h"
-#include "logger/journal.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "logger/verify/fileverify.h"
+#include "logger/hostwb/hostwb.h"
+#include "logger/hostwb/journal.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 
 #define PAGES  32
 #define EPOCHS 4
@@ -106,6 +106,7 @@ struct result {
 	int ret;
 	long bad_pages; /* fileverify_image */
 	struct run_summary sum;
+	struct hostwb_stats hw; /* host writeback's figures */
 	struct commits c;
 };
 
@@ -144,6 +145,7 @@ static struct result run(uint32_t workload, uint32_t policy, uint64_t sync_every
 	struct session_config cfg;
 	new_image(workload);
 	configure(&cfg, workload, policy, sync_every, cache_pages, host, &r.c);
+	cfg.hostwb_stats = &r.hw;
 	r.ret = session_run(&cfg, &r.sum);
 	r.bad_pages = fileverify_image(image, &cfg.wl, stderr);
 	return r;
@@ -160,7 +162,7 @@ static void free_snaps(struct commits *c)
 static void check_exact(uint32_t workload, const char *name, uint32_t policy, uint64_t cache_pages)
 {
 	struct result r = run(workload, policy, 12, cache_pages, true);
-	const struct hostwb_stats *h = &r.sum.hostwb_stats;
+	const struct hostwb_stats *h = &r.hw;
 	printf("\n    %s/%s cache %llu: ret %d, commits %llu, pages checked %llu, differing "
 	       "%llu; host wrote %llu pages + %llu staged blocks in %llu extents; guest "
 	       "cleaned %llu, guest page writes %llu; unbacked %llu; image pages off %ld",
@@ -168,7 +170,7 @@ static void check_exact(uint32_t workload, const char *name, uint32_t policy, ui
 	       (unsigned long long)r.c.commits, (unsigned long long)r.c.checked,
 	       (unsigned long long)r.c.mismatches, (unsigned long long)h->pages,
 	       (unsigned long long)h->staged_blocks, (unsigned long long)h->extents,
-	       (unsigned long long)r.sum.host_cleaned, (unsigned long long)r.sum.guest_page_writes,
+	       (unsigned long long)r.hw.host_cleaned, (unsigned long long)r.sum.guest_page_writes,
 	       (unsigned long long)h->unbacked, r.bad_pages);
 	CU_ASSERT_EQUAL(r.ret, 0);
 	CU_ASSERT_EQUAL(r.sum.lost_pages, 0);
@@ -241,11 +243,11 @@ static void test_guest_told(void)
 	       "(host listed %llu pages, guest cleaned %llu)",
 	       (unsigned long long)g.sum.guest_page_writes,
 	       (unsigned long long)h.sum.guest_page_writes,
-	       (unsigned long long)h.sum.hostwb_stats.listed,
-	       (unsigned long long)h.sum.host_cleaned);
-	CU_ASSERT(h.sum.hostwb_stats.listed > 0);
-	CU_ASSERT(h.sum.host_cleaned > 0);
-	CU_ASSERT(h.sum.host_cleaned <= h.sum.hostwb_stats.listed);
+	       (unsigned long long)h.hw.listed,
+	       (unsigned long long)h.hw.host_cleaned);
+	CU_ASSERT(h.hw.listed > 0);
+	CU_ASSERT(h.hw.host_cleaned > 0);
+	CU_ASSERT(h.hw.host_cleaned <= h.hw.listed);
 	CU_ASSERT(h.sum.guest_page_writes < g.sum.guest_page_writes);
 	free_snaps(&h.c);
 }
@@ -262,6 +264,7 @@ static void check_interval(uint64_t cache_pages)
 	hw_cfg = (struct hostwb_config){.interval = 3};
 	configure(&cfg, ABI_WL_DB, ABI_POLICY_WP, 12, cache_pages, true, &r.c);
 	cfg.wl.epochs = 6;
+	cfg.hostwb_stats = &r.hw;
 	r.ret = session_run(&cfg, &r.sum);
 	r.bad_pages = fileverify_image(image, &cfg.wl, stderr);
 	hw_cfg = (struct hostwb_config){0};
@@ -269,7 +272,7 @@ static void check_interval(uint64_t cache_pages)
 	       "%llu, unbacked %llu",
 	       (unsigned long long)cache_pages, (unsigned long long)r.c.commits,
 	       (unsigned long long)r.c.checked, (unsigned long long)r.c.mismatches,
-	       (unsigned long long)r.sum.hostwb_stats.unbacked);
+	       (unsigned long long)r.hw.unbacked);
 	CU_ASSERT_EQUAL(r.ret, 0);
 	CU_ASSERT_EQUAL(r.c.commits, 3);
 	CU_ASSERT(r.c.snap[3] && r.c.snap[6] && r.c.snap[7]);
@@ -277,7 +280,7 @@ static void check_interval(uint64_t cache_pages)
 	CU_ASSERT_EQUAL(r.c.mismatches, 0);
 	CU_ASSERT_EQUAL(r.bad_pages, 0);
 	if (cache_pages)
-		CU_ASSERT(r.sum.hostwb_stats.unbacked > 0);
+		CU_ASSERT(r.hw.unbacked > 0);
 	free_snaps(&r.c);
 }
 
@@ -304,10 +307,10 @@ static void test_teeth(void)
 	printf("\n    block %llu left out: ret %d, per-commit check differing %llu, verify "
 	       "%llu, image pages off %ld",
 	       (unsigned long long)block, r.ret, (unsigned long long)r.c.mismatches,
-	       (unsigned long long)r.sum.hostwb_stats.mismatches, r.bad_pages);
+	       (unsigned long long)r.hw.mismatches, r.bad_pages);
 	CU_ASSERT_EQUAL(r.ret, 1);
 	CU_ASSERT(r.c.mismatches > 0);
-	CU_ASSERT(r.sum.hostwb_stats.mismatches > 0);
+	CU_ASSERT(r.hw.mismatches > 0);
 	CU_ASSERT(r.bad_pages > 0);
 	free_snaps(&r.c);
 }

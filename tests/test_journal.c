@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #include "abi/fs.h"
-#include "logger/journal.h"
-#include "tests/ds_test.h"
+#include "logger/hostwb/journal.h"
+#include "tests/lib/ds_test.h"
 
 #define BLOCK	     JOURNAL_BLOCK
 #define IMAGE_BLOCKS 64

@@ -21,8 +21,8 @@
 
 #include "abi/hcall.h"
 #include "logger/session.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 
 /*
  * Pages a workload epoch may dirty beyond the pages it wrote: the kernel

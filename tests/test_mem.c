@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "abi/boot.h"
 #include "abi/hcall.h"
 #include "abi/layout.h"

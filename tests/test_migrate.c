@@ -26,10 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logger/fileverify.h"
-#include "tests/ds_migrate.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "logger/verify/fileverify.h"
+#include "tests/lib/ds_migrate.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 
 #define MIB    (1ULL << 20)
 #define RAM    (64 * MIB)

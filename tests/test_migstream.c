@@ -39,9 +39,9 @@
 
 #include "abi/fs.h"
 #include "abi/layout.h"
-#include "logger/frameset.h"
-#include "logger/migstream.h"
-#include "tests/ds_test.h"
+#include "logger/dlog/frameset.h"
+#include "logger/migrate/migstream.h"
+#include "tests/lib/ds_test.h"
 
 #define PAGE MIGSTREAM_PAGE
 

@@ -25,10 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "abi/layout.h"
 #include "abi/pcache.h"
-#include "logger/mirror.h"
+#include "logger/guestview/mirror.h"
 #include "mmu/mmu.h"
 #include "vmm/mem.h"
 

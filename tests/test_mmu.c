@@ -24,7 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "abi/layout.h"
 #include "guest/x86.h"
 #include "mmu/mmu.h"

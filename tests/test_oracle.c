@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "abi/layout.h"
-#include "logger/frameset.h"
-#include "logger/oracle.h"
+#include "logger/dlog/frameset.h"
+#include "logger/verify/oracle.h"
 
 #define NR_PAGES 64
 #define MAX_LOST NR_PAGES

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "tests/ds_test.h"
-#include "tools/parse.h"
+#include "tests/lib/ds_test.h"
+#include "util/parse.h"
 
 #define SENTINEL 0x5a5a5a5a5a5a5a5aULL
 

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/ds_test.h"
-#include "logger/plot_svg.h"
+#include "tests/lib/ds_test.h"
+#include "logger/compare/plot_svg.h"
 
 #define MISSED_FILL "fill=\"#D55E00\""
 #define GUEST_FILL  "fill=\"#0072B2\""

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "tests/test_virtio_linux.h"
 #include "abi/layout.h"
 #include "abi/virtio.h"

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/ds_test.h"
+#include "tests/lib/ds_test.h"
 #include "abi/boot.h"
 #include "abi/hcall.h"
 #include "vmm/vm.h"

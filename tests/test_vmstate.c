@@ -38,9 +38,9 @@
 
 #include "abi/hcall.h"
 #include "abi/virtio.h"
-#include "logger/fileverify.h"
-#include "tests/ds_session.h"
-#include "tests/ds_test.h"
+#include "logger/verify/fileverify.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vm.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logger/compare.h"
+#include "logger/compare/compare.h"
 #include "tools/cli.h"
 #include "tools/runopts.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logger/dlog.h"
+#include "logger/dlog/dlog.h"
 #include "tools/cli.h"
 #include "vmm/kvm.h"
 

@@ -11,7 +11,7 @@
 
 #include "fs/dsfs.h"
 #include "tools/cli.h"
-#include "tools/parse.h"
+#include "util/parse.h"
 
 static void mkimage_usage(FILE *f)
 {

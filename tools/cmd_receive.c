@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logger/fileverify.h"
-#include "logger/migctl.h"
-#include "logger/migrate.h"
+#include "logger/verify/fileverify.h"
+#include "logger/migrate/migctl.h"
+#include "logger/migrate/migrate.h"
 #include "logger/output.h"
 #include "logger/session.h"
 #include "tools/cli.h"
-#include "tools/parse.h"
+#include "util/parse.h"
 #include "tools/runopts.h"
 
 static void receive_usage(FILE *f)
@@ -151,7 +151,7 @@ int cmd_receive(int argc, char **argv)
 	int ret = migin_open(&in, fd);
 	if (ret)
 		goto out;
-	migin_session_config(&in, &cfg, image);
+	session_config_incoming(&cfg, &in, image);
 	if (image && !(in.cfg.flags & MIGRATE_CFG_F_DISK))
 		fprintf(stderr, "dirtyscope: --image %s: the incoming guest has no disk; ignored\n",
 			image);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fs/dsfs.h"
-#include "logger/journal.h"
+#include "logger/hostwb/journal.h"
 #include "tools/cli.h"
 
 static const char *plural(uint64_t n)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "logger/fileverify.h"
+#include "logger/verify/fileverify.h"
 #include "logger/output.h"
 #include "tools/cli.h"
 #include "tools/runopts.h"

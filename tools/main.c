@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "tools/cli.h"
-#include "vmm/kvm.h"
 
 static void usage(FILE *f)
 {
@@ -31,7 +31,7 @@ int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmm_verr(fmt, ap);
+	log_verr(fmt, ap);
 	va_end(ap);
 	return DS_EXIT_USAGE;
 }

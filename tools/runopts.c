@@ -15,12 +15,12 @@
 #include "abi/pcache.h"
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
-#include "logger/journal.h"
-#include "logger/migaddr.h"
+#include "logger/hostwb/journal.h"
+#include "logger/migrate/migaddr.h"
 #include "logger/output.h"
 #include "logger/session.h"
 #include "tools/cli.h"
-#include "tools/parse.h"
+#include "util/parse.h"
 #include "tools/runopts.h"
 
 static const struct {

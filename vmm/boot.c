@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "abi/layout.h"
 #include "vmm/boot.h"
 #include "vmm/kvm.h"
@@ -118,18 +119,18 @@ int boot_load(struct guest_mem *m, const void *image, size_t len, const struct b
 {
 	int ret = boot_check_image(image, len);
 	if (ret) {
-		vmm_err("guest image: bad header");
+		log_err("guest image: bad header");
 		return ret;
 	}
 	uint64_t end = load_end(image);
 	if (end > m->ram_size || end > ABI_HOLE_START) {
-		vmm_err("guest image needs %llu bytes of RAM", (unsigned long long)end);
+		log_err("guest image needs %llu bytes of RAM", (unsigned long long)end);
 		return -E2BIG;
 	}
 	memcpy(gpa(m, ABI_KERNEL_GPA), image, len);
 	ret = build_page_tables(m);
 	if (ret) {
-		vmm_err("boot page tables do not fit below the kernel");
+		log_err("boot page tables do not fit below the kernel");
 		return ret;
 	}
 

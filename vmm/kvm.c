@@ -10,22 +10,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "vmm/kvm.h"
-
-void vmm_verr(const char *fmt, va_list ap)
-{
-	fputs("dirtyscope: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-void vmm_err(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vmm_verr(fmt, ap);
-	va_end(ap);
-}
 
 int kvm_open(struct kvm *kvm, const char *path)
 {
@@ -35,17 +21,17 @@ int kvm_open(struct kvm *kvm, const char *path)
 	kvm->sys_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (kvm->sys_fd < 0) {
 		ret = -errno;
-		vmm_err("cannot open %s: %s%s", path, strerror(errno),
+		log_err("cannot open %s: %s%s", path, strerror(errno),
 			errno == ENOENT ? " (is KVM enabled?)" : "");
 		return ret;
 	}
 	kvm->api_version = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
 	if (kvm->api_version != KVM_API_VERSION) {
 		if (kvm->api_version < 0)
-			vmm_err("%s: KVM_GET_API_VERSION: %s (not a KVM device?)", path,
+			log_err("%s: KVM_GET_API_VERSION: %s (not a KVM device?)", path,
 				strerror(errno));
 		else
-			vmm_err("%s: KVM API version %d, need %d", path, kvm->api_version,
+			log_err("%s: KVM API version %d, need %d", path, kvm->api_version,
 				KVM_API_VERSION);
 		ret = -EOPNOTSUPP;
 		goto err_close_sys;
@@ -53,13 +39,13 @@ int kvm_open(struct kvm *kvm, const char *path)
 	kvm->vcpu_mmap_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->vcpu_mmap_size <= 0) {
 		ret = -errno;
-		vmm_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		log_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 		goto err_close_sys;
 	}
 	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
 	if (kvm->vm_fd < 0) {
 		ret = -errno;
-		vmm_err("KVM_CREATE_VM: %s", strerror(errno));
+		log_err("KVM_CREATE_VM: %s", strerror(errno));
 		goto err_close_sys;
 	}
 	return 0;
@@ -82,7 +68,7 @@ int kvm_enable_cap(const struct kvm *kvm, uint32_t cap, uint64_t arg0)
 	struct kvm_enable_cap ec = {.cap = cap, .args = {arg0}};
 	if (ioctl(kvm->vm_fd, KVM_ENABLE_CAP, &ec) < 0) {
 		int ret = -errno;
-		vmm_err("KVM_ENABLE_CAP(%u, %#llx): %s", cap, (unsigned long long)arg0,
+		log_err("KVM_ENABLE_CAP(%u, %#llx): %s", cap, (unsigned long long)arg0,
 			strerror(errno));
 		return ret;
 	}

@@ -34,8 +34,4 @@ int kvm_enable_cap(const struct kvm *kvm, uint32_t cap, uint64_t arg0);
 /* Close the VM and /dev/kvm; safe on a zeroed or half-opened struct. */
 void kvm_close(struct kvm *kvm);
 
-/* Print "dirtyscope: " + message + newline to stderr (the one line an error gets). */
-void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void vmm_verr(const char *fmt, va_list ap);
-
 #endif

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <linux/kvm.h>
 
+#include "util/log.h"
 #include "abi/layout.h"
 #include "vmm/kvm.h"
 #include "vmm/mem.h"
@@ -26,7 +27,7 @@ int mem_create(struct guest_mem *m, uint64_t ram_size)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		int ret = -errno;
-		vmm_err("mmap of %llu bytes of guest RAM failed", (unsigned long long)ram_size);
+		log_err("mmap of %llu bytes of guest RAM failed", (unsigned long long)ram_size);
 		return ret;
 	}
 	m->host = p;
@@ -59,7 +60,7 @@ int mem_register(const struct guest_mem *m, int vm_fd, uint32_t flags)
 		};
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 			int ret = -errno;
-			vmm_err("KVM_SET_USER_MEMORY_REGION slot %u (gpa %#llx, %llu pages): %s",
+			log_err("KVM_SET_USER_MEMORY_REGION slot %u (gpa %#llx, %llu pages): %s",
 				s->id, (unsigned long long)s->gpa, (unsigned long long)s->pages,
 				strerror(errno));
 			return ret;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
+#include "util/log.h"
 #include "vmm/kvm.h"
 #include "vmm/stats.h"
 
@@ -32,18 +33,18 @@ int stats_open(struct vcpu_stats *s, int vcpu_fd)
 	s->fd = ioctl(vcpu_fd, KVM_GET_STATS_FD, NULL);
 	if (s->fd < 0) {
 		ret = -errno;
-		vmm_err("KVM_GET_STATS_FD: %s", strerror(-ret));
+		log_err("KVM_GET_STATS_FD: %s", strerror(-ret));
 		return ret;
 	}
 	if (pread(s->fd, &h, sizeof(h), 0) != sizeof(h)) {
 		ret = -EIO;
-		vmm_err("KVM stats: short header read");
+		log_err("KVM stats: short header read");
 		goto err_close;
 	}
 	size_t dsize = sizeof(struct kvm_stats_desc) + h.name_size;
 	if (h.num_desc > 4096 || h.name_size > 4096) {
 		ret = -EIO;
-		vmm_err("KVM stats: implausible header (%u descriptors)", h.num_desc);
+		log_err("KVM stats: implausible header (%u descriptors)", h.num_desc);
 		goto err_close;
 	}
 	descs = malloc(dsize * h.num_desc);
@@ -54,7 +55,7 @@ int stats_open(struct vcpu_stats *s, int vcpu_fd)
 	if (pread(s->fd, descs, dsize * h.num_desc, h.desc_offset) !=
 	    (ssize_t)(dsize * h.num_desc)) {
 		ret = -EIO;
-		vmm_err("KVM stats: short descriptor read");
+		log_err("KVM stats: short descriptor read");
 		goto err_free;
 	}
 	for (uint32_t i = 0; i < h.num_desc; i++) {

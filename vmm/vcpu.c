@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "vmm/vcpu.h"
 
 static int set_cpuid(struct vcpu *v, const struct kvm *kvm)
@@ -22,7 +23,7 @@ static int set_cpuid(struct vcpu *v, const struct kvm *kvm)
 		ret = -errno;
 		free(c);
 		if (ret != -E2BIG || nent >= 4096) {
-			vmm_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+			log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
 			return ret;
 		}
 		nent *= 2;
@@ -30,7 +31,7 @@ static int set_cpuid(struct vcpu *v, const struct kvm *kvm)
 	ret = 0;
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = -errno;
-		vmm_err("KVM_SET_CPUID2: %s", strerror(errno));
+		log_err("KVM_SET_CPUID2: %s", strerror(errno));
 	}
 	free(c);
 	return ret;
@@ -45,14 +46,14 @@ int vcpu_create(struct vcpu *v, const struct kvm *kvm, int id)
 	v->fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, id);
 	if (v->fd < 0) {
 		ret = -errno;
-		vmm_err("KVM_CREATE_VCPU %d: %s", id, strerror(errno));
+		log_err("KVM_CREATE_VCPU %d: %s", id, strerror(errno));
 		return ret;
 	}
 	v->run_size = kvm->vcpu_mmap_size;
 	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		ret = -errno;
-		vmm_err("mmap of kvm_run for vCPU %d: %s", id, strerror(errno));
+		log_err("mmap of kvm_run for vCPU %d: %s", id, strerror(errno));
 		goto err_close;
 	}
 	ret = set_cpuid(v, kvm);
@@ -76,7 +77,7 @@ int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
 
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
 		int ret = -errno;
-		vmm_err("KVM_GET_SREGS: %s", strerror(-ret));
+		log_err("KVM_GET_SREGS: %s", strerror(-ret));
 		return ret;
 	}
 	struct kvm_segment code = {
@@ -104,7 +105,7 @@ int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
 	sregs.efer = (1u << 8) | (1u << 10);			     /* LME LMA */
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
 		int ret = -errno;
-		vmm_err("KVM_SET_SREGS: %s", strerror(-ret));
+		log_err("KVM_SET_SREGS: %s", strerror(-ret));
 		return ret;
 	}
 	memset(&regs, 0, sizeof(regs));
@@ -112,7 +113,7 @@ int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
 	regs.rflags = 0x2;
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
 		int ret = -errno;
-		vmm_err("KVM_SET_REGS: %s", strerror(-ret));
+		log_err("KVM_SET_REGS: %s", strerror(-ret));
 		return ret;
 	}
 	return 0;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "util/log.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_state.h"
 
@@ -76,12 +77,12 @@ int vcpu_state_settle(struct vcpu *v)
 	/* With immediate_exit KVM finishes the pending I/O and returns EINTR
 	 * before entering the guest; success would mean the guest ran. */
 	if (r == 0) {
-		vmm_err("KVM_RUN with immediate_exit entered the guest (exit reason %u)",
+		log_err("KVM_RUN with immediate_exit entered the guest (exit reason %u)",
 			v->run->exit_reason);
 		return -EIO;
 	}
 	if (err != EINTR) {
-		vmm_err("KVM_RUN with immediate_exit: %s", strerror(err));
+		log_err("KVM_RUN with immediate_exit: %s", strerror(err));
 		return -err;
 	}
 	return 0;
@@ -102,7 +103,7 @@ static int save_msrs(const struct vcpu *v, struct vcpu_state *s)
 		int n = ioctl(v->fd, KVM_GET_MSRS, &b);
 		if (n < 0) {
 			int ret = -errno;
-			vmm_err("KVM_GET_MSRS: %s", strerror(errno));
+			log_err("KVM_GET_MSRS: %s", strerror(errno));
 			return ret;
 		}
 		for (int i = 0; i < n; i++)
@@ -132,7 +133,7 @@ int vcpu_state_save(const struct vcpu *v, struct vcpu_state *s)
 	do {                                                                                       \
 		if (ioctl(v->fd, req, dst) < 0) {                                                  \
 			int ret_ = -errno;                                                         \
-			vmm_err(#req ": %s", strerror(errno));                                     \
+			log_err(#req ": %s", strerror(errno));                                     \
 			return ret_;                                                               \
 		}                                                                                  \
 	} while (0)
@@ -163,7 +164,7 @@ int vcpu_state_save(const struct vcpu *v, struct vcpu_state *s)
 		GET(KVM_GET_FPU, &s->fpu);
 	} else {
 		ret = -errno;
-		vmm_err("KVM_GET_XSAVE: %s", strerror(errno));
+		log_err("KVM_GET_XSAVE: %s", strerror(errno));
 		return ret;
 	}
 	/* KVM answers nr_xcrs 0 when the host lacks XSAVE: nothing to restore. */
@@ -174,7 +175,7 @@ int vcpu_state_save(const struct vcpu *v, struct vcpu_state *s)
 			memset(&s->xcrs, 0, sizeof(s->xcrs));
 	} else if (!ioctl_missing(errno)) {
 		ret = -errno;
-		vmm_err("KVM_GET_XCRS: %s", strerror(errno));
+		log_err("KVM_GET_XCRS: %s", strerror(errno));
 		return ret;
 	}
 	/* EINVAL is KVM's answer for a vCPU without an in-kernel LAPIC. */
@@ -182,7 +183,7 @@ int vcpu_state_save(const struct vcpu *v, struct vcpu_state *s)
 		s->flags |= VCPU_STATE_F_LAPIC;
 	} else if (errno != EINVAL) {
 		ret = -errno;
-		vmm_err("KVM_GET_LAPIC: %s", strerror(errno));
+		log_err("KVM_GET_LAPIC: %s", strerror(errno));
 		return ret;
 	}
 #undef GET

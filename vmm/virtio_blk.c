@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "vmm/kvm.h"
 #include "vmm/virtio_blk.h"
 
@@ -77,17 +78,17 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, const struct guest_m
 	b->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (b->fd < 0) {
 		ret = -errno;
-		vmm_err("virtio-blk image %s: %s", path, strerror(errno));
+		log_err("virtio-blk image %s: %s", path, strerror(errno));
 		return ret;
 	}
 	if (fstat(b->fd, &st) < 0) {
 		ret = -errno;
-		vmm_err("virtio-blk image %s: fstat: %s", path, strerror(errno));
+		log_err("virtio-blk image %s: fstat: %s", path, strerror(errno));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		ret = -EINVAL;
-		vmm_err("virtio-blk image %s: not a regular file", path);
+		log_err("virtio-blk image %s: not a regular file", path);
 		goto out_close;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -96,7 +97,7 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, const struct guest_m
 	}
 	if (st.st_size <= 0 || st.st_size % 4096) {
 		ret = -EINVAL;
-		vmm_err("virtio-blk image %s: size %lld is not a non-zero multiple of 4096", path,
+		log_err("virtio-blk image %s: size %lld is not a non-zero multiple of 4096", path,
 			(long long)st.st_size);
 		goto out_close;
 	}

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 
+#include "util/log.h"
 #include "abi/layout.h"
 #include "abi/virtio.h"
 #include "vmm/vm.h"
@@ -77,12 +78,12 @@ int vm_register_memory(struct vm *vm, uint32_t slot_flags)
 int vm_attach_blk(struct vm *vm, const char *image_path)
 {
 	if (vm->blk) {
-		vmm_err("virtio-blk image %s: the VM already has a disk", image_path);
+		log_err("virtio-blk image %s: the VM already has a disk", image_path);
 		return -EBUSY;
 	}
 	struct virtio_blk *b = malloc(sizeof(*b));
 	if (!b) {
-		vmm_err("virtio-blk image %s: out of memory", image_path);
+		log_err("virtio-blk image %s: out of memory", image_path);
 		return -ENOMEM;
 	}
 	int ret = virtio_blk_open(b, image_path, &vm->mem);
@@ -213,7 +214,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 {
 	for (;;) {
 		if (stop_requested) {
-			vmm_err("interrupted");
+			log_err("interrupted");
 			return -EINTR;
 		}
 		if (__atomic_exchange_n(&vm->kick, 0, __ATOMIC_SEQ_CST)) {
@@ -238,7 +239,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 				continue;
 			}
 			int ret = -errno;
-			vmm_err("KVM_RUN: %s", strerror(-ret));
+			log_err("KVM_RUN: %s", strerror(-ret));
 			vcpu_dump(&vm->vcpu, stderr);
 			return ret == -EFAULT ? -EIO : ret;
 		}

@@ -1,0 +1,48 @@
+/* The mode table and what all modes share. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logger/dlog/dlog.h"
+
+const struct dlog_mode *const dlog_modes[] = {
+    &dlog_mode_bitmap, /* KVM's logs */
+    &dlog_mode_clear,
+    &dlog_mode_ring,
+    &dlog_mode_uffd, /* the host's page tables */
+    NULL,
+};
+
+const struct dlog_mode *dlog_find(const char *name)
+{
+	for (int i = 0; dlog_modes[i]; i++)
+		if (!strcmp(dlog_modes[i]->name, name))
+			return dlog_modes[i];
+	return NULL;
+}
+
+int dlog_init(struct dlog *d, const struct dlog_mode *mode, const struct dlog_config *cfg,
+	      struct vm *vm)
+{
+	memset(d, 0, sizeof(*d));
+	d->mode = mode;
+	d->cfg = *cfg;
+	d->vm = vm;
+	for (int i = 0; i < vm->mem.nr_slots; i++) {
+		const struct mem_slot *s = &vm->mem.slots[i];
+		d->slots[s->id] = (struct harvest_slot){s->first_page, s->pages};
+	}
+	return mode->vm_created ? mode->vm_created(d) : 0;
+}
+
+int64_t dlog_harvest(struct dlog *d, struct frameset *out)
+{
+	return d->mode->harvest(d, out);
+}
+
+void dlog_teardown(struct dlog *d)
+{
+	if (d->mode && d->mode->teardown)
+		d->mode->teardown(d);
+	d->mode = NULL;
+}

@@ -1,0 +1,75 @@
+/*
+ * Dirty-log backends behind one mode table, in the style of the KVM
+ * selftests' `struct log_mode`.  Every backend answers one question at
+ * harvest time: which RAM pages were written since the last harvest?  and
+ * re-arms tracking for them before returning.
+ */
+#ifndef LOGGER_DLOG_H
+#define LOGGER_DLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logger/dlog/frameset.h"
+#include "logger/dlog/harvest.h"
+#include "vmm/vm.h"
+
+#define DLOG_RING_MIN_BYTES    4096	  /* KVM refuses a ring smaller than a page */
+#define DLOG_CLEAR_CHUNK_PAGES (1u << 18) /* 1 GiB per KVM_CLEAR_DIRTY_LOG, as QEMU */
+
+struct dlog_config {
+	uint32_t ring_entries;	    /* ring: entries per vCPU ring, a power of two */
+	uint64_t clear_chunk_pages; /* clear: pages per KVM_CLEAR_DIRTY_LOG (multiple of 64) */
+};
+
+struct dlog;
+struct uffd_track;
+
+struct dlog_mode {
+	const char *name;
+	const char *desc;
+	/* 0 if this KVM can run the mode with cfg; else -EOPNOTSUPP (platform)
+	 * or -EINVAL (cfg out of range), with the reason in why. */
+	int (*supported)(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+			 size_t len);
+	int (*vm_created)(struct dlog *d);   /* VM exists; no slots, no vCPUs yet */
+	int (*vcpu_created)(struct dlog *d); /* vCPU 0 exists */
+	/* Add pages dirtied since the last harvest to out (NULL: discard) and
+	 * re-arm tracking for them.  Returns pages harvested or -errno. */
+	int64_t (*harvest)(struct dlog *d, struct frameset *out);
+	void (*teardown)(struct dlog *d);
+};
+
+struct dlog {
+	const struct dlog_mode *mode;
+	struct dlog_config cfg;
+	struct vm *vm;
+	struct harvest_slot slots[MEM_MAX_SLOTS]; /* indexed by KVM slot id */
+	uint64_t *bitmap;			  /* bitmap/clear: one slot's bits */
+	struct kvm_dirty_gfn *ring;		  /* ring: vCPU 0's ring */
+	size_t ring_bytes;
+	uint32_t ring_fetch;
+	struct uffd_track *uffd; /* uffd: host-level tracker of guest RAM */
+	uint64_t kvm_calls;	 /* dirty-log ioctls made, all harvests (uffd: its ioctls) */
+	/* Set by a caller that harvests while the vCPU runs (the migration
+	 * thread): checks that need a stopped vCPU are skipped then. */
+	bool vcpu_running;
+};
+
+/* NULL-terminated table of all modes. */
+extern const struct dlog_mode *const dlog_modes[];
+extern const struct dlog_mode dlog_mode_bitmap, dlog_mode_clear, dlog_mode_ring, dlog_mode_uffd;
+
+/* The mode called name, or NULL. */
+const struct dlog_mode *dlog_find(const char *name);
+
+/* Bind a mode to a created VM (no slots, no vCPUs yet) and run vm_created. */
+int dlog_init(struct dlog *d, const struct dlog_mode *mode, const struct dlog_config *cfg,
+	      struct vm *vm);
+
+/* Harvest: see struct dlog_mode.  Timing and counting are the caller's. */
+int64_t dlog_harvest(struct dlog *d, struct frameset *out);
+
+void dlog_teardown(struct dlog *d);
+
+#endif

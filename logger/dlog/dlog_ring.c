@@ -1,0 +1,148 @@
+/*
+ * The dirty ring: KVM appends (slot, offset) entries to a per-vCPU ring we
+ * mmap from the vCPU fd.  We collect published entries (harvest_ring: acquire
+ * on the flag, release on the RESET mark), then KVM_RESET_DIRTY_RINGS
+ * re-protects the collected pages and recycles their entries; the count it
+ * returns must equal what we collected, or entries were lost or invented.
+ *
+ * A harvest may also run while the vCPU runs (the live migration thread):
+ * KVM keeps pushing meanwhile, which the entries' flags make safe; only the
+ * overflow check below needs a stopped vCPU.
+ *
+ * When a ring fills up to its soft limit the vCPU exits with
+ * KVM_EXIT_DIRTY_RING_FULL: the session harvests into the epoch that is still
+ * open and resumes, so no entry is lost and the epoch's set stays whole.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "logger/dlog/dlog.h"
+
+/* The capability we use: the acquire/release ring when KVM has it. */
+static long ring_cap(const struct kvm *kvm)
+{
+	return kvm_cap(kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL) > 0 ? KVM_CAP_DIRTY_LOG_RING_ACQ_REL
+								: KVM_CAP_DIRTY_LOG_RING;
+}
+
+static int ring_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+			  size_t len)
+{
+	uint64_t max_bytes = (uint64_t)kvm_cap(kvm, ring_cap(kvm));
+	uint64_t n = cfg->ring_entries;
+	uint64_t entry = sizeof(struct kvm_dirty_gfn);
+
+	if (!max_bytes) {
+		snprintf(why, len, "KVM lacks KVM_CAP_DIRTY_LOG_RING");
+		return -EOPNOTSUPP;
+	}
+	if (!n || (n & (n - 1))) {
+		snprintf(why, len, "--ring-entries %llu is not a power of two",
+			 (unsigned long long)n);
+		return -EINVAL;
+	}
+	if (n * entry > max_bytes) {
+		snprintf(why, len, "--ring-entries %llu exceeds this KVM's maximum of %llu",
+			 (unsigned long long)n, (unsigned long long)(max_bytes / entry));
+		return -EINVAL;
+	}
+	if (n * entry < DLOG_RING_MIN_BYTES) {
+		snprintf(why, len,
+			 "--ring-entries %llu is below KVM's minimum of %llu (one 4 KiB page)",
+			 (unsigned long long)n, (unsigned long long)(DLOG_RING_MIN_BYTES / entry));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int ring_vm_created(struct dlog *d)
+{
+	/* Must precede vCPU creation: KVM sizes each vCPU's ring at creation. */
+	d->ring_bytes = (size_t)d->cfg.ring_entries * sizeof(struct kvm_dirty_gfn);
+	return kvm_enable_cap(&d->vm->kvm, (uint32_t)ring_cap(&d->vm->kvm), d->ring_bytes);
+}
+
+static int ring_vcpu_created(struct dlog *d)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, d->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, d->vm->vcpu.fd,
+		       (off_t)page * KVM_DIRTY_LOG_PAGE_OFFSET);
+	if (p == MAP_FAILED) {
+		int ret = -errno;
+		log_err("mmap of the dirty ring of vCPU 0: %s", strerror(-ret));
+		return ret;
+	}
+	d->ring = p;
+	return 0;
+}
+
+static int64_t ring_harvest(struct dlog *d, struct frameset *out)
+{
+	if (!d->ring)
+		return 0; /* before the vCPU exists nothing can be dirty */
+	int64_t n = harvest_ring(d->ring, d->cfg.ring_entries, &d->ring_fetch, d->slots,
+				 (uint32_t)d->vm->mem.nr_slots, out);
+	if (n < 0) {
+		log_err("dirty ring entry %u names a page outside guest RAM", d->ring_fetch);
+		return n;
+	}
+	/*
+	 * KVM asks for a ring-full exit when a ring reaches its soft limit,
+	 * which leaves a reserve of entries for pushes already under way.  A
+	 * ring we find completely full, or published entries beyond the first
+	 * unpublished one (KVM's write index ran past ours), means that reserve
+	 * was not honoured: KVM pushed past the end and overwrote entries we
+	 * never saw.  The dirty set is then incomplete, and no later harvest can
+	 * repair it (KVM's reset index is out of step with the ring), so say so
+	 * instead of reporting a set that looks whole.
+	 */
+	uint32_t stray = 0;
+	/* With the vCPU running, KVM publishes new entries during this scan:
+	 * they would look like strays.  The next harvest with the vCPU
+	 * stopped (every epoch end, and the switch-over) still looks. */
+	for (uint32_t i = 0; !d->vcpu_running && i < d->cfg.ring_entries; i++)
+		stray +=
+		    __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
+	if (n == d->cfg.ring_entries || stray) {
+		log_err("dirty ring overflow: vCPU 0's ring of %u entries %s without stopping at "
+			"its soft limit, so KVM overwrote entries and dirty pages were lost; "
+			"use a larger --ring-entries",
+			d->cfg.ring_entries, stray ? "wrapped" : "filled up");
+		return -EOVERFLOW;
+	}
+	d->kvm_calls++;
+	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
+	if (reset < 0) {
+		int ret = -errno;
+		log_err("KVM_RESET_DIRTY_RINGS: %s", strerror(-ret));
+		return ret;
+	}
+	if (reset != n) {
+		log_err("KVM_RESET_DIRTY_RINGS reset %d entries, %lld were harvested", reset,
+			(long long)n);
+		return -EIO;
+	}
+	return n;
+}
+
+static void ring_teardown(struct dlog *d)
+{
+	if (d->ring)
+		munmap(d->ring, d->ring_bytes);
+	d->ring = NULL;
+}
+
+const struct dlog_mode dlog_mode_ring = {
+    .name = "ring",
+    .desc = "per-vCPU dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL), KVM_RESET_DIRTY_RINGS",
+    .supported = ring_supported,
+    .vm_created = ring_vm_created,
+    .vcpu_created = ring_vcpu_created,
+    .harvest = ring_harvest,
+    .teardown = ring_teardown,
+};

@@ -1,0 +1,995 @@
+/*
+ * The live-migration stream (logger/migstream.h, docs/migration-stream.md).
+ *
+ * Checksums use the abi_fs_csum word step (FNV-1a over 64-bit words plus a
+ * shift-xor), which the journal and DSFS already use: they detect
+ * corruption, not malice.  Against malice the reader relies on validation
+ * instead: bounded lengths, whole-batch GPA checks, a strict record order.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "abi/fs.h"
+#include "logger/migrate/migstream.h"
+
+#define FNV_BASIS  0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+#define PAGE	   MIGSTREAM_PAGE
+#define PAGE_WORDS (PAGE / 8)
+
+/* What may come next, for the writer and the reader alike. */
+enum phase {
+	PH_HELLO,  /* nothing yet: HELLO first */
+	PH_IDLE,   /* between rounds, no STATE yet: ROUND_BEGIN, STATE or END */
+	PH_ROUND,  /* a round is open: PAGES or ROUND_END */
+	PH_STATES, /* STATE records began: more STATE, or END */
+	PH_DONE,   /* END (or ABORT) written or read */
+};
+
+/* ---- Checksums ---- */
+
+/* abi_fs_csum's step; always_inline so that Debug builds hash at a usable
+ * speed too (the whole RAM goes through it during downtime). */
+#define POP_CHUNK 4096 /* pages per mem_populated call */
+
+static inline __attribute__((always_inline)) uint64_t step(uint64_t h, uint64_t w)
+{
+	h ^= w;
+	h *= FNV_PRIME;
+	return h ^ (h >> 29);
+}
+
+uint64_t migstream_page_hash(const void *page)
+{
+	const uint64_t *w = page;
+	uint64_t a = FNV_BASIS, b = FNV_BASIS ^ 1, c = FNV_BASIS ^ 2, d = FNV_BASIS ^ 3;
+
+	/* Four independent multiply chains keep the multiplier busy; one
+	 * chain waits on its own latency for every word. */
+	for (int i = 0; i < PAGE_WORDS; i += 4) {
+		a = step(a, w[i]);
+		b = step(b, w[i + 1]);
+		c = step(c, w[i + 2]);
+		d = step(d, w[i + 3]);
+	}
+	uint64_t lanes[4] = {a, b, c, d};
+	return abi_fs_csum(lanes, 4);
+}
+
+uint64_t migstream_ram_checksum(const struct guest_mem *m)
+{
+	static const uint64_t zero[PAGE / 8] __attribute__((aligned(PAGE)));
+	uint64_t h = step(FNV_BASIS, m->nr_pages), zero_hash = migstream_page_hash(zero);
+	uint64_t bits[POP_CHUNK / 64];
+
+	/* Pages the host never populated are zero: their hash is known. */
+	for (uint64_t i = 0; i < m->nr_pages; i += POP_CHUNK) {
+		uint64_t n = m->nr_pages - i < POP_CHUNK ? m->nr_pages - i : POP_CHUNK;
+		bool known = mem_populated(m, i, n, bits) == 0;
+		for (uint64_t k = 0; k < n; k++) {
+			bool untouched = known && !(bits[k / 64] >> (k % 64) & 1);
+			h = step(h, untouched ? zero_hash
+					      : migstream_page_hash(m->host + (i + k) * PAGE));
+		}
+	}
+	return h;
+}
+
+/* Continue h over len bytes; a trailing partial word counts as if padded
+ * with zero bytes (the header carries the exact length).  memcpy because
+ * blobs and the stream buffer need not be 8-byte aligned. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t w;
+
+	for (; len >= 8; b += 8, len -= 8) {
+		memcpy(&w, b, 8);
+		h = step(h, w);
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, b, len);
+		h = step(h, w);
+	}
+	return h;
+}
+
+uint64_t migstream_bytes_hash(uint64_t h, const void *p, size_t len)
+{
+	return hash_bytes(h ? h : FNV_BASIS, p, len);
+}
+
+/* The header's chain: its state after type, lengths and seq.  hdr_csum is
+ * its two halves folded; csum continues it over metadata and pages. */
+static uint64_t hdr_chain(const struct migstream_rec *h)
+{
+	uint64_t x = step(FNV_BASIS, h->type | (uint64_t)h->meta_len << 32);
+	x = step(x, h->nr_data);
+	return step(x, h->seq);
+}
+
+static uint32_t fold32(uint64_t x)
+{
+	return (uint32_t)(x ^ (x >> 32));
+}
+
+/* Record checksum over the header chain, meta = head || tail, and the page
+ * hashes of the data part.  head_len must be a multiple of 8 so that the
+ * words line up as if head and tail were one buffer. */
+static uint64_t rec_csum(const struct migstream_rec *h, const void *head, size_t head_len,
+			 const void *tail, size_t tail_len, const uint64_t *page_sums)
+{
+	uint64_t x = hash_bytes(hdr_chain(h), head, head_len);
+
+	x = hash_bytes(x, tail, tail_len);
+	for (uint32_t i = 0; i < h->nr_data; i++)
+		x = step(x, page_sums[i]);
+	return x;
+}
+
+static int page_is_zero(const void *page)
+{
+	const uint64_t *w = page;
+
+	for (int i = 0; i < PAGE_WORDS; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+const char *migstream_type_name(uint32_t type)
+{
+	switch (type) {
+	case MIGSTREAM_HELLO:
+		return "HELLO";
+	case MIGSTREAM_ROUND_BEGIN:
+		return "ROUND_BEGIN";
+	case MIGSTREAM_PAGES:
+		return "PAGES";
+	case MIGSTREAM_ROUND_END:
+		return "ROUND_END";
+	case MIGSTREAM_STATE:
+		return "STATE";
+	case MIGSTREAM_END:
+		return "END";
+	case MIGSTREAM_ABORT:
+		return "ABORT";
+	}
+	return "unknown";
+}
+
+/* ---- Writer ---- */
+
+int migstream_writer_init(struct migstream_writer *w, int fd)
+{
+	struct stat st;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	w->desc = calloc(MIGSTREAM_BATCH_DESC, sizeof(*w->desc));
+	w->data_sum = calloc(MIGSTREAM_BATCH_DATA, sizeof(*w->data_sum));
+	if (!w->desc || !w->data_sum)
+		goto err_free;
+	if (posix_memalign((void **)&w->data, PAGE, (size_t)MIGSTREAM_BATCH_DATA * PAGE))
+		goto err_free;
+	return 0;
+
+err_free:
+	free(w->desc);
+	free(w->data_sum);
+	memset(w, 0, sizeof(*w));
+	return -ENOMEM;
+}
+
+void migstream_writer_destroy(struct migstream_writer *w)
+{
+	free(w->desc);
+	free(w->data_sum);
+	free(w->data);
+	w->desc = NULL;
+	w->data_sum = NULL;
+	w->data = NULL;
+}
+
+/* Write every byte of iov[0..cnt) (consumed), retrying short writes and
+ * EINTR.  Any failure sticks: part of a record may be on the wire. */
+static int put(struct migstream_writer *w, struct iovec *iov, int cnt)
+{
+	for (;;) {
+		while (cnt && iov->iov_len == 0) {
+			iov++;
+			cnt--;
+		}
+		if (!cnt)
+			return 0;
+		ssize_t n;
+		if (w->sock) {
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+			n = sendmsg(w->fd, &mh, MSG_NOSIGNAL);
+		} else {
+			n = writev(w->fd, iov, cnt);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return w->err = -errno;
+		if (n == 0)
+			return w->err = -EIO;
+		w->stats.bytes += (uint64_t)n;
+		while (n > 0) {
+			size_t take = (size_t)n < iov->iov_len ? (size_t)n : iov->iov_len;
+			iov->iov_base = (uint8_t *)iov->iov_base + take;
+			iov->iov_len -= take;
+			n -= (ssize_t)take;
+			if (!iov->iov_len) {
+				iov++;
+				cnt--;
+			}
+		}
+	}
+}
+
+/* Write one record: meta = head || tail (head_len a multiple of 8), then
+ * nr_data pages from the batch buffer. */
+static int emit(struct migstream_writer *w, uint32_t type, const void *head, uint32_t head_len,
+		const void *tail, uint32_t tail_len, uint32_t nr_data)
+{
+	struct migstream_rec h = {
+	    .type = type,
+	    .meta_len = head_len + tail_len,
+	    .nr_data = nr_data,
+	    .seq = w->stats.records,
+	};
+	h.hdr_csum = fold32(hdr_chain(&h));
+	h.csum = rec_csum(&h, head, head_len, tail, tail_len, w->data_sum);
+
+	struct iovec iov[4] = {
+	    {&h, sizeof(h)},
+	    {(void *)head, head_len},
+	    {(void *)tail, tail_len},
+	    {w->data, (size_t)nr_data * PAGE},
+	};
+	int ret = put(w, iov, 4);
+	if (ret)
+		return ret;
+	w->stats.records++;
+	return 0;
+}
+
+/* Send the batch being filled, if any, as one PAGES record. */
+static int flush(struct migstream_writer *w)
+{
+	if (!w->nr_desc)
+		return 0;
+	int ret =
+	    emit(w, MIGSTREAM_PAGES, w->desc, w->nr_desc * sizeof(*w->desc), NULL, 0, w->nr_data);
+	if (ret)
+		return ret;
+	w->stats.pages += w->batch_pages;
+	w->stats.zero_pages += w->batch_zero;
+	w->round_pages += w->batch_pages;
+	w->round_zero += w->batch_zero;
+	w->nr_desc = w->nr_data = 0;
+	w->batch_pages = w->batch_zero = 0;
+	return 0;
+}
+
+int migstream_write_hello(struct migstream_writer *w, const struct guest_mem *m, const void *config,
+			  uint32_t config_len)
+{
+	if (w->err)
+		return w->err;
+	if (w->phase != PH_HELLO || config_len > MIGSTREAM_MAX_CONFIG || (config_len && !config))
+		return -EINVAL;
+	struct migstream_hello hello = {
+	    .magic = MIGSTREAM_MAGIC,
+	    .version = MIGSTREAM_VERSION,
+	    .page_size = PAGE,
+	    .ram_size = m->ram_size,
+	    .config_len = config_len,
+	};
+	int ret = emit(w, MIGSTREAM_HELLO, &hello, sizeof(hello), config, config_len, 0);
+	if (ret)
+		return ret;
+	w->ram_size = m->ram_size;
+	w->phase = PH_IDLE;
+	return 0;
+}
+
+int migstream_round_begin(struct migstream_writer *w, uint64_t round)
+{
+	if (w->err)
+		return w->err;
+	if (w->phase != PH_IDLE || round != w->round)
+		return -EINVAL;
+	int ret = emit(w, MIGSTREAM_ROUND_BEGIN, &round, sizeof(round), NULL, 0, 0);
+	if (ret)
+		return ret;
+	w->round_pages = w->round_zero = 0;
+	w->phase = PH_ROUND;
+	return 0;
+}
+
+/* Add RAM page idx to the batch, sending the batch when it is full. */
+/* Add RAM page idx to the batch; `untouched`: the host mapping never
+ * populated it, so it is zero without reading it (mem_populated). */
+static int add_page(struct migstream_writer *w, const struct guest_mem *m, uint64_t idx,
+		    bool untouched)
+{
+	const uint8_t *src = m->host + idx * PAGE;
+	uint64_t gpa = mem_index_to_gpa(m, idx);
+
+	if (untouched || page_is_zero(src)) {
+		struct migstream_desc *last = w->nr_desc ? &w->desc[w->nr_desc - 1] : NULL;
+		/* Extend the previous zero run when this page follows it in GPA
+		 * space; a run never crosses the hole, since the GPAs there are
+		 * not consecutive. */
+		if (last && last->kind == MIGSTREAM_PAGE_ZERO && last->count < MIGSTREAM_MAX_RUN &&
+		    last->gpa + (uint64_t)last->count * PAGE == gpa) {
+			last->count++;
+		} else {
+			w->desc[w->nr_desc++] = (struct migstream_desc){
+			    .gpa = gpa, .kind = MIGSTREAM_PAGE_ZERO, .count = 1};
+		}
+		w->batch_zero++;
+	} else {
+		/* Hash and send a private copy: the guest may write the page
+		 * while we work, and the bytes sent must be the bytes hashed. */
+		uint8_t *copy = w->data + (size_t)w->nr_data * PAGE;
+		memcpy(copy, src, PAGE);
+		w->data_sum[w->nr_data++] = migstream_page_hash(copy);
+		w->desc[w->nr_desc++] =
+		    (struct migstream_desc){.gpa = gpa, .kind = MIGSTREAM_PAGE_DATA, .count = 1};
+	}
+	w->batch_pages++;
+	if (w->nr_desc == MIGSTREAM_BATCH_DESC || w->nr_data == MIGSTREAM_BATCH_DATA)
+		return flush(w);
+	return 0;
+}
+
+static int send_checks(struct migstream_writer *w, const struct guest_mem *m)
+{
+	if (w->err)
+		return w->err;
+	if (w->phase != PH_ROUND || m->ram_size != w->ram_size)
+		return -EINVAL;
+	return 0;
+}
+
+int migstream_send_pages(struct migstream_writer *w, const struct guest_mem *m,
+			 const uint64_t *ram_indexes, uint64_t n)
+{
+	int ret = send_checks(w, m);
+	if (ret)
+		return ret;
+	for (uint64_t i = 0; i < n; i++)
+		if (ram_indexes[i] >= m->nr_pages)
+			return -EINVAL;
+	for (uint64_t i = 0; i < n; i++)
+		if ((ret = add_page(w, m, ram_indexes[i], false)))
+			return ret;
+	return 0;
+}
+
+int migstream_send_range(struct migstream_writer *w, const struct guest_mem *m, uint64_t first,
+			 uint64_t count)
+{
+	int ret = send_checks(w, m);
+	if (ret)
+		return ret;
+	if (count > m->nr_pages || first > m->nr_pages - count)
+		return -EINVAL;
+	/* A fresh guest's RAM is mostly never touched: reading it to find
+	 * its zeros would fault in the kernel's zero page for each page. */
+	uint64_t bits[POP_CHUNK / 64];
+	for (uint64_t i = 0; i < count; i += POP_CHUNK) {
+		uint64_t n = count - i < POP_CHUNK ? count - i : POP_CHUNK;
+		bool known = mem_populated(m, first + i, n, bits) == 0;
+		for (uint64_t k = 0; k < n; k++) {
+			bool untouched = known && !(bits[k / 64] >> (k % 64) & 1);
+			if ((ret = add_page(w, m, first + i + k, untouched)))
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int migstream_round_end(struct migstream_writer *w)
+{
+	if (w->err)
+		return w->err;
+	if (w->phase != PH_ROUND)
+		return -EINVAL;
+	int ret = flush(w);
+	if (ret)
+		return ret;
+	struct migstream_round_end e = {
+	    .round = w->round, .pages = w->round_pages, .zero_pages = w->round_zero};
+	if ((ret = emit(w, MIGSTREAM_ROUND_END, &e, sizeof(e), NULL, 0, 0)))
+		return ret;
+	w->stats.rounds++;
+	w->round++;
+	w->phase = PH_IDLE;
+	return 0;
+}
+
+int migstream_write_state(struct migstream_writer *w, uint32_t kind, const void *blob, uint32_t len)
+{
+	if (w->err)
+		return w->err;
+	if ((w->phase != PH_IDLE && w->phase != PH_STATES) || len > MIGSTREAM_MAX_STATE ||
+	    (len && !blob))
+		return -EINVAL;
+	struct migstream_state s = {.kind = kind, .len = len};
+	int ret = emit(w, MIGSTREAM_STATE, &s, sizeof(s), blob, len, 0);
+	if (ret)
+		return ret;
+	w->phase = PH_STATES;
+	return 0;
+}
+
+int migstream_write_end(struct migstream_writer *w, const struct guest_mem *m)
+{
+	if (w->err)
+		return w->err;
+	if ((w->phase != PH_IDLE && w->phase != PH_STATES) || m->ram_size != w->ram_size)
+		return -EINVAL;
+	struct migstream_end e = {
+	    .ram_checksum = migstream_ram_checksum(m),
+	    .records = w->stats.records + 1,
+	    .pages = w->stats.pages,
+	    .zero_pages = w->stats.zero_pages,
+	};
+	w->ram_checksum = e.ram_checksum;
+	int ret = emit(w, MIGSTREAM_END, &e, sizeof(e), NULL, 0, 0);
+	if (ret)
+		return ret;
+	w->phase = PH_DONE;
+	return 0;
+}
+
+int migstream_write_abort(struct migstream_writer *w, const char *reason)
+{
+	if (w->err)
+		return w->err;
+	if (w->phase == PH_DONE)
+		return -EINVAL;
+	size_t len = reason ? strnlen(reason, MIGSTREAM_MAX_ABORT) : 0;
+	/* The batch is dropped: the receiver discards everything anyway. */
+	w->nr_desc = w->nr_data = 0;
+	w->batch_pages = w->batch_zero = 0;
+	int ret = emit(w, MIGSTREAM_ABORT, NULL, 0, reason, (uint32_t)len, 0);
+	if (ret)
+		return ret;
+	w->phase = PH_DONE;
+	return 0;
+}
+
+/* ---- Reader ---- */
+
+int migstream_reader_init(struct migstream_reader *r, int fd, struct guest_mem *mem)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->mem = mem;
+	r->meta = malloc(MIGSTREAM_MAX_META);
+	r->dest = calloc(MIGSTREAM_BATCH_DESC, sizeof(*r->dest));
+	if (!r->meta || !r->dest)
+		goto err_free;
+	/* Page aligned, so that page hashes read aligned words. */
+	if (posix_memalign((void **)&r->data, PAGE, (size_t)MIGSTREAM_BATCH_DATA * PAGE))
+		goto err_free;
+	return 0;
+
+err_free:
+	free(r->meta);
+	free(r->dest);
+	memset(r, 0, sizeof(*r));
+	return -ENOMEM;
+}
+
+void migstream_reader_set_mem(struct migstream_reader *r, struct guest_mem *mem)
+{
+	r->mem = mem;
+	free(r->hashes); /* other RAM: nothing is known of it */
+	r->hashes = NULL;
+}
+
+int migstream_reader_fresh(struct migstream_reader *r)
+{
+	static const uint64_t zero[PAGE / 8] __attribute__((aligned(PAGE)));
+	if (!r->mem)
+		return -EINVAL;
+	uint64_t *h = malloc(r->mem->nr_pages * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	r->zero_hash = migstream_page_hash(zero);
+	for (uint64_t i = 0; i < r->mem->nr_pages; i++)
+		h[i] = r->zero_hash;
+	free(r->hashes);
+	r->hashes = h;
+	return 0;
+}
+
+/* The RAM checksum from per-page hashes, as migstream_ram_checksum. */
+static uint64_t checksum_of_hashes(const uint64_t *h, uint64_t n)
+{
+	uint64_t x = step(FNV_BASIS, n);
+	for (uint64_t i = 0; i < n; i++)
+		x = step(x, h[i]);
+	return x;
+}
+
+void migstream_reader_destroy(struct migstream_reader *r)
+{
+	free(r->meta);
+	free(r->dest);
+	free(r->data);
+	free(r->hashes);
+	r->meta = NULL;
+	r->dest = NULL;
+	r->data = NULL;
+	r->hashes = NULL;
+}
+
+/* Refuse the stream: remember err and the reason for every later call. */
+static int __attribute__((format(printf, 5, 6)))
+refuse(struct migstream_reader *r, int err, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(r->err_why, sizeof(r->err_why), "migration stream: ");
+
+	va_start(ap, fmt);
+	vsnprintf(r->err_why + n, sizeof(r->err_why) - (size_t)n, fmt, ap);
+	va_end(ap);
+	r->err = err;
+	r->phase = PH_DONE;
+	snprintf(why, whylen, "%s", r->err_why);
+	return err;
+}
+
+ssize_t migstream_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static const char *phase_expects(int phase)
+{
+	switch (phase) {
+	case PH_HELLO:
+		return "before HELLO";
+	case PH_IDLE:
+		return "between rounds (expected ROUND_BEGIN, STATE or END)";
+	case PH_ROUND:
+		return "inside an open round (expected PAGES or ROUND_END)";
+	case PH_STATES:
+		return "after the STATE records began (expected STATE or END)";
+	}
+	return "after END";
+}
+
+/* May a record of this type come in this phase? */
+static int allowed(uint32_t type, int phase)
+{
+	switch (type) {
+	case MIGSTREAM_HELLO:
+		return phase == PH_HELLO;
+	case MIGSTREAM_ROUND_BEGIN:
+		return phase == PH_IDLE;
+	case MIGSTREAM_PAGES:
+	case MIGSTREAM_ROUND_END:
+		return phase == PH_ROUND;
+	case MIGSTREAM_STATE:
+	case MIGSTREAM_END:
+		return phase == PH_IDLE || phase == PH_STATES;
+	case MIGSTREAM_ABORT:
+		return phase != PH_DONE;
+	}
+	return 0;
+}
+
+/* Metadata length a record of this type may declare, checked before it is
+ * read; the exact layout is checked after.  HELLO only needs room for its
+ * frozen magic and version, so another version is named, not mis-sized. */
+static int meta_len_ok(uint32_t type, uint32_t len)
+{
+	switch (type) {
+	case MIGSTREAM_HELLO:
+		return len >= 12 && len <= MIGSTREAM_MAX_META;
+	case MIGSTREAM_ROUND_BEGIN:
+		return len == 8;
+	case MIGSTREAM_PAGES:
+		return len && len % sizeof(struct migstream_desc) == 0 &&
+		       len <= MIGSTREAM_BATCH_DESC * sizeof(struct migstream_desc);
+	case MIGSTREAM_ROUND_END:
+		return len == sizeof(struct migstream_round_end);
+	case MIGSTREAM_STATE:
+		return len >= sizeof(struct migstream_state) && len <= MIGSTREAM_MAX_META;
+	case MIGSTREAM_END:
+		return len == sizeof(struct migstream_end);
+	case MIGSTREAM_ABORT:
+		return len <= MIGSTREAM_MAX_ABORT;
+	}
+	return 0;
+}
+
+static int read_hello(struct migstream_reader *r, const struct migstream_rec *h,
+		      struct migstream_event *ev, char *why, size_t whylen)
+{
+	struct migstream_hello hello;
+
+	memset(&hello, 0, sizeof(hello));
+	memcpy(&hello, r->meta, h->meta_len < sizeof(hello) ? h->meta_len : sizeof(hello));
+	if (h->meta_len < sizeof(hello) || hello.page_size != PAGE || hello.reserved ||
+	    hello.config_len > MIGSTREAM_MAX_CONFIG ||
+	    h->meta_len != sizeof(hello) + hello.config_len)
+		return refuse(r, -EPROTO, why, whylen,
+			      "malformed HELLO (%u bytes, page size %u, config %u bytes)",
+			      h->meta_len, hello.page_size, hello.config_len);
+	if (!hello.ram_size || hello.ram_size % PAGE)
+		return refuse(r, -EPROTO, why, whylen, "HELLO announces %llu bytes of RAM",
+			      (unsigned long long)hello.ram_size);
+	if (r->mem && r->mem->ram_size != hello.ram_size)
+		return refuse(r, -EPROTO, why, whylen,
+			      "the source has %llu bytes of guest RAM, this receiver %llu",
+			      (unsigned long long)hello.ram_size,
+			      (unsigned long long)r->mem->ram_size);
+	r->ram_size = hello.ram_size;
+	r->phase = PH_IDLE;
+	ev->type = MIGSTREAM_EV_HELLO;
+	ev->ram_size = hello.ram_size;
+	ev->blob = r->meta + sizeof(hello);
+	ev->blob_len = hello.config_len;
+	return 0;
+}
+
+/* Validate every descriptor of the batch, then apply them all: a batch
+ * with one bad page writes nothing. */
+static int read_pages(struct migstream_reader *r, const struct migstream_rec *h,
+		      const uint64_t *sums, struct migstream_event *ev, char *why, size_t whylen)
+{
+	uint32_t n = h->meta_len / sizeof(struct migstream_desc), data = 0;
+	uint64_t pages = 0, zero = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct migstream_desc d;
+		memcpy(&d, r->meta + i * sizeof(d), sizeof(d));
+		int ok_count = d.kind == MIGSTREAM_PAGE_DATA
+				   ? d.count == 1
+				   : d.kind == MIGSTREAM_PAGE_ZERO && d.count >= 1 &&
+					 d.count <= MIGSTREAM_MAX_RUN;
+		if (!ok_count)
+			return refuse(
+			    r, -EPROTO, why, whylen,
+			    "record %llu (PAGES): descriptor %u has kind %u count %u; nothing "
+			    "of the batch was written",
+			    (unsigned long long)h->seq, i, d.kind, d.count);
+		if (d.gpa % PAGE)
+			return refuse(r, -EPROTO, why, whylen,
+				      "record %llu (PAGES): descriptor %u has GPA %#llx, not page "
+				      "aligned; nothing of the batch was written",
+				      (unsigned long long)h->seq, i, (unsigned long long)d.gpa);
+		r->dest[i] = mem_gpa_to_hva(r->mem, d.gpa, (uint64_t)d.count * PAGE);
+		if (!r->dest[i])
+			return refuse(
+			    r, -EPROTO, why, whylen,
+			    "record %llu (PAGES): descriptor %u covers GPA %#llx + %u pages, "
+			    "outside guest RAM; nothing of the batch was written",
+			    (unsigned long long)h->seq, i, (unsigned long long)d.gpa, d.count);
+		if (d.kind == MIGSTREAM_PAGE_DATA)
+			data++;
+		else
+			zero += d.count;
+		pages += d.count;
+	}
+	if (data != h->nr_data)
+		return refuse(r, -EPROTO, why, whylen,
+			      "record %llu (PAGES): %u data descriptors but %u data pages; nothing "
+			      "of the batch was written",
+			      (unsigned long long)h->seq, data, h->nr_data);
+
+	data = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct migstream_desc d;
+		memcpy(&d, r->meta + i * sizeof(d), sizeof(d));
+		uint64_t idx = (uint64_t)(r->dest[i] - r->mem->host) / PAGE;
+		if (d.kind == MIGSTREAM_PAGE_DATA) {
+			if (r->hashes)
+				r->hashes[idx] = sums[data];
+			memcpy(r->dest[i], r->data + (size_t)data++ * PAGE, PAGE);
+			continue;
+		}
+		if (r->hashes) {
+			for (uint32_t k = 0; k < d.count; k++) {
+				if (r->hashes[idx + k] != r->zero_hash) {
+					memset(r->dest[i] + (size_t)k * PAGE, 0, PAGE);
+					r->hashes[idx + k] = r->zero_hash;
+				}
+			}
+			continue;
+		}
+		/* Clear only pages that are not zero already: reading an untouched
+		 * page of the NORESERVE mapping maps the shared zero page, writing
+		 * it would cost a real page, and most of a fresh guest is zero. */
+		for (uint32_t k = 0; k < d.count; k++) {
+			uint8_t *p = r->dest[i] + (size_t)k * PAGE;
+			if (!page_is_zero(p))
+				memset(p, 0, PAGE);
+		}
+	}
+	r->round_pages += pages;
+	r->round_zero += zero;
+	r->stats.pages += pages;
+	r->stats.zero_pages += zero;
+	ev->type = MIGSTREAM_EV_PAGES;
+	ev->round = r->round;
+	ev->pages = pages;
+	ev->zero_pages = zero;
+	return 0;
+}
+
+static int read_round_end(struct migstream_reader *r, const struct migstream_rec *h,
+			  struct migstream_event *ev, char *why, size_t whylen)
+{
+	struct migstream_round_end e;
+
+	memcpy(&e, r->meta, sizeof(e));
+	if (e.round != r->round)
+		return refuse(r, -EPROTO, why, whylen,
+			      "record %llu: ROUND_END of round %llu inside round %llu",
+			      (unsigned long long)h->seq, (unsigned long long)e.round,
+			      (unsigned long long)r->round);
+	if (e.pages != r->round_pages || e.zero_pages != r->round_zero)
+		return refuse(r, -EPROTO, why, whylen,
+			      "round %llu ended claiming %llu pages (%llu zero), but %llu (%llu "
+			      "zero) arrived",
+			      (unsigned long long)e.round, (unsigned long long)e.pages,
+			      (unsigned long long)e.zero_pages, (unsigned long long)r->round_pages,
+			      (unsigned long long)r->round_zero);
+	ev->type = MIGSTREAM_EV_ROUND_END;
+	ev->round = r->round;
+	ev->pages = r->round_pages;
+	ev->zero_pages = r->round_zero;
+	r->stats.rounds++;
+	r->round++;
+	r->phase = PH_IDLE;
+	return 0;
+}
+
+static int read_end(struct migstream_reader *r, const struct migstream_rec *h,
+		    struct migstream_event *ev, char *why, size_t whylen)
+{
+	struct migstream_end e;
+
+	memcpy(&e, r->meta, sizeof(e));
+	if (e.records != h->seq + 1 || e.pages != r->stats.pages ||
+	    e.zero_pages != r->stats.zero_pages)
+		return refuse(
+		    r, -EPROTO, why, whylen,
+		    "END claims %llu records and %llu pages (%llu zero), but %llu records "
+		    "and %llu pages (%llu zero) arrived",
+		    (unsigned long long)e.records, (unsigned long long)e.pages,
+		    (unsigned long long)e.zero_pages, (unsigned long long)(h->seq + 1),
+		    (unsigned long long)r->stats.pages, (unsigned long long)r->stats.zero_pages);
+	uint64_t mine = r->hashes ? checksum_of_hashes(r->hashes, r->mem->nr_pages)
+				  : migstream_ram_checksum(r->mem);
+	if (mine != e.ram_checksum)
+		return refuse(r, -EPROTO, why, whylen,
+			      "guest RAM checksum %#llx differs from the source's %#llx: the RAM "
+			      "received is not the source's",
+			      (unsigned long long)mine, (unsigned long long)e.ram_checksum);
+	ev->type = MIGSTREAM_EV_END;
+	ev->ram_checksum = mine;
+	r->phase = PH_DONE;
+	return 0;
+}
+
+/* Quote an untrusted reason: printable ASCII only. */
+static void sanitize(char *dst, size_t cap, const uint8_t *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i + 1 < cap; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? (char)src[i] : '?';
+	dst[i] = 0;
+}
+
+/* The record header: EOF and header checks.  Returns 1 for a clean EOF
+ * after END, 0 for a header worth reading on, or a refusal. */
+static int read_header(struct migstream_reader *r, struct migstream_rec *h, char *why,
+		       size_t whylen)
+{
+	unsigned long long want = (unsigned long long)r->next_seq;
+	ssize_t n = migstream_read_full(r->fd, h, sizeof(*h));
+
+	if (n < 0)
+		return refuse(r, (int)n, why, whylen, "reading record %llu: %s", want,
+			      strerror((int)-n));
+	if (r->phase == PH_DONE) {
+		if (n == 0)
+			return 1;
+		return refuse(r, -EPROTO, why, whylen, "data follows the END record (record %llu)",
+			      want);
+	}
+	if (n == 0 && want == 0)
+		return refuse(r, -ECONNRESET, why, whylen, "empty stream (no HELLO record)");
+	if (n == 0)
+		return refuse(r, -ECONNRESET, why, whylen,
+			      "stream truncated after record %llu (no END record)", want - 1);
+	if ((size_t)n < sizeof(*h))
+		return refuse(r, -ECONNRESET, why, whylen,
+			      "stream truncated inside record %llu (%zd of its 32 header bytes)",
+			      want, n);
+	/* Before any checksum, so that a stream that is not ours (a wrong port)
+	 * is named as such rather than as a corrupt one. */
+	if (r->phase == PH_HELLO && h->type != MIGSTREAM_HELLO && h->type != MIGSTREAM_ABORT)
+		return refuse(r, -EPROTO, why, whylen,
+			      "not a dirtyscope migration stream (it does not start with HELLO)");
+	if (h->hdr_csum != fold32(hdr_chain(h)))
+		return refuse(r, -EPROTO, why, whylen,
+			      "record %llu: header is corrupt (checksum mismatch)", want);
+	if (h->seq != r->next_seq)
+		return refuse(r, -EPROTO, why, whylen,
+			      "record %llu arrived where record %llu was expected (records lost, "
+			      "duplicated or reordered)",
+			      (unsigned long long)h->seq, want);
+	if (!strcmp(migstream_type_name(h->type), "unknown"))
+		return refuse(r, -EPROTO, why, whylen, "record %llu has unknown type %#010x", want,
+			      h->type);
+	if (!meta_len_ok(h->type, h->meta_len) ||
+	    h->nr_data > (h->type == MIGSTREAM_PAGES ? MIGSTREAM_BATCH_DATA : 0))
+		return refuse(r, -EPROTO, why, whylen,
+			      "record %llu (%s) declares %u metadata bytes and %u data pages, "
+			      "beyond what a %s record may hold",
+			      want, migstream_type_name(h->type), h->meta_len, h->nr_data,
+			      migstream_type_name(h->type));
+	return 0;
+}
+
+int migstream_read(struct migstream_reader *r, struct migstream_event *ev, char *why, size_t whylen)
+{
+	struct migstream_rec h;
+
+	memset(ev, 0, sizeof(*ev));
+	if (r->err) {
+		snprintf(why, whylen, "%s", r->err_why);
+		return r->err;
+	}
+	/* The caller's mistake, not the stream's: nothing is read, so it may
+	 * attach its RAM and call again. */
+	if (r->phase != PH_HELLO && r->phase != PH_DONE &&
+	    (!r->mem || r->mem->ram_size != r->ram_size)) {
+		snprintf(why, whylen, "migration stream: no guest RAM of %llu bytes attached",
+			 (unsigned long long)r->ram_size);
+		return -EINVAL;
+	}
+
+	int ret = read_header(r, &h, why, whylen);
+	if (ret == 1) {
+		ev->type = MIGSTREAM_EV_EOF;
+		return 0;
+	}
+	if (ret)
+		return ret;
+
+	const char *name = migstream_type_name(h.type);
+	uint64_t body = h.meta_len + (uint64_t)h.nr_data * PAGE;
+	ssize_t n = migstream_read_full(r->fd, r->meta, h.meta_len);
+	if (n == h.meta_len && h.nr_data)
+		n += migstream_read_full(r->fd, r->data, (size_t)h.nr_data * PAGE);
+	if (n < 0)
+		return refuse(r, (int)n, why, whylen, "reading record %llu (%s): %s",
+			      (unsigned long long)h.seq, name, strerror((int)-n));
+	if ((uint64_t)n < body)
+		return refuse(r, -ECONNRESET, why, whylen,
+			      "stream truncated inside record %llu (%s): %zd of its %llu bytes "
+			      "after the header",
+			      (unsigned long long)h.seq, name, n, (unsigned long long)body);
+	r->stats.bytes += sizeof(h) + body;
+
+	uint64_t sums[MIGSTREAM_BATCH_DATA];
+	for (uint32_t i = 0; i < h.nr_data; i++)
+		sums[i] = migstream_page_hash(r->data + (size_t)i * PAGE);
+	int intact = h.csum == rec_csum(&h, r->meta, h.meta_len, NULL, 0, sums);
+
+	/* Magic and version before the checksum: another version may checksum
+	 * differently, and deserves to be named. */
+	if (h.type == MIGSTREAM_HELLO) {
+		struct migstream_hello hello;
+		memset(&hello, 0, sizeof(hello));
+		memcpy(&hello, r->meta, 12);
+		if (hello.magic != MIGSTREAM_MAGIC)
+			return refuse(r, -EPROTO, why, whylen,
+				      "not a dirtyscope migration stream (bad magic in HELLO)");
+		if (hello.version != MIGSTREAM_VERSION)
+			return refuse(r, -EPROTO, why, whylen,
+				      "stream version %u, this dirtyscope reads version %u%s",
+				      hello.version, MIGSTREAM_VERSION,
+				      intact ? "" : " (or its HELLO record is corrupt)");
+	}
+	if (!intact)
+		return refuse(r, -EPROTO, why, whylen,
+			      "record %llu (%s) is corrupt (checksum mismatch)",
+			      (unsigned long long)h.seq, name);
+	if (!allowed(h.type, r->phase))
+		return refuse(r, -EPROTO, why, whylen, "record %llu (%s) is out of order: %s",
+			      (unsigned long long)h.seq, name, phase_expects(r->phase));
+
+	ev->seq = h.seq;
+	switch (h.type) {
+	case MIGSTREAM_HELLO:
+		ret = read_hello(r, &h, ev, why, whylen);
+		break;
+	case MIGSTREAM_ROUND_BEGIN: {
+		uint64_t round;
+		memcpy(&round, r->meta, sizeof(round));
+		if (round != r->round)
+			return refuse(r, -EPROTO, why, whylen,
+				      "record %llu: round %llu began where round %llu was expected",
+				      (unsigned long long)h.seq, (unsigned long long)round,
+				      (unsigned long long)r->round);
+		r->round_pages = r->round_zero = 0;
+		r->phase = PH_ROUND;
+		ev->type = MIGSTREAM_EV_ROUND_BEGIN;
+		ev->round = round;
+		break;
+	}
+	case MIGSTREAM_PAGES:
+		ret = read_pages(r, &h, sums, ev, why, whylen);
+		break;
+	case MIGSTREAM_ROUND_END:
+		ret = read_round_end(r, &h, ev, why, whylen);
+		break;
+	case MIGSTREAM_STATE: {
+		struct migstream_state s;
+		memcpy(&s, r->meta, sizeof(s));
+		if (s.len > MIGSTREAM_MAX_STATE || h.meta_len != sizeof(s) + s.len)
+			return refuse(r, -EPROTO, why, whylen,
+				      "record %llu: malformed STATE (%u bytes for a %u-byte blob)",
+				      (unsigned long long)h.seq, h.meta_len, s.len);
+		r->phase = PH_STATES;
+		ev->type = MIGSTREAM_EV_STATE;
+		ev->state_kind = s.kind;
+		ev->blob = r->meta + sizeof(s);
+		ev->blob_len = s.len;
+		break;
+	}
+	case MIGSTREAM_END:
+		ret = read_end(r, &h, ev, why, whylen);
+		break;
+	case MIGSTREAM_ABORT: {
+		char reason[MIGSTREAM_MAX_ABORT + 1];
+		sanitize(reason, sizeof(reason), r->meta, h.meta_len);
+		return refuse(r, -ECANCELED, why, whylen, "the source aborted the migration: %s",
+			      reason[0] ? reason : "(no reason given)");
+	}
+	}
+	if (ret)
+		return ret;
+	r->next_seq++;
+	r->stats.records++;
+	return 0;
+}
