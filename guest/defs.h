@@ -23,15 +23,15 @@ void hcall_sync(uint64_t epoch, uint64_t pages);
 void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed);
 void hcall_sync_args(const uint64_t *args);
 void hcall_ready_desc(uint64_t desc_gpa);
-
-/* syscall.c */
-uint64_t syscall_epochs(void);
 void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct trapframe;
 void panic_at(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 void panic_trap(struct trapframe *tf) __attribute__((noreturn));
 #define panic(...) panic_at(__FILE_NAME__, __LINE__, __VA_ARGS__)
+
+/* syscall.c */
+uint64_t syscall_epochs(void);
 
 /* gdt.c, trap.c */
 void gdt_init(void);
@@ -52,6 +52,7 @@ uint64_t pmem_try_alloc(int zero);
 void pmem_free(uint64_t pa);
 uint64_t pmem_free_pages(void);
 void pmem_free_list(uint64_t *head, uint64_t *n);
+/* pcache.c overrides pmem.c's weak default: evict one page when RAM runs dry. */
 int pc_reclaim(void);
 
 /* vm.c */

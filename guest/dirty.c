@@ -14,10 +14,12 @@
  *          (genfs_putpages) pmap_clear_modify reads and clears the D bits of
  *          every PTE through the reverse map, and a set D bit is what makes
  *          the page get written.
- *   scan   Method 1a of the articles: no write protection at all.  A scan of
+ *   scan   Page-table scanning: no write protection at all.  A scan of
  *          every process's page tables (periodic, and before each writeback)
- *          moves D bits into page dirty flags.
- *   lossy  The bug the forum thread feared: like wp until the first
+ *          moves D bits into page dirty flags; its cost grows with the
+ *          mapped size, not with the dirty pages.
+ *   lossy  The bug a kernel gets when it cleans a page without cleaning its
+ *          PTEs: like wp until the first
  *          writeback, which clears the page flag but leaves the PTEs writable
  *          and dirty, so later stores never fault, never set the flag, and
  *          no later msync or fsync writes them.

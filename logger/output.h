@@ -1,4 +1,4 @@
-/* The human table and the JSON-lines output (docs/json.md). */
+/* The human table and the JSON-lines output (docs/cli.md, "JSON lines"). */
 #ifndef LOGGER_OUTPUT_H
 #define LOGGER_OUTPUT_H
 
