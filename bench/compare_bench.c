@@ -1,7 +1,7 @@
 /*
  * bench_compare: what each guest dirty-tracking policy costs the guest, and
  * what each host log mode costs the host, measured side by side in one run
- * with `dirtyscope compare`'s machinery (logger/compare.c).
+ * with `dirtyscope compare`'s machinery (logger/compare/compare.c).
  *
  * For every policy x log mode it runs the same file workload (same seed,
  * same stores) and reports, per page the guest wrote back: guest page

@@ -1,5 +1,5 @@
 /*
- * bench_harvest: how close the pure harvest functions (logger/harvest.h) come
+ * bench_harvest: how close the pure harvest functions (logger/dlog/harvest.h) come
  * to the physical floor of their work, at native speed and without KVM.
  *
  * A simulated 4 GiB guest (1M pages, split at the 3 GiB hole into two slots as

@@ -28,7 +28,7 @@ struct session_config {
 	bool verify;
 	bool echo_console;
 	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
-	/* File workloads: host writeback (logger/hostwb.h), or NULL. */
+	/* File workloads: host writeback (logger/hostwb/hostwb.h), or NULL. */
 	const struct hostwb_config *hostwb;
 	struct hostwb_stats *hostwb_stats; /* receives its figures; may be NULL */
 	/* Tests only: called after each host writeback commit, vCPU stopped. */

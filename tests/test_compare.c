@@ -1,5 +1,5 @@
 /*
- * Integration tests of dirtyscope compare (logger/compare.c), under KVM.
+ * Integration tests of dirtyscope compare (logger/compare/compare.c), under KVM.
  *
  *   - db and shared2 under wp, dbit and scan: no missed page in any epoch,
  *     and every page the guest calls dirty, or writes back, was in the

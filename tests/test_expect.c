@@ -1,6 +1,6 @@
 /*
  * The workload generators (include/abi/wlfile.h) and the content oracle
- * (logger/expect.h):
+ * (logger/verify/expect.h):
  *
  *   - the mixer is splitmix64's (a known output), generators are
  *     deterministic and stay in range: page < npages, word < 512, disjoint

@@ -1,6 +1,6 @@
 /*
- * Harvesting without KVM (logger/harvest.h) and the frameset it fills
- * (logger/frameset.h):
+ * Harvesting without KVM (logger/dlog/harvest.h) and the frameset it fills
+ * (logger/dlog/frameset.h):
  *
  *   - frameset: add (new / duplicate / out of range), test, clear, sort;
  *   - harvest_bitmap: bits in the first and last words, nbits that is not a

@@ -1,5 +1,5 @@
 /*
- * logger/hostwb.c: host writeback under KVM.
+ * logger/hostwb/hostwb.c: host writeback under KVM.
  *
  *   - exact: for every policy and several file workloads, after every
  *     commit the image holds, for every page the guest has cached and up to

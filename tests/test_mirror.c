@@ -1,5 +1,5 @@
 /*
- * logger/mirror.c: the page-cache mirror, on a guest RAM (vmm/mem.c, no KVM)
+ * logger/guestview/mirror.c: the page-cache mirror, on a guest RAM (vmm/mem.c, no KVM)
  * holding page tables, a page-cache index, a process list and a free list
  * written by hand, first honest, then lying in each of the ways mirror.h
  * promises to count, report and skip.

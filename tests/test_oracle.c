@@ -1,5 +1,5 @@
 /*
- * The lost-page oracle (logger/oracle.h) over a fake 64-page RAM, fed
+ * The lost-page oracle (logger/verify/oracle.h) over a fake 64-page RAM, fed
  * reported sets we build by hand:
  *
  *   - the teeth test: several pages changed, all but one reported, and the

@@ -1,5 +1,5 @@
 /*
- * The compare picture's SVG writer (logger/plot_svg.h), on grids built by
+ * The compare picture's SVG writer (logger/compare/plot_svg.h), on grids built by
  * hand and written to memory:
  *
  *   - a small two-file grid: a standalone, well-formed document (an in-test

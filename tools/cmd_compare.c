@@ -1,6 +1,6 @@
 /*
  * dirtyscope compare: run a file workload and, epoch by epoch, set the
- * guest's own dirty tracking beside the host's (logger/compare.c).  It takes
+ * guest's own dirty tracking beside the host's (logger/compare/compare.c).  It takes
  * every run option, plus --plot.
  */
 #include <errno.h>

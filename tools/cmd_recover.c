@@ -1,6 +1,6 @@
 /*
  * dirtyscope recover IMAGE and dirtyscope verify-image IMAGE: the host
- * writeback journal's recovery and its check (logger/journal.h,
+ * writeback journal's recovery and its check (logger/hostwb/journal.h,
  * docs/journal.md).
  */
 #include <errno.h>

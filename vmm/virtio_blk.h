@@ -51,7 +51,7 @@ struct virtio_blk_queue {
 
 /*
  * Where request data goes: the image file itself unless a backend is set.
- * Host writeback (logger/hostwb.c) sets one so that guest writes wait in a
+ * Host writeback (logger/hostwb/hostwb.c) sets one so that guest writes wait in a
  * staging area for the epoch's journal commit.  Offsets and lengths are
  * already checked against the image size.  Each call returns 0 or -errno.
  */

@@ -4,7 +4,7 @@
  * (write(2) appends + fsync), mixed (pwrite and map stores on one file,
  * checked coherent both ways) and private (MAP_PRIVATE stores that must
  * never reach the file).  Each store is abi_wl_store(seed, 0, 1, n, pages)
- * for n = 0 .. epochs * writes - 1, so logger/expect.c can replay them.
+ * for n = 0 .. epochs * writes - 1, so logger/verify/expect.c can replay them.
  */
 #include "ulib.h"
 

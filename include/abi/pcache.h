@@ -25,7 +25,7 @@
  * Written-back entries follow the dirty ones.
  *
  * Version 2 adds what the host needs to classify every dirty frame, not just
- * the file pages (logger/mirror.c): before each SYNC the guest rewrites the
+ * the file pages (logger/guestview/mirror.c): before each SYNC the guest rewrites the
  * descriptor's tail with a snapshot of its live processes (page-table root
  * and VMAs), the head of its free-page list, and its page-fault counters.
  * The free list is linked through the free pages themselves: the first 8

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The file workloads' generators, shared by the guest user programs
- * (guest/user/) that make the stores and the host (logger/expect.c) that
+ * (guest/user/) that make the stores and the host (logger/verify/expect.c) that
  * replays them to know, byte for byte, what each file must hold afterwards.
  *
  * Everything is a pure function of (seed, stream, indices): no state, no

@@ -1,5 +1,5 @@
 /*
- * Guest versus host dirty tracking (logger/compare.h).  Per epoch, per file
+ * Guest versus host dirty tracking (logger/compare/compare.h).  Per epoch, per file
  * page, one byte of scratch flags says who saw the page dirty; the counts,
  * the picture's cell and the pending bit all come from those flags.
  *

@@ -2,7 +2,7 @@
  * Guest versus host dirty tracking, side by side (dirtyscope compare).
  *
  * A sink: at each epoch's end, with the vCPU stopped, it rebuilds the
- * page-cache mirror (logger/mirror.h) and sets three views of the guest's
+ * page-cache mirror (logger/guestview/mirror.h) and sets three views of the guest's
  * file pages next to each other:
  *   guest  the pages the guest's page cache calls dirty, and those it wrote
  *          back during the epoch (its published view)

@@ -1,5 +1,5 @@
 /*
- * The compare picture (logger/plot_svg.h) as plain SVG 1.1 text.
+ * The compare picture (logger/compare/plot_svg.h) as plain SVG 1.1 text.
  *
  * Why no plotting library: the picture is a grid of coloured rectangles and
  * a few labels, a page of fprintf.  Plain SVG needs no dependency, is text

@@ -1,7 +1,7 @@
 /*
  * uffd: host-level tracking of the VMM's guest-RAM mapping, not KVM's log.
  * userfaultfd write-protects the mapping in async mode and PAGEMAP_SCAN
- * reports and re-protects the written pages (logger/uffd_track.c).
+ * reports and re-protects the written pages (logger/dlog/uffd_track.c).
  *
  * Why it sees the guest: KVM maps guest RAM by faulting the host page in
  * through the VMM's page tables (get_user_pages with FOLL_WRITE for a write),

@@ -1,5 +1,5 @@
 /*
- * The page-cache mirror (logger/mirror.h).  One build, in three passes over
+ * The page-cache mirror (logger/guestview/mirror.h).  One build, in three passes over
  * what the guest published, each bounded by guest RAM:
  *
  *   1. tables: walk the boot page tables and every published process's user

@@ -27,7 +27,7 @@ struct pcview {
 	uint64_t cap;
 	/* The descriptor as it stood at the last SYNC (pcview_read), checked
 	 * only as far as the fields above need: its version-2 tail is for
-	 * logger/mirror.c, which validates it. */
+	 * logger/guestview/mirror.c, which validates it. */
 	struct abi_pc_desc desc;
 };
 

@@ -1,5 +1,5 @@
 /*
- * Host writeback (logger/hostwb.h, docs/hostwb.md).
+ * Host writeback (logger/hostwb/hostwb.h, docs/hostwb.md).
  *
  * A commit, the vCPU stopped:
  *   1. the session has harvested the epoch's dirty log, which re-arms it

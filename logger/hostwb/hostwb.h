@@ -5,7 +5,7 @@
  * sees them (KVM's dirty log, mapped to file pages by the page-cache mirror)
  * and commits them, with whatever the guest itself wrote through virtio-blk
  * since the last commit, to the image as one journal transaction
- * (logger/journal.h).  The image therefore always equals the guest's file
+ * (logger/hostwb/journal.h).  The image therefore always equals the guest's file
  * content as of some committed epoch, whenever the host dies.
  *
  * To make that true the guest's own virtio-blk writes must not reach the

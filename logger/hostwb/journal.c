@@ -1,5 +1,5 @@
 /*
- * The host writeback journal (logger/journal.h, docs/journal.md).
+ * The host writeback journal (logger/hostwb/journal.h, docs/journal.md).
  *
  * Journal file layout, in 4 KiB blocks:
  *   block 0      header (struct jhdr): image size, base epoch, generation

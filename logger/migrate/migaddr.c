@@ -1,5 +1,5 @@
 /*
- * Migration endpoints (logger/migaddr.h).  getaddrinfo resolves tcp hosts,
+ * Migration endpoints (logger/migrate/migaddr.h).  getaddrinfo resolves tcp hosts,
  * so "tcp:localhost:4444", "tcp:[::1]:4444" and "tcp:10.0.0.2:4444" work
  * as they do for QEMU's -incoming.
  */

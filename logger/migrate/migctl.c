@@ -1,4 +1,4 @@
-/* The migration handshake (logger/migctl.h). */
+/* The migration handshake (logger/migrate/migctl.h). */
 #include <errno.h>
 #include <stddef.h>
 #include <poll.h>

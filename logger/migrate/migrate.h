@@ -1,7 +1,7 @@
 /*
  * Live migration, pre-copy: both ends, as the session sees them.
  *
- * Source (logger/migrate_out.c).  When the session closes epoch
+ * Source (logger/migrate/migrate_out.c).  When the session closes epoch
  * `after_epoch` it starts a migration thread.  That thread connects, sends
  * all of RAM (round 0) while the guest runs, then round after round the
  * pages the dirty log reports written since their last copy, until the
@@ -16,7 +16,7 @@
  * migration's rounds.  Every harvest, by either thread, goes through
  * migout_harvest, which hands each page to both (docs/migration.md).
  *
- * Destination (logger/migrate_in.c).  `dirtyscope receive` accepts one
+ * Destination (logger/migrate/migrate_in.c).  `dirtyscope receive` accepts one
  * connection, reads HELLO (the run's configuration), builds the same
  * machine and lets the session load RAM and state from the stream instead
  * of booting; the guest runs on from where it stopped.

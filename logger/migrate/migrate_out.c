@@ -1,5 +1,5 @@
 /*
- * Live migration, the source (logger/migrate.h).  Three threads meet here:
+ * Live migration, the source (logger/migrate/migrate.h).  Three threads meet here:
  *
  *   vCPU thread       runs the guest and the session; harvests for epochs
  *                     through migout_harvest; parks in migout_kicked for a

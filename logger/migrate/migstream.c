@@ -1,5 +1,5 @@
 /*
- * The live-migration stream (logger/migstream.h, docs/migration-stream.md).
+ * The live-migration stream (logger/migrate/migstream.h, docs/migration-stream.md).
  *
  * Checksums use the abi_fs_csum word step (FNV-1a over 64-bit words plus a
  * shift-xor), which the journal and DSFS already use: they detect

@@ -15,7 +15,7 @@ struct abi_wl_args fileverify_args(const struct boot_workload *wl);
 
 /*
  * Compare the workload's file in the image at `path` with the content the
- * workload must have produced (logger/expect.h).  Returns 0 when it matches
+ * workload must have produced (logger/verify/expect.h).  Returns 0 when it matches
  * or the workload has no checkable content, a positive count of differing
  * 4 KiB pages (the first ones are printed on err), -EINVAL when the image is
  * no longer valid DSFS or lacks the file (printed), or another -errno.
