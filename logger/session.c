@@ -96,7 +96,7 @@ static int host_writeback(struct session *s, const struct pcview *view, bool fin
 	char why[256];
 	int ret = hostwb_epoch(&s->hw, s->epoch, &s->dirty, view, final, why, sizeof(why));
 	if (ret < 0) {
-		fprintf(stderr, "dirtyscope: %s\n", why);
+		log_err("%s", why);
 		return ret;
 	}
 	if (ret == 1 && s->cfg->on_commit)
@@ -132,8 +132,7 @@ static void on_lost(void *ctx, uint64_t index)
 	if (n < EPOCH_LOST_LISTED)
 		s->rec.lost_gpa[s->rec.lost_listed++] = gpa;
 	if (n < LOST_PRINTED)
-		fprintf(stderr, "dirtyscope: lost page: gpa %#" PRIx64 " epoch %" PRIu64 "\n", gpa,
-			s->epoch);
+		log_err("lost page: gpa %#" PRIx64 " epoch %" PRIu64 "", gpa, s->epoch);
 }
 
 static void stats_delta(struct session *s, uint64_t *out)
@@ -176,8 +175,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 		r->verified = true;
 		oracle_check(&s->oracle, &s->dirty, on_lost, s);
 		if (r->lost_pages > LOST_PRINTED)
-			fprintf(stderr,
-				"dirtyscope: %" PRIu64 " more lost pages in epoch %" PRIu64 "\n",
+			log_err("%" PRIu64 " more lost pages in epoch %" PRIu64 "",
 				r->lost_pages - LOST_PRINTED, s->epoch);
 	}
 	r->harvest_ns = s->harvest_ns;
@@ -239,8 +237,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 
 static int guest_protocol(const char *what, uint64_t got, uint64_t want)
 {
-	fprintf(stderr, "dirtyscope: guest failed: %s %" PRIu64 ", expected %" PRIu64 "\n", what,
-		got, want);
+	log_err("guest failed: %s %" PRIu64 ", expected %" PRIu64 "", what, got, want);
 	return -EFAULT;
 }
 
@@ -260,7 +257,7 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 			ret = pcview_attach(&s->view, &s->vm.mem, hc->args[ABI_READY_PC_DESC], why,
 					    sizeof(why));
 			if (ret) {
-				fprintf(stderr, "dirtyscope: guest failed: %s\n", why);
+				log_err("guest failed: %s", why);
 				return -EFAULT;
 			}
 			if (s->view.policy != wl->policy)
@@ -278,7 +275,7 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 						      wl->writes_per_epoch);
 			ret = pcview_read(&s->view, &s->vm.mem, hc->args, why, sizeof(why));
 			if (ret == -EPROTO) {
-				fprintf(stderr, "dirtyscope: guest failed: %s\n", why);
+				log_err("guest failed: %s", why);
 				return -EFAULT;
 			}
 			if (ret)
@@ -289,18 +286,17 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		return close_epoch(s, hc->args[1]);
 	case ABI_HC_DONE:
 		if (hc->args[0] != 0) {
-			fprintf(
-			    stderr,
-			    "dirtyscope: guest failed: workload exited with status %" PRIu64 "%s\n",
-			    hc->args[0], hc->args[0] == 139 ? " (killed by the guest kernel)" : "");
+			log_err("guest failed: workload exited with status %" PRIu64 "%s",
+				hc->args[0],
+				hc->args[0] == 139 ? " (killed by the guest kernel)" : "");
 			return -EFAULT;
 		}
 		if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs)
 			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
 		s->sum.guest_check_failed = hc->args[ABI_DONE_CHECK_FAILED] != 0;
 		if (s->sum.guest_check_failed)
-			fprintf(stderr, "dirtyscope: the guest's own data check failed: its pages "
-					"no longer hold what the workload wrote there\n");
+			log_err("the guest's own data check failed: its pages "
+				"no longer hold what the workload wrote there");
 		s->done = true;
 		if (s->hostwb) {
 			/* The stores since the last SYNC, and what the guest wrote
@@ -314,7 +310,7 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 				return ret;
 			ret = hostwb_close(&s->hw, true, why, sizeof(why));
 			if (ret) {
-				fprintf(stderr, "dirtyscope: %s\n", why);
+				log_err("%s", why);
 				return ret;
 			}
 		}
@@ -440,14 +436,14 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		ret = hostwb_open(&s.hw, cfg->hostwb, &s.vm.mem, s.vm.blk, cfg->image_path, why,
 				  sizeof(why));
 		if (ret) {
-			fprintf(stderr, "dirtyscope: %s\n", why);
+			log_err("%s", why);
 			goto out_vm;
 		}
 		s.hostwb = true;
 	}
 	ret = cfg->mode->supported(&s.vm.kvm, &cfg->dlog, why, sizeof(why));
 	if (ret) {
-		fprintf(stderr, "dirtyscope: %s\n", why);
+		log_err("%s", why);
 		goto out_vm;
 	}
 	ret = dlog_init(&s.dlog, cfg->mode, &cfg->dlog, &s.vm);
@@ -483,7 +479,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		goto out_set;
 	}
 	if (cfg->verify && (ret = oracle_init(&s.oracle, s.vm.mem.host, s.vm.mem.nr_pages))) {
-		fprintf(stderr, "dirtyscope: no memory for the --verify shadow copy\n");
+		log_err("no memory for the --verify shadow copy");
 		goto out_set;
 	}
 	if (cfg->migrate && (ret = migrate_setup(&s)))

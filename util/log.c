@@ -1,17 +1,39 @@
-/* The one error line (util/log.h). */
+/* The host's only writer to stderr (util/log.h). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "util/log.h"
 
+/* The whole line in one fputs on unbuffered stderr, so that lines from the
+ * vCPU thread and the migration thread never interleave mid-line. */
+static void vline(const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	va_list copy;
+
+	va_copy(copy, ap);
+	int n = vasprintf(&msg, fmt, copy);
+	va_end(copy);
+	if (n < 0) {
+		/* No memory for the line: print it in pieces rather than lose it. */
+		fputs(prefix, stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		return;
+	}
+	char *line = NULL;
+	if (asprintf(&line, "%s%s\n", prefix, msg) >= 0) {
+		fputs(line, stderr);
+		free(line);
+	} else {
+		fprintf(stderr, "%s%s\n", prefix, msg);
+	}
+	free(msg);
+}
+
 void log_verr(const char *fmt, va_list ap)
 {
-	/* One fputs of the whole line would need a buffer; stderr is
-	 * unbuffered, so the three calls below can interleave with another
-	 * thread's line, which the run's threads avoid by reporting through
-	 * their owner (logger/migrate/). */
-	fputs("dirtyscope: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vline("dirtyscope: ", fmt, ap);
 }
 
 void log_err(const char *fmt, ...)
@@ -19,6 +41,15 @@ void log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_verr(fmt, ap);
+	vline("dirtyscope: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline("", fmt, ap);
 	va_end(ap);
 }

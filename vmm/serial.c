@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "vmm/serial.h"
 
 #define UART_LSR      5
@@ -10,7 +11,7 @@ static void line_done(struct serial *s)
 {
 	s->line[s->len] = 0;
 	if (s->echo)
-		fprintf(stderr, "guest: %s\n", s->line);
+		log_info("guest: %s", s->line);
 	memcpy(s->tail[s->tail_next], s->line, s->len + 1);
 	s->tail_next = (s->tail_next + 1) % SERIAL_TAIL;
 	s->len = 0;

@@ -52,16 +52,15 @@ static void blk_msg(struct virtio_blk *b, const char *fmt, ...)
 	if (n > VIRTIO_BLK_MESSAGES_MAX)
 		return;
 	if (n == VIRTIO_BLK_MESSAGES_MAX) {
-		fputs("dirtyscope: virtio-blk: further refusals are counted, not printed\n",
-		      stderr);
+		log_err("virtio-blk: further refusals are counted, not printed");
 		return;
 	}
+	char msg[512]; /* the device's messages are short; a guest chooses no text */
 	va_list ap;
-	fputs("dirtyscope: virtio-blk: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_err("virtio-blk: %s", msg);
 }
 
 int virtio_blk_open(struct virtio_blk *b, const char *path, const struct guest_mem *mem)
@@ -139,9 +138,7 @@ void virtio_blk_close(struct virtio_blk *b)
 	if (b->fd < 0)
 		return;
 	if (b->messages > VIRTIO_BLK_MESSAGES_MAX)
-		fprintf(stderr,
-			"dirtyscope: virtio-blk: %" PRIu64 " refusals in all, of them %" PRIu64
-			" requests\n",
+		log_err("virtio-blk: %" PRIu64 " refusals in all, of them %" PRIu64 " requests",
 			b->messages, b->stats.refused);
 	close(b->fd);
 	b->fd = -1;

@@ -116,12 +116,13 @@ static int guest_failed(struct vm *vm, const char *fmt, ...) __attribute__((form
 
 static int guest_failed(struct vm *vm, const char *fmt, ...)
 {
+	char msg[2048]; /* guest text in it is at most a hypercall page (1 KiB) */
 	va_list ap;
-	fputs("dirtyscope: guest failed: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_err("guest failed: %s", msg);
+	/* The crash report: registers and the console's last lines. */
 	vcpu_dump(&vm->vcpu, stderr);
 	serial_dump_tail(&vm->serial, stderr);
 	return -EFAULT;
@@ -135,7 +136,7 @@ static int do_hcall(struct vm *vm, const struct vm_handlers *h, uint32_t nr)
 		return guest_failed(vm, "malformed hypercall %u (%s)", nr, hcall_name(nr));
 	switch (nr) {
 	case ABI_HC_LOG:
-		fprintf(stderr, "guest log: %s\n", hc.text);
+		log_info("guest log: %s", hc.text);
 		return 0;
 	case ABI_HC_PANIC:
 		if (hc.args[ABI_PANIC_VECTOR] == ABI_PANIC_NO_TRAP)

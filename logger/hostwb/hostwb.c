@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "util/io.h"
 #include "fs/dsfs.h"
 #include "logger/hostwb/hostwb.h"
@@ -391,9 +392,8 @@ static uint64_t verify_image(struct hostwb *hw, const struct abi_pc_desc *d,
 			    !memcmp(buf, ram, BLOCK))
 				continue;
 			if (hw->stats.mismatches + bad < MISMATCHES_PRINTED)
-				fprintf(stderr,
-					"dirtyscope: host writeback: epoch %" PRIu64
-					": inode %u page %" PRIu64 " differs from the image\n",
+				log_err("host writeback: epoch %" PRIu64 ": inode %u page %" PRIu64
+					" differs from the image",
 					epoch, ino, i);
 			bad++;
 		}

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "abi/boot.h"
 #include "abi/pcache.h"
 #include "logger/migrate/migctl.h"
@@ -31,7 +32,7 @@ static uint64_t now_ns(void)
 /* Refuse: print the reason, tell the source, return err. */
 static int refuse(struct migin *in, int err, const char *why)
 {
-	fprintf(stderr, "dirtyscope: incoming migration refused: %s\n", why);
+	log_err("incoming migration refused: %s", why);
 	migctl_send(in->fd, MIGCTL_NACK, 0, why);
 	in->nacked = true;
 	return err;
@@ -78,7 +79,7 @@ int migin_open(struct migin *in, int fd)
 	in->fd = fd;
 	int ret = migstream_reader_init(&in->r, fd, NULL);
 	if (ret) {
-		fprintf(stderr, "dirtyscope: no memory for the migration stream\n");
+		log_err("no memory for the migration stream");
 		return ret;
 	}
 	ret = migstream_read(&in->r, &ev, why, sizeof(why));
@@ -199,14 +200,14 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 	int ret;
 
 	if (!b) {
-		fprintf(stderr, "dirtyscope: no memory for the incoming state\n");
+		log_err("no memory for the incoming state");
 		return -ENOMEM;
 	}
 	migstream_reader_set_mem(&in->r, &vm->mem);
 	/* Nothing wrote this machine's RAM: it was created for the guest. */
 	if (migstream_reader_fresh(&in->r)) {
 		free(b);
-		fprintf(stderr, "dirtyscope: no memory for the incoming page hashes\n");
+		log_err("no memory for the incoming page hashes");
 		return -ENOMEM;
 	}
 	for (;;) {
@@ -234,7 +235,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 
 	/* Ready: say so, and run only on the source's GO. */
 	if (in->test_drop_before_ack) {
-		fprintf(stderr, "dirtyscope: incoming migration: test: hanging up before ACK\n");
+		log_err("incoming migration: test: hanging up before ACK");
 		shutdown(in->fd, SHUT_RDWR);
 		return -ECONNRESET;
 	}
@@ -242,9 +243,8 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 	uint64_t t_ack = now_ns();
 	in->stats.load_ns = t_ack - t_end;
 	if (ret) {
-		fprintf(stderr,
-			"dirtyscope: incoming migration: sending ACK: %s; the guest stays "
-			"with the source\n",
+		log_err("incoming migration: sending ACK: %s; the guest stays "
+			"with the source",
 			strerror(-ret));
 		return -ECONNRESET;
 	}
@@ -258,9 +258,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		ret = -EPROTO;
 	}
 	if (ret) {
-		fprintf(stderr,
-			"dirtyscope: incoming migration: %s; the guest stays with the source\n",
-			why);
+		log_err("incoming migration: %s; the guest stays with the source", why);
 		return ret == -EAGAIN ? -ECONNRESET : ret;
 	}
 	in->stats.handshake_ns = now_ns() - t_ack;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "logger/migrate/migctl.h"
 #include "logger/migrate/migrate.h"
 #include "vmm/vcpu_state.h"
@@ -478,14 +479,13 @@ static void round_done(struct migout *mo, struct migrate_round *rd, uint64_t t_b
 		mo->st.round[mo->st.nr_round++] = *rd;
 	mo->st.rounds++;
 	if (!mo->cfg->quiet)
-		fprintf(stderr,
-			"migration: round %" PRIu64 "%s: sent %" PRIu64 " pages (%" PRIu64
-			" zero), dirty %" PRIu64
-			" pages (%.0f pages/s), %.1f mbps, remaining %" PRIu64
-			" pages, expected downtime %.1f ms%s\n",
-			rd->round, rd->final ? " (final, vCPU stopped)" : "", rd->pages,
-			rd->zero_pages, rd->dirty_pages, rd->dirty_rate, rd->mbps, rd->remaining,
-			rd->expected_ms, rd->throttle_pct ? ", throttled" : "");
+		log_info("migration: round %" PRIu64 "%s: sent %" PRIu64 " pages (%" PRIu64
+			 " zero), dirty %" PRIu64
+			 " pages (%.0f pages/s), %.1f mbps, remaining %" PRIu64
+			 " pages, expected downtime %.1f ms%s",
+			 rd->round, rd->final ? " (final, vCPU stopped)" : "", rd->pages,
+			 rd->zero_pages, rd->dirty_pages, rd->dirty_rate, rd->mbps, rd->remaining,
+			 rd->expected_ms, rd->throttle_pct ? ", throttled" : "");
 }
 
 /* QEMU's auto-converge trigger: the guest dirtied more than half of what
@@ -510,8 +510,7 @@ static void maybe_throttle(struct migout *mo, const struct migrate_round *rd)
 	pthread_cond_broadcast(&mo->cond);
 	pthread_mutex_unlock(&mo->lock);
 	if (!mo->cfg->quiet)
-		fprintf(stderr, "migration: auto-converge: vCPU throttled to %u%%\n",
-			mo->throttle_pct);
+		log_info("migration: auto-converge: vCPU throttled to %u%%", mo->throttle_pct);
 }
 
 /* Stop the guest: kick the vCPU thread and wait until it parked and saved. */
@@ -725,8 +724,7 @@ static void *migrate_main(void *arg)
 	for (;;) {
 		mo->st.attempts++;
 		if (!cfg->quiet)
-			fprintf(stderr, "migration: attempt %u to %s\n", mo->st.attempts,
-				cfg->to.text);
+			log_info("migration: attempt %u to %s", mo->st.attempts, cfg->to.text);
 		int ret = attempt(mo);
 		attempt_end(mo, ret);
 		if (!ret) {
@@ -734,18 +732,16 @@ static void *migrate_main(void *arg)
 			mo->st.ideal_bytes =
 			    (mo->st.nonzero_first + mo->st.redirtied) * (uint64_t)MIGSTREAM_PAGE;
 			if (!cfg->quiet)
-				fprintf(stderr,
-					"migration: completed in %.1f ms (setup %.1f ms, downtime "
-					"%.1f ms), %" PRIu64 " bytes, %" PRIu64 " rounds\n",
-					(double)mo->st.total_ns / 1e6,
-					(double)mo->st.setup_ns / 1e6,
-					(double)mo->st.downtime_ns / 1e6, mo->st.transferred,
-					mo->st.rounds);
+				log_info("migration: completed in %.1f ms (setup %.1f ms, downtime "
+					 "%.1f ms), %" PRIu64 " bytes, %" PRIu64 " rounds",
+					 (double)mo->st.total_ns / 1e6,
+					 (double)mo->st.setup_ns / 1e6,
+					 (double)mo->st.downtime_ns / 1e6, mo->st.transferred,
+					 mo->st.rounds);
 			break;
 		}
 		bool last = ret == -ECANCELED || mo->st.attempts > cfg->retries || guest_gone(mo);
-		fprintf(stderr, "dirtyscope: migration attempt %u failed: %s%s\n", mo->st.attempts,
-			mo->st.failure,
+		log_err("migration attempt %u failed: %s%s", mo->st.attempts, mo->st.failure,
 			ret == -ECANCELED ? ""
 			: last		  ? "; the guest runs on here"
 					  : "; the guest runs on here, retrying");
