@@ -1,8 +1,8 @@
 /*
  * The live-migration stream (logger/migstream.h, docs/migration-stream.md).
  *
- * Checksums use the abi_fs_csum word step (FNV-1a over 64-bit words plus a
- * shift-xor), which the journal and DSFS already use: they detect
+ * Checksums use abi_fnv_step (include/abi/fnv.h: FNV-1a over 64-bit words
+ * plus a shift-xor), which the journal and DSFS already use: they detect
  * corruption, not malice.  Against malice the reader relies on validation
  * instead: bounded lengths, whole-batch GPA checks, a strict record order.
  */
@@ -17,11 +17,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "abi/fnv.h"
 #include "abi/fs.h"
 #include "logger/migrate/migstream.h"
 
-#define FNV_BASIS  0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
 #define PAGE	   MIGSTREAM_PAGE
 #define PAGE_WORDS (PAGE / 8)
 
@@ -36,29 +35,21 @@ enum phase {
 
 /* ---- Checksums ---- */
 
-/* abi_fs_csum's step; always_inline so that Debug builds hash at a usable
- * speed too (the whole RAM goes through it during downtime). */
 #define POP_CHUNK 4096 /* pages per mem_populated call */
-
-static inline __attribute__((always_inline)) uint64_t step(uint64_t h, uint64_t w)
-{
-	h ^= w;
-	h *= FNV_PRIME;
-	return h ^ (h >> 29);
-}
 
 uint64_t migstream_page_hash(const void *page)
 {
 	const uint64_t *w = page;
-	uint64_t a = FNV_BASIS, b = FNV_BASIS ^ 1, c = FNV_BASIS ^ 2, d = FNV_BASIS ^ 3;
+	uint64_t a = ABI_FNV_BASIS, b = ABI_FNV_BASIS ^ 1, c = ABI_FNV_BASIS ^ 2,
+		 d = ABI_FNV_BASIS ^ 3;
 
 	/* Four independent multiply chains keep the multiplier busy; one
 	 * chain waits on its own latency for every word. */
 	for (int i = 0; i < PAGE_WORDS; i += 4) {
-		a = step(a, w[i]);
-		b = step(b, w[i + 1]);
-		c = step(c, w[i + 2]);
-		d = step(d, w[i + 3]);
+		a = abi_fnv_step(a, w[i]);
+		b = abi_fnv_step(b, w[i + 1]);
+		c = abi_fnv_step(c, w[i + 2]);
+		d = abi_fnv_step(d, w[i + 3]);
 	}
 	uint64_t lanes[4] = {a, b, c, d};
 	return abi_fs_csum(lanes, 4);
@@ -67,7 +58,8 @@ uint64_t migstream_page_hash(const void *page)
 uint64_t migstream_ram_checksum(const struct guest_mem *m)
 {
 	static const uint64_t zero[PAGE / 8] __attribute__((aligned(PAGE)));
-	uint64_t h = step(FNV_BASIS, m->nr_pages), zero_hash = migstream_page_hash(zero);
+	uint64_t h = abi_fnv_step(ABI_FNV_BASIS, m->nr_pages),
+		 zero_hash = migstream_page_hash(zero);
 	uint64_t bits[POP_CHUNK / 64];
 
 	/* Pages the host never populated are zero: their hash is known. */
@@ -76,8 +68,9 @@ uint64_t migstream_ram_checksum(const struct guest_mem *m)
 		bool known = mem_populated(m, i, n, bits) == 0;
 		for (uint64_t k = 0; k < n; k++) {
 			bool untouched = known && !(bits[k / 64] >> (k % 64) & 1);
-			h = step(h, untouched ? zero_hash
-					      : migstream_page_hash(m->host + (i + k) * PAGE));
+			h = abi_fnv_step(h, untouched
+						? zero_hash
+						: migstream_page_hash(m->host + (i + k) * PAGE));
 		}
 	}
 	return h;
@@ -93,28 +86,28 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
 
 	for (; len >= 8; b += 8, len -= 8) {
 		memcpy(&w, b, 8);
-		h = step(h, w);
+		h = abi_fnv_step(h, w);
 	}
 	if (len) {
 		w = 0;
 		memcpy(&w, b, len);
-		h = step(h, w);
+		h = abi_fnv_step(h, w);
 	}
 	return h;
 }
 
 uint64_t migstream_bytes_hash(uint64_t h, const void *p, size_t len)
 {
-	return hash_bytes(h ? h : FNV_BASIS, p, len);
+	return hash_bytes(h ? h : ABI_FNV_BASIS, p, len);
 }
 
 /* The header's chain: its state after type, lengths and seq.  hdr_csum is
  * its two halves folded; csum continues it over metadata and pages. */
 static uint64_t hdr_chain(const struct migstream_rec *h)
 {
-	uint64_t x = step(FNV_BASIS, h->type | (uint64_t)h->meta_len << 32);
-	x = step(x, h->nr_data);
-	return step(x, h->seq);
+	uint64_t x = abi_fnv_step(ABI_FNV_BASIS, h->type | (uint64_t)h->meta_len << 32);
+	x = abi_fnv_step(x, h->nr_data);
+	return abi_fnv_step(x, h->seq);
 }
 
 static uint32_t fold32(uint64_t x)
@@ -132,7 +125,7 @@ static uint64_t rec_csum(const struct migstream_rec *h, const void *head, size_t
 
 	x = hash_bytes(x, tail, tail_len);
 	for (uint32_t i = 0; i < h->nr_data; i++)
-		x = step(x, page_sums[i]);
+		x = abi_fnv_step(x, page_sums[i]);
 	return x;
 }
 
@@ -524,9 +517,9 @@ int migstream_reader_fresh(struct migstream_reader *r)
 /* The RAM checksum from per-page hashes, as migstream_ram_checksum. */
 static uint64_t checksum_of_hashes(const uint64_t *h, uint64_t n)
 {
-	uint64_t x = step(FNV_BASIS, n);
+	uint64_t x = abi_fnv_step(ABI_FNV_BASIS, n);
 	for (uint64_t i = 0; i < n; i++)
-		x = step(x, h[i]);
+		x = abi_fnv_step(x, h[i]);
 	return x;
 }
 
