@@ -1,5 +1,5 @@
 /*
- * logger/migstream.c: the live-migration stream, without KVM.
+ * logger/migrate/migstream_*.c: the live-migration stream, without KVM.
  *
  *   - round trip over a socketpair (writer thread): 64 MiB of RAM with data
  *     pages, single zero pages and zero runs, three rounds (all RAM, then

@@ -2,7 +2,7 @@
  * Live migration, the destination (logger/migrate.h).  Everything here
  * comes off the wire: HELLO's configuration is checked field by field
  * before a machine is built from it, pages land only inside guest RAM
- * (logger/migstream.c validates each batch whole first), and each state
+ * (migstream_read.c validates each batch whole first), and each state
  * blob passes its own loader's checks.  Any refusal is sent back as a NACK
  * so the source can say why, and the guest never runs here.
  */

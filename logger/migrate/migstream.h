@@ -162,7 +162,7 @@ struct migstream_writer {
 	/* Private. */
 	int sock;	      /* fd is a socket: send with MSG_NOSIGNAL */
 	int err;	      /* first failure (-errno): the stream is dead after it */
-	int phase;	      /* what may come next (enum in migstream.c) */
+	int phase;	      /* what may come next (enum migstream_phase) */
 	uint64_t ram_size;    /* from HELLO: every mem passed later must match */
 	uint64_t round;	      /* the open round, or the next one */
 	uint64_t round_pages; /* in the open round */
