@@ -29,26 +29,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
 #include "logger/hostwb/hostwb.h"
 #include "logger/session.h"
+#include "util/time.h"
 
 #define RAM_BYTES (512ull << 20)
 #define DESC_GPA  0x200000ULL
 #define INDEX_GPA 0x201000ULL
 #define FRAMES_AT 0x400000ULL /* first file frame */
 #define REPS	  5	      /* guest runs of each kind; the one with fewest exits counts */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double mibs(uint64_t bytes, uint64_t ns)
 {
@@ -168,7 +161,7 @@ static int throughput(const char *dir, uint64_t pages, uint32_t epochs, uint64_t
 		t->checkpoint_ns += hw.j.stats.checkpoint_ns - ck0;
 
 		/* The same bytes, written plainly and made durable. */
-		uint64_t t0 = now_ns();
+		uint64_t t0 = time_now_ns();
 		for (uint64_t done = 0; done < pages * 4096;) {
 			ssize_t n = pwrite(pfd, buf + done, pages * 4096 - done,
 					   (off_t)((e - 1) * pages * 4096 + done));
@@ -184,7 +177,7 @@ static int throughput(const char *dir, uint64_t pages, uint32_t epochs, uint64_t
 			ret = -EIO;
 			goto out_set;
 		}
-		t->plain_ns += now_ns() - t0;
+		t->plain_ns += time_now_ns() - t0;
 	}
 	ret = 0;
 

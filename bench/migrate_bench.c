@@ -53,11 +53,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/lib/ds_migrate.h"
 #include "tests/lib/ds_session.h"
+#include "util/time.h"
 #include "vmm/boot.h"
 
 #define LINK_BYTES   (512ull << 20)
@@ -91,13 +91,6 @@ struct result {
 	double ideal_total_ms, ideal_downtime_ms;
 	double bytes_ratio, total_ratio, downtime_ratio;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double mib(double bytes)
 {
@@ -141,7 +134,7 @@ static double link_once(void)
 	}
 	/* Non-zero bytes, as the data pages of a migration are. */
 	memset(buf, 0xa5, LINK_CHUNK);
-	uint64_t t0 = now_ns(), sent = 0, got = 0;
+	uint64_t t0 = time_now_ns(), sent = 0, got = 0;
 	while (sent < LINK_BYTES) {
 		ssize_t n = write(sv[0], buf + sent % LINK_CHUNK, LINK_CHUNK - sent % LINK_CHUNK);
 		if (n < 0 && errno == EINTR)
@@ -152,7 +145,7 @@ static double link_once(void)
 	}
 	shutdown(sv[0], SHUT_WR);
 	ssize_t n = read(sv[0], &got, sizeof(got));
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = time_now_ns() - t0;
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
 	free(buf);

@@ -34,7 +34,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi/fnv.h"
@@ -43,14 +42,13 @@
 #include "logger/dlog/frameset.h"
 #include "logger/migrate/migstream.h"
 #include "tests/lib/ds_test.h"
+#include "util/time.h"
 
 #define PAGE MIGSTREAM_PAGE
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)time_now_ns() / 1e9;
 }
 
 /* Page content for (page, version): never all zero. */

@@ -12,21 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi/boot.h"
 #include "abi/pcache.h"
 #include "logger/migrate/migctl.h"
 #include "logger/migrate/migrate.h"
+#include "util/time.h"
 #include "vmm/vcpu_state.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Refuse: print the reason, tell the source, return err. */
 static int refuse(struct migin *in, int err, const char *why)
@@ -84,7 +77,7 @@ int migin_open(struct migin *in, int fd)
 	ret = migstream_read(&in->r, &ev, why, sizeof(why));
 	if (ret)
 		return refuse(in, ret, why);
-	in->t_hello = now_ns();
+	in->t_hello = time_now_ns();
 	if (ev.blob_len != sizeof(in->cfg))
 		return refuse(in, -EPROTO, "the source's configuration has the wrong size");
 	memcpy(&in->cfg, ev.blob, sizeof(in->cfg));
@@ -218,7 +211,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		if (ev.type == MIGSTREAM_EV_END)
 			break;
 	}
-	uint64_t t_end = now_ns();
+	uint64_t t_end = time_now_ns();
 	in->stats.receive_ns = t_end - in->t_hello;
 	in->stats.ram_checksum = ev.ram_checksum;
 	ret = load_blobs(b, vm, load, ctx, why, sizeof(why));
@@ -239,7 +232,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		return -ECONNRESET;
 	}
 	ret = migctl_send(in->fd, MIGCTL_ACK, ev.ram_checksum, NULL);
-	uint64_t t_ack = now_ns();
+	uint64_t t_ack = time_now_ns();
 	in->stats.load_ns = t_ack - t_end;
 	if (ret) {
 		fprintf(stderr,
@@ -263,7 +256,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 			why);
 		return ret == -EAGAIN ? -ECONNRESET : ret;
 	}
-	in->stats.handshake_ns = now_ns() - t_ack;
+	in->stats.handshake_ns = time_now_ns() - t_ack;
 	in->resumed = true;
 	return 0;
 
