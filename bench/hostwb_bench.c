@@ -35,6 +35,7 @@
 #include "fs/dsfs.h"
 #include "logger/hostwb/hostwb.h"
 #include "logger/session.h"
+#include "util/io.h"
 #include "util/time.h"
 
 #define RAM_BYTES (512ull << 20)
@@ -162,15 +163,11 @@ static int throughput(const char *dir, uint64_t pages, uint32_t epochs, uint64_t
 
 		/* The same bytes, written plainly and made durable. */
 		uint64_t t0 = time_now_ns();
-		for (uint64_t done = 0; done < pages * 4096;) {
-			ssize_t n = pwrite(pfd, buf + done, pages * 4096 - done,
-					   (off_t)((e - 1) * pages * 4096 + done));
-			if (n <= 0) {
-				perror("bench_hostwb: pwrite");
-				ret = -EIO;
-				goto out_set;
-			}
-			done += (uint64_t)n;
+		ret = io_pwrite_full(pfd, buf, pages * 4096, (e - 1) * pages * 4096);
+		if (ret) {
+			fprintf(stderr, "bench_hostwb: pwrite: %s\n", strerror(-ret));
+			ret = -EIO;
+			goto out_set;
 		}
 		if (fdatasync(pfd)) {
 			perror("bench_hostwb: fdatasync");

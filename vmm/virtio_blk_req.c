@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/io.h"
 #include "vmm/virtio_blk.h"
 #include "vmm/virtio_blk_int.h"
 
@@ -38,34 +39,24 @@ static void dirty(struct virtio_blk *b, uint64_t gpa, uint64_t len)
 		b->dma_dirty(b->dma_ctx, gpa, len);
 }
 
-/* Copy a whole file range in or out, retrying short transfers. */
+/* Copy a whole file range in or out, through the backend if there is one. */
 static int image_io(struct virtio_blk *b, bool write, void *buf, uint64_t len, uint64_t off)
 {
-	if (b->backend.read) {
-		int ret = write ? b->backend.write(b->backend.ctx, buf, len, off)
-				: b->backend.read(b->backend.ctx, buf, len, off);
-		if (ret)
-			virtio_blk_msg(b, "%s %s at offset %" PRIu64 ": %s",
-				       write ? "write" : "read", b->path, off, strerror(-ret));
-		return ret ? -EIO : 0;
-	}
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n =
-		    write ? pwrite(b->fd, p, len, (off_t)off) : pread(b->fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			virtio_blk_msg(b, "%s %s at offset %" PRIu64 ": %s",
-				       write ? "pwrite" : "pread", b->path, off,
-				       n < 0 ? strerror(errno) : "unexpected end of file");
-			return -EIO;
-		}
-		p += n;
-		len -= (uint64_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	bool be = b->backend.read != NULL;
+	int ret;
+
+	if (be)
+		ret = write ? b->backend.write(b->backend.ctx, buf, len, off)
+			    : b->backend.read(b->backend.ctx, buf, len, off);
+	else
+		ret = write ? io_pwrite_full(b->fd, buf, len, off)
+			    : io_pread_full(b->fd, buf, len, off);
+	if (ret)
+		virtio_blk_msg(b, "%s %s at offset %" PRIu64 ": %s",
+			       be ? (write ? "write" : "read") : (write ? "pwrite" : "pread"),
+			       b->path, off,
+			       !be && ret == -ENODATA ? "unexpected end of file" : strerror(-ret));
+	return ret ? -EIO : 0;
 }
 
 /*

@@ -141,10 +141,6 @@ uint64_t migstream_ram_checksum(const struct guest_mem *m);
  * the handshake messages and other small records that ride the stream. */
 uint64_t migstream_bytes_hash(uint64_t h, const void *p, size_t len);
 
-/* Read up to len bytes from fd, retrying short reads and EINTR; fewer only
- * at end of stream.  Returns the count or -errno. */
-ssize_t migstream_read_full(int fd, void *buf, size_t len);
-
 /* ---- Writer ---- */
 
 struct migstream_stats {

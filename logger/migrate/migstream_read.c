@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "logger/migrate/migstream_int.h"
+#include "util/io.h"
 
 int migstream_reader_init(struct migstream_reader *r, int fd, struct guest_mem *mem)
 {
@@ -83,24 +83,6 @@ refuse(struct migstream_reader *r, int err, char *why, size_t whylen, const char
 	r->phase = PH_DONE;
 	snprintf(why, whylen, "%s", r->err_why);
 	return err;
-}
-
-ssize_t migstream_read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
 }
 
 static const char *phase_expects(int phase)
@@ -350,7 +332,7 @@ static int read_header(struct migstream_reader *r, struct migstream_rec *h, char
 		       size_t whylen)
 {
 	unsigned long long want = (unsigned long long)r->next_seq;
-	ssize_t n = migstream_read_full(r->fd, h, sizeof(*h));
+	ssize_t n = io_read_full(r->fd, h, sizeof(*h));
 
 	if (n < 0)
 		return refuse(r, (int)n, why, whylen, "reading record %llu: %s", want,
@@ -424,9 +406,9 @@ int migstream_read(struct migstream_reader *r, struct migstream_event *ev, char 
 
 	const char *name = migstream_type_name(h.type);
 	uint64_t body = h.meta_len + (uint64_t)h.nr_data * PAGE;
-	ssize_t n = migstream_read_full(r->fd, r->meta, h.meta_len);
+	ssize_t n = io_read_full(r->fd, r->meta, h.meta_len);
 	if (n == h.meta_len && h.nr_data)
-		n += migstream_read_full(r->fd, r->data, (size_t)h.nr_data * PAGE);
+		n += io_read_full(r->fd, r->data, (size_t)h.nr_data * PAGE);
 	if (n < 0)
 		return refuse(r, (int)n, why, whylen, "reading record %llu (%s): %s",
 			      (unsigned long long)h.seq, name, strerror((int)-n));
