@@ -225,7 +225,7 @@ static void guest_run(const char *dir, uint32_t policy, int kind, struct guest_r
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = dlog_find("bitmap"),
-	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	    .workload_name = "db",
 	    .wl = {.workload = ABI_WL_DB,
 		   .epochs = 4,
