@@ -66,7 +66,7 @@ static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t 
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = dlog_find(mode),
-	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	    .workload_name = wlname,
 	    .wl = {.workload = wl,
 		   .epochs = epochs,

@@ -25,13 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <linux/kvm.h>
 
 #include "abi/layout.h"
 #include "logger/dlog/frameset.h"
 #include "logger/dlog/harvest.h"
+#include "util/time.h"
 
 #define BENCH_RAM_PAGES	   (4ULL << 30 >> ABI_PAGE_SHIFT)     /* 4 GiB guest */
 #define BENCH_LOW_PAGES	   (ABI_HOLE_START >> ABI_PAGE_SHIFT) /* slot 0: below the hole */
@@ -74,14 +74,6 @@ struct bench_state {
 
 /* Keeps the floors' results alive so the compiler cannot drop the reads. */
 static volatile uint64_t bench_sink;
-
-static uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* splitmix64: small, fast, and the same sequence on every host. */
 static uint64_t bench_rand(uint64_t *state)
@@ -234,9 +226,9 @@ static int bench_run_case(struct bench_state *st, const struct bench_case *c,
 
 		/* bitmap: warm the input, harvest, clear; warm again, floor */
 		bench_sink = bench_popcount(st->bitmap, BENCH_BITMAP_WORDS);
-		t0 = bench_now_ns();
+		t0 = time_now_ns();
 		got = bench_harvest_bitmap(st);
-		t1 = bench_now_ns();
+		t1 = time_now_ns();
 		bench_min(&r->bm_harvest_ns, t0, t1);
 		if (got != (int64_t)r->dirty || st->fs.count != r->dirty) {
 			fprintf(stderr,
@@ -245,21 +237,21 @@ static int bench_run_case(struct bench_state *st, const struct bench_case *c,
 				c->name, got, r->dirty);
 			return -EIO;
 		}
-		t0 = bench_now_ns();
+		t0 = time_now_ns();
 		frameset_clear(&st->fs);
-		t1 = bench_now_ns();
+		t1 = time_now_ns();
 		bench_min(&r->bm_clear_ns, t0, t1);
 		bench_sink = bench_popcount(st->bitmap, BENCH_BITMAP_WORDS);
-		t0 = bench_now_ns();
+		t0 = time_now_ns();
 		bench_sink = bench_popcount(st->bitmap, BENCH_BITMAP_WORDS);
-		t1 = bench_now_ns();
+		t1 = time_now_ns();
 		bench_min(&r->bm_floor_ns, t0, t1);
 
 		/* ring: publish (which warms it), harvest, clear; again, floor */
 		bench_ring_publish(st, r->ring_n);
-		t0 = bench_now_ns();
+		t0 = time_now_ns();
 		got = harvest_ring(st->ring, BENCH_RING_ENTRIES, &fetch, st->slots, 2, &st->fs);
-		t1 = bench_now_ns();
+		t1 = time_now_ns();
 		bench_min(&r->ring_harvest_ns, t0, t1);
 		if (got != r->ring_n || fetch != r->ring_n || st->fs.count != r->ring_n) {
 			fprintf(stderr,
@@ -268,14 +260,14 @@ static int bench_run_case(struct bench_state *st, const struct bench_case *c,
 				c->name, got, r->ring_n);
 			return -EIO;
 		}
-		t0 = bench_now_ns();
+		t0 = time_now_ns();
 		frameset_clear(&st->fs);
-		t1 = bench_now_ns();
+		t1 = time_now_ns();
 		bench_min(&r->ring_clear_ns, t0, t1);
 		bench_ring_publish(st, r->ring_n);
-		t0 = bench_now_ns();
+		t0 = time_now_ns();
 		bench_sink = bench_ring_read(st->ring, r->ring_n);
-		t1 = bench_now_ns();
+		t1 = time_now_ns();
 		bench_min(&r->ring_floor_ns, t0, t1);
 	}
 	return 0;

@@ -29,26 +29,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
 #include "logger/hostwb/hostwb.h"
 #include "logger/session.h"
+#include "util/io.h"
+#include "util/time.h"
 
 #define RAM_BYTES (512ull << 20)
 #define DESC_GPA  0x200000ULL
 #define INDEX_GPA 0x201000ULL
 #define FRAMES_AT 0x400000ULL /* first file frame */
 #define REPS	  5	      /* guest runs of each kind; the one with fewest exits counts */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double mibs(uint64_t bytes, uint64_t ns)
 {
@@ -168,23 +162,19 @@ static int throughput(const char *dir, uint64_t pages, uint32_t epochs, uint64_t
 		t->checkpoint_ns += hw.j.stats.checkpoint_ns - ck0;
 
 		/* The same bytes, written plainly and made durable. */
-		uint64_t t0 = now_ns();
-		for (uint64_t done = 0; done < pages * 4096;) {
-			ssize_t n = pwrite(pfd, buf + done, pages * 4096 - done,
-					   (off_t)((e - 1) * pages * 4096 + done));
-			if (n <= 0) {
-				perror("bench_hostwb: pwrite");
-				ret = -EIO;
-				goto out_set;
-			}
-			done += (uint64_t)n;
+		uint64_t t0 = time_now_ns();
+		ret = io_pwrite_full(pfd, buf, pages * 4096, (e - 1) * pages * 4096);
+		if (ret) {
+			fprintf(stderr, "bench_hostwb: pwrite: %s\n", strerror(-ret));
+			ret = -EIO;
+			goto out_set;
 		}
 		if (fdatasync(pfd)) {
 			perror("bench_hostwb: fdatasync");
 			ret = -EIO;
 			goto out_set;
 		}
-		t->plain_ns += now_ns() - t0;
+		t->plain_ns += time_now_ns() - t0;
 	}
 	ret = 0;
 
@@ -235,7 +225,7 @@ static void guest_run(const char *dir, uint32_t policy, int kind, struct guest_r
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = dlog_find("bitmap"),
-	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	    .workload_name = "db",
 	    .wl = {.workload = ABI_WL_DB,
 		   .epochs = 4,

@@ -53,11 +53,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/lib/ds_migrate.h"
 #include "tests/lib/ds_session.h"
+#include "util/io.h"
+#include "util/time.h"
 #include "vmm/boot.h"
 
 #define LINK_BYTES   (512ull << 20)
@@ -92,13 +93,6 @@ struct result {
 	double bytes_ratio, total_ratio, downtime_ratio;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static double mib(double bytes)
 {
 	return bytes / (1 << 20);
@@ -123,14 +117,9 @@ static double link_once(void)
 	if (pid == 0) {
 		uint64_t got = 0;
 		close(sv[0]);
-		for (;;) {
-			ssize_t n = read(sv[1], buf, LINK_CHUNK);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
+		ssize_t n;
+		while ((n = io_read_full(sv[1], buf, LINK_CHUNK)) > 0)
 			got += (uint64_t)n;
-		}
 		_exit(write(sv[1], &got, sizeof(got)) == sizeof(got) ? 0 : 1);
 	}
 	close(sv[1]);
@@ -141,18 +130,12 @@ static double link_once(void)
 	}
 	/* Non-zero bytes, as the data pages of a migration are. */
 	memset(buf, 0xa5, LINK_CHUNK);
-	uint64_t t0 = now_ns(), sent = 0, got = 0;
-	while (sent < LINK_BYTES) {
-		ssize_t n = write(sv[0], buf + sent % LINK_CHUNK, LINK_CHUNK - sent % LINK_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		sent += (uint64_t)n;
-	}
+	uint64_t t0 = time_now_ns(), sent = 0, got = 0;
+	while (sent < LINK_BYTES && !io_send_full(sv[0], buf, LINK_CHUNK))
+		sent += LINK_CHUNK;
 	shutdown(sv[0], SHUT_WR);
 	ssize_t n = read(sv[0], &got, sizeof(got));
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = time_now_ns() - t0;
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
 	free(buf);

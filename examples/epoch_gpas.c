@@ -40,7 +40,7 @@ int main(void)
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = &dlog_mode_bitmap,
-	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	    .workload_name = "seq",
 	    .wl = {.workload = ABI_WL_SEQ,
 		   .epochs = 3,

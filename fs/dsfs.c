@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "abi/fnv.h"
 #include "fs/dsfs.h"
 #include "util/io.h"
 #include "util/parse.h"
@@ -461,14 +462,6 @@ int dsfs_read_extent(const struct dsfs_image *img, int ino, uint8_t **buf, uint6
 	return read_inode(img, ino, 1, buf, len);
 }
 
-/* One step of the same word mix abi_fs_csum() uses. */
-static inline uint64_t hash_step(uint64_t h, uint64_t w)
-{
-	h ^= w;
-	h *= 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 #define HASH_CHUNK (64 * 1024)
 
 /* Fold the nonzero words of bytes [off, end) into *h; both are 8-aligned. */
@@ -501,8 +494,8 @@ static int hash_range(int fd, uint64_t off, uint64_t end, uint8_t *buf, uint64_t
 
 				memcpy(&w, buf + i, 8);
 				if (w) {
-					*h = hash_step(*h, off + i);
-					*h = hash_step(*h, w);
+					*h = abi_fnv_step(*h, off + i);
+					*h = abi_fnv_step(*h, w);
 				}
 			}
 			off += n;
@@ -516,7 +509,7 @@ int dsfs_hash_outside_extents(const struct dsfs_image *img, uint64_t *hash)
 	/* Covered block ranges, sorted by start: the metadata block and every
 	 * used extent (abi_fs_check() proved they do not overlap). */
 	uint64_t start[ABI_FS_MAX_INODES + 1], end[ABI_FS_MAX_INODES + 1];
-	uint64_t h = 0xcbf29ce484222325ULL, pos = 0;
+	uint64_t h = ABI_FNV_BASIS, pos = 0;
 	int nr = 0, ret = 0;
 	uint8_t *buf;
 

@@ -15,12 +15,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/log.h"
 #include "logger/verify/oracle.h"
 #include "logger/guestview/pcview.h"
 #include "logger/session.h"
+#include "util/time.h"
 
 #define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
 
@@ -105,19 +105,12 @@ static int host_writeback(struct session *s, const struct pcview *view, bool fin
 	return ret;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int timed_harvest(struct session *s)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = time_now_ns();
 	/* With a migration, one harvest feeds both the epoch and the rounds. */
 	int64_t n = s->mo ? migout_harvest(s->mo, &s->dirty) : dlog_harvest(&s->dlog, &s->dirty);
-	s->harvest_ns += now_ns() - t0;
+	s->harvest_ns += time_now_ns() - t0;
 	if (n < 0)
 		return (int)n;
 	s->log_entries += (uint64_t)n;
@@ -152,7 +145,7 @@ static void stats_delta(struct session *s, uint64_t *out)
 /* Close the open epoch: final harvest, oracle, record, sinks; open the next. */
 static int close_epoch(struct session *s, uint64_t workload_pages)
 {
-	uint64_t end = now_ns();
+	uint64_t end = time_now_ns();
 	int ret = timed_harvest(s);
 	if (ret)
 		return ret;
@@ -229,7 +222,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	s->log_entries = 0;
 	s->ring_full = 0;
 	s->epoch++;
-	s->epoch_start_ns = now_ns();
+	s->epoch_start_ns = time_now_ns();
 	if (s->mo && s->epoch - 1 == s->cfg->migrate->after_epoch)
 		return migout_start(s->mo);
 	return 0;
@@ -410,7 +403,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	char why[160];
 	int ret;
 
-	uint64_t t0 = now_ns();
+	uint64_t t0 = time_now_ns();
 	ret = vm_create(&s.vm, cfg->kvm_path, cfg->mem_bytes);
 	if (ret)
 		return ret;
@@ -492,7 +485,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	s.sum.mem_bytes = cfg->mem_bytes;
 	s.sum.wss_pages = cfg->wl.wss_pages;
 	s.sum.verified = cfg->verify;
-	s.epoch_start_ns = now_ns();
+	s.epoch_start_ns = time_now_ns();
 
 	struct vm_handlers h = {.ctx = &s,
 				.hcall = on_hcall,
@@ -524,7 +517,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		if (cfg->hostwb_stats)
 			*cfg->hostwb_stats = s.hw.stats;
 	}
-	s.sum.total_ns = now_ns() - t0;
+	s.sum.total_ns = time_now_ns() - t0;
 	if (!ret) {
 		for (int i = 0; i < cfg->nr_sinks; i++)
 			if (cfg->sinks[i]->summary)

@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "logger/dlog/dlog.h"
 #include "logger/dlog/uffd_track.h"
 #include "tests/lib/ds_session.h"
+#include "util/time.h"
 
 struct probe {
 	struct vm *vm;
@@ -34,23 +34,16 @@ struct probe {
 	uint64_t harvest_ns;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int compare(struct probe *p, const char *what, uint64_t wl_pages)
 {
 	frameset_clear(&p->kvm);
 	frameset_clear(&p->host);
 	if (dlog_harvest(&p->dlog, &p->kvm) < 0)
 		return -EIO;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = time_now_ns();
 	if (uffd_track_harvest(p->uffd, &p->host) < 0)
 		return -EIO;
-	p->harvest_ns += now_ns() - t0;
+	p->harvest_ns += time_now_ns() - t0;
 	uint64_t kvm_only = 0, host_only = 0;
 	int64_t first_kvm_only = -1;
 	for (uint64_t i = 0; i < p->kvm.count; i++)
@@ -135,14 +128,14 @@ static int run(int after, uint32_t wl, uint64_t wss, uint32_t epochs, uint64_t m
 	p.epoch = 0;
 
 	struct vm_handlers h = {.ctx = &p, .hcall = on_hcall};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = time_now_ns();
 	ret = vm_run(&vm, &h);
 	printf("registered %s KVM_SET_USER_MEMORY_REGION: %s; epochs 1..%u: kvm-bitmap %" PRIu64
 	       " pages, uffd %" PRIu64 ", kvm-only %" PRIu64 ", uffd-only %" PRIu64 "; %" PRIu64
 	       " PAGEMAP_SCAN/WP ioctls, uffd harvest %.3f ms of %.1f ms run\n",
 	       after ? "after" : "before", ret ? "run failed" : "run ok", epochs, p.tot_kvm,
 	       p.tot_host, p.tot_kvm_only, p.tot_host_only, p.uffd->ioctls,
-	       (double)p.harvest_ns / 1e6, (double)(now_ns() - t0) / 1e6);
+	       (double)p.harvest_ns / 1e6, (double)(time_now_ns() - t0) / 1e6);
 out_host:
 	frameset_free(&p.host);
 out_kvm:

@@ -1,5 +1,5 @@
 /*
- * logger/hostwb/journal.c: the host writeback journal, without KVM.
+ * logger/hostwb/journal*.c: the host writeback journal, without KVM.
  *
  *   - commits apply exactly: one fdatasync each, the image current in place;
  *     a checkpoint leaves the image at the last epoch and the journal clean,

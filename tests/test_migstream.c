@@ -1,5 +1,5 @@
 /*
- * logger/migrate/migstream.c: the live-migration stream, without KVM.
+ * logger/migrate/migstream_*.c: the live-migration stream, without KVM.
  *
  *   - round trip over a socketpair (writer thread): 64 MiB of RAM with data
  *     pages, single zero pages and zero runs, three rounds (all RAM, then
@@ -34,22 +34,21 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "abi/fnv.h"
 #include "abi/fs.h"
 #include "abi/layout.h"
 #include "logger/dlog/frameset.h"
 #include "logger/migrate/migstream.h"
 #include "tests/lib/ds_test.h"
+#include "util/time.h"
 
 #define PAGE MIGSTREAM_PAGE
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)time_now_ns() / 1e9;
 }
 
 /* Page content for (page, version): never all zero. */
@@ -453,34 +452,27 @@ static int refused(const struct outcome *o, int err, const char *what)
 
 /* ---- The test's own encoder, from docs/migration-stream.md ---- */
 
-static uint64_t dstep(uint64_t h, uint64_t w)
-{
-	h ^= w;
-	h *= 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 /* Append one record (seq, meta, nr_data pages) to out; returns its size. */
 static size_t enc(uint8_t *out, uint32_t type, uint64_t seq, const void *meta, uint32_t meta_len,
 		  const void *data, uint32_t nr_data)
 {
 	struct migstream_rec h = {
 	    .type = type, .meta_len = meta_len, .nr_data = nr_data, .seq = seq};
-	uint64_t x = 0xcbf29ce484222325ULL;
+	uint64_t x = ABI_FNV_BASIS;
 
-	x = dstep(x, type | (uint64_t)meta_len << 32);
-	x = dstep(x, nr_data);
-	x = dstep(x, seq);
+	x = abi_fnv_step(x, type | (uint64_t)meta_len << 32);
+	x = abi_fnv_step(x, nr_data);
+	x = abi_fnv_step(x, seq);
 	h.hdr_csum = (uint32_t)(x ^ (x >> 32));
 	for (uint32_t i = 0; i < meta_len; i += 8) {
 		uint64_t w = 0;
 		memcpy(&w, (const uint8_t *)meta + i, meta_len - i < 8 ? meta_len - i : 8);
-		x = dstep(x, w);
+		x = abi_fnv_step(x, w);
 	}
 	for (uint32_t i = 0; i < nr_data; i++) {
 		uint64_t page[PAGE / 8];
 		memcpy(page, (const uint8_t *)data + (size_t)i * PAGE, PAGE);
-		x = dstep(x, migstream_page_hash(page));
+		x = abi_fnv_step(x, migstream_page_hash(page));
 	}
 	h.csum = x;
 	memcpy(out, &h, sizeof(h));
@@ -804,8 +796,8 @@ static void test_oversize(void)
 		h.meta_len = cases[i].meta_len;
 		h.nr_data = cases[i].nr_data;
 		/* Reseal the header checksum for the new lengths. */
-		uint64_t x = dstep(0xcbf29ce484222325ULL, h.type | (uint64_t)h.meta_len << 32);
-		x = dstep(dstep(x, h.nr_data), h.seq);
+		uint64_t x = abi_fnv_step(ABI_FNV_BASIS, h.type | (uint64_t)h.meta_len << 32);
+		x = abi_fnv_step(abi_fnv_step(x, h.nr_data), h.seq);
 		h.hdr_csum = (uint32_t)(x ^ (x >> 32));
 		memcpy(buf + len, &h, sizeof(h));
 		o = run_buf(buf, len + sizeof(h));
@@ -818,8 +810,8 @@ static void test_oversize(void)
 		enc(one, MIGSTREAM_STATE, 1, NULL, 0, NULL, 0);
 		memcpy(&h, one, sizeof(h));
 		h.meta_len = MIGSTREAM_MAX_META + 1;
-		uint64_t x = dstep(0xcbf29ce484222325ULL, h.type | (uint64_t)h.meta_len << 32);
-		x = dstep(dstep(x, h.nr_data), h.seq);
+		uint64_t x = abi_fnv_step(ABI_FNV_BASIS, h.type | (uint64_t)h.meta_len << 32);
+		x = abi_fnv_step(abi_fnv_step(x, h.nr_data), h.seq);
 		h.hdr_csum = (uint32_t)(x ^ (x >> 32));
 		size_t l = rec_off[1];
 		memcpy(buf + l, &h, sizeof(h));

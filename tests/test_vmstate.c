@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi/hcall.h"
@@ -41,6 +40,7 @@
 #include "logger/verify/fileverify.h"
 #include "tests/lib/ds_session.h"
 #include "tests/lib/ds_test.h"
+#include "util/time.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vm.h"
 
@@ -53,9 +53,7 @@ static char dir[] = "/tmp/dirtyscope-vmstate-XXXXXX";
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)time_now_ns() / 1e9;
 }
 
 /* ---- the run-loop side ---------------------------------------------------- */

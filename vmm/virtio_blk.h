@@ -123,7 +123,7 @@ void virtio_blk_reset(struct virtio_blk *b);
  * Safe on a closed device. */
 void virtio_blk_close(struct virtio_blk *b);
 
-/* ---- migration state (implemented at the end of virtio_blk.c) ------------ */
+/* ---- migration state (implemented in virtio_blk_state.c) ---------------- */
 
 #include <stddef.h> /* size_t, offsetof */
 

@@ -32,6 +32,8 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
+#include "fnv.h"
+
 struct abi_fs_inode {
 	char name[ABI_FS_NAME_MAX + 1]; /* NUL-terminated, unique, non-empty */
 	uint64_t size;			/* bytes */
@@ -67,19 +69,16 @@ _Static_assert(__builtin_offsetof(struct abi_fs_super, csum) == 32, "DSFS superb
 _Static_assert(sizeof(struct abi_fs_meta) == ABI_FS_BLOCK, "DSFS metadata is one block");
 
 /*
- * Checksum of `words` 64-bit words: FNV-1a over words, not bytes, so the
- * guest (about 10^6 instructions per second here) checks its metadata block
- * in about 2,000 instructions.  It detects corruption, not malice: the guest
+ * Checksum of `words` 64-bit words: FNV-1a over words, not bytes
+ * (abi_fnv_step), so the guest (about 10^6 instructions per second here)
+ * checks its metadata block in about 2,000 instructions.  It detects corruption, not malice: the guest
  * and host both re-validate every field anyway.
  */
 static inline uint64_t abi_fs_csum(const uint64_t *p, uint64_t words)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (uint64_t i = 0; i < words; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-		h ^= h >> 29;
-	}
+	uint64_t h = ABI_FNV_BASIS;
+	for (uint64_t i = 0; i < words; i++)
+		h = abi_fnv_step(h, p[i]);
 	return h;
 }
 
@@ -91,7 +90,7 @@ static inline uint64_t abi_fs_meta_csum(const struct abi_fs_meta *m)
 	uint64_t h = abi_fs_csum(w, skip);
 	uint64_t zero = 0;
 	h ^= abi_fs_csum(&zero, 1);
-	h *= 0x100000001b3ULL;
+	h *= ABI_FNV_PRIME;
 	return h ^ abi_fs_csum(w + skip + 1, words - skip - 1);
 }
 

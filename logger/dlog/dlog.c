@@ -21,6 +21,12 @@ const struct dlog_mode *dlog_find(const char *name)
 	return NULL;
 }
 
+struct dlog_config dlog_config_default(void)
+{
+	return (struct dlog_config){.ring_entries = DLOG_RING_ENTRIES,
+				    .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
+}
+
 int dlog_init(struct dlog *d, const struct dlog_mode *mode, const struct dlog_config *cfg,
 	      struct vm *vm)
 {

@@ -15,12 +15,17 @@
 #include "vmm/vm.h"
 
 #define DLOG_RING_MIN_BYTES    4096	  /* KVM refuses a ring smaller than a page */
+#define DLOG_RING_ENTRIES      4096	  /* default entries per vCPU ring: 64 KiB */
 #define DLOG_CLEAR_CHUNK_PAGES (1u << 18) /* 1 GiB per KVM_CLEAR_DIRTY_LOG, as QEMU */
 
 struct dlog_config {
 	uint32_t ring_entries;	    /* ring: entries per vCPU ring, a power of two */
 	uint64_t clear_chunk_pages; /* clear: pages per KVM_CLEAR_DIRTY_LOG (multiple of 64) */
 };
+
+/* The configuration every mode runs with unless told otherwise (the CLI's
+ * defaults): DLOG_RING_ENTRIES per ring, DLOG_CLEAR_CHUNK_PAGES per clear. */
+struct dlog_config dlog_config_default(void);
 
 struct dlog;
 struct uffd_track;

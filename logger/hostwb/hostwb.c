@@ -31,23 +31,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "util/io.h"
+#include "util/time.h"
 #include "fs/dsfs.h"
 #include "logger/hostwb/hostwb.h"
 
 #define BLOCK		   ABI_FS_BLOCK
 #define MISMATCHES_PRINTED 8
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int fail(char *why, size_t n, int err, const char *what)
 {
@@ -199,9 +192,9 @@ int hostwb_close(struct hostwb *hw, bool checkpoint, char *why, size_t whylen)
 		virtio_blk_set_backend(hw->blk, NULL);
 	if (hw->journal_open) {
 		if (checkpoint) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = time_now_ns();
 			ret = journal_checkpoint(&hw->j, why, whylen);
-			hw->stats.commit_ns += now_ns() - t0;
+			hw->stats.commit_ns += time_now_ns() - t0;
 		}
 		journal_close(&hw->j);
 		hw->journal_open = false;
@@ -408,7 +401,7 @@ int hostwb_epoch(struct hostwb *hw, uint64_t epoch, const struct frameset *dirty
 	bool meta_valid;
 	int ret;
 
-	uint64_t t0 = now_ns();
+	uint64_t t0 = time_now_ns();
 	memset(&hw->last, 0, sizeof(hw->last));
 	hw->post_due = false;
 	ret = read_meta(hw, &meta, &meta_valid);
@@ -449,10 +442,10 @@ int hostwb_epoch(struct hostwb *hw, uint64_t epoch, const struct frameset *dirty
 	size_t n = build_extents(hw);
 	hw->last.blocks = hw->nr_touched;
 	hw->last.extents = n;
-	uint64_t t1 = now_ns();
+	uint64_t t1 = time_now_ns();
 	hw->last.gather_ns = t1 - t0;
 	ret = journal_commit(&hw->j, epoch, hw->ext, n, why, whylen);
-	hw->last.commit_ns = now_ns() - t1;
+	hw->last.commit_ns = time_now_ns() - t1;
 	for (uint64_t k = 0; k < hw->nr_touched; k++)
 		hw->src[hw->touched[k]] = NULL;
 	if (ret)

@@ -4,10 +4,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "logger/migrate/migctl.h"
 #include "logger/migrate/migstream.h"
+#include "util/io.h"
 
 static uint64_t msg_csum(const struct migctl_msg *m, const char *reason)
 {
@@ -28,16 +28,7 @@ int migctl_send(int fd, uint32_t type, uint64_t arg, const char *reason)
 	memcpy(buf, &m, sizeof(m));
 	if (m.len)
 		memcpy(buf + sizeof(m), reason, m.len);
-	size_t len = sizeof(m) + m.len, off = 0;
-	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		off += (size_t)n;
-	}
-	return 0;
+	return io_send_full(fd, buf, sizeof(m) + m.len);
 }
 
 int migctl_recv(int fd, uint32_t *type, uint64_t *arg, char *reason, size_t cap, char *why,
@@ -46,7 +37,7 @@ int migctl_recv(int fd, uint32_t *type, uint64_t *arg, char *reason, size_t cap,
 	struct migctl_msg m;
 	char text[MIGCTL_MAX_REASON];
 
-	ssize_t n = migstream_read_full(fd, &m, sizeof(m));
+	ssize_t n = io_read_full(fd, &m, sizeof(m));
 	if (n < 0) {
 		snprintf(why, whylen, "waiting for the peer's answer: %s",
 			 n == -EAGAIN || n == -EWOULDBLOCK ? "timed out" : strerror((int)-n));
@@ -61,7 +52,7 @@ int migctl_recv(int fd, uint32_t *type, uint64_t *arg, char *reason, size_t cap,
 		snprintf(why, whylen, "the peer's answer is not a handshake message");
 		return -EPROTO;
 	}
-	n = migstream_read_full(fd, text, m.len);
+	n = io_read_full(fd, text, m.len);
 	if (n < 0 || (size_t)n < m.len) {
 		snprintf(why, whylen, "the peer's answer was cut short");
 		return -ECONNRESET;

@@ -2,7 +2,7 @@
  * Live migration, the destination (logger/migrate/migrate.h).  Everything here
  * comes off the wire: HELLO's configuration is checked field by field
  * before a machine is built from it, pages land only inside guest RAM
- * (logger/migrate/migstream.c validates each batch whole first), and each state
+ * (migstream_read.c validates each batch whole first), and each state
  * blob passes its own loader's checks.  Any refusal is sent back as a NACK
  * so the source can say why, and the guest never runs here.
  */
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -20,14 +19,8 @@
 #include "abi/pcache.h"
 #include "logger/migrate/migctl.h"
 #include "logger/migrate/migrate.h"
+#include "util/time.h"
 #include "vmm/vcpu_state.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Refuse: print the reason, tell the source, return err. */
 static int refuse(struct migin *in, int err, const char *why)
@@ -85,7 +78,7 @@ int migin_open(struct migin *in, int fd)
 	ret = migstream_read(&in->r, &ev, why, sizeof(why));
 	if (ret)
 		return refuse(in, ret, why);
-	in->t_hello = now_ns();
+	in->t_hello = time_now_ns();
 	if (ev.blob_len != sizeof(in->cfg))
 		return refuse(in, -EPROTO, "the source's configuration has the wrong size");
 	memcpy(&in->cfg, ev.blob, sizeof(in->cfg));
@@ -219,7 +212,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		if (ev.type == MIGSTREAM_EV_END)
 			break;
 	}
-	uint64_t t_end = now_ns();
+	uint64_t t_end = time_now_ns();
 	in->stats.receive_ns = t_end - in->t_hello;
 	in->stats.ram_checksum = ev.ram_checksum;
 	ret = load_blobs(b, vm, load, ctx, why, sizeof(why));
@@ -240,7 +233,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		return -ECONNRESET;
 	}
 	ret = migctl_send(in->fd, MIGCTL_ACK, ev.ram_checksum, NULL);
-	uint64_t t_ack = now_ns();
+	uint64_t t_ack = time_now_ns();
 	in->stats.load_ns = t_ack - t_end;
 	if (ret) {
 		log_err("incoming migration: sending ACK: %s; the guest stays "
@@ -261,7 +254,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		log_err("incoming migration: %s; the guest stays with the source", why);
 		return ret == -EAGAIN ? -ECONNRESET : ret;
 	}
-	in->stats.handshake_ns = now_ns() - t_ack;
+	in->stats.handshake_ns = time_now_ns() - t_ack;
 	in->resumed = true;
 	return 0;
 

@@ -27,6 +27,7 @@
 #include "util/log.h"
 #include "logger/migrate/migctl.h"
 #include "logger/migrate/migrate.h"
+#include "util/time.h"
 #include "vmm/vcpu_state.h"
 
 #define CHUNK_PAGES 256 /* pages sent between rate-limit and stop checks */
@@ -81,21 +82,6 @@ struct migout {
 
 	struct migrate_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
-			      .tv_nsec = (long)(ns % 1000000000ull)};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload *wl,
 			uint64_t mem_bytes, const char *workload_name, const char *policy_name,
@@ -301,7 +287,7 @@ int migout_kicked(struct migout *mo)
 		pthread_mutex_unlock(&mo->lock);
 		return 0;
 	}
-	mo->t_stop = now_ns();
+	mo->t_stop = time_now_ns();
 	pthread_mutex_unlock(&mo->lock);
 	int err = pause_save(mo);
 	pthread_mutex_lock(&mo->lock);
@@ -383,9 +369,9 @@ static void pace(struct migout *mo, uint64_t t0, uint64_t bytes0)
 	if (!bw)
 		return;
 	double due = (double)(mo->w.stats.bytes - bytes0) * 1e9 / (double)bw;
-	uint64_t el = now_ns() - t0;
+	uint64_t el = time_now_ns() - t0;
 	if (due > (double)el)
-		sleep_ns((uint64_t)due - el);
+		time_sleep_ns((uint64_t)due - el);
 }
 
 /* Tests: the first attempt's link drops after test_cut_after_bytes. */
@@ -401,7 +387,7 @@ static int send_round(struct migout *mo, uint64_t r, const uint64_t *list, uint6
 		      struct migrate_round *out)
 {
 	const struct guest_mem *m = &mo->vm->mem;
-	uint64_t t0 = now_ns(), b0 = mo->w.stats.bytes;
+	uint64_t t0 = time_now_ns(), b0 = mo->w.stats.bytes;
 	uint64_t p0 = mo->w.stats.pages, z0 = mo->w.stats.zero_pages;
 	int ret = migstream_round_begin(&mo->w, r);
 
@@ -428,7 +414,7 @@ static int send_round(struct migout *mo, uint64_t r, const uint64_t *list, uint6
 	 * every millisecond there is downtime. */
 	if (!stopped)
 		pace(mo, t0, b0);
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = time_now_ns() - t0;
 	mo->bw_bytes += mo->w.stats.bytes - b0;
 	mo->bw_ns += dt;
 	if ((mo->w.stats.zero_pages - z0) * 2 <= mo->w.stats.pages - p0 && dt) {
@@ -467,7 +453,7 @@ static double bandwidth(const struct migout *mo)
 static void round_done(struct migout *mo, struct migrate_round *rd, uint64_t t_begin,
 		       uint64_t dirty)
 {
-	rd->duration_ns = now_ns() - t_begin;
+	rd->duration_ns = time_now_ns() - t_begin;
 	double s = (double)rd->duration_ns / 1e9;
 	rd->dirty_pages = dirty;
 	rd->dirty_rate = s > 0 ? (double)dirty / s : 0;
@@ -547,7 +533,7 @@ static int switch_over(struct migout *mo, uint64_t r)
 	int ret = pause_guest(mo);
 	if (ret)
 		return ret;
-	uint64_t t = now_ns();
+	uint64_t t = time_now_ns();
 	mo->hook_ns = 0;
 	mo->st.down_pause_ns = t - mo->t_stop;
 	int64_t n = take_dirty(mo, true);
@@ -563,14 +549,14 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return ret;
 	round_done(mo, &rd, t, 0);
 	mo->st.final_bytes = mo->w.stats.bytes - b0;
-	uint64_t t_final = now_ns();
+	uint64_t t_final = time_now_ns();
 	mo->st.down_final_ns = t_final - t;
 	if (mo->cfg->on_switchover) {
 		/* A test's own RAM hash: not part of any migration's downtime. */
 		mo->cfg->on_switchover(mo->cfg->test_ctx, &mo->vm->mem);
-		mo->hook_ns = now_ns() - t_final;
+		mo->hook_ns = time_now_ns() - t_final;
 	}
-	uint64_t t_state = now_ns();
+	uint64_t t_state = time_now_ns();
 
 	ret = migstream_write_state(&mo->w, MIGRATE_STATE_VCPU, &mo->vcpu, sizeof(mo->vcpu));
 	if (!ret && mo->vm->blk)
@@ -586,7 +572,7 @@ static int switch_over(struct migout *mo, uint64_t r)
 	if (ret)
 		return link_failed(mo, ret, "sending the state");
 	mo->st.ram_checksum = mo->w.ram_checksum;
-	uint64_t t_end = now_ns();
+	uint64_t t_end = time_now_ns();
 	mo->st.down_end_ns = t_end - t_state;
 
 	uint32_t type;
@@ -599,11 +585,11 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return fail(mo, -EPROTO, "the destination refused the guest: %s", reason);
 	if (type != MIGCTL_ACK || arg != mo->w.ram_checksum)
 		return fail(mo, -EPROTO, "the destination's answer is not an ACK of this stream");
-	uint64_t t_ack = now_ns();
+	uint64_t t_ack = time_now_ns();
 	mo->st.down_ack_ns = t_ack - t_end;
 	/* Downtime ends as GO leaves: taken before the send, which wakes the
 	 * destination and may let it run on this CPU before send returns. */
-	uint64_t t_go = now_ns();
+	uint64_t t_go = time_now_ns();
 	ret = migctl_send(mo->fd, MIGCTL_GO, arg, NULL);
 	if (ret)
 		return fail(mo, ret, "sending GO: %s", strerror(-ret));
@@ -618,7 +604,7 @@ static int attempt(struct migout *mo)
 	const struct migrate_config *cfg = mo->cfg;
 	struct migrate_round rd;
 	char why[256];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = time_now_ns();
 	int ret;
 
 	mo->bw_bytes = mo->bw_ns = mo->bwd_bytes = mo->bwd_ns = 0;
@@ -654,9 +640,9 @@ static int attempt(struct migout *mo)
 	ret = migstream_write_hello(&mo->w, &mo->vm->mem, &mo->hello, sizeof(mo->hello));
 	if (ret)
 		return link_failed(mo, ret, "sending HELLO");
-	mo->st.setup_ns = now_ns() - t0;
+	mo->st.setup_ns = time_now_ns() - t0;
 
-	uint64_t r = 0, t = now_ns();
+	uint64_t r = 0, t = time_now_ns();
 	ret = send_round(mo, 0, NULL, mo->vm->mem.nr_pages, false, &rd);
 	for (;;) {
 		if (ret)
@@ -671,7 +657,7 @@ static int attempt(struct migout *mo)
 			break;
 		maybe_throttle(mo, &rd);
 		r++;
-		t = now_ns();
+		t = time_now_ns();
 		ret = send_round(mo, r, mo->list, (uint64_t)n, false, &rd);
 	}
 	/* The pages just harvested are still to send: back into `dirty`, and

@@ -141,10 +141,6 @@ uint64_t migstream_ram_checksum(const struct guest_mem *m);
  * the handshake messages and other small records that ride the stream. */
 uint64_t migstream_bytes_hash(uint64_t h, const void *p, size_t len);
 
-/* Read up to len bytes from fd, retrying short reads and EINTR; fewer only
- * at end of stream.  Returns the count or -errno. */
-ssize_t migstream_read_full(int fd, void *buf, size_t len);
-
 /* ---- Writer ---- */
 
 struct migstream_stats {
@@ -162,7 +158,7 @@ struct migstream_writer {
 	/* Private. */
 	int sock;	      /* fd is a socket: send with MSG_NOSIGNAL */
 	int err;	      /* first failure (-errno): the stream is dead after it */
-	int phase;	      /* what may come next (enum in migstream.c) */
+	int phase;	      /* what may come next (enum migstream_phase) */
 	uint64_t ram_size;    /* from HELLO: every mem passed later must match */
 	uint64_t round;	      /* the open round, or the next one */
 	uint64_t round_pages; /* in the open round */
