@@ -3,7 +3,6 @@
  * guest's own dirty tracking beside the host's (logger/compare.c).  It takes
  * every run option, plus --plot.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,32 +42,32 @@ static void compare_usage(FILE *f)
 		   "KVM failed mid-run, 130 interrupted\n");
 }
 
-int cmd_compare(int argc, char **argv)
+enum ds_fail cmd_compare(int argc, char **argv)
 {
 	static const struct runopts_cmd cmd = {
 	    .name = "compare", .usage = compare_usage, .compare = true};
 	struct run_opts o;
-	int code = runopts_parse(&o, argc, argv, &cmd);
-	if (code >= 0)
-		return code;
+	enum ds_fail fail = runopts_parse(&o, argc, argv, &cmd);
+	if (fail || o.help)
+		return fail;
 
 	struct out_file json = {0}, plot = {0};
-	if (o.json_path && (code = out_file_open(&json, "--json", o.json_path)))
-		return code;
+	if (o.json_path && (fail = out_file_open(&json, "--json", o.json_path)))
+		return fail;
 	if (o.plot_path) {
 		if (!strcmp(o.plot_path, "-") && json.f == stdout) {
 			out_file_close(&json, 0);
 			return usage_error("--plot -: stdout already carries --json");
 		}
-		if ((code = out_file_open(&plot, "--plot", o.plot_path))) {
+		if ((fail = out_file_open(&plot, "--plot", o.plot_path))) {
 			out_file_close(&json, 0);
-			return code;
+			return fail;
 		}
 	}
-	if (!o.disk.path && (code = runopts_temp_image(&o))) {
+	if (!o.disk.path && (fail = runopts_temp_image(&o))) {
 		out_file_close(&json, 0);
 		out_file_close(&plot, 0);
-		return code;
+		return fail;
 	}
 	o.cfg.image_path = o.disk.path;
 
@@ -85,36 +84,35 @@ int cmd_compare(int argc, char **argv)
 	    .json = json.f,
 	    .report = stderr,
 	};
-	int ret = compare_init(&cmp, &cc);
-	if (ret) {
-		code = DS_EXIT_FAILED;
+	bool completed = false;
+	if (compare_init(&cmp, &cc)) {
+		fail = cmp.fail;
 		goto out;
 	}
 	o.cfg.sinks[o.cfg.nr_sinks++] = &cmp.sink;
 	runopts_catch_signals();
 
-	ret = session_run(&o.cfg, NULL);
-	code = exit_code_for(ret);
-	if (cmp.error && (ret == 0 || ret == 1)) {
+	o.cfg.fail = &fail;
+	completed = session_run(&o.cfg, NULL) >= 0;
+	if (cmp.error && completed) {
 		/* The comparison itself failed: its figures are not to be trusted. */
-		code = cmp.error == -EINVAL ? DS_EXIT_USAGE : DS_EXIT_FAILED;
-		ret = -EIO;
+		fail = cmp.fail ? cmp.fail : DS_FAIL_RUN;
+		completed = false;
 	}
-	if (code == DS_EXIT_OK && cmp.total.unexplained)
-		code = DS_EXIT_CHECK;
-	if (plot.f && (ret == 0 || ret == 1) && compare_plot(&cmp, plot.f)) {
+	if (!fail && cmp.total.unexplained)
+		fail = DS_FAIL_CHECK;
+	if (plot.f && completed && compare_plot(&cmp, plot.f)) {
 		fprintf(stderr, "dirtyscope: --plot %s: cannot draw the picture\n", o.plot_path);
-		code = DS_EXIT_FAILED;
-		ret = -EIO;
+		fail = DS_FAIL_IO;
+		completed = false;
 	}
 	compare_free(&cmp);
 out:;
 	/* Keep the outputs only for a comparison that completed. */
-	int keep = ret == 0 || ret == 1;
-	int jcode = out_file_close(&json, keep);
-	int pcode = out_file_close(&plot, keep);
+	enum ds_fail jfail = out_file_close(&json, completed);
+	enum ds_fail pfail = out_file_close(&plot, completed);
 	runopts_remove_temp_image(&o);
-	if (code == DS_EXIT_OK)
-		code = jcode ? jcode : pcode;
-	return code;
+	if (!fail)
+		fail = jfail ? jfail : pfail;
+	return fail;
 }

@@ -59,7 +59,7 @@ static const char *mechanism(void)
 	return "unknown (no kvm_intel, kvm_amd or kvm_pvm module found)";
 }
 
-int cmd_info(int argc, char **argv)
+enum ds_fail cmd_info(int argc, char **argv)
 {
 	const char *path = "/dev/kvm";
 	static const struct option opts[] = {
@@ -79,7 +79,7 @@ int cmd_info(int argc, char **argv)
 			    "usage: dirtyscope info [--kvm-device PATH]\n"
 			    "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
 			    "uses, and the mechanism KVM uses on this host to log guest stores.\n");
-			return DS_EXIT_OK;
+			return DS_FAIL_NONE;
 		} else if (optopt == 'k') {
 			return usage_error("info: %s needs an argument", argv[optind - 1]);
 		} else {
@@ -90,10 +90,11 @@ int cmd_info(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("info: unexpected argument '%s'", argv[optind]);
 
+	/* Whatever keeps the device from opening as KVM is the platform's
+	 * (kvm_open printed what). */
 	struct kvm kvm;
-	int ret = kvm_open(&kvm, path);
-	if (ret)
-		return exit_code_for(ret);
+	if (kvm_open(&kvm, path))
+		return DS_FAIL_PLATFORM;
 
 	int ring = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING);
 	int ring_acq = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL);
@@ -117,7 +118,7 @@ int cmd_info(int argc, char **argv)
 		char why[160] = "";
 		struct dlog_config cfg = {.ring_entries = 4096,
 					  .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
-		int r = dlog_modes[i]->supported(&kvm, &cfg, why, sizeof(why));
+		enum ds_fail r = dlog_modes[i]->supported(&kvm, &cfg, why, sizeof(why));
 		printf("  %-7s %-9s %s%s%s\n", dlog_modes[i]->name, r ? "no" : "available",
 		       dlog_modes[i]->desc, r ? ": " : "", why);
 	}
@@ -134,5 +135,5 @@ int cmd_info(int argc, char **argv)
 		       "                         'run' detects and reports "
 		       "(docs/platform-notes.md)\n");
 	kvm_close(&kvm);
-	return DS_EXIT_OK;
+	return DS_FAIL_NONE;
 }

@@ -57,7 +57,7 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_receive(int argc, char **argv)
+enum ds_fail cmd_receive(int argc, char **argv)
 {
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
@@ -107,7 +107,7 @@ int cmd_receive(int argc, char **argv)
 			break;
 		case 'h':
 			receive_usage(stdout);
-			return DS_EXIT_OK;
+			return DS_FAIL_NONE;
 		default:
 			if (optopt >= O_LISTEN)
 				return usage_error("receive: %s needs an argument",
@@ -122,17 +122,16 @@ int cmd_receive(int argc, char **argv)
 		return usage_error("receive: --listen ADDR is required");
 
 	struct out_file json = {0};
-	if (json_path) {
-		int e = out_file_open(&json, "--json", json_path);
-		if (e)
-			return e;
-	}
+	enum ds_fail fail;
+	if (json_path && (fail = out_file_open(&json, "--json", json_path)))
+		return fail;
 	int lfd = migaddr_listen(&addr, why, sizeof(why));
 	if (lfd < 0) {
+		/* The address given cannot be listened on: in use, no permission,
+		 * no such directory, not this host's. */
 		fprintf(stderr, "dirtyscope: %s\n", why);
 		out_file_close(&json, 0);
-		return lfd == -EADDRINUSE || lfd == -EACCES || lfd == -ENOENT ? DS_EXIT_USAGE
-									      : DS_EXIT_FAILED;
+		return DS_FAIL_USAGE;
 	}
 	runopts_catch_signals();
 	fprintf(stderr, "dirtyscope: waiting for a guest on %s\n", addr.text);
@@ -143,13 +142,12 @@ int cmd_receive(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "dirtyscope: %s\n", why);
 		out_file_close(&json, 0);
-		return fd == -EINTR ? DS_EXIT_INTERRUPTED : DS_EXIT_MIGRATION;
+		return vm_stop_requested() ? DS_FAIL_INTERRUPTED : DS_FAIL_MIGRATION;
 	}
 
 	struct migin in;
-	int code = DS_EXIT_MIGRATION;
-	int ret = migin_open(&in, fd);
-	if (ret)
+	fail = DS_FAIL_MIGRATION; /* until the guest runs here */
+	if (migin_open(&in, fd))
 		goto out;
 	session_config_incoming(&cfg, &in, image);
 	if (image && !(in.cfg.flags & MIGRATE_CFG_F_DISK))
@@ -162,35 +160,32 @@ int cmd_receive(int argc, char **argv)
 			 cfg.image_path, strerror(errno), image ? "" : " (use --image)");
 		fprintf(stderr, "dirtyscope: %s\n", why);
 		migctl_send(fd, MIGCTL_NACK, 0, why);
-		code = DS_EXIT_USAGE;
+		fail = DS_FAIL_USAGE;
 		goto out;
 	}
 
 	struct sink table, js;
 	runopts_add_sinks(&cfg, &json, &js, &table);
 	struct run_summary sum = {0};
-	ret = session_run(&cfg, &sum);
+	/* Before the guest is resumed here, the session's category says why
+	 * it never came: the platform, this side's options or disk, or the
+	 * stream (DS_FAIL_MIGRATION). */
+	cfg.fail = &fail;
+	int ret = session_run(&cfg, &sum);
 	if (!in.resumed && !in.nacked)
 		/* The machine could not be built here (a missing disk, no
 		 * KVM...): the source should hear it from us, not guess. */
 		migctl_send(fd, MIGCTL_NACK, 0,
 			    "the destination could not set up the machine (see its messages)");
-	if (!in.resumed) {
-		code = ret == -ENOMEM || ret == -EFAULT ? DS_EXIT_FAILED : DS_EXIT_MIGRATION;
-		if (exit_code_for(ret) == DS_EXIT_PLATFORM)
-			code = DS_EXIT_PLATFORM;
-		goto out;
-	}
-	code = exit_code_for(ret);
-	if (cfg.image_path && cfg.verify && (ret == 0 || ret == 1) &&
+	if (in.resumed && ret >= 0 && cfg.image_path && cfg.verify &&
 	    session_file_workload(cfg.wl.workload)) {
 		long v = fileverify_image(cfg.image_path, &cfg.wl, stderr);
-		if (v && code == DS_EXIT_OK)
-			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
+		if (!fail)
+			fail = fileverify_fail(v);
 	}
 out:
 	migin_close(&in);
 	close(fd);
-	int jcode = out_file_close(&json, code == DS_EXIT_OK || code == DS_EXIT_CHECK);
-	return code == DS_EXIT_OK && jcode ? jcode : code;
+	enum ds_fail jfail = out_file_close(&json, !fail || fail == DS_FAIL_CHECK);
+	return fail ? fail : jfail;
 }

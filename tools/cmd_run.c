@@ -2,7 +2,6 @@
  * dirtyscope run: parse the options (tools/runopts.c), then run the session
  * with the table and JSON outputs, and check the image with --verify.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -76,13 +75,13 @@ static void run_usage(FILE *f)
 		"5 --migrate-to given but the guest finished here, 130 interrupted\n");
 }
 
-int cmd_run(int argc, char **argv)
+enum ds_fail cmd_run(int argc, char **argv)
 {
 	static const struct runopts_cmd cmd = {.name = "run", .usage = run_usage};
 	struct run_opts o;
-	int code = runopts_parse(&o, argc, argv, &cmd);
-	if (code >= 0)
-		return code;
+	enum ds_fail fail = runopts_parse(&o, argc, argv, &cmd);
+	if (fail || o.help)
+		return fail;
 	struct session_config cfg = o.cfg;
 	struct disk disk = o.disk;
 	bool file_world = o.file_world;
@@ -90,16 +89,12 @@ int cmd_run(int argc, char **argv)
 
 	struct out_file json = {0};
 	struct sink table, js;
-	if (json_path) {
-		int e = out_file_open(&json, "--json", json_path);
-		if (e)
-			return e;
-	}
+	if (json_path && (fail = out_file_open(&json, "--json", json_path)))
+		return fail;
 	if (file_world && !o.disk.path) {
-		int e = runopts_temp_image(&o);
-		if (e) {
+		if ((fail = runopts_temp_image(&o))) {
 			out_file_close(&json, 0);
-			return e;
+			return fail;
 		}
 		disk = o.disk;
 	}
@@ -109,23 +104,24 @@ int cmd_run(int argc, char **argv)
 	runopts_catch_signals();
 
 	struct run_summary sum;
+	cfg.fail = &fail;
 	int ret = session_run(&cfg, &sum);
-	code = exit_code_for(ret);
+	bool completed = ret >= 0; /* every epoch ran, checks failed or not */
 	/* The guest was to move: finishing it here is not what was asked. */
-	if (cfg.migrate && (ret == 0 || ret == 1) && !sum.migrated) {
+	if (cfg.migrate && completed && !sum.migrated) {
 		fprintf(stderr, "dirtyscope: the guest did not migrate to %s; it finished here\n",
 			cfg.migrate->to.text);
-		if (code == DS_EXIT_OK)
-			code = DS_EXIT_MIGRATION;
+		if (!fail)
+			fail = DS_FAIL_MIGRATION;
 	}
 	/* A migrated run's disk belongs to the destination now. */
-	if (file_world && cfg.verify && (ret == 0 || ret == 1) && !(cfg.migrate && sum.migrated)) {
+	if (file_world && cfg.verify && completed && !(cfg.migrate && sum.migrated)) {
 		long v = fileverify_image(disk.path, &cfg.wl, stderr);
-		if (v && code == DS_EXIT_OK)
-			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
+		if (!fail)
+			fail = fileverify_fail(v);
 	}
 	runopts_remove_temp_image(&o);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
-	int jcode = out_file_close(&json, ret == 0 || ret == 1);
-	return code == DS_EXIT_OK && jcode ? jcode : code;
+	enum ds_fail jfail = out_file_close(&json, completed);
+	return fail ? fail : jfail;
 }

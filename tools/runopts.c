@@ -20,6 +20,7 @@
 #include "logger/output.h"
 #include "logger/session.h"
 #include "tools/cli.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "tools/runopts.h"
 
@@ -116,7 +117,8 @@ static const struct option run_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int bad_number(const char *opt, const char *arg, int err, uint64_t min, uint64_t max)
+static enum ds_fail bad_number(const char *opt, const char *arg, int err, uint64_t min,
+			       uint64_t max)
 {
 	if (err == -ERANGE)
 		return usage_error("%s %s: out of range (%llu..%llu)", opt, arg,
@@ -133,13 +135,13 @@ static int bad_number(const char *opt, const char *arg, int err, uint64_t min, u
 		dst = v_;                                                                          \
 	} while (0)
 
-int out_file_open(struct out_file *j, const char *opt, const char *path)
+enum ds_fail out_file_open(struct out_file *j, const char *opt, const char *path)
 {
 	j->path = path;
 	j->opt = opt;
 	if (!strcmp(path, "-")) {
 		j->f = stdout;
-		return 0;
+		return DS_FAIL_NONE;
 	}
 	/* A device or FIFO (/dev/null, a pipe) is a stream: write it directly.
 	 * Renaming a temporary over it would replace the device node. */
@@ -151,7 +153,7 @@ int out_file_open(struct out_file *j, const char *opt, const char *path)
 		if (!j->f)
 			return usage_error("%s %s: cannot open: %s", opt, path, strerror(errno));
 		j->stream = 1;
-		return 0;
+		return DS_FAIL_NONE;
 	}
 	if (snprintf(j->tmp, sizeof(j->tmp), "%s.tmp-%d", path, (int)getpid()) >=
 	    (int)sizeof(j->tmp))
@@ -160,30 +162,30 @@ int out_file_open(struct out_file *j, const char *opt, const char *path)
 	if (!j->f)
 		return usage_error("%s %s: cannot create %s: %s", opt, path, j->tmp,
 				   strerror(errno));
-	return 0;
+	return DS_FAIL_NONE;
 }
 
-int out_file_close(struct out_file *j, int keep)
+enum ds_fail out_file_close(struct out_file *j, int keep)
 {
 	if (!j->f || j->f == stdout)
-		return 0;
+		return DS_FAIL_NONE;
 	if (j->stream) {
 		int bad = fclose(j->f);
 		j->f = NULL;
-		return bad && keep ? DS_EXIT_FAILED : 0;
+		return bad && keep ? DS_FAIL_IO : DS_FAIL_NONE;
 	}
 	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
 	bad |= fclose(j->f);
 	j->f = NULL;
 	if (keep && !bad && rename(j->tmp, j->path) == 0)
-		return 0;
+		return DS_FAIL_NONE;
 	unlink(j->tmp);
 	if (keep) {
 		fprintf(stderr, "dirtyscope: %s %s: write failed: %s\n", j->opt, j->path,
 			strerror(errno));
-		return DS_EXIT_FAILED;
+		return DS_FAIL_IO;
 	}
-	return 0;
+	return DS_FAIL_NONE;
 }
 
 void runopts_add_sinks(struct session_config *cfg, const struct out_file *json, struct sink *js,
@@ -222,44 +224,52 @@ static bool all_zero(const uint8_t *b, uint64_t n)
 /*
  * A previous run with host writeback may have died mid-commit: bring the
  * image to its last committed epoch before anything reads it (the same
- * recovery `dirtyscope recover` runs).  Returns 0 or an exit code.
+ * recovery `dirtyscope recover` runs).  A missing image is left to the
+ * image check, which says so.
  */
-static int recover_user_image(const char *path)
+static enum ds_fail recover_user_image(const char *path)
 {
 	struct journal_status st;
 	char why[512];
 	int ret = journal_inspect(path, &st, why, sizeof(why));
 	if (ret == -ENOENT || (!ret && (st.state == JOURNAL_NONE || st.state == JOURNAL_CLEAN)))
-		return 0;
-	if (ret)
-		return ret == -EPROTO ? usage_error("--image %s: %s", path, why)
-				      : (fprintf(stderr, "dirtyscope: %s\n", why), DS_EXIT_FAILED);
+		return DS_FAIL_NONE;
+	if (ret) {
+		enum ds_fail f = journal_fail(ret, DS_FAIL_USAGE);
+		if (f == DS_FAIL_USAGE)
+			log_err("--image %s: %s", path, why);
+		else
+			log_err("%s", why);
+		return f;
+	}
 	ret = journal_recover(path, &st, why, sizeof(why));
 	if (ret) {
-		fprintf(stderr, "dirtyscope: --image %s: recovery failed: %s\n", path, why);
-		return ret == -EPROTO ? DS_EXIT_USAGE : DS_EXIT_FAILED;
+		log_err("--image %s: recovery failed: %s", path, why);
+		return journal_fail(ret, DS_FAIL_USAGE);
 	}
 	fprintf(stderr,
 		"dirtyscope: --image %s: recovered from an interrupted host writeback: the "
 		"image holds epoch %llu\n",
 		path, (unsigned long long)st.epoch);
-	return 0;
+	return DS_FAIL_NONE;
 }
 
 /*
  * Check the user's image: valid DSFS, holding the workload's file.  Without
  * --wss the file's capacity sets the page count.  With --verify the file must
  * start as mkimage makes it (zero, and empty for log): the expected content
- * is computed from that start.  Returns 0 or an exit code.
+ * is computed from that start.
  */
-static int check_user_image(struct session_config *cfg, struct disk *d, bool wss_set)
+static enum ds_fail check_user_image(struct session_config *cfg, struct disk *d, bool wss_set)
 {
 	struct dsfs_image img;
 	char why[256];
 	int ret = dsfs_open(d->path, O_RDWR, &img, why, sizeof(why));
-	if (ret)
-		return usage_error("--image %s: %s", d->path, why);
-	int code = 0;
+	if (ret) {
+		log_err("--image %s: %s", d->path, why);
+		return dsfs_fail(ret, DS_FAIL_USAGE);
+	}
+	enum ds_fail code = DS_FAIL_NONE;
 	int ino = d->file ? dsfs_find(&img, d->file) : -1;
 	if (d->file && ino < 0) {
 		code = usage_error("--image %s: no file '%s' (mkimage --file %s:SIZE)", d->path,
@@ -280,8 +290,9 @@ static int check_user_image(struct session_config *cfg, struct disk *d, bool wss
 	if (ino >= 0 && cfg->verify) {
 		uint8_t *buf;
 		uint64_t len;
-		if (dsfs_read_extent(&img, ino, &buf, &len)) {
-			code = usage_error("--image %s: cannot read file '%s'", d->path, d->file);
+		if ((ret = dsfs_read_extent(&img, ino, &buf, &len))) {
+			log_err("--image %s: cannot read file '%s'", d->path, d->file);
+			code = dsfs_fail(ret, DS_FAIL_USAGE);
 			goto out;
 		}
 		/* The expected content is computed for a file of exactly --wss
@@ -302,7 +313,7 @@ out:
 	return code;
 }
 
-int runopts_temp_image(struct run_opts *o)
+enum ds_fail runopts_temp_image(struct run_opts *o)
 {
 	const struct session_config *cfg = &o->cfg;
 	struct disk *d = &o->disk;
@@ -313,7 +324,7 @@ int runopts_temp_image(struct run_opts *o)
 		fprintf(stderr, "dirtyscope: cannot create a temporary image in %s: %s\n",
 			dir && *dir ? dir : "/tmp", strerror(errno));
 		d->tmp[0] = 0;
-		return DS_EXIT_FAILED;
+		return DS_FAIL_IO;
 	}
 	close(fd);
 	d->path = d->tmp;
@@ -330,9 +341,9 @@ int runopts_temp_image(struct run_opts *o)
 		unlink(d->tmp);
 		d->tmp[0] = 0;
 		d->path = NULL;
-		return DS_EXIT_FAILED;
+		return DS_FAIL_IO;
 	}
-	return 0;
+	return DS_FAIL_NONE;
 }
 
 void runopts_remove_temp_image(struct run_opts *o)
@@ -346,8 +357,54 @@ void runopts_remove_temp_image(struct run_opts *o)
 	o->disk.tmp[0] = 0;
 }
 
-int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd)
+/*
+ * TEST HOOK: DIRTYSCOPE_TEST_KVM_FAIL=CALL:ERRNO makes the KVM ioctl CALL
+ * (KVM_RUN or KVM_GET_DIRTY_LOG) fail once with ERRNO (a number, or EINVAL,
+ * EPERM, EIO, EFAULT, ENOMEM) after the first epoch, as if KVM had refused
+ * it mid-run (vmm/kvm.h).  tests/test_exit.c uses it to show that such a
+ * failure exits 4 whatever its errno; it is not for users, and no usage text
+ * mentions it.
+ */
+static enum ds_fail runopts_test_hooks(struct session_config *cfg)
 {
+	static const struct {
+		const char *name;
+		enum kvm_test_call call;
+	} calls[] = {{"KVM_RUN", KVM_TEST_RUN}, {"KVM_GET_DIRTY_LOG", KVM_TEST_GET_DIRTY_LOG}};
+	static const struct {
+		const char *name;
+		int err;
+	} errs[] = {{"EINVAL", EINVAL},
+		    {"EPERM", EPERM},
+		    {"EIO", EIO},
+		    {"EFAULT", EFAULT},
+		    {"ENOMEM", ENOMEM}};
+	const char *v = getenv("DIRTYSCOPE_TEST_KVM_FAIL");
+	if (!v || !*v)
+		return DS_FAIL_NONE;
+	const char *colon = strchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : 0;
+	for (size_t i = 0; colon && i < sizeof(calls) / sizeof(calls[0]); i++) {
+		if (strlen(calls[i].name) != n || strncmp(v, calls[i].name, n))
+			continue;
+		uint64_t e = 0;
+		for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++)
+			if (!strcmp(colon + 1, errs[k].name))
+				e = (uint64_t)errs[k].err;
+		if (e || !parse_u64(colon + 1, 1, 4095, &e)) {
+			cfg->test_kvm_fail = calls[i].call;
+			cfg->test_kvm_fail_err = (int)e;
+			return DS_FAIL_NONE;
+		}
+	}
+	return usage_error("DIRTYSCOPE_TEST_KVM_FAIL=%s: a test hook, KVM_RUN:ERRNO or "
+			   "KVM_GET_DIRTY_LOG:ERRNO",
+			   v);
+}
+
+enum ds_fail runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd)
+{
+	o->help = false;
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = &dlog_mode_bitmap,
@@ -532,7 +589,8 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 			break;
 		case 'h':
 			cmd->usage(stdout);
-			return DS_EXIT_OK;
+			o->help = true;
+			return DS_FAIL_NONE;
 		default:
 			/* getopt sets optopt to the option's value when its argument
 			 * is missing, and to 0 for an unknown long option. */
@@ -609,7 +667,7 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 			cfg.wl.sync_every = cfg.wl.writes_per_epoch / 4;
 		disk.file = abi_wl_file_name(cfg.wl.workload);
 		if (disk.path) {
-			int e = recover_user_image(disk.path);
+			enum ds_fail e = recover_user_image(disk.path);
 			if (e)
 				return e;
 			e = check_user_image(&cfg, &disk, wss_set);
@@ -673,5 +731,5 @@ int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopt
 	o->plot_path = plot_path;
 	o->disk = disk;
 	o->file_world = file_world;
-	return -1;
+	return runopts_test_hooks(&o->cfg);
 }

@@ -44,26 +44,28 @@ struct run_opts {
 	bool file_world;
 	struct hostwb_config hostwb;   /* --writeback host; cfg.hostwb points here */
 	struct migrate_config migrate; /* --migrate-to; cfg.migrate points here */
+	bool help;		       /* --help was printed: nothing more to do */
 };
 
 /*
- * Parse and check argv (argv[0] is the command's name).  Returns -1 when the
- * command should go on with *o filled in, else the exit code to return now
- * (0 after --help, DS_EXIT_USAGE after a one-line error).
+ * Parse and check argv (argv[0] is the command's name).  Returns
+ * DS_FAIL_NONE with *o filled in (o->help: --help was printed, nothing more
+ * to do), or what failed after a one-line error.
  */
-int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd);
+enum ds_fail runopts_parse(struct run_opts *o, int argc, char **argv,
+			   const struct runopts_cmd *cmd);
 
 /* Open the file an option (`opt`, for messages) names, or stdout for "-".
- * Returns 0 or an exit code. */
-int out_file_open(struct out_file *j, const char *opt, const char *path);
+ * A path that cannot be written is a usage error. */
+enum ds_fail out_file_open(struct out_file *j, const char *opt, const char *path);
 
-/* Close it: keep the file if `keep`, else remove it.  Returns 0 or an exit
- * code. */
-int out_file_close(struct out_file *j, int keep);
+/* Close it: keep the file if `keep`, else remove it.  A failed write of a
+ * kept file is DS_FAIL_IO. */
+enum ds_fail out_file_close(struct out_file *j, int keep);
 
 /* Make a temporary image holding just the workload's file, when the user gave
- * none.  Returns 0 or an exit code; on failure nothing is left behind. */
-int runopts_temp_image(struct run_opts *o);
+ * none.  On failure (DS_FAIL_IO) nothing is left behind. */
+enum ds_fail runopts_temp_image(struct run_opts *o);
 
 /* Remove the temporary image, and its host writeback journal, if any. */
 void runopts_remove_temp_image(struct run_opts *o);

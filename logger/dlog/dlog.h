@@ -12,6 +12,7 @@
 
 #include "logger/dlog/frameset.h"
 #include "logger/dlog/harvest.h"
+#include "util/fail.h"
 #include "vmm/vm.h"
 
 #define DLOG_RING_MIN_BYTES    4096	  /* KVM refuses a ring smaller than a page */
@@ -28,10 +29,11 @@ struct uffd_track;
 struct dlog_mode {
 	const char *name;
 	const char *desc;
-	/* 0 if this KVM can run the mode with cfg; else -EOPNOTSUPP (platform)
-	 * or -EINVAL (cfg out of range), with the reason in why. */
-	int (*supported)(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
-			 size_t len);
+	/* DS_FAIL_NONE if this KVM can run the mode with cfg; else, with the
+	 * reason in why, DS_FAIL_PLATFORM (KVM or the kernel lacks what the
+	 * mode needs) or DS_FAIL_USAGE (cfg out of the range it takes). */
+	enum ds_fail (*supported)(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+				  size_t len);
 	int (*vm_created)(struct dlog *d);   /* VM exists; no slots, no vCPUs yet */
 	int (*vcpu_created)(struct dlog *d); /* vCPU 0 exists */
 	/* Add pages dirtied since the last harvest to out (NULL: discard) and
@@ -54,6 +56,10 @@ struct dlog {
 	/* Set by a caller that harvests while the vCPU runs (the migration
 	 * thread): checks that need a stopped vCPU are skipped then. */
 	bool vcpu_running;
+	/* Set by a harvest that found the log itself lost entries (a dirty
+	 * ring KVM overran): the run's dirty sets are incomplete, a failed
+	 * check rather than a KVM failure. */
+	bool overflowed;
 };
 
 /* NULL-terminated table of all modes. */
