@@ -9,7 +9,9 @@
 
 #include "logger/compare/compare.h"
 #include "tools/cli.h"
+#include "tools/runimage.h"
 #include "tools/runopts.h"
+#include "tools/runopts_out.h"
 
 static void compare_usage(FILE *f)
 {
@@ -47,8 +49,11 @@ enum ds_fail cmd_compare(int argc, char **argv)
 	static const struct runopts_cmd cmd = {
 	    .name = "compare", .usage = compare_usage, .compare = true};
 	struct run_opts o;
-	enum ds_fail fail = runopts_parse(&o, argc, argv, &cmd);
+	enum ds_fail fail = runopts_get(&o, argc, argv, &cmd);
 	if (fail || o.help)
+		return fail;
+	/* The user's image is recovered and checked before anything reads it. */
+	if ((fail = runimage_check(&o)))
 		return fail;
 
 	struct out_file json = {0}, plot = {0};
@@ -64,7 +69,7 @@ enum ds_fail cmd_compare(int argc, char **argv)
 			return fail;
 		}
 	}
-	if (!o.disk.path && (fail = runopts_temp_image(&o))) {
+	if (!o.disk.path && (fail = runimage_temp(&o))) {
 		out_file_close(&json, 0);
 		out_file_close(&plot, 0);
 		return fail;
@@ -111,7 +116,7 @@ out:;
 	/* Keep the outputs only for a comparison that completed. */
 	enum ds_fail jfail = out_file_close(&json, completed);
 	enum ds_fail pfail = out_file_close(&plot, completed);
-	runopts_remove_temp_image(&o);
+	runimage_remove_temp(&o);
 	if (!fail)
 		fail = jfail ? jfail : pfail;
 	return fail;

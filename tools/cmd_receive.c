@@ -17,7 +17,7 @@
 #include "logger/session.h"
 #include "tools/cli.h"
 #include "util/parse.h"
-#include "tools/runopts.h"
+#include "tools/runopts_out.h"
 
 static void receive_usage(FILE *f)
 {

@@ -1,6 +1,7 @@
 /*
- * dirtyscope run: parse the options (tools/runopts.c), then run the session
- * with the table and JSON outputs, and check the image with --verify.
+ * dirtyscope run: parse the options (tools/runopts.c), prepare the disk image
+ * (tools/runimage.c), then run the session with the table and JSON outputs
+ * (tools/runopts_out.c), and check the image with --verify.
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -8,7 +9,9 @@
 #include "logger/verify/fileverify.h"
 #include "logger/output.h"
 #include "tools/cli.h"
+#include "tools/runimage.h"
 #include "tools/runopts.h"
+#include "tools/runopts_out.h"
 
 static void run_usage(FILE *f)
 {
@@ -79,26 +82,23 @@ enum ds_fail cmd_run(int argc, char **argv)
 {
 	static const struct runopts_cmd cmd = {.name = "run", .usage = run_usage};
 	struct run_opts o;
-	enum ds_fail fail = runopts_parse(&o, argc, argv, &cmd);
+	enum ds_fail fail = runopts_get(&o, argc, argv, &cmd);
 	if (fail || o.help)
 		return fail;
-	struct session_config cfg = o.cfg;
-	struct disk disk = o.disk;
-	bool file_world = o.file_world;
-	const char *json_path = o.json_path;
+	/* The user's image is recovered and checked before anything reads it. */
+	if ((fail = runimage_check(&o)))
+		return fail;
 
 	struct out_file json = {0};
 	struct sink table, js;
-	if (json_path && (fail = out_file_open(&json, "--json", json_path)))
+	if (o.json_path && (fail = out_file_open(&json, "--json", o.json_path)))
 		return fail;
-	if (file_world && !o.disk.path) {
-		if ((fail = runopts_temp_image(&o))) {
-			out_file_close(&json, 0);
-			return fail;
-		}
-		disk = o.disk;
+	if (o.file_world && !o.disk.path && (fail = runimage_temp(&o))) {
+		out_file_close(&json, 0);
+		return fail;
 	}
-	cfg.image_path = disk.path;
+	struct session_config cfg = o.cfg;
+	cfg.image_path = o.disk.path;
 	runopts_add_sinks(&cfg, &json, &js, &table);
 
 	runopts_catch_signals();
@@ -115,12 +115,12 @@ enum ds_fail cmd_run(int argc, char **argv)
 			fail = DS_FAIL_MIGRATION;
 	}
 	/* A migrated run's disk belongs to the destination now. */
-	if (file_world && cfg.verify && completed && !(cfg.migrate && sum.migrated)) {
-		long v = fileverify_image(disk.path, &cfg.wl, stderr);
+	if (o.file_world && cfg.verify && completed && !(cfg.migrate && sum.migrated)) {
+		long v = fileverify_image(o.disk.path, &cfg.wl, stderr);
 		if (!fail)
 			fail = fileverify_fail(v);
 	}
-	runopts_remove_temp_image(&o);
+	runimage_remove_temp(&o);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
 	enum ds_fail jfail = out_file_close(&json, completed);
 	return fail ? fail : jfail;

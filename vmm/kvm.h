@@ -40,7 +40,7 @@ void kvm_close(struct kvm *kvm);
  * KVM failure mid-run is reported as one (exit 4) whatever its errno.  The
  * session arms it when the first epoch ends, from
  * session_config.test_kvm_fail, which only `dirtyscope` sets, from the
- * DIRTYSCOPE_TEST_KVM_FAIL environment variable (tools/runopts_env.c).  The
+ * DIRTYSCOPE_TEST_KVM_FAIL environment variable (tools/testhook.c).  The
  * call sites that honour it: KVM_RUN (vmm/vm.c) and KVM_GET_DIRTY_LOG
  * (logger/dlog/dlog_bitmap.c).  Unarmed, they cost one atomic load.
  */
