@@ -10,38 +10,46 @@
 #include "logger/compare/compare.h"
 #include "tools/cli.h"
 #include "tools/runimage.h"
+#include "vmm/wlnames.h"
 #include "tools/runopts.h"
 #include "tools/runopts_out.h"
 
 static void compare_usage(FILE *f)
 {
-	fprintf(f, "usage: dirtyscope compare --workload W [--policy P] [options]\n"
-		   "Run a file workload and compare, epoch by epoch, the pages the guest's page\n"
-		   "cache calls dirty with what the host saw: KVM's dirty log mapped through the\n"
-		   "guest's page-cache index, and the D bits of the guest's page tables.\n"
-		   "\n"
-		   "  --workload W        db | log | shared2 | private | forkcow | mixed\n"
-		   "  --policy P          wp | dbit | scan | lossy (default wp)\n"
-		   "  --log MODE          bitmap | clear | ring | uffd (default bitmap)\n"
-		   "  --epochs N          epochs to run (default 4)\n"
-		   "  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
-		   "  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
-		   "                      who saw each page dirty (both, guest, host, missed)\n"
-		   "  every other run option works too (--image, --wss, --writes, --seed,\n"
-		   "  --cache-pages, --flush-every, --sync-every, --writeback, --mem, --verify,\n"
-		   "  ...):\n"
-		   "  see dirtyscope run --help\n"
-		   "  -h, --help          this text\n"
-		   "\n"
-		   "Columns (docs/compare.md): dirty/wrote the guest's view; both, g-only,\n"
-		   "h-only: file pages by who saw them; pte-D: pages a PTE maps dirty; missed:\n"
-		   "bytes differ from the image and the guest will never write them; then the\n"
-		   "other frames KVM saw dirty, by class.\n"
-		   "\n"
-		   "exit codes: 0 ok (missed pages are a finding, not a failure), 1 the guest\n"
-		   "called a page dirty that no host log saw written, or --verify found lost\n"
-		   "pages, 2 usage or input error, 3 platform cannot do it, 4 guest crashed or\n"
-		   "KVM failed mid-run, 130 interrupted\n");
+	char modes[128], files[128], policies[128];
+
+	dlog_mode_list(false, " | ", " | ", modes, sizeof(modes));
+	wl_list(WL_FILE, " | ", " | ", files, sizeof(files));
+	policy_list(" | ", " | ", policies, sizeof(policies));
+	fprintf(f,
+		"usage: dirtyscope compare --workload W [--policy P] [options]\n"
+		"Run a file workload and compare, epoch by epoch, the pages the guest's page\n"
+		"cache calls dirty with what the host saw: KVM's dirty log mapped through the\n"
+		"guest's page-cache index, and the D bits of the guest's page tables.\n"
+		"\n"
+		"  --workload W        %s\n"
+		"  --policy P          %s (default wp)\n"
+		"  --log MODE          %s (default bitmap)\n"
+		"  --epochs N          epochs to run (default 4)\n"
+		"  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
+		"  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
+		"                      who saw each page dirty (both, guest, host, missed)\n"
+		"  every other run option works too (--image, --wss, --writes, --seed,\n"
+		"  --cache-pages, --flush-every, --sync-every, --writeback, --mem, --verify,\n"
+		"  ...):\n"
+		"  see dirtyscope run --help\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Columns (docs/compare.md): dirty/wrote the guest's view; both, g-only,\n"
+		"h-only: file pages by who saw them; pte-D: pages a PTE maps dirty; missed:\n"
+		"bytes differ from the image and the guest will never write them; then the\n"
+		"other frames KVM saw dirty, by class.\n"
+		"\n"
+		"exit codes: 0 ok (missed pages are a finding, not a failure), 1 the guest\n"
+		"called a page dirty that no host log saw written, or --verify found lost\n"
+		"pages, 2 usage or input error, 3 platform cannot do it, 4 guest crashed or\n"
+		"KVM failed mid-run, 130 interrupted\n",
+		files, policies, modes);
 }
 
 enum ds_fail cmd_compare(int argc, char **argv)

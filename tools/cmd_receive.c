@@ -21,25 +21,31 @@
 
 static void receive_usage(FILE *f)
 {
-	fprintf(f, "usage: dirtyscope receive --listen ADDR [options]\n"
-		   "Wait for one guest sent by 'dirtyscope run --migrate-to ADDR', resume it\n"
-		   "and run its workload to the end, logging its dirty pages epoch by epoch.\n"
-		   "\n"
-		   "  --listen ADDR       unix:PATH (created, removed at exit) or tcp:HOST:PORT\n"
-		   "  --log MODE          dirty log here: bitmap | clear | ring (default bitmap)\n"
-		   "  --ring-entries N    ring: entries per vCPU ring (default 4096)\n"
-		   "  --image FILE        the disk, if not at the path the source used\n"
-		   "  --verify            check every harvest against a copy of guest RAM; file\n"
-		   "                      workloads: check the image's content at the end\n"
-		   "  --json FILE|-       JSON lines: the incoming migration, epochs, summary\n"
-		   "  --console           echo the guest's serial console to stderr\n"
-		   "  --kvm-device PATH   KVM device (default /dev/kvm)\n"
-		   "  -h, --help          this text\n"
-		   "\n"
-		   "exit codes: 0 the guest finished here and its own data check passed,\n"
-		   "1 its check failed (or lost pages, image mismatch), 2 usage error,\n"
-		   "3 platform cannot do it, 4 guest crashed or KVM failed, 5 no guest\n"
-		   "arrived (stream refused, source aborted, link dropped), 130 interrupted\n");
+	char modes[128];
+
+	/* Migration harvests KVM's own log (struct dlog_mode.kvm_log). */
+	dlog_mode_list(true, " | ", " | ", modes, sizeof(modes));
+	fprintf(f,
+		"usage: dirtyscope receive --listen ADDR [options]\n"
+		"Wait for one guest sent by 'dirtyscope run --migrate-to ADDR', resume it\n"
+		"and run its workload to the end, logging its dirty pages epoch by epoch.\n"
+		"\n"
+		"  --listen ADDR       unix:PATH (created, removed at exit) or tcp:HOST:PORT\n"
+		"  --log MODE          dirty log here: %s (default bitmap)\n"
+		"  --ring-entries N    ring: entries per vCPU ring (default 4096)\n"
+		"  --image FILE        the disk, if not at the path the source used\n"
+		"  --verify            check every harvest against a copy of guest RAM; file\n"
+		"                      workloads: check the image's content at the end\n"
+		"  --json FILE|-       JSON lines: the incoming migration, epochs, summary\n"
+		"  --console           echo the guest's serial console to stderr\n"
+		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"exit codes: 0 the guest finished here and its own data check passed,\n"
+		"1 its check failed (or lost pages, image mismatch), 2 usage error,\n"
+		"3 platform cannot do it, 4 guest crashed or KVM failed, 5 no guest\n"
+		"arrived (stream refused, source aborted, link dropped), 130 interrupted\n",
+		modes);
 }
 
 enum { O_LISTEN = 256, O_LOG, O_RING, O_IMAGE, O_VERIFY, O_JSON, O_CONSOLE, O_KVM };
@@ -66,7 +72,7 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	};
 	struct migaddr addr;
 	const char *listen_on = NULL, *json_path = NULL, *image = NULL;
-	char why[320];
+	char why[320], modes[128];
 	int opt;
 
 	opterr = 0;
@@ -80,8 +86,10 @@ enum ds_fail cmd_receive(int argc, char **argv)
 			break;
 		case O_LOG:
 			cfg.mode = dlog_find(optarg);
-			if (!cfg.mode || cfg.mode == &dlog_mode_uffd)
-				return usage_error("--log %s: bitmap, clear or ring", optarg);
+			if (!cfg.mode || !cfg.mode->kvm_log)
+				return usage_error(
+				    "--log %s: %s", optarg,
+				    dlog_mode_list(true, ", ", " or ", modes, sizeof(modes)));
 			break;
 		case O_RING: {
 			uint64_t v;

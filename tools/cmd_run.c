@@ -10,22 +10,30 @@
 #include "logger/output.h"
 #include "tools/cli.h"
 #include "tools/runimage.h"
+#include "vmm/wlnames.h"
 #include "tools/runopts.h"
 #include "tools/runopts_out.h"
 
 static void run_usage(FILE *f)
 {
+	char modes[128], anon[128], files[128], tests[128], policies[128];
+
+	dlog_mode_list(false, " | ", " | ", modes, sizeof(modes));
+	wl_list(WL_ANON, " | ", " | ", anon, sizeof(anon));
+	wl_list(WL_FILE, " | ", " | ", files, sizeof(files));
+	wl_list(WL_SELFTEST, " | ", " | ", tests, sizeof(tests));
+	policy_list(" | ", " | ", policies, sizeof(policies));
 	fprintf(f,
 		"usage: dirtyscope run [options]\n"
 		"Boot the guest, run a workload, and log its dirty pages epoch by epoch\n"
 		"through one of KVM's dirty-log interfaces.\n"
 		"\n"
-		"  --log MODE          bitmap | clear | ring | uffd (default bitmap); uffd\n"
+		"  --log MODE          %s (default bitmap); uffd\n"
 		"                      tracks guest RAM with host userfaultfd write-protect\n"
-		"  --workload W        anonymous memory: seq | random | hotcold (default seq);\n"
-		"                      files: db | log | shared2 | private | forkcow | mixed;\n"
-		"                      bad-input tests: badsys | badblk\n"
-		"  --policy P          file workloads: wp | dbit | scan | lossy (default wp)\n"
+		"  --workload W        anonymous memory: %s (default seq);\n"
+		"                      files: %s;\n"
+		"                      bad-input tests: %s\n"
+		"  --policy P          file workloads: %s (default wp)\n"
 		"  --image FILE        file workloads: the disk image (see mkimage); default: a\n"
 		"                      temporary image sized for the workload, removed after\n"
 		"  --cache-pages N     guest page-cache limit in pages (default, and most:\n"
@@ -75,7 +83,8 @@ static void run_usage(FILE *f)
 		"\n"
 		"exit codes: 0 ok, 1 lost pages or image mismatch, 2 usage or input error,\n"
 		"3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
-		"5 --migrate-to given but the guest finished here, 130 interrupted\n");
+		"5 --migrate-to given but the guest finished here, 130 interrupted\n",
+		modes, anon, files, tests, policies);
 }
 
 enum ds_fail cmd_run(int argc, char **argv)

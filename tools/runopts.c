@@ -14,26 +14,7 @@
 #include "tools/cli.h"
 #include "tools/runopts.h"
 #include "util/parse.h"
-
-static const struct {
-	const char *name;
-	uint32_t id;
-} workloads[] = {
-    {"seq", ABI_WL_SEQ},	 {"random", ABI_WL_RANDOM},   {"hotcold", ABI_WL_HOTCOLD},
-    {"db", ABI_WL_DB},		 {"log", ABI_WL_LOG},	      {"shared2", ABI_WL_SHARED2},
-    {"private", ABI_WL_PRIVATE}, {"forkcow", ABI_WL_FORKCOW}, {"mixed", ABI_WL_MIXED},
-    {"badsys", ABI_WL_BADSYS},	 {"badblk", ABI_WL_BADBLK},
-};
-
-static const struct {
-	const char *name;
-	uint32_t id;
-} policies[] = {
-    {"wp", ABI_POLICY_WP},
-    {"dbit", ABI_POLICY_DBIT},
-    {"scan", ABI_POLICY_SCAN},
-    {"lossy", ABI_POLICY_LOSSY},
-};
+#include "vmm/wlnames.h"
 
 /* File workloads' defaults: small, because guest code runs at about 10^6
  * instructions per second here (docs/platform-notes.md). */
@@ -128,7 +109,7 @@ static enum ds_fail bad_number(const char *opt, const char *arg, int err, uint64
 
 enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const struct runopts_cmd *cmd)
 {
-	char why[320];
+	char why[320], list[256];
 	int opt;
 
 	memset(a, 0, sizeof(*a));
@@ -140,21 +121,16 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			a->mode = dlog_find(optarg);
 			if (!a->mode)
 				return usage_error(
-				    "--log %s: unknown mode (bitmap, clear, ring, uffd)", optarg);
+				    "--log %s: unknown mode (%s)", optarg,
+				    dlog_mode_list(false, ", ", ", ", list, sizeof(list)));
 			break;
 		case OPT_WORKLOAD: {
-			size_t i;
-			for (i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
-				if (!strcmp(optarg, workloads[i].name))
-					break;
-			if (i == sizeof(workloads) / sizeof(workloads[0]))
-				return usage_error(
-				    "--workload %s: unknown workload (seq, random, hotcold, db, "
-				    "log, "
-				    "shared2, private, forkcow, mixed, badsys, badblk)",
-				    optarg);
-			a->workload = workloads[i].id;
-			a->workload_name = workloads[i].name;
+			const struct wl_name *w = wl_find(optarg);
+			if (!w)
+				return usage_error("--workload %s: unknown workload (%s)", optarg,
+						   wl_list(WL_ANY, ", ", ", ", list, sizeof(list)));
+			a->workload = w->id;
+			a->workload_name = w->name;
 			break;
 		}
 		case OPT_MEM: {
@@ -207,15 +183,12 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			a->kvm_path = optarg;
 			break;
 		case OPT_POLICY: {
-			size_t i;
-			for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
-				if (!strcmp(optarg, policies[i].name))
-					break;
-			if (i == sizeof(policies) / sizeof(policies[0]))
-				return usage_error(
-				    "--policy %s: unknown policy (wp, dbit, scan, lossy)", optarg);
-			a->policy = policies[i].id;
-			a->policy_name = policies[i].name;
+			const struct policy_name *p = policy_find(optarg);
+			if (!p)
+				return usage_error("--policy %s: unknown policy (%s)", optarg,
+						   policy_list(", ", ", ", list, sizeof(list)));
+			a->policy = p->id;
+			a->policy_name = p->name;
 			break;
 		}
 		case OPT_IMAGE:
@@ -323,25 +296,25 @@ static uint32_t workload_of(const struct run_args *a)
 /* The bad-input programs check themselves and end no epoch. */
 static bool selftest(uint32_t wl)
 {
-	return wl == ABI_WL_BADSYS || wl == ABI_WL_BADBLK;
+	return wl_kind(wl) == WL_SELFTEST;
 }
 
 enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *cmd)
 {
 	uint32_t wl = workload_of(a);
 	bool file_world = session_file_workload(wl);
+	char files[128], list[128];
 
+	wl_list(WL_FILE, ", ", ", ", files, sizeof(files));
 	if (cmd->compare && (!file_world || selftest(wl)))
-		return usage_error("compare: --workload %s: compare needs a file workload (db, "
-				   "log, shared2, private, forkcow, mixed)",
-				   a->workload_name ? a->workload_name : "seq");
+		return usage_error("compare: --workload %s: compare needs a file workload (%s)",
+				   wl_name_of(wl), files);
 	if (!file_world &&
 	    (a->policy_name || a->image_path || a->cache_pages || a->flush_set || a->sync_set))
 		return usage_error("--policy, --image, --cache-pages, --flush-every and "
 				   "--sync-every are for file workloads");
 	if (a->host_wb && (!file_world || selftest(wl)))
-		return usage_error("--writeback host: needs a file workload (db, log, shared2, "
-				   "private, forkcow, mixed)");
+		return usage_error("--writeback host: needs a file workload (%s)", files);
 	if ((a->migrate || a->migrate_opt) && cmd->compare)
 		return usage_error("compare: live migration options are for run");
 	if (a->migrate_opt && !a->migrate)
@@ -351,11 +324,12 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 	if (a->migrate && a->host_wb)
 		return usage_error("--migrate-to: not with --writeback host (the journal does not "
 				   "move)");
-	if (a->migrate && a->mode == &dlog_mode_uffd)
-		return usage_error("--migrate-to: --log %s cannot run; use bitmap, clear or ring",
-				   a->mode->name);
+	if (a->migrate && a->mode && !a->mode->kvm_log)
+		return usage_error("--migrate-to: --log %s cannot run; use %s", a->mode->name,
+				   dlog_mode_list(true, ", ", " or ", list, sizeof(list)));
 	if (a->migrate && selftest(wl))
-		return usage_error("--migrate-to: badsys and badblk end no epoch to migrate after");
+		return usage_error("--migrate-to: %s end no epoch to migrate after",
+				   wl_list(WL_SELFTEST, ", ", " and ", list, sizeof(list)));
 	if (a->migrate && file_world && !a->image_path)
 		return usage_error("--migrate-to: a file workload needs --image (the destination "
 				   "opens the same image)");
@@ -379,7 +353,7 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 	    .mode = a->mode ? a->mode : &dlog_mode_bitmap,
 	    .dlog = {.ring_entries = a->ring_entries ? (uint32_t)a->ring_entries : 4096,
 		     .clear_chunk_pages = a->clear_chunk ? a->clear_chunk : DLOG_CLEAR_CHUNK_PAGES},
-	    .workload_name = a->workload_name ? a->workload_name : "seq",
+	    .workload_name = wl_name_of(wl),
 	    .wl = {.workload = wl,
 		   .epochs = a->epochs ? (uint32_t)a->epochs : 10,
 		   .wss_pages = a->wss_pages ? a->wss_pages : 512,
@@ -421,7 +395,7 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 	if (o->file_world) {
 		if (!cfg->policy_name) {
 			cfg->wl.policy = ABI_POLICY_WP;
-			cfg->policy_name = "wp";
+			cfg->policy_name = policy_name_of(ABI_POLICY_WP);
 		}
 		if (!a->wss_pages)
 			cfg->wl.wss_pages = FILE_DEFAULT_PAGES;

@@ -29,6 +29,9 @@ struct uffd_track;
 struct dlog_mode {
 	const char *name;
 	const char *desc;
+	/* KVM's own dirty log (not a tracker of the host's page tables): what
+	 * live migration, source and destination, can harvest. */
+	bool kvm_log;
 	/* DS_FAIL_NONE if this KVM can run the mode with cfg; else, with the
 	 * reason in why, DS_FAIL_PLATFORM (KVM or the kernel lacks what the
 	 * mode needs) or DS_FAIL_USAGE (cfg out of the range it takes). */
@@ -68,6 +71,12 @@ extern const struct dlog_mode dlog_mode_bitmap, dlog_mode_clear, dlog_mode_ring,
 
 /* The mode called name, or NULL. */
 const struct dlog_mode *dlog_find(const char *name);
+
+/* The modes' names into buf, in table order (only KVM's own logs if
+ * kvm_log_only), in strlist_join's form (util/strlist.h): "bitmap | clear
+ * | ring | uffd", "bitmap, clear or ring". */
+const char *dlog_mode_list(bool kvm_log_only, const char *sep, const char *last, char *buf,
+			   size_t len);
 
 /* Bind a mode to a created VM (no slots, no vCPUs yet) and run vm_created. */
 int dlog_init(struct dlog *d, const struct dlog_mode *mode, const struct dlog_config *cfg,

@@ -80,6 +80,7 @@ static enum ds_fail bitmap_supported(const struct kvm *kvm, const struct dlog_co
 const struct dlog_mode dlog_mode_bitmap = {
     .name = "bitmap",
     .desc = "KVM_GET_DIRTY_LOG per slot (get, clear and re-protect in one call)",
+    .kvm_log = true,
     .supported = bitmap_supported,
     .vm_created = bitmap_vm_created,
     .harvest = bitmap_harvest,
@@ -156,6 +157,7 @@ static int64_t clear_harvest(struct dlog *d, struct frameset *out)
 const struct dlog_mode dlog_mode_clear = {
     .name = "clear",
     .desc = "KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG in chunks (MANUAL_DIRTY_LOG_PROTECT2)",
+    .kvm_log = true,
     .supported = clear_supported,
     .vm_created = clear_vm_created,
     .harvest = clear_harvest,

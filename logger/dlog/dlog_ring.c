@@ -141,6 +141,7 @@ static void ring_teardown(struct dlog *d)
 const struct dlog_mode dlog_mode_ring = {
     .name = "ring",
     .desc = "per-vCPU dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL), KVM_RESET_DIRTY_RINGS",
+    .kvm_log = true,
     .supported = ring_supported,
     .vm_created = ring_vm_created,
     .vcpu_created = ring_vcpu_created,
