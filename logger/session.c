@@ -448,8 +448,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	int ret;
 
 	uint64_t t0 = now_ns();
-	/* Setup: what fails here, KVM or the host refused, unless it is the
-	 * configuration that does not fit. */
+	/* Setup: a failure here is KVM or the host refusing (the platform's),
+	 * unless the step says the configuration does not fit. */
 	if (!ram_size_valid(cfg->mem_bytes)) {
 		log_err("guest RAM of %llu bytes: not a multiple of 4 KiB in 16 MiB..256 GiB",
 			(unsigned long long)cfg->mem_bytes);
