@@ -22,9 +22,13 @@
 #include "fs/dsfs.h"
 #include "logger/compare/compare.h"
 #include "logger/session.h"
+#include "vmm/wlnames.h"
 
-static const char *const policies[] = {"wp", "dbit", "scan", "lossy"};
-static const char *const modes[] = {"bitmap", "clear", "uffd"};
+/* Every policy (vmm/wlnames.h), under these logs: KVM's own, whole-slot and
+ * chunked, and the host's page tables. */
+#define MAX_POLICIES 8
+static const struct dlog_mode *const modes[] = {&dlog_mode_bitmap, &dlog_mode_clear,
+						&dlog_mode_uffd};
 
 struct cell {
 	int ret;
@@ -32,21 +36,21 @@ struct cell {
 	uint64_t page_writes, epochs;
 };
 
+/* The file workload called name, or 0. */
 static uint32_t workload_id(const char *name)
 {
-	for (uint32_t w = ABI_WL_FIRST_FILE; w <= ABI_WL_LAST; w++)
-		if (abi_wl_file_name(w) && !strcmp(abi_wl_file_name(w), name))
-			return w;
-	return 0;
+	const struct wl_name *w = wl_find(name);
+	return w && w->kind == WL_FILE ? w->id : 0;
 }
 
 static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t policy,
-		   const char *mode, uint64_t pages, uint32_t epochs, uint64_t writes,
+		   const struct dlog_mode *mode, uint64_t pages, uint32_t epochs, uint64_t writes,
 		   struct cell *out)
 {
 	struct dsfs_file_spec f = {.capacity = pages * 4096};
 	char why[256];
-	snprintf(f.name, sizeof(f.name), "%s", wlname);
+	const char *file = abi_wl_file_name(wl); /* shared2's is "shared" */
+	snprintf(f.name, sizeof(f.name), "%s", file ? file : "");
 	f.size = wl == ABI_WL_LOG ? 0 : f.capacity;
 	if (dsfs_mkimage(image, (1 + pages) * 4096, &f, 1, why, sizeof(why))) {
 		fprintf(stderr, "bench_compare: mkimage: %s\n", why);
@@ -55,8 +59,8 @@ static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t 
 	struct compare cmp;
 	struct compare_config cc = {.image_path = image,
 				    .policy = policy,
-				    .policy_name = policies[policy - 1],
-				    .mode_name = mode,
+				    .policy_name = policy_name_of(policy),
+				    .mode_name = mode->name,
 				    .workload_name = wlname,
 				    .report = stderr};
 	int ret = compare_init(&cmp, &cc);
@@ -65,7 +69,7 @@ static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t 
 	struct run_summary sum;
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
-	    .mode = dlog_find(mode),
+	    .mode = mode,
 	    .dlog = dlog_config_default(),
 	    .workload_name = wlname,
 	    .wl = {.workload = wl,
@@ -77,7 +81,7 @@ static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t 
 		   .flush_every = 200,
 		   .sync_every = (uint32_t)(writes / 3)},
 	    .image_path = image,
-	    .policy_name = policies[policy - 1],
+	    .policy_name = policy_name_of(policy),
 	    .mem_bytes = 256ull << 20,
 	    .sinks = {&cmp.sink},
 	    .nr_sinks = 1,
@@ -105,9 +109,10 @@ int main(int argc, char **argv)
 	uint32_t epochs = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 0) : 4;
 	uint64_t writes = argc > 4 ? strtoull(argv[4], NULL, 0) : 64;
 	uint32_t wl = workload_id(wlname);
-	if (!wl || wl == ABI_WL_BADSYS || !pages || !epochs || !writes) {
-		fprintf(stderr, "usage: bench_compare [db|log|shared2|private|forkcow|mixed "
-				"[PAGES [EPOCHS [WRITES]]]]\n");
+	if (!wl || !pages || !epochs || !writes) {
+		char files[128];
+		fprintf(stderr, "usage: bench_compare [%s [PAGES [EPOCHS [WRITES]]]]\n",
+			wl_list(WL_FILE, "|", "|", files, sizeof(files)));
 		return 2;
 	}
 	char image[] = "/tmp/bench_compare-XXXXXX";
@@ -118,19 +123,20 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 
-	struct cell cells[4][3];
+	struct cell cells[MAX_POLICIES][3];
 	printf("bench_compare: %s, %llu-page file, %u epochs x %llu stores, msync every %llu\n",
 	       wlname, (unsigned long long)pages, epochs, (unsigned long long)writes,
 	       (unsigned long long)writes / 3);
 	printf("%-6s %-6s %7s %8s %8s %8s %8s %9s %7s %6s\n", "policy", "log", "writes", "faults/w",
 	       "wfault/w", "exits/w", "pf/w", "harvest-us", "missed", "vs-wp");
-	for (int p = 0; p < 4; p++)
+	for (int p = 0; policy_names[p].name && p < MAX_POLICIES; p++)
 		for (int m = 0; m < 3; m++) {
 			struct cell *c = &cells[p][m];
-			if (run_one(image, wl, wlname, (uint32_t)p + 1, modes[m], pages, epochs,
+			if (run_one(image, wl, wlname, policy_names[p].id, modes[m], pages, epochs,
 				    writes, c) ||
 			    c->ret < 0) {
-				printf("%-6s %-6s failed (%d)\n", policies[p], modes[m], c->ret);
+				printf("%-6s %-6s failed (%d)\n", policy_names[p].name,
+				       modes[m]->name, c->ret);
 				c->ret = -1;
 				continue;
 			}
@@ -143,7 +149,8 @@ int main(int argc, char **argv)
 						 per(wp->t.stats[VSTAT_EXITS], wp->page_writes)
 					   : 0;
 			printf("%-6s %-6s %7llu %8.2f %8.2f %8.2f %8.2f %9.1f %7llu %6.2f\n",
-			       policies[p], modes[m], (unsigned long long)c->page_writes,
+			       policy_names[p].name, modes[m]->name,
+			       (unsigned long long)c->page_writes,
 			       per(t->guest_faults, c->page_writes),
 			       per(t->guest_write_faults, c->page_writes),
 			       per(t->stats[VSTAT_EXITS], c->page_writes),

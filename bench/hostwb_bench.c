@@ -37,6 +37,7 @@
 #include "logger/session.h"
 #include "util/io.h"
 #include "util/time.h"
+#include "vmm/wlnames.h"
 
 #define RAM_BYTES (512ull << 20)
 #define DESC_GPA  0x200000ULL
@@ -208,7 +209,6 @@ struct guest_run {
  * 0), host writeback without msync (1), or neither (2). */
 static void guest_run(const char *dir, uint32_t policy, int kind, struct guest_run *out)
 {
-	static const char *const names[] = {"none", "wp", "dbit", "scan", "lossy"};
 	char image[4096], jpath[4200], why[256];
 	const uint64_t pages = 64, writes = 128;
 	snprintf(image, sizeof(image), "%s/bench-hostwb-guest-%d.img", dir, getpid());
@@ -235,7 +235,7 @@ static void guest_run(const char *dir, uint32_t policy, int kind, struct guest_r
 		   .policy = policy,
 		   .sync_every = kind == 0 ? writes : 0},
 	    .image_path = image,
-	    .policy_name = names[policy],
+	    .policy_name = policy_name_of(policy),
 	    .mem_bytes = 64ull << 20,
 	    .hostwb = kind == 1 ? &hcfg : NULL,
 	    .hostwb_stats = &out->hw,
@@ -282,7 +282,6 @@ int main(int argc, char **argv)
 	printf("%-6s %-9s %6s %7s %6s %6s %6s %10s\n", "policy", "writeback", "pages", "exits",
 	       "mmio", "pf", "tlb", "extra/page");
 	static const uint32_t pols[] = {ABI_POLICY_WP, ABI_POLICY_DBIT, ABI_POLICY_LOSSY};
-	static const char *const pol_names[] = {"wp", "dbit", "lossy"};
 	static const char *const kind[] = {"guest", "host", "none"};
 	for (int p = 0; p < 3; p++) {
 		struct guest_run g[3];
@@ -294,7 +293,7 @@ int main(int argc, char **argv)
 				guest_run(dir, pols[p], k, &r);
 				if (r.ret) {
 					fprintf(stderr, "bench_hostwb: %s/%s run failed (%d)\n",
-						pol_names[p], kind[k], r.ret);
+						policy_name_of(pols[p]), kind[k], r.ret);
 					return 1;
 				}
 				if (!rep || r.sum.stats[VSTAT_EXITS] < g[k].sum.stats[VSTAT_EXITS])
@@ -308,8 +307,9 @@ int main(int argc, char **argv)
 			if (k < 2)
 				extra[k] = ((double)st[VSTAT_EXITS] - base) /
 					   (double)(written[k] ? written[k] : 1);
-			printf("%-6s %-9s %6llu %7llu %6llu %6llu %6llu", pol_names[p], kind[k],
-			       (unsigned long long)written[k], (unsigned long long)st[VSTAT_EXITS],
+			printf("%-6s %-9s %6llu %7llu %6llu %6llu %6llu", policy_name_of(pols[p]),
+			       kind[k], (unsigned long long)written[k],
+			       (unsigned long long)st[VSTAT_EXITS],
 			       (unsigned long long)st[VSTAT_MMIO_EXITS],
 			       (unsigned long long)st[VSTAT_PF_TAKEN],
 			       (unsigned long long)st[VSTAT_TLB_FLUSH]);
@@ -319,11 +319,11 @@ int main(int argc, char **argv)
 				printf(" %10s\n", "-");
 		}
 		if (extra[1] > 0)
-			printf("%-6s guest writeback / host writeback: %.1fx\n", pol_names[p],
-			       extra[0] / extra[1]);
+			printf("%-6s guest writeback / host writeback: %.1fx\n",
+			       policy_name_of(pols[p]), extra[0] / extra[1]);
 		else
-			printf("%-6s host writeback adds no exits (%.2f per page)\n", pol_names[p],
-			       extra[1]);
+			printf("%-6s host writeback adds no exits (%.2f per page)\n",
+			       policy_name_of(pols[p]), extra[1]);
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "abi/fs.h"
+#include "util/fail.h"
 
 /* One file to create: its length and the extent reserved for it. */
 struct dsfs_file_spec {
@@ -86,6 +87,17 @@ int dsfs_mkimage(const char *path, uint64_t image_size, const struct dsfs_file_s
  * FIFO does not hang); the open(2) error (-ENOENT, -EACCES) or -EIO.
  */
 int dsfs_open(const char *path, int flags, struct dsfs_image *img, char *why, size_t whylen);
+
+/*
+ * What a failure of dsfs_open, dsfs_mkimage or dsfs_read_extent means
+ * (util/fail.h), by the refusals documented above: an image that is not
+ * valid DSFS, or a request DSFS refuses (-EINVAL), means `invalid` (mkimage
+ * --check: a failed check; elsewhere an input error); an I/O error or no
+ * memory is the host's (DS_FAIL_IO); anything else (a path, a permission, a
+ * non-regular file, a size the file system refuses, a full disk) is input
+ * the user can fix (DS_FAIL_USAGE).  In dsfs_fail.c.
+ */
+enum ds_fail dsfs_fail(int err, enum ds_fail invalid);
 
 /* Close an image dsfs_open filled; safe to call twice. */
 void dsfs_close(struct dsfs_image *img);

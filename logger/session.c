@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "logger/verify/oracle.h"
 #include "logger/guestview/pcview.h"
+#include "logger/hostwb/journal.h"
 #include "logger/session.h"
 #include "util/time.h"
 
@@ -44,8 +45,9 @@ struct session {
 	uint64_t device_dirty; /* pages the device wrote in the open epoch */
 	struct hostwb hw;      /* --writeback host */
 	bool hostwb;
-	struct migout *mo; /* --migrate-to */
+	struct migout *mo;	    /* --migrate-to */
 	struct migrate_report migr; /* the migration's figures in the outputs */
+	enum ds_fail fail;	    /* what failed (session.h), once something did */
 };
 
 /* Add the pages of [gpa, gpa + len) that are RAM to the open epoch (and to
@@ -223,6 +225,9 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	s->ring_full = 0;
 	s->epoch++;
 	s->epoch_start_ns = time_now_ns();
+	/* The test hook (session.h): the guest is running its epochs now. */
+	if (s->epoch == 2 && s->cfg->test_kvm_fail)
+		kvm_test_fail_arm(s->cfg->test_kvm_fail, s->cfg->test_kvm_fail_err);
 	if (s->mo && s->epoch - 1 == s->cfg->migrate->after_epoch)
 		return migout_start(s->mo);
 	return 0;
@@ -387,14 +392,42 @@ static int migrate_setup(struct session *s)
 
 	if (s->hostwb) {
 		log_err("live migration with host writeback is not supported");
+		s->fail = DS_FAIL_USAGE;
 		return -EINVAL;
 	}
 	migrate_hello_fill(&hello, &cfg->wl, cfg->mem_bytes, cfg->workload_name, cfg->policy_name,
 			   cfg->image_path);
 	int ret = migout_create(&s->mo, cfg->migrate, &s->vm, &s->dlog, &hello, session_save, s);
-	if (ret)
+	if (ret) {
 		log_err("no memory for the migration's page sets");
+		s->fail = DS_FAIL_PLATFORM;
+	}
 	return ret;
+}
+
+/* Where the run failed, for session.h's categories: the phase decides,
+ * unless the failing step said more precisely (s->fail already set). */
+static int failed(struct session *s, enum ds_fail phase, int err)
+{
+	if (!s->fail)
+		s->fail = phase;
+	return err;
+}
+
+/* The run phase's category for a failure of vm_run: only a stop request or
+ * an overflowed log make it something else than the run failing. */
+static enum ds_fail run_failure(const struct session *s)
+{
+	if (vm_stop_requested())
+		return DS_FAIL_INTERRUPTED;
+	if (s->dlog.overflowed)
+		return DS_FAIL_CHECK;
+	return DS_FAIL_RUN;
+}
+
+static bool ram_size_valid(uint64_t bytes)
+{
+	return bytes % ABI_PAGE_SIZE == 0 && bytes >= ABI_RAM_MIN && bytes <= ABI_RAM_MAX;
 }
 
 int session_run(const struct session_config *cfg, struct run_summary *summary)
@@ -404,39 +437,50 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	int ret;
 
 	uint64_t t0 = time_now_ns();
+	/* Setup: a failure here is KVM or the host refusing (the platform's),
+	 * unless the step says the configuration does not fit. */
+	if (!ram_size_valid(cfg->mem_bytes)) {
+		log_err("guest RAM of %llu bytes: not a multiple of 4 KiB in 16 MiB..256 GiB",
+			(unsigned long long)cfg->mem_bytes);
+		ret = failed(&s, DS_FAIL_USAGE, -EINVAL);
+		goto out_report;
+	}
 	ret = vm_create(&s.vm, cfg->kvm_path, cfg->mem_bytes);
-	if (ret)
-		return ret;
+	if (ret) {
+		failed(&s, DS_FAIL_PLATFORM, ret);
+		goto out_report;
+	}
 	s.vm.serial.echo = cfg->echo_console;
 	/* The virtio selftest (badblk) needs a disk but has no page cache. */
 	s.file_world = session_file_workload(cfg->wl.workload) && cfg->wl.workload != ABI_WL_BADBLK;
 	if (session_file_workload(cfg->wl.workload) && !cfg->image_path) {
 		log_err("workload %s needs a disk image", cfg->workload_name);
-		ret = -EINVAL;
+		ret = failed(&s, DS_FAIL_USAGE, -EINVAL);
 		goto out_vm;
 	}
-	if (cfg->image_path) {
-		ret = vm_attach_blk(&s.vm, cfg->image_path);
-		if (ret)
-			goto out_vm;
+	if (cfg->image_path && (ret = vm_attach_blk(&s.vm, cfg->image_path))) {
+		failed(&s, DS_FAIL_USAGE, ret); /* the image cannot serve as the disk */
+		goto out_vm;
 	}
 	if (cfg->hostwb) {
 		if (!s.file_world) {
 			log_err("host writeback needs a file workload");
-			ret = -EINVAL;
+			ret = failed(&s, DS_FAIL_USAGE, -EINVAL);
 			goto out_vm;
 		}
 		ret = hostwb_open(&s.hw, cfg->hostwb, &s.vm.mem, s.vm.blk, cfg->image_path, why,
 				  sizeof(why));
 		if (ret) {
 			log_err("%s", why);
+			failed(&s, journal_fail(ret, DS_FAIL_USAGE), ret);
 			goto out_vm;
 		}
 		s.hostwb = true;
 	}
-	ret = cfg->mode->supported(&s.vm.kvm, &cfg->dlog, why, sizeof(why));
-	if (ret) {
+	enum ds_fail unsupported = cfg->mode->supported(&s.vm.kvm, &cfg->dlog, why, sizeof(why));
+	if (unsupported) {
 		log_err("%s", why);
+		ret = failed(&s, unsupported, unsupported == DS_FAIL_USAGE ? -EINVAL : -EOPNOTSUPP);
 		goto out_vm;
 	}
 	ret = dlog_init(&s.dlog, cfg->mode, &cfg->dlog, &s.vm);
@@ -445,8 +489,10 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	ret = vm_register_memory(&s.vm, KVM_MEM_LOG_DIRTY_PAGES);
 	if (ret)
 		goto out_dlog;
-	if (!cfg->incoming && (ret = vm_load_guest(&s.vm, &cfg->wl)))
+	if (!cfg->incoming && (ret = vm_load_guest(&s.vm, &cfg->wl))) {
+		failed(&s, DS_FAIL_USAGE, ret); /* the workload does not fit the RAM */
 		goto out_dlog;
+	}
 	ret = vm_create_vcpu(&s.vm);
 	if (ret)
 		goto out_dlog;
@@ -459,8 +505,10 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		/* The guest's RAM and state replace the boot: it runs on from
 		 * where the source stopped it. */
 		ret = migin_load(cfg->incoming, &s.vm, session_load, &s);
-		if (ret)
+		if (ret) {
+			failed(&s, DS_FAIL_MIGRATION, ret);
 			goto out_set;
+		}
 		s.sum.first_epoch = s.epoch;
 		migrate_report_incoming(&s.migr, &cfg->incoming->stats, s.epoch);
 		s.sum.ext[s.sum.nr_ext++] = &s.migr.ext;
@@ -487,12 +535,16 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	s.sum.verified = cfg->verify;
 	s.epoch_start_ns = time_now_ns();
 
+	/* The run: from the guest's first instruction on, a failure is the
+	 * guest's or KVM's (or the host's I/O for it), whatever its errno. */
 	struct vm_handlers h = {.ctx = &s,
 				.hcall = on_hcall,
 				.ring_full = on_ring_full,
 				.dma_dirty = on_dma_dirty,
 				.kicked = on_kicked};
 	ret = vm_run(&s.vm, &h);
+	if (ret)
+		failed(&s, run_failure(&s), ret);
 	if (s.mo) {
 		migout_finish(s.mo);
 		const struct migrate_stats *ms = migout_stats(s.mo);
@@ -503,7 +555,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		s.sum.ext[s.sum.nr_ext++] = &s.migr.ext;
 	}
 	if (!ret && !s.done && !s.sum.migrated)
-		ret = -EFAULT;
+		ret = failed(&s, DS_FAIL_RUN, -EFAULT);
 	s.sum.kvm_calls = s.dlog.kvm_calls;
 	if (s.file_world) {
 		s.sum.policy = cfg->policy_name;
@@ -525,6 +577,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		ret = s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) || s.sum.guest_check_failed
 			  ? 1
 			  : 0;
+		if (ret)
+			failed(&s, DS_FAIL_CHECK, ret);
 	}
 	if (summary)
 		*summary = s.sum;
@@ -542,6 +596,13 @@ out_vm:
 	if (s.hostwb)
 		hostwb_close(&s.hw, false, why, sizeof(why));
 	vm_destroy(&s.vm);
+out_report:
+	/* Whatever failed in setup without a category of its own: KVM or the
+	 * host refused (an ioctl, an allocation). */
+	if (ret < 0)
+		failed(&s, DS_FAIL_PLATFORM, ret);
+	if (cfg->fail)
+		*cfg->fail = ret ? s.fail : DS_FAIL_NONE;
 	return ret;
 }
 

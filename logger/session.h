@@ -12,6 +12,7 @@
 #include "logger/epoch.h"
 #include "logger/hostwb/hostwb.h"
 #include "logger/migrate/migrate.h"
+#include "util/fail.h"
 #include "vmm/boot.h"
 
 #define SESSION_MAX_SINKS 4
@@ -28,6 +29,12 @@ struct session_config {
 	bool verify;
 	bool echo_console;
 	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
+	/* TEST HOOK (vmm/kvm.h): when the first epoch ends, make the next
+	 * call of this KVM ioctl fail with errno test_kvm_fail_err.  Only
+	 * tests/test_exit.c sets it, through dirtyscope's
+	 * DIRTYSCOPE_TEST_KVM_FAIL. */
+	enum kvm_test_call test_kvm_fail;
+	int test_kvm_fail_err;
 	/* File workloads: host writeback (logger/hostwb/hostwb.h), or NULL. */
 	const struct hostwb_config *hostwb;
 	struct hostwb_stats *hostwb_stats; /* receives its figures; may be NULL */
@@ -47,18 +54,40 @@ struct session_config {
 	void *on_incoming_ctx;
 	struct sink *sinks[SESSION_MAX_SINKS];
 	int nr_sinks;
+	/* Receives what failed, or DS_FAIL_NONE (util/fail.h); may be NULL. */
+	enum ds_fail *fail;
 };
 
 /*
  * Run the session to completion.  Returns 0 when every epoch ran and nothing
  * was lost, 1 when the oracle found lost pages (or host writeback's --verify
  * found the image behind guest RAM after a commit, or the guest's own data
- * check failed), or -errno:
- *   -EINVAL      a configuration the mode or guest cannot take (message printed)
- *   -EOPNOTSUPP, -ENOENT, -EACCES, -EPERM  the platform cannot do it
- *   -EFAULT      the guest failed (panic, crash, protocol violation)
- *   other        a host-side failure (message printed)
- * `summary`, if non-NULL, receives the totals.
+ * check failed), or -errno after a message.  `summary`, if non-NULL,
+ * receives the totals.
+ *
+ * *cfg->fail, if cfg->fail is set, receives what failed, decided by the
+ * phase the failure came in (util/fail.h), never by its errno:
+ *   DS_FAIL_NONE         0 returned
+ *   DS_FAIL_CHECK        1 returned; or the dirty log itself lost entries
+ *                        (a dirty ring overflow: -EOVERFLOW)
+ *   DS_FAIL_USAGE        the configuration does not fit: RAM size, a file
+ *                        workload without an image, an image the device
+ *                        cannot serve, a workload larger than the guest can
+ *                        map, what the log mode cannot take (--ring-entries
+ *                        out of KVM's range), a host writeback journal that
+ *                        is not ours or in use, options that exclude each
+ *                        other
+ *   DS_FAIL_PLATFORM     KVM or the host refused to set the machine up: the
+ *                        device cannot be opened or is not KVM, a
+ *                        capability is missing, a setup ioctl or allocation
+ *                        failed
+ *   DS_FAIL_MIGRATION    cfg->incoming: the guest never arrived (the stream
+ *                        was refused, the source aborted, the link dropped)
+ *   DS_FAIL_RUN          after the guest started: KVM_RUN or another KVM
+ *                        call failed, the guest panicked, crashed or broke
+ *                        the hypercall protocol, a harvest failed, host
+ *                        writeback's I/O failed
+ *   DS_FAIL_INTERRUPTED  vm_request_stop (SIGINT, SIGTERM) stopped it
  *
  * With cfg->migrate, a run whose guest moved to the destination ends at
  * the switch-over and returns as a complete one (summary->migrated); one

@@ -23,6 +23,7 @@
 #include "logger/dlog/uffd_track.h"
 #include "tests/lib/ds_session.h"
 #include "util/time.h"
+#include "vmm/wlnames.h"
 
 struct probe {
 	struct vm *vm;
@@ -158,9 +159,14 @@ int main(int argc, char **argv)
 	uint64_t wss = argc > 3 ? strtoull(argv[3], NULL, 0) : 256;
 	uint32_t epochs = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 0) : 3;
 	uint64_t mem = (argc > 5 ? strtoull(argv[5], NULL, 0) : 256) << 20;
-	uint32_t wl = !strcmp(wl_name, "random")    ? ABI_WL_RANDOM
-		      : !strcmp(wl_name, "hotcold") ? ABI_WL_HOTCOLD
-						    : ABI_WL_SEQ;
+	const struct wl_name *w = wl_find(wl_name);
+	if (!w || w->kind != WL_ANON) {
+		char anon[64];
+		fprintf(stderr, "probe_uffd_kvm: workload %s: one of %s\n", wl_name,
+			wl_list(WL_ANON, ", ", " or ", anon, sizeof(anon)));
+		return 2;
+	}
+	uint32_t wl = w->id;
 	char why[160];
 	int ret = uffd_track_probe(why, sizeof(why));
 	if (ret) {

@@ -33,6 +33,7 @@
 #include "logger/session.h"
 #include "tests/lib/ds_session.h"
 #include "tests/lib/ds_test.h"
+#include "vmm/wlnames.h"
 
 static char dir[] = "/tmp/dirtyscope-files-XXXXXX";
 
@@ -129,8 +130,6 @@ static struct result run(uint32_t workload, uint32_t policy, uint64_t pages, uin
 
 static const uint32_t file_workloads[] = {ABI_WL_DB,	  ABI_WL_LOG,	  ABI_WL_SHARED2,
 					  ABI_WL_PRIVATE, ABI_WL_FORKCOW, ABI_WL_MIXED};
-static const char *const file_workload_names[] = {"db",	     "log",	"shared2",
-						  "private", "forkcow", "mixed"};
 
 static void check_exact(uint32_t policy, uint64_t cache_pages)
 {
@@ -139,7 +138,7 @@ static void check_exact(uint32_t policy, uint64_t cache_pages)
 		struct result r = run(file_workloads[w], policy, 32, 4, 48, cache_pages, 10);
 		printf("\n    %s/%s cache %llu: ret %d, image pages differing %ld, lost %llu, "
 		       "guest wrote %llu pages, device dirtied %llu, view entries checked %llu",
-		       ds_policy_name(policy), file_workload_names[w],
+		       ds_policy_name(policy), wl_name_of(file_workloads[w]),
 		       (unsigned long long)cache_pages, r.ret, r.bad_pages,
 		       (unsigned long long)r.lost, (unsigned long long)r.cap.guest_writes,
 		       (unsigned long long)r.cap.device_pages,

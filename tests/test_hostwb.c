@@ -34,6 +34,7 @@
 #include "logger/hostwb/journal.h"
 #include "tests/lib/ds_session.h"
 #include "tests/lib/ds_test.h"
+#include "vmm/wlnames.h"
 
 #define PAGES  32
 #define EPOCHS 4
@@ -191,12 +192,11 @@ static void check_exact(uint32_t workload, const char *name, uint32_t policy, ui
 }
 
 static const uint32_t workloads[] = {ABI_WL_DB, ABI_WL_SHARED2, ABI_WL_MIXED};
-static const char *const workload_names[] = {"db", "shared2", "mixed"};
 
 static void check_policy(uint32_t policy)
 {
 	for (size_t w = 0; w < 3; w++)
-		check_exact(workloads[w], workload_names[w], policy, 0);
+		check_exact(workloads[w], wl_name_of(workloads[w]), policy, 0);
 }
 
 static void test_wp(void)

@@ -1,29 +1,40 @@
-/* The dirtyscope command: exit codes and subcommands. */
+/*
+ * The dirtyscope command: its subcommands, and the one mapping from what
+ * failed to the exit code.
+ *
+ * Every subcommand returns a category (util/fail.h), decided where the
+ * failure is understood: the option parser for usage errors, the session by
+ * the phase a failure came in, a library's *_fail() beside the refusals its
+ * functions document.  Only main() turns it into an exit code
+ * (ds_exit_code), so no exit code is ever derived from an errno.
+ */
 #ifndef TOOLS_CLI_H
 #define TOOLS_CLI_H
 
+#include "util/fail.h"
+
 /* Exit codes (docs/cli.md). */
 #define DS_EXIT_OK	    0	/* success */
-#define DS_EXIT_CHECK	    1	/* a check failed: lost pages */
+#define DS_EXIT_CHECK	    1	/* a check failed: lost pages, an image mismatch */
 #define DS_EXIT_USAGE	    2	/* bad option, value or input */
 #define DS_EXIT_PLATFORM    3	/* no /dev/kvm, no permission, capability missing */
-#define DS_EXIT_FAILED	    4	/* the guest crashed or a KVM call failed mid-run */
+#define DS_EXIT_FAILED	    4	/* the guest or KVM failed mid-run, or host I/O */
 #define DS_EXIT_MIGRATION   5	/* live migration did not happen (docs/migration.md) */
 #define DS_EXIT_INTERRUPTED 130 /* SIGINT or SIGTERM: stopped, no output file kept */
 
-/* Each returns the process exit code. */
-int cmd_run(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_mkimage(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_recover(int argc, char **argv);
-int cmd_verify_image(int argc, char **argv);
-int cmd_receive(int argc, char **argv);
+/* The exit code for a category: the only place one is chosen. */
+int ds_exit_code(enum ds_fail fail);
 
-/* Print "dirtyscope: <msg>" and return DS_EXIT_USAGE. */
-int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Each returns what failed, DS_FAIL_NONE for success (--help included). */
+enum ds_fail cmd_run(int argc, char **argv);
+enum ds_fail cmd_info(int argc, char **argv);
+enum ds_fail cmd_mkimage(int argc, char **argv);
+enum ds_fail cmd_compare(int argc, char **argv);
+enum ds_fail cmd_recover(int argc, char **argv);
+enum ds_fail cmd_verify_image(int argc, char **argv);
+enum ds_fail cmd_receive(int argc, char **argv);
 
-/* Map a library -errno to an exit code. */
-int exit_code_for(int err);
+/* Print "dirtyscope: <msg>" and return DS_FAIL_USAGE. */
+enum ds_fail usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -3,72 +3,84 @@
  * guest's own dirty tracking beside the host's (logger/compare/compare.c).  It takes
  * every run option, plus --plot.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "logger/compare/compare.h"
 #include "tools/cli.h"
+#include "tools/runimage.h"
+#include "vmm/wlnames.h"
 #include "tools/runopts.h"
+#include "tools/runopts_out.h"
 
 static void compare_usage(FILE *f)
 {
-	fprintf(f, "usage: dirtyscope compare --workload W [--policy P] [options]\n"
-		   "Run a file workload and compare, epoch by epoch, the pages the guest's page\n"
-		   "cache calls dirty with what the host saw: KVM's dirty log mapped through the\n"
-		   "guest's page-cache index, and the D bits of the guest's page tables.\n"
-		   "\n"
-		   "  --workload W        db | log | shared2 | private | forkcow | mixed\n"
-		   "  --policy P          wp | dbit | scan | lossy (default wp)\n"
-		   "  --log MODE          bitmap | clear | ring | uffd (default bitmap)\n"
-		   "  --epochs N          epochs to run (default 4)\n"
-		   "  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
-		   "  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
-		   "                      who saw each page dirty (both, guest, host, missed)\n"
-		   "  every other run option works too (--image, --wss, --writes, --seed,\n"
-		   "  --cache-pages, --flush-every, --sync-every, --writeback, --mem, --verify,\n"
-		   "  ...):\n"
-		   "  see dirtyscope run --help\n"
-		   "  -h, --help          this text\n"
-		   "\n"
-		   "Columns (docs/compare.md): dirty/wrote the guest's view; both, g-only,\n"
-		   "h-only: file pages by who saw them; pte-D: pages a PTE maps dirty; missed:\n"
-		   "bytes differ from the image and the guest will never write them; then the\n"
-		   "other frames KVM saw dirty, by class.\n"
-		   "\n"
-		   "exit codes: 0 ok (missed pages are a finding, not a failure), 1 the guest\n"
-		   "called a page dirty that no host log saw written, or --verify found lost\n"
-		   "pages, 2 usage or input error, 3 platform cannot do it, 4 guest crashed or\n"
-		   "KVM failed mid-run, 130 interrupted\n");
+	char modes[128], files[128], policies[128];
+
+	dlog_mode_list(false, " | ", " | ", modes, sizeof(modes));
+	wl_list(WL_FILE, " | ", " | ", files, sizeof(files));
+	policy_list(" | ", " | ", policies, sizeof(policies));
+	fprintf(f,
+		"usage: dirtyscope compare --workload W [--policy P] [options]\n"
+		"Run a file workload and compare, epoch by epoch, the pages the guest's page\n"
+		"cache calls dirty with what the host saw: KVM's dirty log mapped through the\n"
+		"guest's page-cache index, and the D bits of the guest's page tables.\n"
+		"\n"
+		"  --workload W        %s\n"
+		"  --policy P          %s (default wp)\n"
+		"  --log MODE          %s (default bitmap)\n"
+		"  --epochs N          epochs to run (default 4)\n"
+		"  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
+		"  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
+		"                      who saw each page dirty (both, guest, host, missed)\n"
+		"  every other run option works too (--image, --wss, --writes, --seed,\n"
+		"  --cache-pages, --flush-every, --sync-every, --writeback, --mem, --verify,\n"
+		"  ...):\n"
+		"  see dirtyscope run --help\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Columns (docs/compare.md): dirty/wrote the guest's view; both, g-only,\n"
+		"h-only: file pages by who saw them; pte-D: pages a PTE maps dirty; missed:\n"
+		"bytes differ from the image and the guest will never write them; then the\n"
+		"other frames KVM saw dirty, by class.\n"
+		"\n"
+		"exit codes: 0 ok (missed pages are a finding, not a failure), 1 the guest\n"
+		"called a page dirty that no host log saw written, or --verify found lost\n"
+		"pages, 2 usage or input error, 3 platform cannot do it, 4 guest crashed or\n"
+		"KVM failed mid-run, 130 interrupted\n",
+		files, policies, modes);
 }
 
-int cmd_compare(int argc, char **argv)
+enum ds_fail cmd_compare(int argc, char **argv)
 {
 	static const struct runopts_cmd cmd = {
 	    .name = "compare", .usage = compare_usage, .compare = true};
 	struct run_opts o;
-	int code = runopts_parse(&o, argc, argv, &cmd);
-	if (code >= 0)
-		return code;
+	enum ds_fail fail = runopts_get(&o, argc, argv, &cmd);
+	if (fail || o.help)
+		return fail;
+	/* The user's image is recovered and checked before anything reads it. */
+	if ((fail = runimage_check(&o)))
+		return fail;
 
 	struct out_file json = {0}, plot = {0};
-	if (o.json_path && (code = out_file_open(&json, "--json", o.json_path)))
-		return code;
+	if (o.json_path && (fail = out_file_open(&json, "--json", o.json_path)))
+		return fail;
 	if (o.plot_path) {
 		if (!strcmp(o.plot_path, "-") && json.f == stdout) {
 			out_file_close(&json, 0);
 			return usage_error("--plot -: stdout already carries --json");
 		}
-		if ((code = out_file_open(&plot, "--plot", o.plot_path))) {
+		if ((fail = out_file_open(&plot, "--plot", o.plot_path))) {
 			out_file_close(&json, 0);
-			return code;
+			return fail;
 		}
 	}
-	if (!o.disk.path && (code = runopts_temp_image(&o))) {
+	if (!o.disk.path && (fail = runimage_temp(&o))) {
 		out_file_close(&json, 0);
 		out_file_close(&plot, 0);
-		return code;
+		return fail;
 	}
 	o.cfg.image_path = o.disk.path;
 
@@ -85,36 +97,35 @@ int cmd_compare(int argc, char **argv)
 	    .json = json.f,
 	    .report = stderr,
 	};
-	int ret = compare_init(&cmp, &cc);
-	if (ret) {
-		code = DS_EXIT_FAILED;
+	bool completed = false;
+	if (compare_init(&cmp, &cc)) {
+		fail = cmp.fail;
 		goto out;
 	}
 	o.cfg.sinks[o.cfg.nr_sinks++] = &cmp.sink;
 	runopts_catch_signals();
 
-	ret = session_run(&o.cfg, NULL);
-	code = exit_code_for(ret);
-	if (cmp.error && (ret == 0 || ret == 1)) {
+	o.cfg.fail = &fail;
+	completed = session_run(&o.cfg, NULL) >= 0;
+	if (cmp.error && completed) {
 		/* The comparison itself failed: its figures are not to be trusted. */
-		code = cmp.error == -EINVAL ? DS_EXIT_USAGE : DS_EXIT_FAILED;
-		ret = -EIO;
+		fail = cmp.fail ? cmp.fail : DS_FAIL_RUN;
+		completed = false;
 	}
-	if (code == DS_EXIT_OK && cmp.total.unexplained)
-		code = DS_EXIT_CHECK;
-	if (plot.f && (ret == 0 || ret == 1) && compare_plot(&cmp, plot.f)) {
+	if (!fail && cmp.total.unexplained)
+		fail = DS_FAIL_CHECK;
+	if (plot.f && completed && compare_plot(&cmp, plot.f)) {
 		fprintf(stderr, "dirtyscope: --plot %s: cannot draw the picture\n", o.plot_path);
-		code = DS_EXIT_FAILED;
-		ret = -EIO;
+		fail = DS_FAIL_IO;
+		completed = false;
 	}
 	compare_free(&cmp);
 out:;
 	/* Keep the outputs only for a comparison that completed. */
-	int keep = ret == 0 || ret == 1;
-	int jcode = out_file_close(&json, keep);
-	int pcode = out_file_close(&plot, keep);
-	runopts_remove_temp_image(&o);
-	if (code == DS_EXIT_OK)
-		code = jcode ? jcode : pcode;
-	return code;
+	enum ds_fail jfail = out_file_close(&json, completed);
+	enum ds_fail pfail = out_file_close(&plot, completed);
+	runimage_remove_temp(&o);
+	if (!fail)
+		fail = jfail ? jfail : pfail;
+	return fail;
 }

@@ -50,18 +50,11 @@ static const struct option mkimage_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Print "dirtyscope: IMAGE: why" and return code. */
-static int image_error(int code, const char *path, const char *why)
+/* Print "dirtyscope: IMAGE: why" and return fail. */
+static enum ds_fail image_error(enum ds_fail fail, const char *path, const char *why)
 {
 	fprintf(stderr, "dirtyscope: %s: %s\n", path, why);
-	return code;
-}
-
-/* An I/O error is a failure; anything else (a path, a permission, a size
- * the file system refuses, a full disk) is input the user can fix. */
-static int io_exit_code(int err)
-{
-	return err == -EIO || err == -ENOMEM ? DS_EXIT_FAILED : DS_EXIT_USAGE;
+	return fail;
 }
 
 static void list_image(const char *path, const struct dsfs_image *img)
@@ -93,24 +86,22 @@ static void list_image(const char *path, const struct dsfs_image *img)
 	}
 }
 
-/* --check: an image that opens but is not valid DSFS is a failed check (1);
- * one that cannot be opened at all is an input error (2). */
-static int check_image(const char *path)
+/* --check: an image that opens but is not valid DSFS is a failed check;
+ * one that cannot be opened at all is an input error (dsfs_fail). */
+static enum ds_fail check_image(const char *path)
 {
 	struct dsfs_image img;
 	char why[256];
 	int ret = dsfs_open(path, O_RDONLY, &img, why, sizeof(why));
 
-	if (ret == -EINVAL)
-		return image_error(DS_EXIT_CHECK, path, why);
 	if (ret)
-		return image_error(io_exit_code(ret), path, why);
+		return image_error(dsfs_fail(ret, DS_FAIL_CHECK), path, why);
 	list_image(path, &img);
 	dsfs_close(&img);
-	return DS_EXIT_OK;
+	return DS_FAIL_NONE;
 }
 
-int cmd_mkimage(int argc, char **argv)
+enum ds_fail cmd_mkimage(int argc, char **argv)
 {
 	struct dsfs_file_spec files[ABI_FS_MAX_INODES];
 	const char *size_arg = NULL, *path;
@@ -148,7 +139,7 @@ int cmd_mkimage(int argc, char **argv)
 			break;
 		case 'h':
 			mkimage_usage(stdout);
-			return DS_EXIT_OK;
+			return DS_FAIL_NONE;
 		default:
 			if (optopt >= OPT_SIZE)
 				return usage_error("mkimage: %s needs an argument",
@@ -174,17 +165,19 @@ int cmd_mkimage(int argc, char **argv)
 	if (!size_arg)
 		return usage_error("mkimage: --size is required (e.g. --size 64M)");
 
+	/* A request DSFS refuses is the user's to fix, as a path, a
+	 * permission or a size the file system refuses are. */
 	ret = dsfs_mkimage(path, size, files, nfiles, why, sizeof(why));
 	if (ret)
-		return image_error(io_exit_code(ret), path, why);
+		return image_error(dsfs_fail(ret, DS_FAIL_USAGE), path, why);
 
 	/* Read back what was written and list it: the listing is the checked
 	 * image, not the request. */
 	struct dsfs_image img;
 	ret = dsfs_open(path, O_RDONLY, &img, why, sizeof(why));
-	if (ret)
-		return image_error(DS_EXIT_FAILED, path, why);
+	if (ret) /* what was just written does not read back */
+		return image_error(DS_FAIL_IO, path, why);
 	list_image(path, &img);
 	dsfs_close(&img);
-	return DS_EXIT_OK;
+	return DS_FAIL_NONE;
 }

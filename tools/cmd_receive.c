@@ -17,29 +17,35 @@
 #include "logger/session.h"
 #include "tools/cli.h"
 #include "util/parse.h"
-#include "tools/runopts.h"
+#include "tools/runopts_out.h"
 
 static void receive_usage(FILE *f)
 {
-	fprintf(f, "usage: dirtyscope receive --listen ADDR [options]\n"
-		   "Wait for one guest sent by 'dirtyscope run --migrate-to ADDR', resume it\n"
-		   "and run its workload to the end, logging its dirty pages epoch by epoch.\n"
-		   "\n"
-		   "  --listen ADDR       unix:PATH (created, removed at exit) or tcp:HOST:PORT\n"
-		   "  --log MODE          dirty log here: bitmap | clear | ring (default bitmap)\n"
-		   "  --ring-entries N    ring: entries per vCPU ring (default 4096)\n"
-		   "  --image FILE        the disk, if not at the path the source used\n"
-		   "  --verify            check every harvest against a copy of guest RAM; file\n"
-		   "                      workloads: check the image's content at the end\n"
-		   "  --json FILE|-       JSON lines: the incoming migration, epochs, summary\n"
-		   "  --console           echo the guest's serial console to stderr\n"
-		   "  --kvm-device PATH   KVM device (default /dev/kvm)\n"
-		   "  -h, --help          this text\n"
-		   "\n"
-		   "exit codes: 0 the guest finished here and its own data check passed,\n"
-		   "1 its check failed (or lost pages, image mismatch), 2 usage error,\n"
-		   "3 platform cannot do it, 4 guest crashed or KVM failed, 5 no guest\n"
-		   "arrived (stream refused, source aborted, link dropped), 130 interrupted\n");
+	char modes[128];
+
+	/* Migration harvests KVM's own log (struct dlog_mode.kvm_log). */
+	dlog_mode_list(true, " | ", " | ", modes, sizeof(modes));
+	fprintf(f,
+		"usage: dirtyscope receive --listen ADDR [options]\n"
+		"Wait for one guest sent by 'dirtyscope run --migrate-to ADDR', resume it\n"
+		"and run its workload to the end, logging its dirty pages epoch by epoch.\n"
+		"\n"
+		"  --listen ADDR       unix:PATH (created, removed at exit) or tcp:HOST:PORT\n"
+		"  --log MODE          dirty log here: %s (default bitmap)\n"
+		"  --ring-entries N    ring: entries per vCPU ring (default 4096)\n"
+		"  --image FILE        the disk, if not at the path the source used\n"
+		"  --verify            check every harvest against a copy of guest RAM; file\n"
+		"                      workloads: check the image's content at the end\n"
+		"  --json FILE|-       JSON lines: the incoming migration, epochs, summary\n"
+		"  --console           echo the guest's serial console to stderr\n"
+		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"exit codes: 0 the guest finished here and its own data check passed,\n"
+		"1 its check failed (or lost pages, image mismatch), 2 usage error,\n"
+		"3 platform cannot do it, 4 guest crashed or KVM failed, 5 no guest\n"
+		"arrived (stream refused, source aborted, link dropped), 130 interrupted\n",
+		modes);
 }
 
 enum { O_LISTEN = 256, O_LOG, O_RING, O_IMAGE, O_VERIFY, O_JSON, O_CONSOLE, O_KVM };
@@ -57,7 +63,7 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_receive(int argc, char **argv)
+enum ds_fail cmd_receive(int argc, char **argv)
 {
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
@@ -66,7 +72,7 @@ int cmd_receive(int argc, char **argv)
 	};
 	struct migaddr addr;
 	const char *listen_on = NULL, *json_path = NULL, *image = NULL;
-	char why[320];
+	char why[320], modes[128];
 	int opt;
 
 	opterr = 0;
@@ -80,8 +86,10 @@ int cmd_receive(int argc, char **argv)
 			break;
 		case O_LOG:
 			cfg.mode = dlog_find(optarg);
-			if (!cfg.mode || cfg.mode == &dlog_mode_uffd)
-				return usage_error("--log %s: bitmap, clear or ring", optarg);
+			if (!cfg.mode || !cfg.mode->kvm_log)
+				return usage_error(
+				    "--log %s: %s", optarg,
+				    dlog_mode_list(true, ", ", " or ", modes, sizeof(modes)));
 			break;
 		case O_RING: {
 			uint64_t v;
@@ -107,7 +115,7 @@ int cmd_receive(int argc, char **argv)
 			break;
 		case 'h':
 			receive_usage(stdout);
-			return DS_EXIT_OK;
+			return DS_FAIL_NONE;
 		default:
 			if (optopt >= O_LISTEN)
 				return usage_error("receive: %s needs an argument",
@@ -122,17 +130,16 @@ int cmd_receive(int argc, char **argv)
 		return usage_error("receive: --listen ADDR is required");
 
 	struct out_file json = {0};
-	if (json_path) {
-		int e = out_file_open(&json, "--json", json_path);
-		if (e)
-			return e;
-	}
+	enum ds_fail fail;
+	if (json_path && (fail = out_file_open(&json, "--json", json_path)))
+		return fail;
 	int lfd = migaddr_listen(&addr, why, sizeof(why));
 	if (lfd < 0) {
+		/* The address given cannot be listened on: in use, no permission,
+		 * no such directory, not this host's. */
 		fprintf(stderr, "dirtyscope: %s\n", why);
 		out_file_close(&json, 0);
-		return lfd == -EADDRINUSE || lfd == -EACCES || lfd == -ENOENT ? DS_EXIT_USAGE
-									      : DS_EXIT_FAILED;
+		return DS_FAIL_USAGE;
 	}
 	runopts_catch_signals();
 	fprintf(stderr, "dirtyscope: waiting for a guest on %s\n", addr.text);
@@ -143,13 +150,12 @@ int cmd_receive(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "dirtyscope: %s\n", why);
 		out_file_close(&json, 0);
-		return fd == -EINTR ? DS_EXIT_INTERRUPTED : DS_EXIT_MIGRATION;
+		return vm_stop_requested() ? DS_FAIL_INTERRUPTED : DS_FAIL_MIGRATION;
 	}
 
 	struct migin in;
-	int code = DS_EXIT_MIGRATION;
-	int ret = migin_open(&in, fd);
-	if (ret)
+	fail = DS_FAIL_MIGRATION; /* until the guest runs here */
+	if (migin_open(&in, fd))
 		goto out;
 	session_config_incoming(&cfg, &in, image);
 	if (image && !(in.cfg.flags & MIGRATE_CFG_F_DISK))
@@ -162,35 +168,32 @@ int cmd_receive(int argc, char **argv)
 			 cfg.image_path, strerror(errno), image ? "" : " (use --image)");
 		fprintf(stderr, "dirtyscope: %s\n", why);
 		migctl_send(fd, MIGCTL_NACK, 0, why);
-		code = DS_EXIT_USAGE;
+		fail = DS_FAIL_USAGE;
 		goto out;
 	}
 
 	struct sink table, js;
 	runopts_add_sinks(&cfg, &json, &js, &table);
 	struct run_summary sum = {0};
-	ret = session_run(&cfg, &sum);
+	/* Before the guest is resumed here, the session's category says why
+	 * it never came: the platform, this side's options or disk, or the
+	 * stream (DS_FAIL_MIGRATION). */
+	cfg.fail = &fail;
+	int ret = session_run(&cfg, &sum);
 	if (!in.resumed && !in.nacked)
 		/* The machine could not be built here (a missing disk, no
 		 * KVM...): the source should hear it from us, not guess. */
 		migctl_send(fd, MIGCTL_NACK, 0,
 			    "the destination could not set up the machine (see its messages)");
-	if (!in.resumed) {
-		code = ret == -ENOMEM || ret == -EFAULT ? DS_EXIT_FAILED : DS_EXIT_MIGRATION;
-		if (exit_code_for(ret) == DS_EXIT_PLATFORM)
-			code = DS_EXIT_PLATFORM;
-		goto out;
-	}
-	code = exit_code_for(ret);
-	if (cfg.image_path && cfg.verify && (ret == 0 || ret == 1) &&
+	if (in.resumed && ret >= 0 && cfg.image_path && cfg.verify &&
 	    session_file_workload(cfg.wl.workload)) {
 		long v = fileverify_image(cfg.image_path, &cfg.wl, stderr);
-		if (v && code == DS_EXIT_OK)
-			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
+		if (!fail)
+			fail = fileverify_fail(v);
 	}
 out:
 	migin_close(&in);
 	close(fd);
-	int jcode = out_file_close(&json, code == DS_EXIT_OK || code == DS_EXIT_CHECK);
-	return code == DS_EXIT_OK && jcode ? jcode : code;
+	enum ds_fail jfail = out_file_close(&json, !fail || fail == DS_FAIL_CHECK);
+	return fail ? fail : jfail;
 }

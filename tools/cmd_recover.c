@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "fs/dsfs.h"
@@ -17,7 +18,10 @@ static const char *plural(uint64_t n)
 	return n == 1 ? "" : "s";
 }
 
-static int one_image_arg(const char *cmd, int argc, char **argv, const char **image)
+/* The one IMAGE argument, or --help.  False when the command is done, with
+ * *fail its result. */
+static bool one_image_arg(const char *cmd, int argc, char **argv, const char **image,
+			  enum ds_fail *fail)
 {
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: dirtyscope %s IMAGE\n", cmd);
@@ -31,29 +35,30 @@ static int one_image_arg(const char *cmd, int argc, char **argv, const char **im
 			printf("Check IMAGE: a valid DSFS image whose host writeback journal is\n"
 			       "absent or clean.  Exit 0 clean, 1 invalid or needing `recover`,\n"
 			       "2 usage or a journal in use, 4 I/O error.\n");
-		return DS_EXIT_OK;
+		*fail = DS_FAIL_NONE;
+		return false;
 	}
-	if (argc != 2 || argv[1][0] == '-')
-		return usage_error("usage: dirtyscope %s IMAGE", cmd);
+	if (argc != 2 || argv[1][0] == '-') {
+		*fail = usage_error("usage: dirtyscope %s IMAGE", cmd);
+		return false;
+	}
 	*image = argv[1];
-	return -1;
+	return true;
 }
 
-int cmd_recover(int argc, char **argv)
+enum ds_fail cmd_recover(int argc, char **argv)
 {
 	const char *image;
-	int code = one_image_arg("recover", argc, argv, &image);
-	if (code >= 0)
-		return code;
+	enum ds_fail fail;
+	if (!one_image_arg("recover", argc, argv, &image, &fail))
+		return fail;
 	char why[256];
 	struct journal_status st;
 	int ret = journal_recover(image, &st, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
-		return ret == -EPROTO || ret == -ENOENT || ret == -EISDIR || ret == -EACCES ||
-			       ret == -EINVAL || ret == -EBUSY
-			   ? DS_EXIT_USAGE
-			   : DS_EXIT_FAILED;
+		/* A journal recover cannot use is the user's input. */
+		return journal_fail(ret, DS_FAIL_USAGE);
 	}
 	switch (st.state) {
 	case JOURNAL_NONE:
@@ -78,15 +83,15 @@ int cmd_recover(int argc, char **argv)
 		       image, (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
 		break;
 	}
-	return DS_EXIT_OK;
+	return DS_FAIL_NONE;
 }
 
-int cmd_verify_image(int argc, char **argv)
+enum ds_fail cmd_verify_image(int argc, char **argv)
 {
 	const char *image;
-	int code = one_image_arg("verify-image", argc, argv, &image);
-	if (code >= 0)
-		return code;
+	enum ds_fail fail;
+	if (!one_image_arg("verify-image", argc, argv, &image, &fail))
+		return fail;
 	char why[256];
 	/* The journal first: after a crash mid-commit the image itself may be
 	 * half-written, and what it needs then is recover, not a DSFS verdict. */
@@ -94,9 +99,8 @@ int cmd_verify_image(int argc, char **argv)
 	int ret = journal_inspect(image, &st, why, sizeof(why));
 	if (ret && ret != -ENOENT) {
 		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
-		if (ret == -EPROTO || ret == -EINVAL) /* not ours, or not a file */
-			return DS_EXIT_CHECK;
-		return ret == -EBUSY ? DS_EXIT_USAGE : DS_EXIT_FAILED;
+		/* A journal that is not ours is what this check looks for. */
+		return journal_fail(ret, DS_FAIL_CHECK);
 	}
 	if (!ret && st.state == JOURNAL_COMMITTED) {
 		fprintf(stderr,
@@ -104,20 +108,20 @@ int cmd_verify_image(int argc, char **argv)
 			"(up to epoch %llu): run dirtyscope recover\n",
 			image, (unsigned long long)st.transactions, plural(st.transactions),
 			(unsigned long long)st.base_epoch, (unsigned long long)st.epoch);
-		return DS_EXIT_CHECK;
+		return DS_FAIL_CHECK;
 	}
 	if (!ret && st.state == JOURNAL_INCOMPLETE) {
 		fprintf(stderr,
 			"dirtyscope: %s: journal holds %llu bytes of an incomplete transaction "
 			"(the image holds epoch %llu): run dirtyscope recover\n",
 			image, (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
-		return DS_EXIT_CHECK;
+		return DS_FAIL_CHECK;
 	}
 	struct dsfs_image img;
 	int dret = dsfs_open(image, O_RDONLY, &img, why, sizeof(why));
 	if (dret) {
 		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
-		return dret == -ENOENT || dret == -EACCES ? DS_EXIT_USAGE : DS_EXIT_CHECK;
+		return dsfs_fail(dret, DS_FAIL_CHECK); /* invalid DSFS: the check failed */
 	}
 	dsfs_close(&img);
 	if (ret || st.state == JOURNAL_NONE)
@@ -125,5 +129,5 @@ int cmd_verify_image(int argc, char **argv)
 	else
 		printf("%s: valid DSFS image, journal clean at epoch %llu\n", image,
 		       (unsigned long long)st.epoch);
-	return DS_EXIT_OK;
+	return DS_FAIL_NONE;
 }

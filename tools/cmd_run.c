@@ -1,29 +1,39 @@
 /*
- * dirtyscope run: parse the options (tools/runopts.c), then run the session
- * with the table and JSON outputs, and check the image with --verify.
+ * dirtyscope run: parse the options (tools/runopts.c), prepare the disk image
+ * (tools/runimage.c), then run the session with the table and JSON outputs
+ * (tools/runopts_out.c), and check the image with --verify.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "logger/verify/fileverify.h"
 #include "logger/output.h"
 #include "tools/cli.h"
+#include "tools/runimage.h"
+#include "vmm/wlnames.h"
 #include "tools/runopts.h"
+#include "tools/runopts_out.h"
 
 static void run_usage(FILE *f)
 {
+	char modes[128], anon[128], files[128], tests[128], policies[128];
+
+	dlog_mode_list(false, " | ", " | ", modes, sizeof(modes));
+	wl_list(WL_ANON, " | ", " | ", anon, sizeof(anon));
+	wl_list(WL_FILE, " | ", " | ", files, sizeof(files));
+	wl_list(WL_SELFTEST, " | ", " | ", tests, sizeof(tests));
+	policy_list(" | ", " | ", policies, sizeof(policies));
 	fprintf(f,
 		"usage: dirtyscope run [options]\n"
 		"Boot the guest, run a workload, and log its dirty pages epoch by epoch\n"
 		"through one of KVM's dirty-log interfaces.\n"
 		"\n"
-		"  --log MODE          bitmap | clear | ring | uffd (default bitmap); uffd\n"
+		"  --log MODE          %s (default bitmap); uffd\n"
 		"                      tracks guest RAM with host userfaultfd write-protect\n"
-		"  --workload W        anonymous memory: seq | random | hotcold (default seq);\n"
-		"                      files: db | log | shared2 | private | forkcow | mixed;\n"
-		"                      bad-input tests: badsys | badblk\n"
-		"  --policy P          file workloads: wp | dbit | scan | lossy (default wp)\n"
+		"  --workload W        anonymous memory: %s (default seq);\n"
+		"                      files: %s;\n"
+		"                      bad-input tests: %s\n"
+		"  --policy P          file workloads: %s (default wp)\n"
 		"  --image FILE        file workloads: the disk image (see mkimage); default: a\n"
 		"                      temporary image sized for the workload, removed after\n"
 		"  --cache-pages N     guest page-cache limit in pages (default, and most:\n"
@@ -73,59 +83,54 @@ static void run_usage(FILE *f)
 		"\n"
 		"exit codes: 0 ok, 1 lost pages or image mismatch, 2 usage or input error,\n"
 		"3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
-		"5 --migrate-to given but the guest finished here, 130 interrupted\n");
+		"5 --migrate-to given but the guest finished here, 130 interrupted\n",
+		modes, anon, files, tests, policies);
 }
 
-int cmd_run(int argc, char **argv)
+enum ds_fail cmd_run(int argc, char **argv)
 {
 	static const struct runopts_cmd cmd = {.name = "run", .usage = run_usage};
 	struct run_opts o;
-	int code = runopts_parse(&o, argc, argv, &cmd);
-	if (code >= 0)
-		return code;
-	struct session_config cfg = o.cfg;
-	struct disk disk = o.disk;
-	bool file_world = o.file_world;
-	const char *json_path = o.json_path;
+	enum ds_fail fail = runopts_get(&o, argc, argv, &cmd);
+	if (fail || o.help)
+		return fail;
+	/* The user's image is recovered and checked before anything reads it. */
+	if ((fail = runimage_check(&o)))
+		return fail;
 
 	struct out_file json = {0};
 	struct sink table, js;
-	if (json_path) {
-		int e = out_file_open(&json, "--json", json_path);
-		if (e)
-			return e;
+	if (o.json_path && (fail = out_file_open(&json, "--json", o.json_path)))
+		return fail;
+	if (o.file_world && !o.disk.path && (fail = runimage_temp(&o))) {
+		out_file_close(&json, 0);
+		return fail;
 	}
-	if (file_world && !o.disk.path) {
-		int e = runopts_temp_image(&o);
-		if (e) {
-			out_file_close(&json, 0);
-			return e;
-		}
-		disk = o.disk;
-	}
-	cfg.image_path = disk.path;
+	struct session_config cfg = o.cfg;
+	cfg.image_path = o.disk.path;
 	runopts_add_sinks(&cfg, &json, &js, &table);
 
 	runopts_catch_signals();
 
 	struct run_summary sum;
+	cfg.fail = &fail;
 	int ret = session_run(&cfg, &sum);
-	code = exit_code_for(ret);
+	bool completed = ret >= 0; /* every epoch ran, checks failed or not */
 	/* The guest was to move: finishing it here is not what was asked. */
-	if (cfg.migrate && (ret == 0 || ret == 1) && !sum.migrated) {
+	if (cfg.migrate && completed && !sum.migrated) {
 		fprintf(stderr, "dirtyscope: the guest did not migrate to %s; it finished here\n",
 			cfg.migrate->to.text);
-		if (code == DS_EXIT_OK)
-			code = DS_EXIT_MIGRATION;
+		if (!fail)
+			fail = DS_FAIL_MIGRATION;
 	}
 	/* A migrated run's disk belongs to the destination now. */
-	if (file_world && cfg.verify && (ret == 0 || ret == 1) && !(cfg.migrate && sum.migrated)) {
-		long v = fileverify_image(disk.path, &cfg.wl, stderr);
-		if (v && code == DS_EXIT_OK)
-			code = v > 0 || v == -EINVAL ? DS_EXIT_CHECK : DS_EXIT_FAILED;
+	if (o.file_world && cfg.verify && completed && !(cfg.migrate && sum.migrated)) {
+		long v = fileverify_image(o.disk.path, &cfg.wl, stderr);
+		if (!fail)
+			fail = fileverify_fail(v);
 	}
-	runopts_remove_temp_image(&o);
+	runimage_remove_temp(&o);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
-	int jcode = out_file_close(&json, ret == 0 || ret == 1);
-	return code == DS_EXIT_OK && jcode ? jcode : code;
+	enum ds_fail jfail = out_file_close(&json, completed);
+	return fail ? fail : jfail;
 }

@@ -1,5 +1,4 @@
 /* dirtyscope: subcommand dispatch. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,68 +26,68 @@ static void usage(FILE *f)
 		   "            happen, 130 interrupted\n");
 }
 
-int usage_error(const char *fmt, ...)
+enum ds_fail usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	log_verr(fmt, ap);
 	va_end(ap);
-	return DS_EXIT_USAGE;
+	return DS_FAIL_USAGE;
 }
 
-int exit_code_for(int err)
+int ds_exit_code(enum ds_fail fail)
 {
-	switch (err) {
-	case 0:
+	switch (fail) {
+	case DS_FAIL_NONE:
 		return DS_EXIT_OK;
-	case 1:
-	case -EOVERFLOW: /* the dirty log itself lost entries (dirty ring overflow) */
+	case DS_FAIL_CHECK:
 		return DS_EXIT_CHECK;
-	case -EINVAL:
-	case -E2BIG:
+	case DS_FAIL_USAGE:
 		return DS_EXIT_USAGE;
-	case -ENOENT:
-	case -EACCES:
-	case -EPERM:
-	case -ENODEV:
-	case -ENXIO:
-	case -EOPNOTSUPP:
+	case DS_FAIL_PLATFORM:
 		return DS_EXIT_PLATFORM;
-	case -EINTR:
-		return DS_EXIT_INTERRUPTED;
-	default:
+	case DS_FAIL_RUN:
+	case DS_FAIL_IO:
 		return DS_EXIT_FAILED;
+	case DS_FAIL_MIGRATION:
+		return DS_EXIT_MIGRATION;
+	case DS_FAIL_INTERRUPTED:
+		return DS_EXIT_INTERRUPTED;
 	}
+	return DS_EXIT_FAILED; /* not a category: a bug, and not a success */
 }
+
+/* The subcommands, by name. */
+static const struct {
+	const char *name;
+	enum ds_fail (*run)(int argc, char **argv);
+} commands[] = {
+    {"run", cmd_run},
+    {"info", cmd_info},
+    {"compare", cmd_compare},
+    {"recover", cmd_recover},
+    {"verify-image", cmd_verify_image},
+    {"receive", cmd_receive},
+    {"mkimage", cmd_mkimage},
+};
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
-		return DS_EXIT_USAGE;
+		return ds_exit_code(DS_FAIL_USAGE);
 	}
 	const char *cmd = argv[1];
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "info"))
-		return cmd_info(argc - 1, argv + 1);
-	if (!strcmp(cmd, "compare"))
-		return cmd_compare(argc - 1, argv + 1);
-	if (!strcmp(cmd, "recover"))
-		return cmd_recover(argc - 1, argv + 1);
-	if (!strcmp(cmd, "verify-image"))
-		return cmd_verify_image(argc - 1, argv + 1);
-	if (!strcmp(cmd, "receive"))
-		return cmd_receive(argc - 1, argv + 1);
-	if (!strcmp(cmd, "mkimage"))
-		return cmd_mkimage(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return ds_exit_code(commands[i].run(argc - 1, argv + 1));
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
-		return DS_EXIT_OK;
+		return ds_exit_code(DS_FAIL_NONE);
 	}
 	if (!strcmp(cmd, "--version")) {
 		printf("dirtyscope 0.1.0\n");
-		return DS_EXIT_OK;
+		return ds_exit_code(DS_FAIL_NONE);
 	}
-	return usage_error("unknown command '%s' (try 'dirtyscope --help')", cmd);
+	return ds_exit_code(usage_error("unknown command '%s' (try 'dirtyscope --help')", cmd));
 }

@@ -1,25 +1,82 @@
 /*
- * The options `run` and `compare` share: parsing, validation and defaults,
- * the JSON output file, and the disk image of a file workload.  Everything a
- * user can get wrong is checked here, before KVM is touched, so a bad option
- * costs nothing and says exactly what is wrong.
+ * The options `run` and `compare` share, in four steps that only look at
+ * the command line, never at a file or KVM:
+ *
+ *   runopts_parse     getopt_long into struct run_args: each value checked
+ *                     on its own (a number, a size, a known name), nothing
+ *                     inferred
+ *   runopts_check     which options go together
+ *   runopts_defaults  the session's configuration, every default filled in
+ *   runopts_limits    values against each other once defaults are known
+ *
+ * runopts_get runs the four.  Everything a user can get wrong is refused
+ * there, with one line, before an image is touched or KVM opened.  The
+ * disk image comes after, in the command, visibly (tools/runimage.h), and
+ * so do the outputs (tools/runopts_out.h).
  */
 #ifndef TOOLS_RUNOPTS_H
 #define TOOLS_RUNOPTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include "logger/migrate/migaddr.h"
 #include "logger/session.h"
+#include "util/fail.h"
 
-/* An output file (--json, --plot) is written under a temporary name and renamed into place
- * only when the run completed, so no half-written file looks finished. */
-struct out_file {
-	const char *opt; /* the option that named it, for messages */
-	const char *path;
-	char tmp[4096];
-	FILE *f;
-	int stream; /* not a regular file: written in place, never renamed */
+/* Which command is parsing, and what it adds to run's options. */
+struct runopts_cmd {
+	const char *name;	/* "run" or "compare", for messages */
+	void (*usage)(FILE *f); /* printed by --help */
+	bool compare;		/* accept --plot; file workloads only */
+};
+
+/* What the command line said.  0, NULL or false: not given (the *_set
+ * flags mark options whose 0 is a value). */
+struct run_args {
+	bool help; /* --help was printed: nothing more to do */
+	const struct dlog_mode *mode;
+	const char *workload_name; /* with workload, ABI_WL_* */
+	uint32_t workload;
+	const char *policy_name; /* with policy, ABI_POLICY_* */
+	uint32_t policy;
+	uint64_t mem_bytes;
+	uint64_t wss_pages;
+	uint64_t writes;
+	uint64_t epochs;
+	uint64_t seed;
+	bool seed_set;
+	uint64_t hot_pages;
+	uint64_t hot_pct;
+	bool hot_pct_set;
+	uint64_t ring_entries;
+	uint64_t clear_chunk;
+	bool verify;
+	bool console;
+	const char *json_path;
+	const char *plot_path; /* compare only */
+	const char *kvm_path;
+	const char *image_path;
+	uint64_t cache_pages;
+	uint64_t flush_every;
+	bool flush_set;
+	uint64_t sync_every;
+	bool sync_set;
+	bool host_wb; /* --writeback host[:interval] (guest: false) */
+	uint32_t host_wb_interval;
+	bool migrate; /* --migrate-to migrate_to */
+	struct migaddr migrate_to;
+	/* Live migration's tuning; migrate_opt: any of it given. */
+	bool migrate_opt;
+	uint64_t after_epoch;
+	bool after_epoch_set;
+	uint64_t downtime_ms;
+	uint64_t max_rounds;
+	uint64_t max_bandwidth;
+	bool throttle_auto;
+	uint64_t retries;
+	bool retries_set;
 };
 
 /* The disk of a file workload: the user's, or a temporary one. */
@@ -29,53 +86,41 @@ struct disk {
 	const char *file; /* the workload's file, NULL for badblk */
 };
 
-/* Which command is parsing, and what it adds to run's options. */
-struct runopts_cmd {
-	const char *name;	/* "run" or "compare", for messages */
-	void (*usage)(FILE *f); /* printed by --help */
-	bool compare;		/* accept --plot; file workloads only */
-};
-
+/* What the command runs with. */
 struct run_opts {
 	struct session_config cfg;
 	const char *json_path; /* --json, or NULL */
 	const char *plot_path; /* compare --plot, or NULL */
 	struct disk disk;      /* file workloads; path NULL until an image exists */
 	bool file_world;
+	bool wss_set;		       /* --wss given: else a user image's file sets it */
 	struct hostwb_config hostwb;   /* --writeback host; cfg.hostwb points here */
 	struct migrate_config migrate; /* --migrate-to; cfg.migrate points here */
+	bool help;		       /* --help was printed: nothing more to do */
 };
 
-/*
- * Parse and check argv (argv[0] is the command's name).  Returns -1 when the
- * command should go on with *o filled in, else the exit code to return now
- * (0 after --help, DS_EXIT_USAGE after a one-line error).
- */
-int runopts_parse(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd);
+/* Parse argv (argv[0] is the command's name) into *a.  After --help,
+ * DS_FAIL_NONE with a->help set. */
+enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv,
+			   const struct runopts_cmd *cmd);
 
-/* Open the file an option (`opt`, for messages) names, or stdout for "-".
- * Returns 0 or an exit code. */
-int out_file_open(struct out_file *j, const char *opt, const char *path);
+/* Refuse options that do not go together, or not with this command. */
+enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *cmd);
 
-/* Close it: keep the file if `keep`, else remove it.  Returns 0 or an exit
- * code. */
-int out_file_close(struct out_file *j, int keep);
+/* Fill *o from a: the session's configuration with every default (the file
+ * workloads' differ from the anonymous ones').  Cannot fail. */
+void runopts_defaults(struct run_opts *o, const struct run_args *a);
 
-/* Make a temporary image holding just the workload's file, when the user gave
- * none.  Returns 0 or an exit code; on failure nothing is left behind. */
-int runopts_temp_image(struct run_opts *o);
+/* Refuse values that do not fit each other or the guest, defaults
+ * included (the working set against RAM, hot pages against it, ...). */
+enum ds_fail runopts_limits(const struct run_opts *o, const struct run_args *a);
 
-/* Remove the temporary image, and its host writeback journal, if any. */
-void runopts_remove_temp_image(struct run_opts *o);
+/* Parse, check, defaults and limits, then the test hooks: *o is ready for
+ * the disk image (runimage_check) unless it returns a failure or o->help. */
+enum ds_fail runopts_get(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd);
 
-/* Give cfg its outputs: JSON lines on json->f (if open) into js, and the
- * table on stdout into table, unless the JSON goes to stdout (the table
- * would corrupt it). */
-void runopts_add_sinks(struct session_config *cfg, const struct out_file *json, struct sink *js,
-		       struct sink *table);
-
-/* SIGINT and SIGTERM stop the guest cleanly (vm_request_stop), so output
- * files are removed rather than left half-written. */
-void runopts_catch_signals(void);
+/* TEST HOOK (tools/testhook.c): set cfg's test fields from the environment
+ * (DIRTYSCOPE_TEST_KVM_FAIL); a malformed value is a usage error. */
+enum ds_fail runopts_test_hooks(struct session_config *cfg);
 
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -82,4 +83,26 @@ void kvm_close(struct kvm *kvm)
 	if (kvm->sys_fd >= 0)
 		close(kvm->sys_fd);
 	kvm->vm_fd = kvm->sys_fd = -1;
+}
+
+/* The test hook (kvm.h): which call fails next, and how.  The armed errno is
+ * taken atomically, so exactly one call sees it even with the migration
+ * thread harvesting. */
+static int test_call, test_err;
+
+void kvm_test_fail_arm(enum kvm_test_call call, int err)
+{
+	__atomic_store_n(&test_err, err, __ATOMIC_RELAXED);
+	__atomic_store_n(&test_call, (int)call, __ATOMIC_RELEASE);
+}
+
+int kvm_test_fail(enum kvm_test_call call)
+{
+	if (__atomic_load_n(&test_call, __ATOMIC_ACQUIRE) != (int)call)
+		return 0;
+	int expected = (int)call;
+	if (!__atomic_compare_exchange_n(&test_call, &expected, KVM_TEST_NONE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	return __atomic_load_n(&test_err, __ATOMIC_RELAXED);
 }

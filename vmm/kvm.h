@@ -34,4 +34,27 @@ int kvm_enable_cap(const struct kvm *kvm, uint32_t cap, uint64_t arg0);
 /* Close the VM and /dev/kvm; safe on a zeroed or half-opened struct. */
 void kvm_close(struct kvm *kvm);
 
+/*
+ * TEST HOOK, for tests/test_exit.c only: make the next call of one KVM ioctl
+ * fail with errno `err` as if KVM had refused it, so a test can show that a
+ * KVM failure mid-run is reported as one (exit 4) whatever its errno.  The
+ * session arms it when the first epoch ends, from
+ * session_config.test_kvm_fail, which only `dirtyscope` sets, from the
+ * DIRTYSCOPE_TEST_KVM_FAIL environment variable (tools/testhook.c).  The
+ * call sites that honour it: KVM_RUN (vmm/vm.c) and KVM_GET_DIRTY_LOG
+ * (logger/dlog/dlog_bitmap.c).  Unarmed, they cost one atomic load.
+ */
+enum kvm_test_call {
+	KVM_TEST_NONE,
+	KVM_TEST_RUN,		/* KVM_RUN */
+	KVM_TEST_GET_DIRTY_LOG, /* KVM_GET_DIRTY_LOG */
+};
+
+/* Arm the hook: the next `call` fails with errno err (> 0). */
+void kvm_test_fail_arm(enum kvm_test_call call, int err);
+
+/* At a call site, just before the real ioctl: 0, or the errno armed for
+ * `call` (then disarmed, so it fails once). */
+int kvm_test_fail(enum kvm_test_call call);
+
 #endif

@@ -33,6 +33,11 @@ void vm_request_stop(void)
 		run->immediate_exit = 1;
 }
 
+bool vm_stop_requested(void)
+{
+	return stop_requested != 0;
+}
+
 /* The vCPU thread's kvm_run, for the kick signal's handler, which runs on
  * that thread. */
 static __thread struct kvm_run *volatile kick_run;
@@ -229,7 +234,11 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 				return 0;
 			continue;
 		}
-		if (ioctl(vm->vcpu.fd, KVM_RUN, NULL) < 0) {
+		/* The test hook (vmm/kvm.h) fails KVM_RUN the way KVM would. */
+		int test_err = kvm_test_fail(KVM_TEST_RUN);
+		if (test_err)
+			errno = test_err;
+		if (test_err || ioctl(vm->vcpu.fd, KVM_RUN, NULL) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				/* A kick already handled may have left
 				 * immediate_exit set; a new kick sets the

@@ -4,6 +4,7 @@
 #define VMM_VM_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "vmm/boot.h"
 #include "vmm/hcall.h"
@@ -88,6 +89,10 @@ void vm_kick(struct vm *vm);
 /* Ask vm_run to stop (it returns -EINTR): async-signal-safe, for SIGINT and
  * SIGTERM handlers. */
 void vm_request_stop(void);
+
+/* Whether vm_request_stop was called: what a failure after it means is
+ * "interrupted", whatever the errno of the call it cut short. */
+bool vm_stop_requested(void);
 
 /* Tear down everything vm_create and later steps made. */
 void vm_destroy(struct vm *vm);

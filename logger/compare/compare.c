@@ -73,6 +73,7 @@ int compare_init(struct compare *c, const struct compare_config *cfg)
 	if (c->image_fd < 0) {
 		int err = -errno;
 		say(c, cfg->image_path, strerror(errno));
+		c->fail = DS_FAIL_USAGE;
 		return err;
 	}
 	c->sink.epoch = compare_epoch;
@@ -396,11 +397,14 @@ static void compare_epoch(struct sink *s, const struct epoch_rec *e)
 	if (!e->file_world || !e->view) {
 		say(c, "not a file workload: nothing to compare", NULL);
 		c->error = -EINVAL;
+		c->fail = DS_FAIL_USAGE;
 		return;
 	}
 	if (!c->mirror_ready) {
-		if ((c->error = mirror_init(&c->mirror, e->mem, c->cfg.report)))
+		if ((c->error = mirror_init(&c->mirror, e->mem, c->cfg.report))) {
+			c->fail = DS_FAIL_RUN;
 			return;
+		}
 		c->mirror_ready = true;
 	}
 	struct compare_counts k = {0};
@@ -411,6 +415,7 @@ static void compare_epoch(struct sink *s, const struct epoch_rec *e)
 		if (ret != -EPROTO)
 			say(c, "cannot judge the epoch", strerror(-ret));
 		c->error = ret;
+		c->fail = DS_FAIL_RUN; /* mid-run: the image, the view or memory failed */
 		return;
 	}
 	const struct abi_pc_desc *d = &e->view->desc;

@@ -23,6 +23,7 @@
 #include "logger/epoch.h"
 #include "logger/guestview/mirror.h"
 #include "logger/compare/plot_svg.h"
+#include "util/fail.h"
 
 struct compare_config {
 	const char *image_path; /* the run's disk image, read-only here */
@@ -81,6 +82,7 @@ struct compare {
 	uint64_t missed_listed;
 	struct compare_counts total;
 	int error; /* first host-side failure (-errno); the run's output is then void */
+	enum ds_fail fail; /* what error was (util/fail.h): the run, or its input */
 	/* Optional, called after each epoch is judged (vCPU still stopped). */
 	void (*on_epoch)(void *ctx, const struct compare *c, const struct epoch_rec *e);
 	void *on_epoch_ctx;
@@ -88,7 +90,8 @@ struct compare {
 
 /*
  * Set up a comparison of a run on the image at cfg->image_path (opened
- * read-only).  Returns 0, or -errno with a message printed to cfg->report.
+ * read-only).  Returns 0, or -errno with a message printed to cfg->report
+ * and c->fail DS_FAIL_USAGE (the image cannot be opened).
  */
 int compare_init(struct compare *c, const struct compare_config *cfg);
 

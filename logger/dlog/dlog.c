@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "logger/dlog/dlog.h"
+#include "util/strlist.h"
 
 const struct dlog_mode *const dlog_modes[] = {
     &dlog_mode_bitmap, /* KVM's logs */
@@ -25,6 +26,17 @@ struct dlog_config dlog_config_default(void)
 {
 	return (struct dlog_config){.ring_entries = DLOG_RING_ENTRIES,
 				    .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
+}
+
+const char *dlog_mode_list(bool kvm_log_only, const char *sep, const char *last, char *buf,
+			   size_t len)
+{
+	const char *names[sizeof(dlog_modes) / sizeof(dlog_modes[0])];
+	size_t n = 0;
+	for (int i = 0; dlog_modes[i]; i++)
+		if (dlog_modes[i]->kvm_log || !kvm_log_only)
+			names[n++] = dlog_modes[i]->name;
+	return strlist_join(buf, len, names, n, sep, last);
 }
 
 int dlog_init(struct dlog *d, const struct dlog_mode *mode, const struct dlog_config *cfg,

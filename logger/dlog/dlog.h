@@ -12,6 +12,7 @@
 
 #include "logger/dlog/frameset.h"
 #include "logger/dlog/harvest.h"
+#include "util/fail.h"
 #include "vmm/vm.h"
 
 #define DLOG_RING_MIN_BYTES    4096	  /* KVM refuses a ring smaller than a page */
@@ -33,10 +34,14 @@ struct uffd_track;
 struct dlog_mode {
 	const char *name;
 	const char *desc;
-	/* 0 if this KVM can run the mode with cfg; else -EOPNOTSUPP (platform)
-	 * or -EINVAL (cfg out of range), with the reason in why. */
-	int (*supported)(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
-			 size_t len);
+	/* KVM's own dirty log (not a tracker of the host's page tables): what
+	 * live migration, source and destination, can harvest. */
+	bool kvm_log;
+	/* DS_FAIL_NONE if this KVM can run the mode with cfg; else, with the
+	 * reason in why, DS_FAIL_PLATFORM (KVM or the kernel lacks what the
+	 * mode needs) or DS_FAIL_USAGE (cfg out of the range it takes). */
+	enum ds_fail (*supported)(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+				  size_t len);
 	int (*vm_created)(struct dlog *d);   /* VM exists; no slots, no vCPUs yet */
 	int (*vcpu_created)(struct dlog *d); /* vCPU 0 exists */
 	/* Add pages dirtied since the last harvest to out (NULL: discard) and
@@ -59,6 +64,10 @@ struct dlog {
 	/* Set by a caller that harvests while the vCPU runs (the migration
 	 * thread): checks that need a stopped vCPU are skipped then. */
 	bool vcpu_running;
+	/* Set by a harvest that found the log itself lost entries (a dirty
+	 * ring KVM overran): the run's dirty sets are incomplete, a failed
+	 * check rather than a KVM failure. */
+	bool overflowed;
 };
 
 /* NULL-terminated table of all modes. */
@@ -67,6 +76,12 @@ extern const struct dlog_mode dlog_mode_bitmap, dlog_mode_clear, dlog_mode_ring,
 
 /* The mode called name, or NULL. */
 const struct dlog_mode *dlog_find(const char *name);
+
+/* The modes' names into buf, in table order (only KVM's own logs if
+ * kvm_log_only), in strlist_join's form (util/strlist.h): "bitmap | clear
+ * | ring | uffd", "bitmap, clear or ring". */
+const char *dlog_mode_list(bool kvm_log_only, const char *sep, const char *last, char *buf,
+			   size_t len);
 
 /* Bind a mode to a created VM (no slots, no vCPUs yet) and run vm_created. */
 int dlog_init(struct dlog *d, const struct dlog_mode *mode, const struct dlog_config *cfg,

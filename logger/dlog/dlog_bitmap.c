@@ -36,7 +36,11 @@ static int64_t slot_collect(struct dlog *d, const struct mem_slot *s, struct fra
 	struct kvm_dirty_log log = {.slot = s->id, .dirty_bitmap = d->bitmap};
 	memset(d->bitmap, 0, (s->pages + 63) / 64 * 8);
 	d->kvm_calls++;
-	if (ioctl(d->vm->kvm.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+	/* The test hook (vmm/kvm.h) fails the call the way KVM would. */
+	int test_err = kvm_test_fail(KVM_TEST_GET_DIRTY_LOG);
+	if (test_err)
+		errno = test_err;
+	if (test_err || ioctl(d->vm->kvm.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
 		int ret = -errno;
 		log_err("KVM_GET_DIRTY_LOG slot %u: %s", s->id, strerror(-ret));
 		return ret;
@@ -67,35 +71,36 @@ static void bitmap_teardown(struct dlog *d)
 	d->bitmap = NULL;
 }
 
-static int bitmap_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
-			    size_t len)
+static enum ds_fail bitmap_supported(const struct kvm *kvm, const struct dlog_config *cfg,
+				     char *why, size_t len)
 {
-	return 0; /* KVM_GET_DIRTY_LOG is part of the base API */
+	return DS_FAIL_NONE; /* KVM_GET_DIRTY_LOG is part of the base API */
 }
 
 const struct dlog_mode dlog_mode_bitmap = {
     .name = "bitmap",
     .desc = "KVM_GET_DIRTY_LOG per slot (get, clear and re-protect in one call)",
+    .kvm_log = true,
     .supported = bitmap_supported,
     .vm_created = bitmap_vm_created,
     .harvest = bitmap_harvest,
     .teardown = bitmap_teardown,
 };
 
-static int clear_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
-			   size_t len)
+static enum ds_fail clear_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+				    size_t len)
 {
 	if (!(kvm_cap(kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
 	      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
 		snprintf(why, len, "KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2");
-		return -EOPNOTSUPP;
+		return DS_FAIL_PLATFORM;
 	}
 	if (!cfg->clear_chunk_pages || cfg->clear_chunk_pages % 64) {
 		snprintf(why, len, "clear chunk of %llu pages is not a positive multiple of 64",
 			 (unsigned long long)cfg->clear_chunk_pages);
-		return -EINVAL;
+		return DS_FAIL_USAGE;
 	}
-	return 0;
+	return DS_FAIL_NONE;
 }
 
 static int clear_vm_created(struct dlog *d)
@@ -152,6 +157,7 @@ static int64_t clear_harvest(struct dlog *d, struct frameset *out)
 const struct dlog_mode dlog_mode_clear = {
     .name = "clear",
     .desc = "KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG in chunks (MANUAL_DIRTY_LOG_PROTECT2)",
+    .kvm_log = true,
     .supported = clear_supported,
     .vm_created = clear_vm_created,
     .harvest = clear_harvest,

@@ -30,8 +30,8 @@ static long ring_cap(const struct kvm *kvm)
 								: KVM_CAP_DIRTY_LOG_RING;
 }
 
-static int ring_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
-			  size_t len)
+static enum ds_fail ring_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+				   size_t len)
 {
 	uint64_t max_bytes = (uint64_t)kvm_cap(kvm, ring_cap(kvm));
 	uint64_t n = cfg->ring_entries;
@@ -39,25 +39,25 @@ static int ring_supported(const struct kvm *kvm, const struct dlog_config *cfg, 
 
 	if (!max_bytes) {
 		snprintf(why, len, "KVM lacks KVM_CAP_DIRTY_LOG_RING");
-		return -EOPNOTSUPP;
+		return DS_FAIL_PLATFORM;
 	}
 	if (!n || (n & (n - 1))) {
 		snprintf(why, len, "--ring-entries %llu is not a power of two",
 			 (unsigned long long)n);
-		return -EINVAL;
+		return DS_FAIL_USAGE;
 	}
 	if (n * entry > max_bytes) {
 		snprintf(why, len, "--ring-entries %llu exceeds this KVM's maximum of %llu",
 			 (unsigned long long)n, (unsigned long long)(max_bytes / entry));
-		return -EINVAL;
+		return DS_FAIL_USAGE;
 	}
 	if (n * entry < DLOG_RING_MIN_BYTES) {
 		snprintf(why, len,
 			 "--ring-entries %llu is below KVM's minimum of %llu (one 4 KiB page)",
 			 (unsigned long long)n, (unsigned long long)(DLOG_RING_MIN_BYTES / entry));
-		return -EINVAL;
+		return DS_FAIL_USAGE;
 	}
-	return 0;
+	return DS_FAIL_NONE;
 }
 
 static int ring_vm_created(struct dlog *d)
@@ -113,6 +113,7 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 			"its soft limit, so KVM overwrote entries and dirty pages were lost; "
 			"use a larger --ring-entries",
 			d->cfg.ring_entries, stray ? "wrapped" : "filled up");
+		d->overflowed = true; /* a failed check, not a KVM failure */
 		return -EOVERFLOW;
 	}
 	d->kvm_calls++;
@@ -140,6 +141,7 @@ static void ring_teardown(struct dlog *d)
 const struct dlog_mode dlog_mode_ring = {
     .name = "ring",
     .desc = "per-vCPU dirty ring (KVM_CAP_DIRTY_LOG_RING_ACQ_REL), KVM_RESET_DIRTY_RINGS",
+    .kvm_log = true,
     .supported = ring_supported,
     .vm_created = ring_vm_created,
     .vcpu_created = ring_vcpu_created,

@@ -37,10 +37,11 @@
 #include "logger/dlog/dlog.h"
 #include "logger/dlog/uffd_track.h"
 
-static int uffd_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
-			  size_t len)
+static enum ds_fail uffd_supported(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
+				   size_t len)
 {
-	return uffd_track_probe(why, len);
+	/* The probe only asks the kernel for what the mode needs. */
+	return uffd_track_probe(why, len) ? DS_FAIL_PLATFORM : DS_FAIL_NONE;
 }
 
 static int uffd_vm_created(struct dlog *d)

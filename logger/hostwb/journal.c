@@ -111,14 +111,14 @@ int journal_sync_dir_of(const char *path)
 	return ret;
 }
 
-int journal_fail(char *why, size_t n, int err, const char *what)
+int journal_why(char *why, size_t n, int err, const char *what)
 {
 	snprintf(why, n, "journal: %s: %s", what, strerror(-err));
 	return err;
 }
 
 /* The same, naming the journal file. */
-int journal_failat(char *why, size_t n, int err, const char *path, const char *what)
+int journal_why_at(char *why, size_t n, int err, const char *path, const char *what)
 {
 	snprintf(why, n, "journal: %s: %s: %s", path, what, strerror(-err));
 	return err;

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/fail.h"
+
 #define JOURNAL_BLOCK 4096
 
 /* One run of contiguous image blocks and the bytes to put there. */
@@ -149,6 +151,16 @@ int journal_recover(const char *image_path, struct journal_status *st, char *why
 
 /* "IMAGE.journal" into buf; -ENAMETOOLONG if it does not fit. */
 int journal_path(const char *image_path, char *buf, size_t len);
+
+/*
+ * What a failure of the functions above means (util/fail.h), by the
+ * refusals they document: a journal that is not ours, belongs to an image of
+ * another size or is not a regular file means `invalid` (for `recover` an
+ * input error, for `verify-image` a failed check); one in use by another
+ * process, or an image or journal path that cannot be opened, is an input
+ * error; anything else failed in the host's I/O (journal_fail.c).
+ */
+enum ds_fail journal_fail(int err, enum ds_fail invalid);
 
 /*
  * Tests only: die (_exit(137), as kill -9 would end the process) just

@@ -36,7 +36,7 @@ static int refuse(char *why, size_t n, const char *fmt, unsigned long long a, un
 static int usable(struct journal *j, char *why, size_t n)
 {
 	if (j->fd < 0)
-		return journal_fail(why, n, -EBADF, "not open");
+		return journal_why(why, n, -EBADF, "not open");
 	if (j->broken) {
 		snprintf(why, n,
 			 "journal: an earlier failure left %s in doubt: close and reopen it to "
@@ -165,11 +165,11 @@ int journal_commit(struct journal *j, uint64_t epoch, const struct journal_exten
 	uint64_t bytes = (tb + data + 1) * BLOCK;
 	ret = journal_pwritev_all(j->fd, j->iov, (size_t)cnt, j->end);
 	if (ret)
-		return journal_failat(why, whylen, ret, j->path, "cannot append the transaction");
+		return journal_why_at(why, whylen, ret, j->path, "cannot append the transaction");
 	j->stats.syncs++;
 	if ((ret = journal_fdatasync(j->fd))) {
 		j->broken = 1;
-		return journal_failat(why, whylen, ret, j->path, "cannot fdatasync");
+		return journal_why_at(why, whylen, ret, j->path, "cannot fdatasync");
 	}
 	j->end += bytes;
 	j->seq++;
@@ -183,14 +183,14 @@ int journal_commit(struct journal *j, uint64_t epoch, const struct journal_exten
 		char what[96];
 		snprintf(what, sizeof(what), "epoch %llu is durable, but writing the image failed",
 			 (unsigned long long)epoch);
-		return journal_failat(why, whylen, ret, j->path, what);
+		return journal_why_at(why, whylen, ret, j->path, what);
 	}
 	j->stats.commit_ns += time_now_ns() - t0;
 	if (j->end > j->checkpoint_bytes)
 		return journal_checkpoint(j, why, whylen);
 	return 0;
 nomem:
-	return journal_failat(why, whylen, -ENOMEM, j->path, "cannot build the transaction");
+	return journal_why_at(why, whylen, -ENOMEM, j->path, "cannot build the transaction");
 }
 
 int journal_checkpoint(struct journal *j, char *why, size_t whylen)
@@ -205,7 +205,7 @@ int journal_checkpoint(struct journal *j, char *why, size_t whylen)
 	 * journal's transactions from being replayed. */
 	j->stats.syncs++;
 	if ((ret = journal_fdatasync(j->image_fd))) {
-		journal_failat(why, whylen, ret, j->path, "cannot fdatasync the image");
+		journal_why_at(why, whylen, ret, j->path, "cannot fdatasync the image");
 		goto broken;
 	}
 	/* The new generation is durable before the truncate, so every old
@@ -214,14 +214,14 @@ int journal_checkpoint(struct journal *j, char *why, size_t whylen)
 	j->stats.syncs++;
 	if ((ret = journal_write_header(j->fd, j->image_blocks, j->epoch, j->generation + 1)) ||
 	    (ret = journal_fdatasync(j->fd))) {
-		journal_failat(why, whylen, ret, j->path, "cannot write the header");
+		journal_why_at(why, whylen, ret, j->path, "cannot write the header");
 		goto broken;
 	}
 	j->generation++;
 	j->base_epoch = j->epoch;
 	j->seq = 0;
 	if ((ret = journal_truncate(j->fd, BLOCK))) {
-		journal_failat(why, whylen, ret, j->path, "cannot truncate");
+		journal_why_at(why, whylen, ret, j->path, "cannot truncate");
 		goto broken;
 	}
 	j->end = BLOCK;

@@ -102,10 +102,10 @@ int journal_write_header(int fd, uint64_t image_blocks, uint64_t base_epoch, uin
 /* ---- shared by commit and recovery ---- */
 
 /* "journal: WHAT: strerror(-err)" into why; returns err. */
-int journal_fail(char *why, size_t n, int err, const char *what);
+int journal_why(char *why, size_t n, int err, const char *what);
 
 /* "journal: PATH: WHAT: strerror(-err)" into why; returns err. */
-int journal_failat(char *why, size_t n, int err, const char *path, const char *what);
+int journal_why_at(char *why, size_t n, int err, const char *path, const char *what);
 
 /* Make room for need entries of size bytes at p (realloc'd, capacity in
  * *cap).  Returns the buffer, or NULL (p still valid) when out of memory. */

@@ -27,9 +27,9 @@ static int regular(int fd, const char *path, char *why, size_t n)
 {
 	struct stat st;
 	if (fstat(fd, &st))
-		return journal_fail(why, n, -errno, path);
+		return journal_why(why, n, -errno, path);
 	if (S_ISDIR(st.st_mode))
-		return journal_fail(why, n, -EISDIR, path);
+		return journal_why(why, n, -EISDIR, path);
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, n, "journal: %s: not a regular file (a device, FIFO or socket)",
 			 path);
@@ -44,7 +44,7 @@ static int lock(int fd, int how, const char *path, char *why, size_t n)
 	if (!flock(fd, how | LOCK_NB))
 		return 0;
 	if (errno != EWOULDBLOCK)
-		return journal_fail(why, n, -errno, path);
+		return journal_why(why, n, -errno, path);
 	snprintf(why, n, "journal: %s: in use by another process", path);
 	return -EBUSY;
 }
@@ -62,7 +62,7 @@ static int read_header(int fd, struct jhdr *h, char *why, size_t n)
 {
 	int ret = io_pread_full(fd, h, sizeof(*h), 0);
 	if (ret && ret != -ENODATA)
-		return journal_fail(why, n, ret, "cannot read the header");
+		return journal_why(why, n, ret, "cannot read the header");
 	if (!ret && h->magic == JHDR_MAGIC && h->version != JVERSION) {
 		snprintf(why, n, "journal: format version %u; this dirtyscope reads version %u",
 			 h->version, JVERSION);
@@ -259,16 +259,16 @@ static int examine(int fd, int image_fd, const char *path, struct journal_status
 	memset(st, 0, sizeof(*st));
 	int ret = image_blocks_of(image_fd, &r.image_blocks);
 	if (ret)
-		return journal_failat(why, n, ret, path, "cannot stat the image");
+		return journal_why_at(why, n, ret, path, "cannot stat the image");
 	struct stat js;
 	if (fstat(fd, &js))
-		return journal_fail(why, n, -errno, path);
+		return journal_why(why, n, -errno, path);
 	r.size = (uint64_t)js.st_size;
 	if (r.size == 0) { /* created, header never written: nothing committed */
 		st->state = JOURNAL_CLEAN;
 		*generation = 1;
 		ret = fix ? create(fd, path, r.image_blocks) : 0;
-		return ret ? journal_failat(why, n, ret, path, "cannot create") : 0;
+		return ret ? journal_why_at(why, n, ret, path, "cannot create") : 0;
 	}
 	if ((ret = read_header(fd, &r.h, why, n)))
 		return ret;
@@ -280,10 +280,10 @@ static int examine(int fd, int image_fd, const char *path, struct journal_status
 	*generation = r.h.generation;
 	r.buf = malloc(CHUNK_BLOCKS * BLOCK);
 	if (!r.buf)
-		return journal_failat(why, n, -ENOMEM, path, "cannot read the transactions");
+		return journal_why_at(why, n, -ENOMEM, path, "cannot read the transactions");
 	ret = scan(&r, st, fix);
 	if (ret) {
-		journal_failat(why, n, ret, path,
+		journal_why_at(why, n, ret, path,
 			       fix ? "cannot replay" : "cannot read the transactions");
 		goto out;
 	}
@@ -292,7 +292,7 @@ static int examine(int fd, int image_fd, const char *path, struct journal_status
 	/* The image first: once the header names a new generation, nothing in
 	 * the journal can be replayed again. */
 	if (st->transactions && (ret = journal_fdatasync(image_fd))) {
-		journal_failat(why, n, ret, path, "cannot fdatasync the image");
+		journal_why_at(why, n, ret, path, "cannot fdatasync the image");
 		goto out;
 	}
 	ret = journal_write_header(fd, r.image_blocks, st->epoch, r.h.generation + 1);
@@ -303,7 +303,7 @@ static int examine(int fd, int image_fd, const char *path, struct journal_status
 		ret = journal_truncate(fd, BLOCK);
 	}
 	if (ret)
-		journal_failat(why, n, ret, path, "cannot rewrite the header");
+		journal_why_at(why, n, ret, path, "cannot rewrite the header");
 out:
 	reader_free(&r);
 	return ret;
@@ -317,16 +317,16 @@ static int open_pair(const char *image_path, int fix, int *image_fd, int *fd, ch
 	char path[4096];
 	int flags = (fix ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_CLOEXEC;
 	if (journal_path(image_path, path, sizeof(path)))
-		return journal_fail(why, n, -ENAMETOOLONG, image_path);
+		return journal_why(why, n, -ENAMETOOLONG, image_path);
 	*image_fd = open(image_path, flags);
 	if (*image_fd < 0)
-		return journal_fail(why, n, -errno, image_path);
+		return journal_why(why, n, -errno, image_path);
 	int ret = regular(*image_fd, image_path, why, n);
 	if (ret)
 		goto close_image;
 	*fd = open(path, flags);
 	if (*fd < 0) {
-		ret = errno == ENOENT ? 1 : journal_fail(why, n, -errno, path);
+		ret = errno == ENOENT ? 1 : journal_why(why, n, -errno, path);
 		goto close_image;
 	}
 	ret = regular(*fd, path, why, n);
@@ -378,19 +378,19 @@ int journal_open(struct journal *j, const char *image_path, int image_fd, char *
 	j->image_fd = image_fd;
 	j->fd = -1;
 	if (journal_path(image_path, j->path, sizeof(j->path)))
-		return journal_fail(why, whylen, -ENAMETOOLONG, image_path);
+		return journal_why(why, whylen, -ENAMETOOLONG, image_path);
 	int ret = regular(image_fd, image_path, why, whylen);
 	if (ret)
 		return ret;
 	j->fd = open(j->path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
 	if (j->fd < 0)
-		return journal_fail(why, whylen, -errno, j->path);
+		return journal_why(why, whylen, -errno, j->path);
 	struct journal_status st;
 	if (!(ret = regular(j->fd, j->path, why, whylen)) &&
 	    !(ret = lock(j->fd, LOCK_EX, j->path, why, whylen)) &&
 	    !(ret = examine(j->fd, image_fd, j->path, &st, 1, &j->generation, why, whylen)) &&
 	    (ret = image_blocks_of(image_fd, &j->image_blocks)))
-		journal_failat(why, whylen, ret, j->path, "cannot stat the image");
+		journal_why_at(why, whylen, ret, j->path, "cannot stat the image");
 	if (ret) {
 		journal_close(j);
 		return ret;

@@ -66,3 +66,10 @@ long fileverify_image(const char *path, const struct boot_workload *wl, FILE *er
 	dsfs_close(&img);
 	return bad;
 }
+
+enum ds_fail fileverify_fail(long result)
+{
+	if (!result)
+		return DS_FAIL_NONE;
+	return result > 0 || result == -EINVAL ? DS_FAIL_CHECK : DS_FAIL_IO;
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "abi/syscall.h"
+#include "util/fail.h"
 #include "vmm/boot.h"
 
 /* The arguments the guest's user program gets for workload wl. */
@@ -21,5 +22,11 @@ struct abi_wl_args fileverify_args(const struct boot_workload *wl);
  * no longer valid DSFS or lacks the file (printed), or another -errno.
  */
 long fileverify_image(const char *path, const struct boot_workload *wl, FILE *err);
+
+/* What a fileverify_image result means (util/fail.h): differing pages, or an
+ * image no longer valid DSFS or lacking the file, are a failed check; any
+ * other failure (reading the image, computing the expected content) is the
+ * host's, DS_FAIL_IO; 0 is DS_FAIL_NONE. */
+enum ds_fail fileverify_fail(long result);
 
 #endif

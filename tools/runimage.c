@@ -1,0 +1,196 @@
+/*
+ * The disk image of a file workload (tools/runimage.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "abi/boot.h"
+#include "abi/wlfile.h"
+#include "fs/dsfs.h"
+#include "logger/hostwb/journal.h"
+#include "tools/cli.h"
+#include "tools/runimage.h"
+#include "util/log.h"
+
+static bool all_zero(const uint8_t *b, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * A previous run with host writeback may have died mid-commit: bring the
+ * image to its last committed epoch before anything reads it (the same
+ * recovery `dirtyscope recover` runs).  A missing image is left to the
+ * image check, which says so.
+ */
+static enum ds_fail recover_user_image(const char *path)
+{
+	struct journal_status st;
+	char why[512];
+	int ret = journal_inspect(path, &st, why, sizeof(why));
+	if (ret == -ENOENT || (!ret && (st.state == JOURNAL_NONE || st.state == JOURNAL_CLEAN)))
+		return DS_FAIL_NONE;
+	if (ret) {
+		enum ds_fail f = journal_fail(ret, DS_FAIL_USAGE);
+		if (f == DS_FAIL_USAGE)
+			log_err("--image %s: %s", path, why);
+		else
+			log_err("%s", why);
+		return f;
+	}
+	ret = journal_recover(path, &st, why, sizeof(why));
+	if (ret) {
+		log_err("--image %s: recovery failed: %s", path, why);
+		return journal_fail(ret, DS_FAIL_USAGE);
+	}
+	fprintf(stderr,
+		"dirtyscope: --image %s: recovered from an interrupted host writeback: the "
+		"image holds epoch %llu\n",
+		path, (unsigned long long)st.epoch);
+	return DS_FAIL_NONE;
+}
+
+/*
+ * Check the user's image: valid DSFS, holding the workload's file.  Without
+ * --wss the file's capacity sets the page count.  With --verify the file must
+ * start as mkimage makes it (zero, and empty for log): the expected content
+ * is computed from that start.
+ */
+static enum ds_fail check_user_image(struct session_config *cfg, struct disk *d, bool wss_set)
+{
+	struct dsfs_image img;
+	char why[256];
+	int ret = dsfs_open(d->path, O_RDWR, &img, why, sizeof(why));
+	if (ret) {
+		log_err("--image %s: %s", d->path, why);
+		return dsfs_fail(ret, DS_FAIL_USAGE);
+	}
+	enum ds_fail code = DS_FAIL_NONE;
+	int ino = d->file ? dsfs_find(&img, d->file) : -1;
+	if (d->file && ino < 0) {
+		code = usage_error("--image %s: no file '%s' (mkimage --file %s:SIZE)", d->path,
+				   d->file, d->file);
+		goto out;
+	}
+	if (ino >= 0) {
+		uint64_t cap = img.meta.inodes[ino].nr_blocks;
+		if (!wss_set)
+			cfg->wl.wss_pages = cap;
+		if (cfg->wl.wss_pages > cap || !cfg->wl.wss_pages) {
+			code = usage_error("--wss %llu: file '%s' of %s holds %llu pages",
+					   (unsigned long long)cfg->wl.wss_pages, d->file, d->path,
+					   (unsigned long long)cap);
+			goto out;
+		}
+	}
+	if (ino >= 0 && cfg->verify) {
+		uint8_t *buf;
+		uint64_t len;
+		if ((ret = dsfs_read_extent(&img, ino, &buf, &len))) {
+			log_err("--image %s: cannot read file '%s'", d->path, d->file);
+			code = dsfs_fail(ret, DS_FAIL_USAGE);
+			goto out;
+		}
+		/* The expected content is computed for a file of exactly --wss
+		 * pages, zero-filled, of size --wss pages (log: empty). */
+		uint64_t want_size =
+		    cfg->wl.workload == ABI_WL_LOG ? 0 : cfg->wl.wss_pages * ABI_PAGE_SIZE;
+		bool fresh = all_zero(buf, len) && img.meta.inodes[ino].size == want_size &&
+			     cfg->wl.wss_pages == img.meta.inodes[ino].nr_blocks;
+		free(buf);
+		if (!fresh)
+			code = usage_error("--image %s: --verify needs file '%s' as mkimage --file "
+					   "%s:%s makes it (zero-filled, --wss its capacity)",
+					   d->path, d->file, d->file,
+					   cfg->wl.workload == ABI_WL_LOG ? "0:CAPACITY" : "SIZE");
+	}
+out:
+	dsfs_close(&img);
+	return code;
+}
+
+enum ds_fail runimage_temp(struct run_opts *o)
+{
+	const struct session_config *cfg = &o->cfg;
+	struct disk *d = &o->disk;
+	const char *dir = getenv("TMPDIR");
+	snprintf(d->tmp, sizeof(d->tmp), "%s/dirtyscope-XXXXXX.img", dir && *dir ? dir : "/tmp");
+	int fd = mkstemps(d->tmp, 4);
+	if (fd < 0) {
+		fprintf(stderr, "dirtyscope: cannot create a temporary image in %s: %s\n",
+			dir && *dir ? dir : "/tmp", strerror(errno));
+		d->tmp[0] = 0;
+		return DS_FAIL_IO;
+	}
+	close(fd);
+	d->path = d->tmp;
+	struct dsfs_file_spec f = {.capacity = cfg->wl.wss_pages * ABI_PAGE_SIZE};
+	uint64_t size = (ABI_FS_DATA_START + cfg->wl.wss_pages) * ABI_PAGE_SIZE;
+	if (d->file) {
+		snprintf(f.name, sizeof(f.name), "%s", d->file);
+		f.size = cfg->wl.workload == ABI_WL_LOG ? 0 : f.capacity;
+	}
+	char why[256];
+	int ret = dsfs_mkimage(d->path, size, &f, d->file ? 1 : 0, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "dirtyscope: temporary image %s: %s\n", d->path, why);
+		unlink(d->tmp);
+		d->tmp[0] = 0;
+		d->path = NULL;
+		return DS_FAIL_IO;
+	}
+	return DS_FAIL_NONE;
+}
+
+void runimage_remove_temp(struct run_opts *o)
+{
+	if (!o->disk.tmp[0])
+		return;
+	char jpath[4096 + 16];
+	if (!journal_path(o->disk.tmp, jpath, sizeof(jpath)))
+		unlink(jpath);
+	unlink(o->disk.tmp);
+	o->disk.tmp[0] = 0;
+}
+
+/*
+ * The file must hold what the workload writes: the working set is final
+ * here (an image's capacity may have set it).
+ */
+static enum ds_fail check_file_fits(const struct session_config *cfg)
+{
+	if (cfg->wl.workload == ABI_WL_LOG &&
+	    (uint64_t)cfg->wl.epochs * cfg->wl.writes_per_epoch * 256 >
+		cfg->wl.wss_pages * ABI_PAGE_SIZE)
+		return usage_error("--wss %llu: too small for log's %llu appends of up to "
+				   "256 bytes",
+				   (unsigned long long)cfg->wl.wss_pages,
+				   (unsigned long long)cfg->wl.epochs * cfg->wl.writes_per_epoch);
+	if (cfg->wl.wss_pages > UINT32_MAX / 2)
+		return usage_error("--wss %llu: too large for a file",
+				   (unsigned long long)cfg->wl.wss_pages);
+	return DS_FAIL_NONE;
+}
+
+enum ds_fail runimage_check(struct run_opts *o)
+{
+	if (!o->file_world)
+		return DS_FAIL_NONE;
+	if (o->disk.path) {
+		enum ds_fail e = recover_user_image(o->disk.path);
+		if (e)
+			return e;
+		e = check_user_image(&o->cfg, &o->disk, o->wss_set);
+		if (e)
+			return e;
+	}
+	return check_file_fits(&o->cfg);
+}

@@ -1,0 +1,93 @@
+/*
+ * Output files, sinks and stop signals for the commands that run a session
+ * (tools/runopts_out.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logger/output.h"
+#include "tools/cli.h"
+#include "tools/runopts_out.h"
+
+enum ds_fail out_file_open(struct out_file *j, const char *opt, const char *path)
+{
+	j->path = path;
+	j->opt = opt;
+	if (!strcmp(path, "-")) {
+		j->f = stdout;
+		return DS_FAIL_NONE;
+	}
+	/* A device or FIFO (/dev/null, a pipe) is a stream: write it directly.
+	 * Renaming a temporary over it would replace the device node. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return usage_error("%s %s: is a directory", opt, path);
+		j->f = fopen(path, "w");
+		if (!j->f)
+			return usage_error("%s %s: cannot open: %s", opt, path, strerror(errno));
+		j->stream = 1;
+		return DS_FAIL_NONE;
+	}
+	if (snprintf(j->tmp, sizeof(j->tmp), "%s.tmp-%d", path, (int)getpid()) >=
+	    (int)sizeof(j->tmp))
+		return usage_error("%s %s: path too long", opt, path);
+	j->f = fopen(j->tmp, "w");
+	if (!j->f)
+		return usage_error("%s %s: cannot create %s: %s", opt, path, j->tmp,
+				   strerror(errno));
+	return DS_FAIL_NONE;
+}
+
+enum ds_fail out_file_close(struct out_file *j, int keep)
+{
+	if (!j->f || j->f == stdout)
+		return DS_FAIL_NONE;
+	if (j->stream) {
+		int bad = fclose(j->f);
+		j->f = NULL;
+		return bad && keep ? DS_FAIL_IO : DS_FAIL_NONE;
+	}
+	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
+	bad |= fclose(j->f);
+	j->f = NULL;
+	if (keep && !bad && rename(j->tmp, j->path) == 0)
+		return DS_FAIL_NONE;
+	unlink(j->tmp);
+	if (keep) {
+		fprintf(stderr, "dirtyscope: %s %s: write failed: %s\n", j->opt, j->path,
+			strerror(errno));
+		return DS_FAIL_IO;
+	}
+	return DS_FAIL_NONE;
+}
+
+void runopts_add_sinks(struct session_config *cfg, const struct out_file *json, struct sink *js,
+		       struct sink *table)
+{
+	if (json->f) {
+		output_json_sink(js, json->f);
+		cfg->sinks[cfg->nr_sinks++] = js;
+	}
+	if (json->f != stdout) {
+		output_table_sink(table, stdout);
+		cfg->sinks[cfg->nr_sinks++] = table;
+	}
+}
+
+static void on_stop_signal(int sig)
+{
+	vm_request_stop();
+}
+
+void runopts_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

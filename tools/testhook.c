@@ -1,0 +1,57 @@
+/*
+ * TEST HOOKS: environment variables that only tests set, read once the
+ * options are parsed (tools/runopts.h).  Nothing here is for users, and no
+ * usage text mentions it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cli.h"
+#include "tools/runopts.h"
+#include "util/parse.h"
+
+/*
+ * TEST HOOK: DIRTYSCOPE_TEST_KVM_FAIL=CALL:ERRNO makes the KVM ioctl CALL
+ * (KVM_RUN or KVM_GET_DIRTY_LOG) fail once with ERRNO (a number, or EINVAL,
+ * EPERM, EIO, EFAULT, ENOMEM) after the first epoch, as if KVM had refused
+ * it mid-run (vmm/kvm.h).  tests/test_exit.c uses it to show that such a
+ * failure exits 4 whatever its errno; it is not for users, and no usage text
+ * mentions it.
+ */
+enum ds_fail runopts_test_hooks(struct session_config *cfg)
+{
+	static const struct {
+		const char *name;
+		enum kvm_test_call call;
+	} calls[] = {{"KVM_RUN", KVM_TEST_RUN}, {"KVM_GET_DIRTY_LOG", KVM_TEST_GET_DIRTY_LOG}};
+	static const struct {
+		const char *name;
+		int err;
+	} errs[] = {{"EINVAL", EINVAL},
+		    {"EPERM", EPERM},
+		    {"EIO", EIO},
+		    {"EFAULT", EFAULT},
+		    {"ENOMEM", ENOMEM}};
+	const char *v = getenv("DIRTYSCOPE_TEST_KVM_FAIL");
+	if (!v || !*v)
+		return DS_FAIL_NONE;
+	const char *colon = strchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : 0;
+	for (size_t i = 0; colon && i < sizeof(calls) / sizeof(calls[0]); i++) {
+		if (strlen(calls[i].name) != n || strncmp(v, calls[i].name, n))
+			continue;
+		uint64_t e = 0;
+		for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++)
+			if (!strcmp(colon + 1, errs[k].name))
+				e = (uint64_t)errs[k].err;
+		if (e || !parse_u64(colon + 1, 1, 4095, &e)) {
+			cfg->test_kvm_fail = calls[i].call;
+			cfg->test_kvm_fail_err = (int)e;
+			return DS_FAIL_NONE;
+		}
+	}
+	return usage_error("DIRTYSCOPE_TEST_KVM_FAIL=%s: a test hook, KVM_RUN:ERRNO or "
+			   "KVM_GET_DIRTY_LOG:ERRNO",
+			   v);
+}
