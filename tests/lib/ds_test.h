@@ -3,6 +3,8 @@
 #define TESTS_DS_TEST_H
 
 #include <CUnit/Basic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,6 +12,25 @@ struct ds_case {
 	const char *name;
 	void (*fn)(void);
 };
+
+/*
+ * For callbacks that session_run makes (sinks, on_commit, on_incoming,
+ * on_switchover, log modes): a CU_ASSERT_*_FATAL there would longjmp out of
+ * session_run past its cleanup (the VM, the threads, the output files).
+ * Instead: `if (!DS_REQUIRE(cond, &ctx->broken)) return;` records a CUnit
+ * failure, counts it in *broken for the case to report, and the callback
+ * returns on its own.
+ */
+#define DS_REQUIRE(cond, broken) ds_require(!!(cond), __LINE__, #cond, __FILE__, (broken))
+
+static inline bool ds_require(bool ok, unsigned int line, const char *expr, const char *file,
+			      uint64_t *broken)
+{
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, expr, file, "", CU_FALSE);
+	if (!ok)
+		(*broken)++;
+	return ok;
+}
 
 /*
  * Run one suite of cases with CUnit's basic interface and return the process
