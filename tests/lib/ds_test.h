@@ -3,6 +3,7 @@
 #define TESTS_DS_TEST_H
 
 #include <CUnit/Basic.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,29 @@ struct ds_case {
 	const char *name;
 	void (*fn)(void);
 };
+
+/* A CUnit assertion whose failure message is formatted (CUnit copies the
+ * text).  Returns ok. */
+#define DS_CHECK(cond, ...) ds_check_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+static inline bool ds_check_at(bool ok, const char *file, unsigned int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static inline bool ds_check_at(bool ok, const char *file, unsigned int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (ok) {
+		CU_assertImplementation(CU_TRUE, line, "check", file, "", CU_FALSE);
+		return true;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	CU_assertImplementation(CU_FALSE, line, msg, file, "", CU_FALSE);
+	return false;
+}
 
 /*
  * For callbacks that session_run makes (sinks, on_commit, on_incoming,
