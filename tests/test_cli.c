@@ -16,9 +16,12 @@
  *     "dirtyscope: " and naming the offending option or value, and nothing
  *     on stdout;
  *   - --help for the command, run and info, and info itself;
- *   - JSON output: a file holds one line per epoch plus a summary and is
- *     renamed into place with no temporary left over; a failed run leaves no
- *     file at all; "--json -" puts only JSON on stdout;
+ *   - JSON output, read back with a JSON parser (tests/lib/ds_json.h) and
+ *     checked field by field: a file holds one object per epoch, numbered
+ *     from 1, plus the summary, which totals them, and is renamed into place
+ *     with no temporary left over; a failed run leaves no file at all;
+ *     "--json -" puts only JSON on stdout; the file workloads', host
+ *     writeback's, compare's and a migration's (both ends') figures;
  *   - a small verified run prints the epoch table;
  *   - mkimage: an image is created (no temporary left) and --check lists
  *     its files (exit 0); --check on a corrupt, foreign or truncated image
@@ -27,7 +30,8 @@
  *     and a FIFO target exit 2, each with one line on stderr.
  *
  * Cases that boot a guest or query KVM need /dev/kvm; without it they are
- * left out (and said so) and the rest still run.
+ * left out (and said so), the rest still run, and the suite exits 77
+ * (skipped) unless one of those failed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -50,6 +54,7 @@
 
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
+#include "tests/lib/ds_json.h"
 #include "tests/lib/ds_test.h"
 #include "vmm/boot.h"
 
@@ -72,26 +77,7 @@ struct proc {
 	char cmd[512]; /* "dirtyscope arg ..." for failure messages */
 };
 
-/* A CUnit assertion whose message is formatted (CUnit copies the text). */
-static void check_at(bool ok, unsigned int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void check_at(bool ok, unsigned int line, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, line, "check", __FILE__, "", CU_FALSE);
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-
-#define CHECK(cond, ...) check_at((cond), __LINE__, __VA_ARGS__)
+#define CHECK DS_CHECK
 
 /* Read all of f from its start into a malloc'd NUL-terminated string. */
 static char *slurp(FILE *f)
@@ -290,28 +276,62 @@ static void remove_dir(const char *dir)
 	CHECK(ret == 0, "rmdir %s: %s", dir, strerror(errno));
 }
 
-/* Check text is exactly `lines` JSON lines, the last one the summary. */
-static void check_json_lines(const char *what, const char *text, unsigned int lines)
+/* The per-epoch objects of j, in order, into out (at most max); how many. */
+static size_t epoch_objects(const struct ds_jsonl *j, struct json_object **out, size_t max)
 {
-	unsigned int n = 0;
-	const char *line = text, *last = NULL;
+	size_t n = 0;
+	struct json_object *o;
 
-	CHECK(count_char(text, '\n') == lines, "%s: %u lines, expected %u:\n%s", what,
-	      count_char(text, '\n'), lines, text);
-	CHECK(text[0] && text[strlen(text) - 1] == '\n', "%s: last line unterminated", what);
-	while (*line) {
-		const char *nl = strchr(line, '\n');
+	while (n < max && (o = ds_jsonl_find(j, "epoch", n)))
+		out[n++] = o;
+	return n;
+}
 
-		CHECK(line[0] == '{', "%s: line %u is not a JSON object: %.80s", what, n + 1, line);
-		last = line;
-		n++;
-		if (!nl)
-			break;
-		line = nl + 1;
+/*
+ * The JSON of `run --epochs <epochs>` with the default workload (seq, which
+ * writes each of its --wss pages every epoch) and log mode: nothing but
+ * epochs 1..<epochs> and the summary after them, which totals them; every
+ * epoch logged at least the pages the workload wrote; lost pages counted
+ * with --verify (none), null without; the guest's own check passed.
+ */
+static void check_run_json(const struct ds_jsonl *j, int64_t epochs, bool verify)
+{
+	struct json_object *sum = DS_JSONL_SUMMARY(j), *ep[64];
+	size_t n = epoch_objects(j, ep, 64);
+
+	CHECK(j->n == (size_t)epochs + 1, "%s: %zu objects, expected %lld epochs and the summary",
+	      j->what, j->n, (long long)epochs);
+	CHECK(DS_JSONL_EPOCHS(j, 1) == (size_t)epochs, "%s: not %lld epochs", j->what,
+	      (long long)epochs);
+	DS_JSON_BOOL_EQ(sum, "summary", true);
+	DS_JSON_INT_EQ(sum, "epochs", epochs);
+	DS_JSON_STR_EQ(sum, "mode", "bitmap");
+	DS_JSON_STR_EQ(sum, "workload", "seq");
+	DS_JSON_STR_EQ(sum, "guest-check", "passed");
+	int64_t wss = DS_JSON_INT(sum, "wss-pages");
+	CHECK(wss > 0, "%s: wss-pages %lld", j->what, (long long)wss);
+	for (size_t i = 0; i < n; i++) {
+		DS_JSON_STR_EQ(ep[i], "mode", "bitmap");
+		DS_JSON_STR_EQ(ep[i], "workload", "seq");
+		DS_JSON_INT_EQ(ep[i], "workload-pages", wss);
+		int64_t dirty = DS_JSON_INT(ep[i], "dirty-pages");
+		CHECK(dirty >= wss, "%s: epoch %zu logged %lld dirty pages of the %lld written",
+		      j->what, i + 1, (long long)dirty, (long long)wss);
+		if (verify) {
+			DS_JSON_INT_EQ(ep[i], "lost-pages", 0);
+			struct json_object *gpas = DS_JSON_GET(ep[i], "lost-gpas", json_type_array);
+			CHECK(gpas && json_object_array_length(gpas) == 0,
+			      "%s: epoch %zu lists lost pages", j->what, i + 1);
+		} else {
+			DS_JSON_NULL(ep[i], "lost-pages");
+		}
 	}
-	CHECK(last && strstr(last, "\"summary\":true") != NULL &&
-		  !memchr(last, '\n', strlen(last) - 1),
-	      "%s: last line is not the summary: %s", what, last ? last : "(none)");
+	if (verify)
+		DS_JSON_INT_EQ(sum, "lost-pages", 0);
+	else
+		DS_JSON_NULL(sum, "lost-pages");
+	DS_JSONL_SUMS(j, "dirty-pages");
+	DS_JSONL_SUMS(j, "workload-pages");
 }
 
 /* ---- usage and input errors: exit 2 ---- */
@@ -560,10 +580,9 @@ static void test_interrupted(void)
 
 static void test_json_file(void)
 {
-	char dir[] = "/tmp/test_cli.XXXXXX", out[64], bad[64], names[512], *text;
+	char dir[] = "/tmp/test_cli.XXXXXX", out[64], bad[64], names[512];
 	unsigned int n;
 	struct proc p;
-	FILE *f;
 
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(out, sizeof(out), "%s/out.json", dir);
@@ -572,15 +591,10 @@ static void test_json_file(void)
 	/* a completed run: the file is renamed into place, no temporary left */
 	expect_ok(&p, ARGS("run", "--epochs", "2", "--json", out));
 	proc_free(&p);
-	f = fopen(out, "r");
-	CHECK(f != NULL, "%s: not created: %s", out, strerror(errno));
-	if (f) {
-		text = slurp(f);
-		fclose(f);
-		CU_ASSERT_FATAL(text != NULL);
-		check_json_lines(out, text, 3);
-		free(text);
-	}
+	struct ds_jsonl j;
+	DS_JSONL_READ(&j, out);
+	check_run_json(&j, 2, false);
+	ds_jsonl_free(&j);
 	list_dir(dir, names, sizeof(names), &n);
 	CHECK(n == 1 && !strcmp(names, "out.json"), "%s holds \"%s\", expected out.json", dir,
 	      names);
@@ -599,9 +613,13 @@ static void test_json_stdout(void)
 {
 	struct proc p;
 
-	expect_ok(&p, ARGS("run", "--epochs", "2", "--json", "-"));
+	struct ds_jsonl j;
+
+	expect_ok(&p, ARGS("run", "--epochs", "2", "--verify", "--json", "-"));
 	/* only JSON: no table header, no summary sentence */
-	check_json_lines("--json - stdout", p.out, 3);
+	DS_JSONL_PARSE(&j, p.cmd, p.out);
+	check_run_json(&j, 2, true);
+	ds_jsonl_free(&j);
 	proc_free(&p);
 }
 
@@ -864,8 +882,27 @@ static void test_run_file_verify(void)
 
 	tmpdir_enter(dir, &old);
 	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "wp", "--verify", "--json", "-"));
-	CHECK(strstr(p.out, "\"guest-dirty-pages\"") && strstr(p.out, "\"policy\":\"wp\""),
-	      "%s: no file-world JSON fields: %s", p.cmd, p.out);
+	struct ds_jsonl j;
+	DS_JSONL_PARSE(&j, p.cmd, p.out);
+	struct json_object *sum = DS_JSONL_SUMMARY(&j), *ep[64];
+	size_t n = epoch_objects(&j, ep, 64);
+	CHECK(n > 0 && n + 1 == j.n && DS_JSONL_EPOCHS(&j, 1) == n,
+	      "%s: not epochs 1.. and the summary: %s", p.cmd, p.out);
+	DS_JSON_INT_EQ(sum, "epochs", (int64_t)n);
+	DS_JSON_STR_EQ(sum, "workload", "db");
+	DS_JSON_STR_EQ(sum, "policy", "wp");
+	DS_JSON_INT_EQ(sum, "lost-pages", 0);
+	DS_JSON_STR_EQ(sum, "guest-check", "passed");
+	/* The file world's figures: the guest's page cache, every epoch. */
+	for (size_t i = 0; i < n; i++) {
+		CHECK(DS_JSON_INT(ep[i], "guest-dirty-pages") >= 0 &&
+			  DS_JSON_INT(ep[i], "guest-written-pages") >= 0,
+		      "%s: epoch %zu: bad guest page counts", p.cmd, i + 1);
+		DS_JSON_INT_EQ(ep[i], "lost-pages", 0);
+	}
+	DS_JSONL_SUMS(&j, "dirty-pages");
+	DS_JSONL_SUMS(&j, "guest-page-writes");
+	ds_jsonl_free(&j);
 	proc_free(&p);
 
 	int got = run_bin(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--verify"));
@@ -897,6 +934,69 @@ static void test_compare_usage_errors(void)
 }
 
 /*
+ * `compare --workload shared2 --policy lossy --epochs <epochs> --json`: epochs
+ * 1..<epochs> and the summary, each with every documented field of its
+ * type.  lossy loses stores, so every epoch misses pages (each listed, up to
+ * the list's cap), none unexplained; the summary totals the epochs.
+ */
+static void check_compare_json(const char *what, const char *text, int64_t epochs)
+{
+	static const char *const counts[] = {
+	    "guest-dirty-pages", "guest-written-pages", "guest-pages",	      "host-pages",
+	    "pte-dirty-pages",	 "both-pages",		"guest-only-pages",   "host-dirty-frames",
+	    "missed-pages",	 "guest-faults",	"guest-write-faults", NULL};
+	static const char *const classes[] = {"file", "page-table", "kernel", "anon",
+					      "cow",  "free",	    NULL};
+	struct ds_jsonl j;
+	struct json_object *ep[64];
+
+	DS_JSONL_PARSE(&j, what, text);
+	struct json_object *sum = DS_JSONL_SUMMARY(&j);
+	size_t n = epoch_objects(&j, ep, 64);
+	CHECK(j.n == (size_t)epochs + 1 && DS_JSONL_EPOCHS(&j, 1) == (size_t)epochs,
+	      "%s: not epochs 1..%lld and the summary: %s", what, (long long)epochs, text);
+	DS_JSON_INT_EQ(sum, "epochs", epochs);
+	DS_JSON_NUM(sum, "total-time-ms");
+	for (size_t i = 0; i <= n; i++) {
+		struct json_object *o = i < n ? ep[i] : sum; /* every epoch, then the summary */
+		DS_JSON_STR_EQ(o, "mode", "bitmap");
+		DS_JSON_STR_EQ(o, "workload", "shared2");
+		DS_JSON_STR_EQ(o, "policy", "lossy");
+		for (const char *const *c = counts; *c; c++)
+			CHECK(DS_JSON_INT(o, *c) >= 0, "%s: \"%s\" negative", what, *c);
+		struct json_object *ho = DS_JSON_GET(o, "host-only", json_type_object);
+		for (const char *const *c = classes; *c; c++)
+			CHECK(DS_JSON_INT(ho, *c) >= 0, "%s: host-only \"%s\" negative", what, *c);
+		DS_JSON_INT_EQ(o, "unexplained-pages", 0);
+		DS_JSON_INT_EQ(o, "mirror-errors", 0);
+		DS_JSON_NULL(o, "guest-instructions");
+		DS_JSON_NUM(o, "harvest-us");
+		int64_t missed = DS_JSON_INT(o, "missed-pages");
+		CHECK(missed > 0, "%s: lossy missed nothing in %s", what,
+		      i < n ? "an epoch" : "the summary");
+		if (i == n)
+			break;
+		/* The epoch lists its missed pages, up to a cap, and says
+		 * whether it cut the list. */
+		struct json_object *list = DS_JSON_GET(o, "missed", json_type_array);
+		size_t listed = list ? json_object_array_length(list) : 0;
+		CHECK(listed > 0 && (int64_t)listed <= missed, "%s: epoch %zu lists %zu of %lld",
+		      what, i + 1, listed, (long long)missed);
+		DS_JSON_BOOL_EQ(o, "missed-truncated", (int64_t)listed < missed);
+		for (size_t k = 0; k < listed; k++) {
+			struct json_object *m = json_object_array_get_idx(list, k);
+			CHECK(DS_JSON_INT(m, "ino") >= 0 && DS_JSON_INT(m, "page") >= 0 &&
+				  DS_JSON_INT(m, "gpa") > 0,
+			      "%s: epoch %zu: bad missed entry", what, i + 1);
+		}
+	}
+	DS_JSONL_SUMS(&j, "missed-pages");
+	DS_JSONL_SUMS(&j, "host-pages");
+	DS_JSONL_SUMS(&j, "both-pages");
+	ds_jsonl_free(&j);
+}
+
+/*
  * compare: the table fits 80 columns, the JSON has one line per epoch plus
  * the summary with every documented field, --plot leaves an SVG, lossy shows
  * missed pages and still exits 0, and no temporary file is left behind.
@@ -920,37 +1020,7 @@ static void test_compare_outputs(void)
 
 	expect_ok(&p, ARGS("compare", "--workload", "shared2", "--policy", "lossy", "--epochs", "3",
 			   "--json", "-"));
-	check_json_lines(p.cmd, p.out, 4);
-	static const char *const fields[] = {"\"guest-dirty-pages\":",
-					     "\"guest-written-pages\":",
-					     "\"guest-pages\":",
-					     "\"host-pages\":",
-					     "\"pte-dirty-pages\":",
-					     "\"both-pages\":",
-					     "\"guest-only-pages\":",
-					     "\"host-only\":{\"file\":",
-					     "\"page-table\":",
-					     "\"kernel\":",
-					     "\"anon\":",
-					     "\"cow\":",
-					     "\"free\":",
-					     "\"host-dirty-frames\":",
-					     "\"missed-pages\":",
-					     "\"unexplained-pages\":0",
-					     "\"mirror-errors\":0",
-					     "\"guest-faults\":",
-					     "\"guest-write-faults\":",
-					     "\"guest-instructions\":null",
-					     "\"harvest-us\":",
-					     "\"missed\":[{\"ino\":",
-					     "\"missed-truncated\":",
-					     "\"total-time-ms\":",
-					     "\"policy\":\"lossy\"",
-					     NULL};
-	for (const char *const *f = fields; *f; f++)
-		CHECK(strstr(p.out, *f) != NULL, "%s: no %s in %s", p.cmd, *f, p.out);
-	CHECK(!strstr(p.out, "\"missed-pages\":0,\"unexplained"),
-	      "%s: lossy missed nothing in some epoch or the summary: %s", p.cmd, p.out);
+	check_compare_json(p.cmd, p.out, 3);
 	proc_free(&p);
 
 	snprintf(svg, sizeof(svg), "%s/out.svg", dir);
@@ -958,6 +1028,18 @@ static void test_compare_outputs(void)
 	expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "scan", "--plot", svg,
 			   "--json", json));
 	proc_free(&p);
+	struct ds_jsonl j;
+	DS_JSONL_READ(&j, json);
+	struct json_object *sum = DS_JSONL_SUMMARY(&j);
+	size_t n = DS_JSONL_EPOCHS(&j, 1);
+	CHECK(n > 0 && n + 1 == j.n, "%s: not epochs 1.. and the summary", json);
+	DS_JSON_INT_EQ(sum, "epochs", (int64_t)n);
+	DS_JSON_STR_EQ(sum, "workload", "db");
+	DS_JSON_STR_EQ(sum, "policy", "scan");
+	DS_JSON_INT_EQ(sum, "unexplained-pages", 0);
+	DS_JSON_INT_EQ(sum, "mirror-errors", 0);
+	DS_JSONL_SUMS(&j, "missed-pages");
+	ds_jsonl_free(&j);
 	FILE *f = fopen(svg, "r");
 	CU_ASSERT_FATAL(f != NULL);
 	char *text = slurp(f);
@@ -1039,10 +1121,25 @@ static void test_run_writeback_host(void)
 	tmpdir_enter(dir, &old);
 	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--sync-every", "12",
 			   "--writeback", "host", "--verify", "--json", "-"));
-	CHECK(strstr(p.out, "\"host-wb-commits\":5,") &&
-		  strstr(p.out, "\"host-wb-mismatches\":0,") &&
-		  strstr(p.out, "\"host-wb-interval\":1,"),
-	      "%s: no host writeback summary: %s", p.cmd, p.out);
+	struct ds_jsonl js;
+	DS_JSONL_PARSE(&js, p.cmd, p.out);
+	struct json_object *sum = DS_JSONL_SUMMARY(&js), *ep[64];
+	size_t n = epoch_objects(&js, ep, 64);
+	CHECK(n > 0 && n + 1 == js.n && DS_JSONL_EPOCHS(&js, 1) == n,
+	      "%s: not epochs 1.. and the summary: %s", p.cmd, p.out);
+	DS_JSON_INT_EQ(sum, "epochs", (int64_t)n);
+	DS_JSON_STR_EQ(sum, "policy", "lossy");
+	DS_JSON_INT_EQ(sum, "lost-pages", 0);
+	DS_JSON_STR_EQ(sum, "guest-check", "passed");
+	/* A commit every epoch (interval 1), and the final one at the end. */
+	DS_JSON_INT_EQ(sum, "host-wb-interval", 1);
+	DS_JSON_INT_EQ(sum, "host-wb-commits", 5);
+	DS_JSON_INT_EQ(sum, "host-wb-mismatches", 0);
+	for (size_t i = 0; i < n; i++) {
+		DS_JSON_INT_EQ(ep[i], "host-wb-commits", 1);
+		DS_JSON_INT_EQ(ep[i], "host-wb-mismatches", 0);
+	}
+	ds_jsonl_free(&js);
 	proc_free(&p);
 	expect_ok(&p, ARGS("run", "--workload", "db", "--writeback", "host:2"));
 	CHECK(strstr(p.out, "host writeback: 3 commits"), "%s: no summary line: %s", p.cmd, p.out);
@@ -1161,6 +1258,72 @@ static pid_t spawn_bin(const char *const *args, FILE *out, FILE *err)
 }
 
 /*
+ * The two JSON files of a migrated `run --epochs <epochs> --verify`.  The
+ * source: its epochs 1..k, its pre-copy rounds 0..r (the last one final,
+ * the guest stopped), the completed migration (as many rounds, at least two
+ * dirty-log syncs), and a summary of k epochs, none lost, the guest checked
+ * elsewhere.  The destination: the incoming migration, which took exactly
+ * what the source sent (bytes, pages, RAM checksum) and ran from epoch k + 1,
+ * its epochs k + 1..<epochs>, and a summary of those, none lost, the
+ * guest's check passed.
+ */
+static void check_migration_json(const char *sjson, const char *rjson, int64_t epochs)
+{
+	struct ds_jsonl s, d;
+	struct json_object *o;
+
+	DS_JSONL_READ(&s, sjson);
+	struct json_object *ssum = DS_JSONL_SUMMARY(&s);
+	int64_t k = (int64_t)DS_JSONL_EPOCHS(&s, 1);
+	CHECK(k >= 2 && k < epochs, "%s: the source ran %lld epochs", sjson, (long long)k);
+	DS_JSON_INT_EQ(ssum, "epochs", k);
+	DS_JSON_INT_EQ(ssum, "lost-pages", 0);
+	DS_JSON_STR_EQ(ssum, "guest-check", "migrated");
+	DS_JSONL_SUMS(&s, "dirty-pages");
+	size_t rounds = ds_jsonl_count(&s, "migration-round");
+	CHECK(rounds >= 2, "%s: %zu migration rounds", sjson, rounds);
+	for (size_t r = 0; (o = ds_jsonl_find(&s, "migration-round", r)); r++) {
+		DS_JSON_INT_EQ(o, "migration-round", (int64_t)r);
+		DS_JSON_BOOL_EQ(o, "final", r + 1 == rounds);
+		CHECK(DS_JSON_INT(o, "pages") >= 0, "%s: round %zu: bad pages", sjson, r);
+	}
+	/* Round 0 sends all of RAM. */
+	DS_JSON_INT_EQ(ds_jsonl_find(&s, "migration-round", 0), "pages",
+		       DS_JSON_INT(ssum, "mem-bytes") / 4096);
+	struct json_object *mig = ds_jsonl_find(&s, "migration", 0);
+	CHECK(ds_jsonl_count(&s, "migration") == 1, "%s: not one migration object", sjson);
+	DS_JSON_STR_EQ(mig, "migration", "completed");
+	DS_JSON_INT_EQ(mig, "attempts", 1);
+	DS_JSON_INT_EQ(mig, "rounds", (int64_t)rounds);
+	CHECK(DS_JSON_INT(mig, "dirty-sync-count") >= 2, "%s: fewer than 2 syncs", sjson);
+	double down = DS_JSON_NUM(mig, "downtime-ms"), total = DS_JSON_NUM(mig, "total-time-ms");
+	CHECK(down > 0 && down <= total, "%s: downtime %.3f ms of %.3f ms", sjson, down, total);
+
+	DS_JSONL_READ(&d, rjson);
+	struct json_object *dsum = DS_JSONL_SUMMARY(&d);
+	struct json_object *in = ds_jsonl_find(&d, "migration-in", 0);
+	CHECK(ds_jsonl_count(&d, "migration-in") == 1, "%s: not one migration-in object", rjson);
+	DS_JSON_BOOL_EQ(in, "migration-in", true);
+	DS_JSON_INT_EQ(in, "first-epoch", k + 1);
+	DS_JSON_INT_EQ(in, "bytes", DS_JSON_INT(mig, "transferred"));
+	DS_JSON_INT_EQ(in, "pages", DS_JSON_INT(mig, "pages"));
+	DS_JSON_INT_EQ(in, "rounds", (int64_t)rounds);
+	struct json_object *sck = DS_JSON_GET(mig, "ram-checksum", json_type_string);
+	DS_JSON_STR_EQ(in, "ram-checksum", sck ? json_object_get_string(sck) : "?");
+	CHECK(DS_JSONL_EPOCHS(&d, k + 1) == (size_t)(epochs - k), "%s: not epochs %lld..%lld",
+	      rjson, (long long)k + 1, (long long)epochs);
+	DS_JSON_INT_EQ(dsum, "epochs", epochs - k);
+	DS_JSON_INT_EQ(dsum, "lost-pages", 0);
+	DS_JSON_STR_EQ(dsum, "guest-check", "passed");
+	DS_JSONL_SUMS(&d, "dirty-pages");
+	CHECK(d.n == (size_t)(epochs - k) + 2,
+	      "%s: %zu objects, not %lld epochs, migration, summary", rjson, d.n,
+	      (long long)(epochs - k));
+	ds_jsonl_free(&s);
+	ds_jsonl_free(&d);
+}
+
+/*
  * The README's migration: `receive --listen` in the background, `run
  * --migrate-to` in front.  Both exit 0; the source's JSON has its rounds
  * and the completed migration, the destination's the incoming figures and
@@ -1202,25 +1365,7 @@ static void test_migrate_cli(void)
 	fclose(rout);
 	fclose(rerr);
 
-	FILE *f = fopen(sjson, "r");
-	CU_ASSERT_FATAL(f != NULL);
-	char *sj = slurp(f);
-	fclose(f);
-	CHECK(strstr(sj, "{\"migration-round\":0,") && strstr(sj, "\"final\":true}") &&
-		  strstr(sj, "{\"migration\":\"completed\",") && strstr(sj, "\"downtime-ms\":") &&
-		  strstr(sj, "\"dirty-sync-count\":") && strstr(sj, "\"guest-check\":\"migrated\""),
-	      "source JSON lacks the migration: %s", sj);
-	check_json_lines("source JSON", sj, count_char(sj, '\n'));
-	free(sj);
-	f = fopen(rjson, "r");
-	CU_ASSERT_FATAL(f != NULL);
-	char *rj = slurp(f);
-	fclose(f);
-	CHECK(strstr(rj, "{\"migration-in\":true,") && strstr(rj, "\"guest-check\":\"passed\"") &&
-		  strstr(rj, "\"lost-pages\":0,"),
-	      "destination JSON: %s", rj);
-	check_json_lines("destination JSON", rj, count_char(rj, '\n'));
-	free(rj);
+	check_migration_json(sjson, rjson, 8);
 	unlink(sjson);
 	unlink(rjson);
 
@@ -1287,8 +1432,6 @@ static const struct ds_case plain_cases[] = {
     {"run --kvm-device /nonexistent/kvm", test_run_missing_device},
     {"run --kvm-device /dev/null", test_run_not_kvm_device},
     {"info --kvm-device /nonexistent", test_info_missing_device},
-    {"run as an unprivileged user", test_run_no_permission},
-    {"SIGINT and SIGTERM: exit 130, no JSON file left", test_interrupted},
     {"--help, run --help, info --help", test_help},
     {"mkimage: create, then --check lists the files", test_mkimage_good},
     {"mkimage --check on a corrupt or foreign file: exit 1", test_mkimage_check_corrupt},
@@ -1306,12 +1449,15 @@ static const struct ds_case plain_cases[] = {
     {NULL, NULL},
 };
 
+/* Each of these boots a guest or needs the KVM device to exist. */
 static const struct ds_case kvm_cases[] = {
+    {"run as an unprivileged user", test_run_no_permission},
+    {"SIGINT and SIGTERM: exit 130, no JSON file left", test_interrupted},
     {"run --ring-entries 64 (below minimum)", test_ring_below_minimum},
     {"run --ring-entries 1048576 (above maximum)", test_ring_above_maximum},
     {"info", test_info},
     {"run --json FILE, then a failed run", test_json_file},
-    {"run --json -", test_json_stdout},
+    {"run --verify --json -", test_json_stdout},
     {"run --epochs 3 --verify: table", test_table},
     {"run: file-workload option and image errors: exit 2", test_run_file_option_errors},
     {"run db --verify: wp exits 0, lossy exits 1", test_run_file_verify},
@@ -1326,11 +1472,17 @@ static const struct ds_case kvm_cases[] = {
 #define NR_CASES                                                                                   \
 	(sizeof(plain_cases) / sizeof(plain_cases[0]) + sizeof(kvm_cases) / sizeof(kvm_cases[0]))
 
+/*
+ * Without /dev/kvm the cases that need it cannot run: the others still do,
+ * and a failure among them fails the suite (exit 1); if they all pass, the
+ * suite exits 77, which CTest reports as skipped, since most of what it
+ * covers was not tested.
+ */
 int main(void)
 {
 	static struct ds_case cases[NR_CASES];
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	size_t n = 0;
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), kvm_err = fd < 0 ? errno : 0;
+	size_t n = 0, nr_kvm = sizeof(kvm_cases) / sizeof(kvm_cases[0]) - 1;
 
 	for (const struct ds_case *c = plain_cases; c->name; c++)
 		cases[n++] = *c;
@@ -1340,8 +1492,15 @@ int main(void)
 			cases[n++] = *c;
 	} else {
 		printf("test_cli: cannot open /dev/kvm (%s): %zu cases that need it left out\n",
-		       strerror(errno), sizeof(kvm_cases) / sizeof(kvm_cases[0]) - 1);
+		       strerror(kvm_err), nr_kvm);
 	}
 	cases[n] = (struct ds_case){NULL, NULL};
-	return ds_run_suite("cli", cases);
+	int ret = ds_run_suite("cli", cases);
+	if (ret == 0 && kvm_err) {
+		printf("test_cli: skipped: cannot open /dev/kvm: %s (%zu cases passed without "
+		       "it, %zu that need it did not run)\n",
+		       strerror(kvm_err), n, nr_kvm);
+		return 77;
+	}
+	return ret;
 }

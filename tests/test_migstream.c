@@ -333,13 +333,21 @@ static void *fd_contents(int fd, size_t *len)
 }
 
 /* Build the small stream: HELLO, round 0 (all RAM: 3 PAGES records),
- * round 1 (40 pages), two STATEs, END. */
+ * round 1 (40 pages), two STATEs, END.  Every case that uses it calls this
+ * first and gets it afresh, with fresh RAM on both sides: no case depends
+ * on another having run, or on what one left behind. */
 static void make_base(void)
 {
 	struct migstream_writer w;
 	uint64_t list[40];
-	int fd = mfd_with(NULL, 0), ret;
+	int fd, ret;
 
+	free(base);
+	base = NULL;
+	base_len = 0;
+	mem_destroy(&sm_src);
+	mem_destroy(&sm_dst);
+	fd = mfd_with(NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_FATAL(mem_create(&sm_src, SM_RAM) == 0);
 	CU_ASSERT_FATAL(mem_create(&sm_dst, SM_RAM) == 0);
@@ -510,6 +518,7 @@ static int find(uint32_t type, int nth)
 
 static void test_base_is_good(void)
 {
+	make_base();
 	struct outcome o = run_buf(base, base_len);
 
 	CU_ASSERT(o.ret == 0 && o.end && o.events == nrec);
@@ -523,6 +532,7 @@ static void test_base_is_good(void)
 /* The documented checksum definitions are the writer's. */
 static void test_format_matches_doc(void)
 {
+	make_base();
 	uint8_t *buf = malloc(base_len);
 	int same = 1;
 
@@ -537,6 +547,7 @@ static void test_format_matches_doc(void)
 
 static void test_flipped_bytes(void)
 {
+	make_base();
 	int fd = mfd_with(base, base_len), bad = 0, runs = 0;
 
 	CU_ASSERT_FATAL(fd >= 0);
@@ -581,6 +592,7 @@ static void test_flipped_bytes(void)
 
 static void test_truncated(void)
 {
+	make_base();
 	int bad = 0, runs = 0;
 	struct outcome o;
 
@@ -619,6 +631,7 @@ static void test_truncated(void)
 
 static void test_reordered_duplicated(void)
 {
+	make_base();
 	uint8_t *buf = malloc(base_len + (2 << 20));
 	struct outcome o;
 	size_t len;
@@ -672,6 +685,7 @@ static void test_reordered_duplicated(void)
 
 static void test_version(void)
 {
+	make_base();
 	uint8_t *buf = malloc(base_len + PAGE);
 	struct migstream_rec h = rec(0);
 	uint8_t meta[64];
@@ -726,6 +740,7 @@ static struct outcome run_batch(const struct migstream_desc *d, uint32_t n, cons
 
 static void test_bad_pages(void)
 {
+	make_base();
 	static uint8_t data[2 * PAGE];
 	struct outcome o;
 	const char *nothing = "nothing of the batch was written";
@@ -772,6 +787,7 @@ static void test_bad_pages(void)
 
 static void test_oversize(void)
 {
+	make_base();
 	struct migstream_rec h;
 	static uint8_t buf[4096];
 	size_t len = build(buf, (const int[]){0, 1, -1});
@@ -832,6 +848,7 @@ static void test_oversize(void)
 
 static void test_bad_end(void)
 {
+	make_base();
 	uint8_t *buf = malloc(base_len);
 	int end = find(MIGSTREAM_END, 0);
 	struct migstream_rec h = rec(end);
@@ -898,6 +915,7 @@ static struct outcome run_fresh(const void *buf, size_t len)
 
 static void test_fresh(void)
 {
+	make_base();
 	struct outcome o = run_fresh(base, base_len);
 	CU_ASSERT(o.ret == 0 && o.end);
 	CU_ASSERT(memcmp(sm_src.host, sm_dst.host, SM_RAM) == 0);
@@ -946,6 +964,7 @@ static void test_fresh(void)
 
 static void test_after_end(void)
 {
+	make_base();
 	uint8_t *buf = malloc(base_len + 4096);
 	struct outcome o;
 
@@ -963,6 +982,7 @@ static void test_after_end(void)
 
 static void test_out_of_order(void)
 {
+	make_base();
 	uint8_t *buf = malloc(base_len + 3 * 4096);
 	struct outcome o;
 	size_t len;
@@ -1028,6 +1048,7 @@ static void test_out_of_order(void)
 
 static void test_abort(void)
 {
+	make_base();
 	int fd = mfd_with(NULL, 0);
 	struct migstream_writer w;
 
@@ -1051,6 +1072,7 @@ static void test_abort(void)
 
 static void test_writer_misuse(void)
 {
+	make_base();
 	int fd = mfd_with(NULL, 0);
 	struct migstream_writer w;
 	struct guest_mem other;
@@ -1100,6 +1122,7 @@ static void test_writer_misuse(void)
 
 static void test_receiver_gone(void)
 {
+	make_base();
 	struct migstream_writer w;
 	int sv[2];
 
@@ -1117,6 +1140,7 @@ static void test_receiver_gone(void)
 /* The receiver learns the RAM size from HELLO, then attaches its RAM. */
 static void test_late_ram(void)
 {
+	make_base();
 	int fd = mfd_with(base, base_len);
 	struct migstream_reader r;
 	struct migstream_event ev;
@@ -1256,16 +1280,10 @@ static void test_checksum_speed(void)
 	mem_destroy(&m);
 }
 
-static void test_setup(void)
-{
-	make_base();
-}
-
 int main(void)
 {
 	static const struct ds_case cases[] = {
 	    {"round trip: 64 MiB, 3 rounds, states, end", test_round_trip},
-	    {"small stream for the teeth", test_setup},
 	    {"small stream reads back", test_base_is_good},
 	    {"format: re-encoded from the doc, byte for byte", test_format_matches_doc},
 	    {"teeth: flipped bytes", test_flipped_bytes},

@@ -3,6 +3,9 @@
 #define TESTS_DS_TEST_H
 
 #include <CUnit/Basic.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,6 +13,48 @@ struct ds_case {
 	const char *name;
 	void (*fn)(void);
 };
+
+/* A CUnit assertion whose failure message is formatted (CUnit copies the
+ * text).  Returns ok. */
+#define DS_CHECK(cond, ...) ds_check_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+static inline bool ds_check_at(bool ok, const char *file, unsigned int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static inline bool ds_check_at(bool ok, const char *file, unsigned int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (ok) {
+		CU_assertImplementation(CU_TRUE, line, "check", file, "", CU_FALSE);
+		return true;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	CU_assertImplementation(CU_FALSE, line, msg, file, "", CU_FALSE);
+	return false;
+}
+
+/*
+ * For callbacks that session_run makes (sinks, on_commit, on_incoming,
+ * on_switchover, log modes): a CU_ASSERT_*_FATAL there would longjmp out of
+ * session_run past its cleanup (the VM, the threads, the output files).
+ * Instead: `if (!DS_REQUIRE(cond, &ctx->broken)) return;` records a CUnit
+ * failure, counts it in *broken for the case to report, and the callback
+ * returns on its own.
+ */
+#define DS_REQUIRE(cond, broken) ds_require(!!(cond), __LINE__, #cond, __FILE__, (broken))
+
+static inline bool ds_require(bool ok, unsigned int line, const char *expr, const char *file,
+			      uint64_t *broken)
+{
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, expr, file, "", CU_FALSE);
+	if (!ok)
+		(*broken)++;
+	return ok;
+}
 
 /*
  * Run one suite of cases with CUnit's basic interface and return the process
