@@ -69,8 +69,9 @@ struct migrate_config {
 	/* Tests only: the first attempt's link drops after this many stream
 	 * bytes (0: never), as if the network failed mid-stream. */
 	uint64_t test_cut_after_bytes;
-	/* Tests only: the final round leaves out its last page, as a dirty
-	 * log that lost a write would; the destination must refuse. */
+	/* Tests only: with the guest stopped after the final round, its last
+	 * page takes a store that no log reports and no round sends, as a
+	 * dirty log that lost a write would; the destination must refuse. */
 	bool test_lose_page;
 };
 
@@ -116,7 +117,7 @@ struct migrate_stats {
 	double bandwidth;	/* bytes/s estimate used for the switch-over */
 	uint64_t ram_checksum;	/* END's */
 	uint32_t throttle_pct;	/* highest throttle used */
-	uint64_t test_lost;	/* pages test_lose_page left out */
+	uint64_t test_lost;	/* stores test_lose_page kept from the destination */
 	uint64_t nr_round;
 	struct migrate_round round[MIGRATE_MAX_ROUNDS_KEPT]; /* the first ones, if more */
 };
