@@ -220,7 +220,7 @@ static struct outcome run(uint32_t workload, uint32_t policy, bool drop)
 	ck->sink.epoch = check_epoch;
 	struct compare_config cc = {.image_path = image,
 				    .policy = policy,
-				    .policy_name = ds_policy_name(policy),
+				    .policy_name = policy_name_of(policy),
 				    .mode_name = "bitmap",
 				    .workload_name = abi_wl_file_name(workload),
 				    .report = stderr};
@@ -253,7 +253,7 @@ static struct outcome run(uint32_t workload, uint32_t policy, bool drop)
 	printf("\n    %s/%s%s: ret %d, guest-dirty %llu and written %llu checked host-dirty, "
 	       "both %llu, g-only %llu, h-only %llu, pte-D %llu, missed %llu (checked %llu), "
 	       "unexplained %llu",
-	       abi_wl_file_name(workload), ds_policy_name(policy),
+	       abi_wl_file_name(workload), policy_name_of(policy),
 	       drop ? " (file frames dropped)" : "", o.ret, (unsigned long long)o.guest_dirty_seen,
 	       (unsigned long long)o.wb_seen, (unsigned long long)o.total.both,
 	       (unsigned long long)o.total.guest_only,

@@ -138,7 +138,7 @@ static void check_exact(uint32_t policy, uint64_t cache_pages)
 		struct result r = run(file_workloads[w], policy, 32, 4, 48, cache_pages, 10);
 		printf("\n    %s/%s cache %llu: ret %d, image pages differing %ld, lost %llu, "
 		       "guest wrote %llu pages, device dirtied %llu, view entries checked %llu",
-		       ds_policy_name(policy), wl_name_of(file_workloads[w]),
+		       policy_name_of(policy), wl_name_of(file_workloads[w]),
 		       (unsigned long long)cache_pages, r.ret, r.bad_pages,
 		       (unsigned long long)r.lost, (unsigned long long)r.cap.guest_writes,
 		       (unsigned long long)r.cap.device_pages,

@@ -177,7 +177,7 @@ static void check_exact(uint32_t workload, const char *name, uint32_t policy, ui
 	printf("\n    %s/%s cache %llu: ret %d, commits %llu, pages checked %llu, differing "
 	       "%llu; host wrote %llu pages + %llu staged blocks in %llu extents; guest "
 	       "cleaned %llu, guest page writes %llu; unbacked %llu; image pages off %ld",
-	       ds_policy_name(policy), name, (unsigned long long)cache_pages, r.ret,
+	       policy_name_of(policy), name, (unsigned long long)cache_pages, r.ret,
 	       (unsigned long long)r.c.commits, (unsigned long long)r.c.checked,
 	       (unsigned long long)r.c.mismatches, (unsigned long long)h->pages,
 	       (unsigned long long)h->staged_blocks, (unsigned long long)h->extents,

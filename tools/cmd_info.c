@@ -134,8 +134,7 @@ enum ds_fail cmd_info(int argc, char **argv)
 	printf("log modes\n");
 	for (int i = 0; dlog_modes[i]; i++) {
 		char why[160] = "";
-		struct dlog_config cfg = {.ring_entries = 4096,
-					  .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
+		struct dlog_config cfg = dlog_config_default();
 		enum ds_fail r = dlog_modes[i]->supported(&kvm, &cfg, why, sizeof(why));
 		printf("  %-7s %-9s %s%s%s\n", dlog_modes[i]->name, r ? "no" : "available",
 		       dlog_modes[i]->desc, r ? ": " : "", why);

@@ -68,7 +68,7 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = &dlog_mode_bitmap,
-	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	};
 	struct migaddr addr;
 	const char *listen_on = NULL, *json_path = NULL, *image = NULL;

@@ -1,9 +1,7 @@
 /* dirtyscope: subcommand dispatch. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "util/log.h"
 #include "tools/cli.h"
 
 static void usage(FILE *f)
@@ -24,37 +22,6 @@ static void usage(FILE *f)
 		   "            input error, 3 platform cannot do it, 4 guest crashed, KVM\n"
 		   "            failed mid-run or an I/O error, 5 live migration did not\n"
 		   "            happen, 130 interrupted\n");
-}
-
-enum ds_fail usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_verr(fmt, ap);
-	va_end(ap);
-	return DS_FAIL_USAGE;
-}
-
-int ds_exit_code(enum ds_fail fail)
-{
-	switch (fail) {
-	case DS_FAIL_NONE:
-		return DS_EXIT_OK;
-	case DS_FAIL_CHECK:
-		return DS_EXIT_CHECK;
-	case DS_FAIL_USAGE:
-		return DS_EXIT_USAGE;
-	case DS_FAIL_PLATFORM:
-		return DS_EXIT_PLATFORM;
-	case DS_FAIL_RUN:
-	case DS_FAIL_IO:
-		return DS_EXIT_FAILED;
-	case DS_FAIL_MIGRATION:
-		return DS_EXIT_MIGRATION;
-	case DS_FAIL_INTERRUPTED:
-		return DS_EXIT_INTERRUPTED;
-	}
-	return DS_EXIT_FAILED; /* not a category: a bug, and not a success */
 }
 
 /* The subcommands, by name. */

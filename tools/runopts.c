@@ -351,8 +351,7 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 	*cfg = (struct session_config){
 	    .kvm_path = a->kvm_path ? a->kvm_path : "/dev/kvm",
 	    .mode = a->mode ? a->mode : &dlog_mode_bitmap,
-	    .dlog = {.ring_entries = a->ring_entries ? (uint32_t)a->ring_entries : 4096,
-		     .clear_chunk_pages = a->clear_chunk ? a->clear_chunk : DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	    .workload_name = wl_name_of(wl),
 	    .wl = {.workload = wl,
 		   .epochs = a->epochs ? (uint32_t)a->epochs : 10,
@@ -369,6 +368,10 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 	    .verify = a->verify,
 	    .echo_console = a->console,
 	};
+	if (a->ring_entries)
+		cfg->dlog.ring_entries = (uint32_t)a->ring_entries;
+	if (a->clear_chunk)
+		cfg->dlog.clear_chunk_pages = a->clear_chunk;
 	o->json_path = a->json_path;
 	o->plot_path = a->plot_path;
 	o->disk.path = a->image_path;

@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "abi/fnv.h"
+#include "util/io.h"
 #include "logger/migrate/migrate.h"
 #include "logger/session.h"
 
@@ -55,14 +57,16 @@ struct ds_mig_plan {
 	int timeout_s; /* the whole migration, default 120 */
 };
 
-/* Word-wise FNV-1a of every RAM page in index order.  Pages the host never
+/* Word-wise FNV-1a of every RAM page in index order: plain FNV-1a, not the
+ * product's abi_fnv_step, so the test's hash shares no code (and no bug)
+ * with END's checksum that it is compared against.  Pages the host never
  * populated are zero (mem_populated) and are hashed as zero words without
  * being read, so the hash does not fault in all of RAM (which would slow
  * everything after it, END's checksum included). */
 static inline uint64_t ds_ram_hash(const struct guest_mem *m)
 {
 	static uint64_t bits[4096 / 64];
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = ABI_FNV_BASIS;
 	for (uint64_t i = 0; i < m->nr_pages; i += 4096) {
 		uint64_t n = m->nr_pages - i < 4096 ? m->nr_pages - i : 4096;
 		bool known = mem_populated(m, i, n, bits) == 0;
@@ -71,7 +75,7 @@ static inline uint64_t ds_ram_hash(const struct guest_mem *m)
 			const uint64_t *w = mem_gpa_to_hva(m, mem_index_to_gpa(m, i + k), 4096);
 			for (int j = 0; j < 512; j++) {
 				h ^= zero ? 0 : w[j];
-				h *= 0x100000001b3ULL;
+				h *= ABI_FNV_PRIME;
 			}
 		}
 	}
@@ -111,17 +115,8 @@ static inline void ds_mig_report(int fd)
 /* Read a child's report (all of it, or reported = 0) and reap it. */
 static inline void ds_mig_collect(pid_t pid, int fd, struct ds_mig_side *out)
 {
-	size_t got = 0;
 	memset(out, 0, sizeof(*out));
-	while (got < sizeof(*out)) {
-		ssize_t n = read(fd, (char *)out + got, sizeof(*out) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != sizeof(*out))
+	if (io_read_full(fd, out, sizeof(*out)) != (ssize_t)sizeof(*out))
 		memset(out, 0, sizeof(*out));
 	close(fd);
 	if (pid > 0)
@@ -166,7 +161,7 @@ static inline void ds_mig_receive(const struct ds_mig_plan *p, int i, int fd, in
 	struct session_config cfg = {
 	    .kvm_path = "/dev/kvm",
 	    .mode = dlog_find(p->recv_mode ? p->recv_mode : "bitmap"),
-	    .dlog = {.ring_entries = 4096, .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES},
+	    .dlog = dlog_config_default(),
 	    .verify = p->recv_verify,
 	    .on_incoming = ds_mig_on_incoming,
 	};

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmm/wlnames.h"
 #include "abi/pcache.h"
 #include "abi/wlfile.h"
 #include "fs/dsfs.h"
@@ -27,8 +28,7 @@ static inline struct boot_workload ds_anon_workload(uint32_t workload, uint64_t 
 /* The dirty-log settings `dirtyscope run` defaults to. */
 static inline struct dlog_config ds_dlog_config(void)
 {
-	return (struct dlog_config){.ring_entries = 4096,
-				    .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
+	return dlog_config_default();
 }
 
 /* A verified session of log mode `mode` on /dev/kvm running that workload
@@ -47,12 +47,6 @@ static inline void ds_session_config(struct session_config *cfg, const char *mod
 	cfg->verify = true;
 	cfg->sinks[0] = sink;
 	cfg->nr_sinks = sink ? 1 : 0;
-}
-
-static inline const char *ds_policy_name(uint32_t p)
-{
-	static const char *const names[] = {"none", "wp", "dbit", "scan", "lossy"};
-	return p <= ABI_POLICY_LOSSY ? names[p] : "?";
 }
 
 /* A fresh image holding the workload's file of `pages` pages, as `dirtyscope
@@ -79,7 +73,7 @@ static inline void ds_file_config(struct session_config *cfg, const char *image,
 				  uint32_t epochs, uint64_t writes, struct sink *sink)
 {
 	ds_session_config(cfg, "bitmap", workload, 64ull << 20, pages, epochs, sink);
-	cfg->policy_name = ds_policy_name(policy);
+	cfg->policy_name = policy_name_of(policy);
 	cfg->image_path = image;
 	cfg->wl = (struct boot_workload){.workload = workload,
 					 .epochs = epochs,

@@ -1,0 +1,41 @@
+/*
+ * What every subcommand shares: the usage error and the one map from a
+ * failure category to the process's exit code (docs/cli.md, "Exit codes").
+ * Kept apart from main.c, which only dispatches, so the subcommands depend
+ * on this file and main.c on them, never round in a circle.
+ */
+#include <stdarg.h>
+
+#include "tools/cli.h"
+#include "util/log.h"
+
+enum ds_fail usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_verr(fmt, ap);
+	va_end(ap);
+	return DS_FAIL_USAGE;
+}
+
+int ds_exit_code(enum ds_fail fail)
+{
+	switch (fail) {
+	case DS_FAIL_NONE:
+		return DS_EXIT_OK;
+	case DS_FAIL_CHECK:
+		return DS_EXIT_CHECK;
+	case DS_FAIL_USAGE:
+		return DS_EXIT_USAGE;
+	case DS_FAIL_PLATFORM:
+		return DS_EXIT_PLATFORM;
+	case DS_FAIL_RUN:
+	case DS_FAIL_IO:
+		return DS_EXIT_FAILED;
+	case DS_FAIL_MIGRATION:
+		return DS_EXIT_MIGRATION;
+	case DS_FAIL_INTERRUPTED:
+		return DS_EXIT_INTERRUPTED;
+	}
+	return DS_EXIT_FAILED; /* not a category: a bug, and not a success */
+}
