@@ -1,5 +1,5 @@
 /*
- * Command-line number parsing (tools/parse.h): parse_size's accepted forms
+ * Command-line number parsing (util/parse.h): parse_size's accepted forms
  * (plain bytes, K/M/G/T suffixes in either case, optional "B" or "iB") and
  * everything it must refuse, overflow included; parse_u64's bounds, garbage,
  * NULL and the full uint64_t range.  A refused input must leave *out alone.
