@@ -1,7 +1,6 @@
 /*
- * dirtyscope info: what this host's KVM offers for dirty logging, which
- * mechanism KVM itself uses to notice guest stores, and the workloads and
- * policies a run can take.  The mechanism is read
+ * dirtyscope info: what this host's KVM offers for dirty logging, and which
+ * mechanism KVM itself uses to notice guest stores.  The mechanism is read
  * from the loaded KVM module's parameters, not assumed:
  *   kvm_intel with ept=Y and pml=Y (needs eptad=Y): PML, the CPU logs GPAs
  *   kvm_intel with ept=Y, pml=N: EPT write-protection
@@ -17,7 +16,6 @@
 #include "logger/dlog/dlog.h"
 #include "tools/cli.h"
 #include "vmm/kvm.h"
-#include "vmm/wlnames.h"
 
 /* Read a one-character module parameter: 1 for Y/1, 0 for N/0, -1 if absent. */
 static int module_param(const char *module, const char *param)
@@ -61,21 +59,6 @@ static const char *mechanism(void)
 	return "unknown (no kvm_intel, kvm_amd or kvm_pvm module found)";
 }
 
-/* What --workload and --policy take (vmm/wlnames.h). */
-static void print_workloads(void)
-{
-	printf("workloads\n");
-	for (const struct wl_name *w = wl_names; w->name; w++)
-		printf("  %-8s %-10s %s\n", w->name,
-		       w->kind == WL_ANON   ? "anonymous"
-		       : w->kind == WL_FILE ? "file"
-					    : "bad input",
-		       w->desc);
-	printf("policies (file workloads)\n");
-	for (const struct policy_name *p = policy_names; p->name; p++)
-		printf("  %-8s %s\n", p->name, p->desc);
-}
-
 enum ds_fail cmd_info(int argc, char **argv)
 {
 	const char *path = "/dev/kvm";
@@ -95,8 +78,7 @@ enum ds_fail cmd_info(int argc, char **argv)
 			printf(
 			    "usage: dirtyscope info [--kvm-device PATH]\n"
 			    "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
-			    "uses, the mechanism KVM uses on this host to log guest stores, and\n"
-			    "the workloads and policies a run can take.\n");
+			    "uses, and the mechanism KVM uses on this host to log guest stores.\n");
 			return DS_FAIL_NONE;
 		} else if (optopt == 'k') {
 			return usage_error("info: %s needs an argument", argv[optind - 1]);
@@ -151,7 +133,6 @@ enum ds_fail cmd_info(int argc, char **argv)
 		       "which\n"
 		       "                         'run' detects and reports "
 		       "(docs/platform-notes.md)\n");
-	print_workloads();
 	kvm_close(&kvm);
 	return DS_FAIL_NONE;
 }

@@ -7,26 +7,20 @@
 #include "vmm/wlnames.h"
 
 const struct wl_name wl_names[] = {
-    {"seq", ABI_WL_SEQ, WL_ANON, "stores page after page through the working set"},
-    {"random", ABI_WL_RANDOM, WL_ANON, "stores to pages drawn at random"},
-    {"hotcold", ABI_WL_HOTCOLD, WL_ANON, "most stores to a hot subset"},
-    {"db", ABI_WL_DB, WL_FILE, "random stores into a MAP_SHARED file, periodic msync"},
-    {"log", ABI_WL_LOG, WL_FILE, "write(2) appends, periodic fsync"},
-    {"shared2", ABI_WL_SHARED2, WL_FILE, "two processes store into one shared file mapping"},
-    {"private", ABI_WL_PRIVATE, WL_FILE, "MAP_PRIVATE stores that must never reach the file"},
-    {"forkcow", ABI_WL_FORKCOW, WL_FILE, "fork; parent and child store into anon + private pages"},
-    {"mixed", ABI_WL_MIXED, WL_FILE, "write(2) and mmap stores on one file, checked coherent"},
-    {"badsys", ABI_WL_BADSYS, WL_SELFTEST, "a user program making invalid system calls"},
-    {"badblk", ABI_WL_BADBLK, WL_SELFTEST, "the kernel submits hostile virtio descriptors"},
-    {NULL, 0, 0, NULL},
+    {"seq", ABI_WL_SEQ, WL_ANON},	    {"random", ABI_WL_RANDOM, WL_ANON},
+    {"hotcold", ABI_WL_HOTCOLD, WL_ANON},   {"db", ABI_WL_DB, WL_FILE},
+    {"log", ABI_WL_LOG, WL_FILE},	    {"shared2", ABI_WL_SHARED2, WL_FILE},
+    {"private", ABI_WL_PRIVATE, WL_FILE},   {"forkcow", ABI_WL_FORKCOW, WL_FILE},
+    {"mixed", ABI_WL_MIXED, WL_FILE},	    {"badsys", ABI_WL_BADSYS, WL_SELFTEST},
+    {"badblk", ABI_WL_BADBLK, WL_SELFTEST}, {NULL, 0, 0},
 };
 
 const struct policy_name policy_names[] = {
-    {"wp", ABI_POLICY_WP, "Linux: write-protect, write fault, page_mkclean"},
-    {"dbit", ABI_POLICY_DBIT, "NetBSD UVM: D bits via pmap_clear_modify at putpages"},
-    {"scan", ABI_POLICY_SCAN, "periodic page-table scan moves D bits to page flags"},
-    {"lossy", ABI_POLICY_LOSSY, "writeback clears the flag but not the PTEs (the bug)"},
-    {NULL, 0, NULL},
+    {"wp", ABI_POLICY_WP},
+    {"dbit", ABI_POLICY_DBIT},
+    {"scan", ABI_POLICY_SCAN},
+    {"lossy", ABI_POLICY_LOSSY},
+    {NULL, 0},
 };
 
 #define MAX_NAMES 32 /* more than either table holds */

@@ -27,7 +27,6 @@ struct wl_name {
 	const char *name;
 	uint32_t id;   /* ABI_WL_* */
 	unsigned kind; /* one WL_* bit */
-	const char *desc;
 };
 
 /* Every workload, in ABI_WL_* order; ends with a NULL name. */
@@ -49,7 +48,6 @@ const char *wl_list(unsigned kinds, const char *sep, const char *last, char *buf
 struct policy_name {
 	const char *name;
 	uint32_t id; /* ABI_POLICY_* */
-	const char *desc;
 };
 
 /* Every policy a file workload can run under, in ABI_POLICY_* order (not
