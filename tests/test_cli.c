@@ -1,8 +1,8 @@
 /*
  * The dirtyscope command line, tested by running the built binary
  * (DIRTYSCOPE_BIN) with fork/execv, no shell, and capturing its stdout and
- * stderr in temporary files.  Every run must exit normally (never by a
- * signal).  The suite covers:
+ * stderr in temporary files (tests/lib/ds_proc.h).  Every run must exit
+ * normally (never by a signal).  The suite covers:
  *
  *   - usage and input errors: unknown commands and options, missing and
  *     extra arguments, bad --log/--workload names, --mem sizes that are not
@@ -39,7 +39,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,173 +54,16 @@
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
 #include "tests/lib/ds_json.h"
+#include "tests/lib/ds_proc.h"
 #include "tests/lib/ds_test.h"
 #include "vmm/boot.h"
 
-#ifndef DIRTYSCOPE_BIN
-#error "DIRTYSCOPE_BIN must name the dirtyscope binary"
-#endif
-
-#define RUN_TIMEOUT_S 120 /* a hung run is killed by SIGALRM, and fails */
-#define MAX_ARGS      32
-
-/* A NULL-terminated array of strings, for argv and for expected substrings. */
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-struct proc {
-	bool exited;   /* exited normally, not killed by a signal */
-	int code;      /* exit status if exited, else -1 */
-	int sig;       /* terminating signal if not exited, else 0 */
-	char *out;     /* captured stdout, NUL-terminated */
-	char *err;     /* captured stderr, NUL-terminated */
-	char cmd[512]; /* "dirtyscope arg ..." for failure messages */
-};
-
 #define CHECK DS_CHECK
 
-/* Read all of f from its start into a malloc'd NUL-terminated string. */
-static char *slurp(FILE *f)
-{
-	size_t cap = 4096, len = 0, n;
-	char *buf = malloc(cap);
-
-	if (!buf || fseek(f, 0, SEEK_SET)) {
-		free(buf);
-		return NULL;
-	}
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len - 1 == 0) {
-			char *p = realloc(buf, cap * 2);
-
-			if (!p) {
-				free(buf);
-				return NULL;
-			}
-			buf = p;
-			cap *= 2;
-		}
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/*
- * Run DIRTYSCOPE_BIN with args (NULL-terminated, argv[0] excluded), stdin
- * from /dev/null, and capture its output into p.  Returns the exit status,
- * or -1 if it did not exit normally or could not be run.  Asserts the
- * process exited normally: a signal (a crash, a core dump) is a failure.
- */
-/* When >= 0, run_bin's child drops to this uid/gid before exec. */
-static int run_as_uid = -1;
-
-static int run_bin(struct proc *p, const char *const *args)
-{
-	char *argv[MAX_ARGS + 2];
-	FILE *out, *err;
-	size_t used;
-	int n = 0, status;
-	pid_t pid;
-
-	memset(p, 0, sizeof(*p));
-	p->code = -1;
-	used = (size_t)snprintf(p->cmd, sizeof(p->cmd), "dirtyscope");
-	argv[n++] = (char *)DIRTYSCOPE_BIN;
-	for (; *args && n <= MAX_ARGS; args++) {
-		argv[n++] = (char *)*args;
-		if (used < sizeof(p->cmd))
-			used +=
-			    (size_t)snprintf(p->cmd + used, sizeof(p->cmd) - used, " %s", *args);
-	}
-	argv[n] = NULL;
-
-	out = tmpfile();
-	err = tmpfile();
-	CU_ASSERT_FATAL(out && err);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-		    dup2(fileno(out), STDOUT_FILENO) < 0 || dup2(fileno(err), STDERR_FILENO) < 0)
-			_exit(126);
-		if (run_as_uid >= 0 && (setgid((gid_t)run_as_uid) || setuid((uid_t)run_as_uid)))
-			_exit(126);
-		alarm(RUN_TIMEOUT_S);
-		execv(DIRTYSCOPE_BIN, argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		CU_ASSERT_FATAL(errno == EINTR);
-
-	p->out = slurp(out);
-	p->err = slurp(err);
-	fclose(out);
-	fclose(err);
-	CU_ASSERT_FATAL(p->out && p->err);
-
-	if (WIFEXITED(status)) {
-		p->exited = true;
-		p->code = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
-		p->sig = WTERMSIG(status);
-	}
-	CHECK(p->exited, "%s: killed by signal %d%s", p->cmd, p->sig,
-	      WIFSIGNALED(status) && WCOREDUMP(status) ? " (core dumped)" : "");
-	CHECK(!p->exited || (p->code != 126 && p->code != 127), "%s: could not execute %s", p->cmd,
-	      DIRTYSCOPE_BIN);
-	return p->exited ? p->code : -1;
-}
-
-static void proc_free(struct proc *p)
-{
-	free(p->out);
-	free(p->err);
-	p->out = p->err = NULL;
-}
-
-static unsigned int count_char(const char *s, char c)
-{
-	unsigned int n = 0;
-
-	for (; *s; s++)
-		n += *s == c;
-	return n;
-}
-
-/*
- * Run args and check it fails with exit code `code`, prints nothing on
- * stdout, and prints exactly one line on stderr that starts with
- * "dirtyscope: " and contains every string in needles.
- */
+/* Most cases run with no options. */
 static void expect_fail(int code, const char *const *needles, const char *const *args)
 {
-	struct proc p;
-	int got = run_bin(&p, args);
-	size_t len = strlen(p.err);
-
-	CHECK(got == code, "%s: exit %d, expected %d; stderr: %s", p.cmd, got, code, p.err);
-	CHECK(p.out[0] == '\0', "%s: unexpected stdout: %s", p.cmd, p.out);
-	CHECK(len > 1 && count_char(p.err, '\n') == 1 && p.err[len - 1] == '\n',
-	      "%s: stderr is not exactly one line: \"%s\"", p.cmd, p.err);
-	CHECK(!strncmp(p.err, "dirtyscope: ", strlen("dirtyscope: ")),
-	      "%s: stderr does not start with \"dirtyscope: \": %s", p.cmd, p.err);
-	for (; needles && *needles; needles++)
-		CHECK(strstr(p.err, *needles) != NULL, "%s: stderr does not mention \"%s\": %s",
-		      p.cmd, *needles, p.err);
-	proc_free(&p);
-}
-
-/* Run args and check it exits 0 with something on stdout. */
-static void expect_ok(struct proc *p, const char *const *args)
-{
-	int got = run_bin(p, args);
-
-	CHECK(got == 0, "%s: exit %d, expected 0; stderr: %s", p->cmd, got, p->err);
-	CHECK(p->out[0] != '\0', "%s: nothing on stdout", p->cmd);
+	ds_expect_fail(code, NULL, needles, args);
 }
 
 /* The largest ring, in entries, this host's KVM takes (0: no dirty ring). */
@@ -260,22 +102,6 @@ static void list_dir(const char *dir, char *names, size_t len, unsigned int *n)
 	closedir(d);
 }
 
-/* Remove dir and whatever a run left in it (a failed check may leave files). */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int ret;
-
-	CU_ASSERT_FATAL(d != NULL);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	ret = rmdir(dir);
-	CHECK(ret == 0, "rmdir %s: %s", dir, strerror(errno));
-}
-
 /* The per-epoch objects of j, in order, into out (at most max); how many. */
 static size_t epoch_objects(const struct ds_jsonl *j, struct json_object **out, size_t max)
 {
@@ -284,6 +110,24 @@ static size_t epoch_objects(const struct ds_jsonl *j, struct json_object **out, 
 
 	while (n < max && (o = ds_jsonl_find(j, "epoch", n)))
 		out[n++] = o;
+	return n;
+}
+
+/*
+ * The JSON lines p printed (`--json -`), parsed into j (free it with
+ * ds_jsonl_free): epochs 1..n, at least one, then the summary, which
+ * counts n epochs.  The epoch objects go to ep (64 of them at the most),
+ * the summary to *sum; returns n.
+ */
+static size_t parse_epochs_json(struct ds_jsonl *j, const struct ds_proc *p,
+				struct json_object *ep[64], struct json_object **sum)
+{
+	DS_JSONL_PARSE(j, p->cmd, p->out);
+	*sum = DS_JSONL_SUMMARY(j);
+	size_t n = epoch_objects(j, ep, 64);
+	CHECK(n > 0 && n + 1 == j->n && DS_JSONL_EPOCHS(j, 1) == n,
+	      "%s: not epochs 1.. and the summary: %s", p->cmd, p->out);
+	DS_JSON_INT_EQ(*sum, "epochs", (int64_t)n);
 	return n;
 }
 
@@ -338,13 +182,8 @@ static void check_run_json(const struct ds_jsonl *j, int64_t epochs, bool verify
 
 static void test_no_arguments(void)
 {
-	struct proc p;
-	int got = run_bin(&p, (const char *const[]){NULL});
-
 	/* stderr is the usage text here */
-	CHECK(got == 2, "%s: exit %d, expected 2", p.cmd, got);
-	CHECK(strstr(p.err, "usage:") != NULL, "%s: no usage on stderr: %s", p.cmd, p.err);
-	proc_free(&p);
+	ds_expect_exit(2, NULL, ARGS("usage:"), (const char *const[]){NULL});
 }
 
 static void test_unknown_command(void)
@@ -486,26 +325,25 @@ static void test_run_no_permission(void)
 		printf("\n    (skipped: user nobody cannot execute %s)", DIRTYSCOPE_BIN);
 		return;
 	}
-	run_as_uid = 65534; /* nobody */
-	expect_fail(3, ARGS("/dev/kvm", "Permission denied"), ARGS("run", "--epochs", "1"));
-	run_as_uid = -1;
+	ds_expect_fail(3, &(struct ds_proc_opts){.uid = 65534 /* nobody */},
+		       ARGS("/dev/kvm", "Permission denied"), ARGS("run", "--epochs", "1"));
 }
 
 /* ---- help ---- */
 
 static void test_help(void)
 {
-	struct proc p;
+	struct ds_proc p;
 
-	expect_ok(&p, ARGS("--help"));
+	ds_expect_ok(&p, ARGS("--help"));
 	CHECK(strstr(p.out, "usage: dirtyscope") != NULL, "%s: no usage: %s", p.cmd, p.out);
-	proc_free(&p);
-	expect_ok(&p, ARGS("run", "--help"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("run", "--help"));
 	CHECK(strstr(p.out, "usage: dirtyscope run") != NULL, "%s: no usage: %s", p.cmd, p.out);
-	proc_free(&p);
-	expect_ok(&p, ARGS("info", "--help"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("info", "--help"));
 	CHECK(strstr(p.out, "usage: dirtyscope info") != NULL, "%s: no usage: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 }
 
 /* ---- cases that need /dev/kvm ---- */
@@ -532,12 +370,12 @@ static void test_ring_above_maximum(void)
 
 static void test_info(void)
 {
-	struct proc p;
+	struct ds_proc p;
 
-	expect_ok(&p, ARGS("info"));
+	ds_expect_ok(&p, ARGS("info"));
 	CHECK(strstr(p.out, "KVM API version") != NULL, "%s: no API version: %s", p.cmd, p.out);
 	CHECK(strstr(p.out, "dirty-log mechanism") != NULL, "%s: no mechanism: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 }
 
 /*
@@ -553,44 +391,32 @@ static void test_interrupted(void)
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(out, sizeof(out), "%s/long.json", dir);
 	for (int i = 0; i < 2; i++) {
-		int status;
-		pid_t pid = fork();
-		CU_ASSERT_FATAL(pid >= 0);
-		if (pid == 0) {
-			int null = open("/dev/null", O_RDWR);
-			if (null < 0 || dup2(null, STDOUT_FILENO) < 0 ||
-			    dup2(null, STDERR_FILENO) < 0)
-				_exit(126);
-			alarm(RUN_TIMEOUT_S);
-			execl(DIRTYSCOPE_BIN, DIRTYSCOPE_BIN, "run", "--epochs", "1000000",
-			      "--json", out, (char *)NULL);
-			_exit(127);
-		}
-		usleep(500 * 1000); /* well into the run: boot takes milliseconds */
-		kill(pid, sigs[i]);
-		while (waitpid(pid, &status, 0) < 0)
-			CU_ASSERT_FATAL(errno == EINTR);
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 130,
-		      "signal %d: status %#x, expected exit 130", sigs[i], status);
+		struct ds_proc p;
+		/* sent once epoch 1's row is out: the guest is running */
+		int got = ds_proc_run(&p, &(struct ds_proc_opts){.signal = sigs[i]},
+				      ARGS("run", "--epochs", "1000000", "--json", out));
+		CHECK(got == 130, "signal %d: %s: exit %d, expected 130; stderr: %s", sigs[i],
+		      p.cmd, got, p.err);
+		ds_proc_free(&p);
 		list_dir(dir, names, sizeof(names), &n);
 		CHECK(n == 0, "signal %d: files left behind: %s", sigs[i], names);
 	}
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 static void test_json_file(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", out[64], bad[64], names[512];
 	unsigned int n;
-	struct proc p;
+	struct ds_proc p;
 
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(out, sizeof(out), "%s/out.json", dir);
 	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
 
 	/* a completed run: the file is renamed into place, no temporary left */
-	expect_ok(&p, ARGS("run", "--epochs", "2", "--json", out));
-	proc_free(&p);
+	ds_expect_ok(&p, ARGS("run", "--epochs", "2", "--json", out));
+	ds_proc_free(&p);
 	struct ds_jsonl j;
 	DS_JSONL_READ(&j, out);
 	check_run_json(&j, 2, false);
@@ -606,21 +432,21 @@ static void test_json_file(void)
 	CHECK(n == 1 && !strcmp(names, "out.json"),
 	      "%s holds \"%s\" after a failed run, expected only out.json", dir, names);
 
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 static void test_json_stdout(void)
 {
-	struct proc p;
+	struct ds_proc p;
 
 	struct ds_jsonl j;
 
-	expect_ok(&p, ARGS("run", "--epochs", "2", "--verify", "--json", "-"));
+	ds_expect_ok(&p, ARGS("run", "--epochs", "2", "--verify", "--json", "-"));
 	/* only JSON: no table header, no summary sentence */
 	DS_JSONL_PARSE(&j, p.cmd, p.out);
 	check_run_json(&j, 2, true);
 	ds_jsonl_free(&j);
-	proc_free(&p);
+	ds_proc_free(&p);
 }
 
 static void test_table(void)
@@ -628,9 +454,9 @@ static void test_table(void)
 	unsigned int header = 0, rows = 0;
 	unsigned long epoch;
 	char *line, *save, *end;
-	struct proc p;
+	struct ds_proc p;
 
-	expect_ok(&p, ARGS("run", "--epochs", "3", "--verify"));
+	ds_expect_ok(&p, ARGS("run", "--epochs", "3", "--verify"));
 	for (line = strtok_r(p.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strstr(line, "epoch") && !header && !rows) {
 			header++;
@@ -646,7 +472,7 @@ static void test_table(void)
 	}
 	CHECK(header == 1, "%s: no header line with \"epoch\"", p.cmd);
 	CHECK(rows == 3, "%s: %u data rows, expected 3", p.cmd, rows);
-	proc_free(&p);
+	ds_proc_free(&p);
 }
 
 /* ---- mkimage ---- */
@@ -654,34 +480,34 @@ static void test_table(void)
 /* Run mkimage to create dir/name; the caller removes dir. */
 static void make_image(char *path, size_t len, const char *dir, const char *name)
 {
-	struct proc p;
+	struct ds_proc p;
 
 	snprintf(path, len, "%s/%s", dir, name);
-	expect_ok(&p, ARGS("mkimage", path, "--size", "1M", "--file", "a.dat:5000", "--file",
-			   "log:0:64K"));
-	proc_free(&p);
+	ds_expect_ok(&p, ARGS("mkimage", path, "--size", "1M", "--file", "a.dat:5000", "--file",
+			      "log:0:64K"));
+	ds_proc_free(&p);
 }
 
 static void test_mkimage_good(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", img[64], names[512];
 	unsigned int n;
-	struct proc p;
+	struct ds_proc p;
 
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "a.dat:5000", "--file",
-			   "log:0:64K"));
+	ds_expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "a.dat:5000", "--file",
+			      "log:0:64K"));
 	CHECK(p.err[0] == '\0', "%s: unexpected stderr: %s", p.cmd, p.err);
 	CHECK(strstr(p.out, "a.dat") && strstr(p.out, "log"), "%s: files not listed: %s", p.cmd,
 	      p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 	/* the image alone: its temporary was renamed into place */
 	list_dir(dir, names, sizeof(names), &n);
 	CHECK(n == 1 && !strcmp(names, "disk.img"), "%s holds \"%s\", expected disk.img", dir,
 	      names);
 
-	expect_ok(&p, ARGS("mkimage", "--check", img));
+	ds_expect_ok(&p, ARGS("mkimage", "--check", img));
 	CHECK(p.err[0] == '\0', "%s: unexpected stderr: %s", p.cmd, p.err);
 	CHECK(strstr(p.out, "DSFS version 1") && strstr(p.out, "256 blocks"), "%s: no header: %s",
 	      p.cmd, p.out);
@@ -689,8 +515,8 @@ static void test_mkimage_good(void)
 	CHECK(strstr(p.out, "a.dat") && strstr(p.out, "5000"), "%s: a.dat not listed: %s", p.cmd,
 	      p.out);
 	CHECK(strstr(p.out, "log") && strstr(p.out, "16"), "%s: log not listed: %s", p.cmd, p.out);
-	proc_free(&p);
-	remove_dir(dir);
+	ds_proc_free(&p);
+	ds_remove_dir(dir);
 }
 
 static void test_mkimage_check_corrupt(void)
@@ -711,7 +537,7 @@ static void test_mkimage_check_corrupt(void)
 	CU_ASSERT_FATAL(truncate(img, 0) == 0 && truncate(img, 8192) == 0);
 	expect_fail(1, ARGS(img, "not a dirtyscope image (bad magic)"),
 		    ARGS("mkimage", "--check", img));
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 static void test_mkimage_check_truncated(void)
@@ -723,7 +549,7 @@ static void test_mkimage_check_truncated(void)
 	CU_ASSERT_FATAL(truncate(img, 512 * 1024) == 0);
 	expect_fail(1, ARGS(img, "image is shorter than its superblock says (truncated)"),
 		    ARGS("mkimage", "--check", img));
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 static void test_mkimage_check_missing(void)
@@ -744,7 +570,7 @@ static void test_mkimage_too_small(void)
 		    ARGS("mkimage", img, "--size", "8K", "--file", "a:64K"));
 	list_dir(dir, names, sizeof(names), &n);
 	CHECK(n == 0, "%s holds \"%s\" after a refused mkimage", dir, names);
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 static void test_mkimage_bad_file_spec(void)
@@ -791,19 +617,19 @@ static void test_mkimage_usage_errors(void)
 	expect_fail(2, ARGS(fifo, "not a regular file"), ARGS("mkimage", fifo, "--size", "1M"));
 	expect_fail(2, ARGS(fifo, "not a regular file"), ARGS("mkimage", "--check", fifo));
 	CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "%s is no longer a FIFO", fifo);
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 static void test_mkimage_help(void)
 {
-	struct proc p;
+	struct ds_proc p;
 
-	expect_ok(&p, ARGS("mkimage", "--help"));
+	ds_expect_ok(&p, ARGS("mkimage", "--help"));
 	CHECK(strstr(p.out, "usage: dirtyscope mkimage") != NULL, "%s: no usage: %s", p.cmd, p.out);
-	proc_free(&p);
-	expect_ok(&p, ARGS("--help"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("--help"));
 	CHECK(strstr(p.out, "mkimage") != NULL, "%s: mkimage not listed: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 }
 
 /* ---- file workloads ---- */
@@ -829,22 +655,22 @@ static void test_run_file_option_errors(void)
 	expect_fail(2, ARGS(img, "no file 'db'"), ARGS("run", "--workload", "db", "--image", img));
 	/* --verify computes the expected bytes for a fresh file of --wss pages:
 	 * an empty db file, or --wss below the capacity, cannot be verified. */
-	struct proc p;
-	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:0:128K"));
-	proc_free(&p);
+	struct ds_proc p;
+	ds_expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:0:128K"));
+	ds_proc_free(&p);
 	expect_fail(2, ARGS(img, "--verify needs file 'db'"),
 		    ARGS("run", "--workload", "db", "--image", img, "--verify"));
-	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:128K"));
-	proc_free(&p);
+	ds_expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:128K"));
+	ds_proc_free(&p);
 	expect_fail(2, ARGS(img, "--verify needs file 'db'"),
 		    ARGS("run", "--workload", "db", "--image", img, "--wss", "16", "--verify"));
 	/* The same image as mkimage made it verifies. */
-	expect_ok(&p, ARGS("run", "--workload", "db", "--image", img, "--verify"));
-	proc_free(&p);
+	ds_expect_ok(&p, ARGS("run", "--workload", "db", "--image", img, "--verify"));
+	ds_proc_free(&p);
 	/* A corrupt image is refused before the guest boots. */
 	CU_ASSERT_FATAL(truncate(img, 0) == 0 && truncate(img, 8192) == 0);
 	expect_fail(2, ARGS(img, "bad magic"), ARGS("run", "--workload", "db", "--image", img));
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 /* Point TMPDIR at a fresh directory dir (a "/tmp/test_cli.XXXXXX" buffer),
@@ -870,7 +696,7 @@ static void tmpdir_leave(const char *dir, char *old)
 	else
 		unsetenv("TMPDIR");
 	free(old);
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 /* db under wp verifies (exit 0, the temporary image removed); under lossy
@@ -878,17 +704,14 @@ static void tmpdir_leave(const char *dir, char *old)
 static void test_run_file_verify(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", *old;
-	struct proc p;
+	struct ds_proc p;
 
 	tmpdir_enter(dir, &old);
-	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "wp", "--verify", "--json", "-"));
+	ds_expect_ok(&p,
+		     ARGS("run", "--workload", "db", "--policy", "wp", "--verify", "--json", "-"));
 	struct ds_jsonl j;
-	DS_JSONL_PARSE(&j, p.cmd, p.out);
-	struct json_object *sum = DS_JSONL_SUMMARY(&j), *ep[64];
-	size_t n = epoch_objects(&j, ep, 64);
-	CHECK(n > 0 && n + 1 == j.n && DS_JSONL_EPOCHS(&j, 1) == n,
-	      "%s: not epochs 1.. and the summary: %s", p.cmd, p.out);
-	DS_JSON_INT_EQ(sum, "epochs", (int64_t)n);
+	struct json_object *sum, *ep[64];
+	size_t n = parse_epochs_json(&j, &p, ep, &sum);
 	DS_JSON_STR_EQ(sum, "workload", "db");
 	DS_JSON_STR_EQ(sum, "policy", "wp");
 	DS_JSON_INT_EQ(sum, "lost-pages", 0);
@@ -903,13 +726,10 @@ static void test_run_file_verify(void)
 	DS_JSONL_SUMS(&j, "dirty-pages");
 	DS_JSONL_SUMS(&j, "guest-page-writes");
 	ds_jsonl_free(&j);
-	proc_free(&p);
+	ds_proc_free(&p);
 
-	int got = run_bin(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--verify"));
-	CHECK(got == 1, "%s: exit %d, expected 1; stderr: %s", p.cmd, got, p.err);
-	CHECK(strstr(p.err, "verify: file db page") && strstr(p.err, "differ from what"),
-	      "%s: differing pages not named: %s", p.cmd, p.err);
-	proc_free(&p);
+	ds_expect_exit(1, NULL, ARGS("verify: file db page", "differ from what"),
+		       ARGS("run", "--workload", "db", "--policy", "lossy", "--verify"));
 	tmpdir_leave(dir, old);
 }
 
@@ -1004,11 +824,12 @@ static void check_compare_json(const char *what, const char *text, int64_t epoch
 static void test_compare_outputs(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", *old, svg[128], json[128];
-	struct proc p;
+	struct ds_proc p;
 
 	tmpdir_enter(dir, &old);
 
-	expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "wp", "--sync-every", "20"));
+	ds_expect_ok(&p,
+		     ARGS("compare", "--workload", "db", "--policy", "wp", "--sync-every", "20"));
 	for (const char *l = p.out; *l;) {
 		const char *nl = strchr(l, '\n');
 		size_t len = nl ? (size_t)(nl - l) : strlen(l);
@@ -1016,18 +837,18 @@ static void test_compare_outputs(void)
 		l += len + (nl != NULL);
 	}
 	CHECK(strstr(p.out, "missed 0, unexplained 0") != NULL, "%s: no totals: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 
-	expect_ok(&p, ARGS("compare", "--workload", "shared2", "--policy", "lossy", "--epochs", "3",
-			   "--json", "-"));
+	ds_expect_ok(&p, ARGS("compare", "--workload", "shared2", "--policy", "lossy", "--epochs",
+			      "3", "--json", "-"));
 	check_compare_json(p.cmd, p.out, 3);
-	proc_free(&p);
+	ds_proc_free(&p);
 
 	snprintf(svg, sizeof(svg), "%s/out.svg", dir);
 	snprintf(json, sizeof(json), "%s/out.json", dir);
-	expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "scan", "--plot", svg,
-			   "--json", json));
-	proc_free(&p);
+	ds_expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "scan", "--plot", svg,
+			      "--json", json));
+	ds_proc_free(&p);
 	struct ds_jsonl j;
 	DS_JSONL_READ(&j, json);
 	struct json_object *sum = DS_JSONL_SUMMARY(&j);
@@ -1042,7 +863,7 @@ static void test_compare_outputs(void)
 	ds_jsonl_free(&j);
 	FILE *f = fopen(svg, "r");
 	CU_ASSERT_FATAL(f != NULL);
-	char *text = slurp(f);
+	char *text = ds_slurp(f);
 	fclose(f);
 	CHECK(text && !strncmp(text, "<?xml", 5) && strstr(text, "</svg>"),
 	      "%s: not an SVG document", svg);
@@ -1057,18 +878,18 @@ static void test_compare_outputs(void)
 static void test_recover_verify_image(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", img[128], jr[160];
-	struct proc p;
+	struct ds_proc p;
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(jr, sizeof(jr), "%s.journal", img);
-	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:64K"));
-	proc_free(&p);
-	expect_ok(&p, ARGS("verify-image", img));
+	ds_expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:64K"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("verify-image", img));
 	CHECK(strstr(p.out, "no host writeback journal") != NULL, "%s: %s", p.cmd, p.out);
-	proc_free(&p);
-	expect_ok(&p, ARGS("recover", img));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("recover", img));
 	CHECK(strstr(p.out, "nothing to recover") != NULL, "%s: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 
 	FILE *f = fopen(jr, "w");
 	CU_ASSERT_FATAL(f != NULL);
@@ -1087,7 +908,7 @@ static void test_recover_verify_image(void)
 		    ARGS("verify-image", "/nonexistent.img"));
 	expect_fail(2, (const char *const[]){dir, NULL}, ARGS("recover", dir));
 	unlink(img);
-	remove_dir(dir);
+	ds_remove_dir(dir);
 }
 
 /* ---- --writeback ---- */
@@ -1116,18 +937,14 @@ static void test_writeback_usage_errors(void)
 static void test_run_writeback_host(void)
 {
 	char dir[] = "/tmp/test_cli.XXXXXX", *old, img[128], why[256];
-	struct proc p;
+	struct ds_proc p;
 
 	tmpdir_enter(dir, &old);
-	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--sync-every", "12",
-			   "--writeback", "host", "--verify", "--json", "-"));
+	ds_expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--sync-every", "12",
+			      "--writeback", "host", "--verify", "--json", "-"));
 	struct ds_jsonl js;
-	DS_JSONL_PARSE(&js, p.cmd, p.out);
-	struct json_object *sum = DS_JSONL_SUMMARY(&js), *ep[64];
-	size_t n = epoch_objects(&js, ep, 64);
-	CHECK(n > 0 && n + 1 == js.n && DS_JSONL_EPOCHS(&js, 1) == n,
-	      "%s: not epochs 1.. and the summary: %s", p.cmd, p.out);
-	DS_JSON_INT_EQ(sum, "epochs", (int64_t)n);
+	struct json_object *sum, *ep[64];
+	size_t n = parse_epochs_json(&js, &p, ep, &sum);
 	DS_JSON_STR_EQ(sum, "policy", "lossy");
 	DS_JSON_INT_EQ(sum, "lost-pages", 0);
 	DS_JSON_STR_EQ(sum, "guest-check", "passed");
@@ -1140,20 +957,20 @@ static void test_run_writeback_host(void)
 		DS_JSON_INT_EQ(ep[i], "host-wb-mismatches", 0);
 	}
 	ds_jsonl_free(&js);
-	proc_free(&p);
-	expect_ok(&p, ARGS("run", "--workload", "db", "--writeback", "host:2"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("run", "--workload", "db", "--writeback", "host:2"));
 	CHECK(strstr(p.out, "host writeback: 3 commits"), "%s: no summary line: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:256K"));
-	proc_free(&p);
-	expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--image", img,
-			   "--writeback", "host", "--verify"));
-	proc_free(&p);
-	expect_ok(&p, ARGS("verify-image", img));
+	ds_expect_ok(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:256K"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("run", "--workload", "db", "--policy", "lossy", "--image", img,
+			      "--writeback", "host", "--verify"));
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("verify-image", img));
 	CHECK(strstr(p.out, "journal clean at epoch 5"), "%s: %s", p.cmd, p.out);
-	proc_free(&p);
+	ds_proc_free(&p);
 
 	/* A commit whose checkpoint never came: the image needs recovery. */
 	struct journal j;
@@ -1168,14 +985,11 @@ static void test_run_writeback_host(void)
 	close(fd);
 	expect_fail(1, (const char *const[]){"run dirtyscope recover", NULL},
 		    ARGS("verify-image", img));
-	int got = run_bin(&p, ARGS("run", "--workload", "db", "--image", img, "--epochs", "1"));
-	CHECK(got == 0, "%s: exit %d; stderr: %s", p.cmd, got, p.err);
-	CHECK(
-	    strstr(p.err, "recovered from an interrupted host writeback: the image holds epoch 6"),
-	    "%s: no recovery line: %s", p.cmd, p.err);
-	proc_free(&p);
-	expect_ok(&p, ARGS("verify-image", img));
-	proc_free(&p);
+	ds_expect_exit(
+	    0, NULL, ARGS("recovered from an interrupted host writeback: the image holds epoch 6"),
+	    ARGS("run", "--workload", "db", "--image", img, "--epochs", "1"));
+	ds_expect_ok(&p, ARGS("verify-image", img));
+	ds_proc_free(&p);
 	char jr[160];
 	snprintf(jr, sizeof(jr), "%s.journal", img);
 	unlink(jr);
@@ -1235,26 +1049,15 @@ static void test_migrate_usage_errors(void)
 	rmdir(dir);
 }
 
-/* Start DIRTYSCOPE_BIN with args in the background, output to files. */
-static pid_t spawn_bin(const char *const *args, FILE *out, FILE *err)
+/* Give the receiver started in the background up to 5 s to create its
+ * socket, dir/mig.sock, before the run that connects to it. */
+static void wait_for_listener(const char *dir)
 {
-	char *argv[MAX_ARGS + 2];
-	int n = 0;
-	argv[n++] = (char *)DIRTYSCOPE_BIN;
-	for (; *args && n <= MAX_ARGS; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (dup2(fileno(out), STDOUT_FILENO) < 0 || dup2(fileno(err), STDERR_FILENO) < 0)
-			_exit(126);
-		alarm(RUN_TIMEOUT_S);
-		execv(DIRTYSCOPE_BIN, argv);
-		_exit(127);
-	}
-	return pid;
+	char sock[170];
+
+	snprintf(sock, sizeof(sock), "%s/mig.sock", dir);
+	for (int i = 0; i < 100 && access(sock, F_OK); i++)
+		usleep(50000);
 }
 
 /*
@@ -1337,33 +1140,20 @@ static void test_migrate_cli(void)
 	snprintf(addr, sizeof(addr), "unix:%s/mig.sock", dir);
 	snprintf(sjson, sizeof(sjson), "%s/src.json", dir);
 	snprintf(rjson, sizeof(rjson), "%s/dst.json", dir);
-	FILE *rout = tmpfile(), *rerr = tmpfile();
-	CU_ASSERT_FATAL(rout && rerr);
-	pid_t rpid =
-	    spawn_bin(ARGS("receive", "--listen", addr, "--verify", "--json", rjson), rout, rerr);
-	CU_ASSERT_FATAL(rpid > 0);
-	char sock[170];
-	snprintf(sock, sizeof(sock), "%s/mig.sock", dir);
-	for (int i = 0; i < 100 && access(sock, F_OK); i++)
-		usleep(50000);
+	struct ds_proc r, p;
+	ds_proc_start(&r, NULL, ARGS("receive", "--listen", addr, "--verify", "--json", rjson));
+	wait_for_listener(dir);
 
-	struct proc p;
-	expect_ok(&p, ARGS("run", "--workload", "random", "--wss", "300", "--epochs", "8", "--mem",
-			   "64M", "--verify", "--migrate-to", addr, "--migrate-after-epoch", "2",
-			   "--json", sjson));
+	ds_expect_ok(&p, ARGS("run", "--workload", "random", "--wss", "300", "--epochs", "8",
+			      "--mem", "64M", "--verify", "--migrate-to", addr,
+			      "--migrate-after-epoch", "2", "--json", sjson));
 	CHECK(strstr(p.out, "migration: completed") != NULL, "no migration line: %s", p.out);
 	CHECK(strstr(p.err, "migration: round 0:") != NULL, "no live round lines: %s", p.err);
-	proc_free(&p);
-	int status;
-	CU_ASSERT_EQUAL(waitpid(rpid, &status, 0), rpid);
-	char *ro = slurp(rout), *re = slurp(rerr);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "receive: status %#x; stderr: %s",
-	      status, re);
-	CHECK(strstr(ro, "incoming migration:") != NULL, "receive: no incoming line: %s", ro);
-	free(ro);
-	free(re);
-	fclose(rout);
-	fclose(rerr);
+	ds_proc_free(&p);
+	ds_proc_finish(&r);
+	ds_proc_check_exit(&r, 0, NULL);
+	CHECK(strstr(r.out, "incoming migration:") != NULL, "receive: no incoming line: %s", r.out);
+	ds_proc_free(&r);
 
 	check_migration_json(sjson, rjson, 8);
 	unlink(sjson);
@@ -1371,41 +1161,28 @@ static void test_migrate_cli(void)
 
 	/* The destination lacks the disk: it says so (exit 2), the source
 	 * quotes it and finishes the guest itself (exit 5). */
-	char img[160], sock2[170];
+	char img[160];
 	snprintf(img, sizeof(img), "%s/db.img", dir);
-	CU_ASSERT_EQUAL(run_bin(&p, ARGS("mkimage", img, "--size", "1M", "--file", "db:256K")), 0);
-	proc_free(&p);
-	rout = tmpfile();
-	rerr = tmpfile();
-	CU_ASSERT_FATAL(rout && rerr);
-	rpid = spawn_bin(ARGS("receive", "--listen", addr, "--image", "/nonexistent/db.img"), rout,
-			 rerr);
-	snprintf(sock2, sizeof(sock2), "%s/mig.sock", dir);
-	for (int i = 0; i < 100 && access(sock2, F_OK); i++)
-		usleep(50000);
-	int scode = run_bin(&p, ARGS("run", "--workload", "db", "--image", img, "--epochs", "6",
-				     "--migrate-to", addr, "--migrate-retries", "0"));
-	CHECK(scode == 5 && strstr(p.err, "the destination refused the stream: the disk "
-					  "/nonexistent/db.img cannot be opened here"),
-	      "%s: exit %d; stderr: %s", p.cmd, scode, p.err);
-	proc_free(&p);
-	CU_ASSERT_EQUAL(waitpid(rpid, &status, 0), rpid);
-	re = slurp(rerr);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2, "receive: status %#x; stderr: %s",
-	      status, re);
-	free(re);
-	fclose(rout);
-	fclose(rerr);
+	CU_ASSERT_EQUAL(
+	    ds_proc_run(&p, NULL, ARGS("mkimage", img, "--size", "1M", "--file", "db:256K")), 0);
+	ds_proc_free(&p);
+	ds_proc_start(&r, NULL,
+		      ARGS("receive", "--listen", addr, "--image", "/nonexistent/db.img"));
+	wait_for_listener(dir);
+	ds_expect_exit(5, NULL,
+		       ARGS("the destination refused the stream: the disk /nonexistent/db.img "
+			    "cannot be opened here"),
+		       ARGS("run", "--workload", "db", "--image", img, "--epochs", "6",
+			    "--migrate-to", addr, "--migrate-retries", "0"));
+	ds_proc_finish(&r);
+	ds_proc_check_exit(&r, 2, NULL);
+	ds_proc_free(&r);
 	unlink(img);
 
 	/* Nobody listens: the guest finishes here, exit 5. */
-	int code =
-	    run_bin(&p, ARGS("run", "--workload", "random", "--wss", "64", "--epochs", "3", "--mem",
-			     "64M", "--migrate-to", addr, "--migrate-retries", "0"));
-	CHECK(code == 5, "%s: exit %d, expected 5; stderr: %s", p.cmd, code, p.err);
-	CHECK(strstr(p.err, "cannot connect") && strstr(p.err, "did not migrate"), "%s: stderr: %s",
-	      p.cmd, p.err);
-	proc_free(&p);
+	ds_expect_exit(5, NULL, ARGS("cannot connect", "did not migrate"),
+		       ARGS("run", "--workload", "random", "--wss", "64", "--epochs", "3", "--mem",
+			    "64M", "--migrate-to", addr, "--migrate-retries", "0"));
 	rmdir(dir);
 }
 

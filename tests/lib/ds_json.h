@@ -33,7 +33,9 @@ struct ds_jsonl {
 /* The start of o's text, for failure messages (json-c owns the string). */
 static inline const char *ds_json_text(struct json_object *o)
 {
-	return o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : "(no object)";
+	return o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE)
+		 : "(no object)";
 }
 
 /*
@@ -154,6 +156,15 @@ static inline size_t ds_jsonl_count(const struct ds_jsonl *j, const char *key)
 	return n;
 }
 
+/* o has field key: its value (NULL for JSON null) into *v; a failed check
+ * naming the field if not. */
+static inline bool ds_json_has(struct json_object *o, const char *key, struct json_object **v,
+			       const char *file, unsigned int line)
+{
+	return ds_check_at(o && json_object_object_get_ex(o, key, v), file, line,
+			   "no \"%s\" in %.600s", key, ds_json_text(o));
+}
+
 /* Field key of o, which must be there with JSON type `type`; or NULL. */
 #define DS_JSON_GET(o, key, type) ds_json_get((o), (key), (type), __FILE__, __LINE__)
 
@@ -163,8 +174,7 @@ static inline struct json_object *ds_json_get(struct json_object *o, const char 
 {
 	struct json_object *v = NULL;
 
-	if (!ds_check_at(o && json_object_object_get_ex(o, key, &v), file, line,
-			 "no \"%s\" in %.600s", key, ds_json_text(o)))
+	if (!ds_json_has(o, key, &v, file, line))
 		return NULL;
 	if (!ds_check_at(json_object_is_type(v, type), file, line,
 			 "\"%s\" is %s, expected %s, in %.600s", key,
@@ -184,19 +194,6 @@ static inline int64_t ds_json_int(struct json_object *o, const char *key, const 
 	return v ? json_object_get_int64(v) : INT64_MIN;
 }
 
-#define DS_JSON_INT_EQ(o, key, want) ds_json_int_eq((o), (key), (want), __FILE__, __LINE__)
-
-static inline bool ds_json_int_eq(struct json_object *o, const char *key, int64_t want,
-				  const char *file, unsigned int line)
-{
-	struct json_object *v = ds_json_get(o, key, json_type_int, file, line);
-	if (!v)
-		return false;
-	int64_t got = json_object_get_int64(v);
-	return ds_check_at(got == want, file, line, "\"%s\" is %lld, expected %lld, in %.600s", key,
-			   (long long)got, (long long)want, ds_json_text(o));
-}
-
 /* A number, integer or not: its value, or NAN. */
 #define DS_JSON_NUM(o, key) ds_json_num((o), (key), __FILE__, __LINE__)
 
@@ -205,8 +202,7 @@ static inline double ds_json_num(struct json_object *o, const char *key, const c
 {
 	struct json_object *v = NULL;
 
-	if (!ds_check_at(o && json_object_object_get_ex(o, key, &v), file, line,
-			 "no \"%s\" in %.600s", key, ds_json_text(o)))
+	if (!ds_json_has(o, key, &v, file, line))
 		return NAN;
 	if (!ds_check_at(json_object_is_type(v, json_type_int) ||
 			     json_object_is_type(v, json_type_double),
@@ -215,31 +211,32 @@ static inline double ds_json_num(struct json_object *o, const char *key, const c
 	return json_object_get_double(v);
 }
 
-#define DS_JSON_STR_EQ(o, key, want) ds_json_str_eq((o), (key), (want), __FILE__, __LINE__)
+/*
+ * Field key of o is there with want's JSON type and value: an integer, a
+ * string, a boolean.  The message quotes both values as JSON: 5, "text",
+ * true.
+ */
+#define DS_JSON_INT_EQ(o, key, want)                                                               \
+	ds_json_eq((o), (key), json_object_new_int64(want), __FILE__, __LINE__)
+#define DS_JSON_STR_EQ(o, key, want)                                                               \
+	ds_json_eq((o), (key), json_object_new_string(want), __FILE__, __LINE__)
+#define DS_JSON_BOOL_EQ(o, key, want)                                                              \
+	ds_json_eq((o), (key), json_object_new_boolean(want), __FILE__, __LINE__)
 
-static inline bool ds_json_str_eq(struct json_object *o, const char *key, const char *want,
-				  const char *file, unsigned int line)
+/* What the three above call: want is a new object holding the expected
+ * type and value, compared with json_object_equal and released here. */
+static inline bool ds_json_eq(struct json_object *o, const char *key, struct json_object *want,
+			      const char *file, unsigned int line)
 {
-	struct json_object *v = ds_json_get(o, key, json_type_string, file, line);
-	if (!v)
-		return false;
-	const char *got = json_object_get_string(v);
-	return ds_check_at(!strcmp(got, want), file, line,
-			   "\"%s\" is \"%s\", expected \"%s\", in %.600s", key, got, want,
-			   ds_json_text(o));
-}
+	struct json_object *v = NULL;
+	bool ok = ds_check_at(want != NULL, file, line, "\"%s\": no memory", key) &&
+		  (v = ds_json_get(o, key, json_object_get_type(want), file, line)) &&
+		  ds_check_at(json_object_equal(v, want), file, line,
+			      "\"%s\" is %s, expected %s, in %.600s", key, ds_json_text(v),
+			      ds_json_text(want), ds_json_text(o));
 
-#define DS_JSON_BOOL_EQ(o, key, want) ds_json_bool_eq((o), (key), (want), __FILE__, __LINE__)
-
-static inline bool ds_json_bool_eq(struct json_object *o, const char *key, bool want,
-				   const char *file, unsigned int line)
-{
-	struct json_object *v = ds_json_get(o, key, json_type_boolean, file, line);
-	if (!v)
-		return false;
-	bool got = json_object_get_boolean(v);
-	return ds_check_at(got == want, file, line, "\"%s\" is %s, expected %s, in %.600s", key,
-			   got ? "true" : "false", want ? "true" : "false", ds_json_text(o));
+	json_object_put(want);
+	return ok;
 }
 
 /* A field that is there and null (a figure not measured in this run). */
@@ -252,10 +249,8 @@ static inline bool ds_json_null(struct json_object *o, const char *key, const ch
 
 	/* json-c stores null as a NULL value: ds_json_get cannot tell it
 	 * from a failed lookup. */
-	if (!ds_check_at(o && json_object_object_get_ex(o, key, &v), file, line,
-			 "no \"%s\" in %.600s", key, ds_json_text(o)))
-		return false;
-	return ds_check_at(v == NULL, file, line, "\"%s\" is %s, expected null, in %.600s", key,
+	return ds_json_has(o, key, &v, file, line) &&
+	       ds_check_at(v == NULL, file, line, "\"%s\" is %s, expected null, in %.600s", key,
 			   json_type_to_name(json_object_get_type(v)), ds_json_text(o));
 }
 
@@ -272,7 +267,7 @@ static inline struct json_object *ds_jsonl_summary(const struct ds_jsonl *j, con
 
 	if (!ds_check_at(last != NULL, file, line, "%s: no JSON objects", j->what))
 		return NULL;
-	if (!ds_json_bool_eq(last, "summary", true, file, line))
+	if (!ds_json_eq(last, "summary", json_object_new_boolean(true), file, line))
 		return NULL;
 	if (!ds_check_at(ds_jsonl_count(j, "summary") == 1, file, line,
 			 "%s: %zu objects have \"summary\", expected only the last", j->what,
@@ -299,7 +294,7 @@ static inline size_t ds_jsonl_epochs(const struct ds_jsonl *j, int64_t first, co
 		summary_seen |= json_object_object_get_ex(o, "summary", NULL);
 		if (!json_object_object_get_ex(o, "epoch", NULL))
 			continue;
-		ds_json_int_eq(o, "epoch", first + (int64_t)n, file, line);
+		ds_json_eq(o, "epoch", json_object_new_int64(first + (int64_t)n), file, line);
 		ds_check_at(!summary_seen, file, line, "%s: epoch object after the summary: %.300s",
 			    j->what, ds_json_text(o));
 		n++;
@@ -328,7 +323,7 @@ static inline bool ds_jsonl_sums(const struct ds_jsonl *j, const char *key, cons
 			sum += v;
 		}
 	}
-	return ds_json_int_eq(s, key, sum, file, line);
+	return ds_json_eq(s, key, json_object_new_int64(sum), file, line);
 }
 
 #endif
