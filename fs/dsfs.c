@@ -464,6 +464,47 @@ int dsfs_read_extent(const struct dsfs_image *img, int ino, uint8_t **buf, uint6
 
 #define HASH_CHUNK (64 * 1024)
 
+int dsfs_extent_zero(const struct dsfs_image *img, int ino)
+{
+	if (ino < 0 || ino >= ABI_FS_MAX_INODES || !(img->meta.inodes[ino].flags & ABI_FS_INODE_USED))
+		return -EINVAL;
+	const struct abi_fs_inode *in = &img->meta.inodes[ino];
+	uint64_t off = in->start_block * ABI_FS_BLOCK;
+	uint64_t end = off + in->nr_blocks * ABI_FS_BLOCK;
+	uint64_t *buf = malloc(HASH_CHUNK);
+
+	if (!buf)
+		return -ENOMEM;
+	int ret = 1;
+	while (off < end && ret == 1) {
+		/* A hole reads as zeros: skip to the next data, if any. */
+		off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
+		if (data < 0) {
+			ret = errno == ENXIO ? 1 : -errno;
+			break;
+		}
+		if ((uint64_t)data >= end)
+			break;
+		off = (uint64_t)data > off ? (uint64_t)data : off;
+		size_t n = end - off < HASH_CHUNK ? (size_t)(end - off) : HASH_CHUNK;
+		int r = io_pread_full(img->fd, buf, n, off);
+		if (r) {
+			ret = r == -ENODATA ? -EIO : r;
+			break;
+		}
+		const uint8_t *b = (const uint8_t *)buf;
+		for (size_t i = 0; i < n; i++)
+			if (b[i]) {
+				ret = 0;
+				break;
+			}
+		off += n;
+	}
+	free(buf);
+	return ret;
+}
+
+
 /* Fold the nonzero words of bytes [off, end) into *h; both are 8-aligned. */
 static int hash_range(int fd, uint64_t off, uint64_t end, uint8_t *buf, uint64_t *h)
 {

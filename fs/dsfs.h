@@ -118,6 +118,14 @@ int dsfs_read_file(const struct dsfs_image *img, int ino, uint8_t **buf, uint64_
 int dsfs_read_extent(const struct dsfs_image *img, int ino, uint8_t **buf, uint64_t *len);
 
 /*
+ * Whether inode ino's whole extent is zero, read in fixed-size chunks (holes
+ * skipped), so an image of any size is checked in bounded memory.  Returns
+ * 1 (all zero), 0 (a nonzero byte), -EINVAL for an unused or out-of-range
+ * inode, -ENOMEM, or -EIO (also when the image ends early).
+ */
+int dsfs_extent_zero(const struct dsfs_image *img, int ino);
+
+/*
  * Hash every byte of the image outside the metadata block and outside every
  * used inode's extent (free blocks, and any blocks past the superblock's
  * nr_blocks), into *hash.  A test hashes before and after a guest run to

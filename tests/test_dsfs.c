@@ -769,6 +769,55 @@ static void test_hash_outside(void)
 	remove_dir(dir);
 }
 
+/* The --verify freshness check reads an extent in bounded chunks: a 64 GiB
+ * sparse file is zero without reading (or allocating) 64 GiB, and a single
+ * byte anywhere in it, its last one included, is seen; a truncated image
+ * is an I/O error, not "not zero". */
+static void test_extent_zero(void)
+{
+	char *dir = make_dir(), path[128];
+	const uint64_t G = 1024 * M;
+	struct dsfs_file_spec f[2] = {spec("small", 4 * K, 8 * K), spec("big", 0, 64 * G)};
+	struct dsfs_image img;
+	char why[256];
+
+	join(path, sizeof(path), dir, "img");
+	int made = dsfs_mkimage(path, 65 * G, f, 2, why, sizeof(why));
+	if (made == -EFBIG) { /* a file system that cannot hold the sparse file */
+		printf("\n    (the temporary directory's file system refuses 65 GiB files: "
+		       "checking a 64 MiB extent instead)");
+		f[1] = spec("big", 0, 64 * M);
+		made = dsfs_mkimage(path, 65 * M, f, 2, why, sizeof(why));
+	}
+	CU_ASSERT_EQUAL_FATAL(made, 0);
+	CU_ASSERT_EQUAL_FATAL(dsfs_open(path, O_RDONLY, &img, why, sizeof(why)), 0);
+	int big = dsfs_find(&img, "big"), small = dsfs_find(&img, "small");
+	CU_ASSERT_FATAL(big >= 0 && small >= 0);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, big), 1);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, small), 1);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, 63), -EINVAL);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, -1), -EINVAL);
+
+	uint64_t start = img.meta.inodes[big].start_block * 4096;
+	uint64_t end = start + img.meta.inodes[big].nr_blocks * 4096;
+	pwrite_byte(path, end - 1, 1); /* the extent's last byte */
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, big), 0);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, small), 1);
+	pwrite_byte(path, end - 1, 0);
+	pwrite_byte(path, start + 12345678 % (end - start), 0x40); /* one in the middle */
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, big), 0);
+	pwrite_byte(path, start + 12345678 % (end - start), 0);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, big), 1);
+
+	/* the image ends inside the extent: an I/O error */
+	CU_ASSERT_EQUAL(truncate(path, (off_t)(start + 4096)), 0);
+	pwrite_byte(path, start + 10, 3);
+	CU_ASSERT_EQUAL(dsfs_extent_zero(&img, big), -EIO);
+	dsfs_close(&img);
+	unlink(path);
+	remove_dir(dir);
+}
+
 static const struct ds_case cases[] = {
     {"file specs accepted", test_spec_accepted},
     {"file specs refused, one-line reasons", test_spec_refused},
@@ -783,6 +832,7 @@ static const struct ds_case cases[] = {
     {"failed mkimage leaves no temporary, old image kept", test_failures_leave_nothing},
     {"dsfs_open refuses bad files with the reason", test_open_refused},
     {"hash of the bytes outside the extents", test_hash_outside},
+    {"an extent checked zero in bounded chunks, 64 GiB sparse", test_extent_zero},
     {NULL, NULL},
 };
 

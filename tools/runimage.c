@@ -17,14 +17,6 @@
 #include "tools/runimage.h"
 #include "util/log.h"
 
-static bool all_zero(const uint8_t *b, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /*
  * A previous run with host writeback may have died mid-commit: bring the
  * image to its last committed epoch before anything reads it (the same
@@ -92,20 +84,19 @@ static enum ds_fail check_user_image(struct session_config *cfg, struct disk *d,
 		}
 	}
 	if (ino >= 0 && cfg->verify) {
-		uint8_t *buf;
-		uint64_t len;
-		if ((ret = dsfs_read_extent(&img, ino, &buf, &len))) {
-			log_err("--image %s: cannot read file '%s'", d->path, d->file);
-			code = dsfs_fail(ret, DS_FAIL_USAGE);
+		int zero = dsfs_extent_zero(&img, ino);
+		if (zero < 0) {
+			log_err("--image %s: cannot read file '%s': %s", d->path, d->file,
+				strerror(-zero));
+			code = dsfs_fail(zero, DS_FAIL_USAGE);
 			goto out;
 		}
 		/* The expected content is computed for a file of exactly --wss
 		 * pages, zero-filled, of size --wss pages (log: empty). */
 		uint64_t want_size =
 		    cfg->wl.workload == ABI_WL_LOG ? 0 : cfg->wl.wss_pages * ABI_PAGE_SIZE;
-		bool fresh = all_zero(buf, len) && img.meta.inodes[ino].size == want_size &&
+		bool fresh = zero && img.meta.inodes[ino].size == want_size &&
 			     cfg->wl.wss_pages == img.meta.inodes[ino].nr_blocks;
-		free(buf);
 		if (!fresh)
 			code = usage_error("--image %s: --verify needs file '%s' as mkimage --file "
 					   "%s:%s makes it (zero-filled, --wss its capacity)",
