@@ -39,12 +39,13 @@ static bool one_image_arg(const char *cmd, int argc, char **argv, const char **i
 			printf("Bring IMAGE to its last committed epoch: replay, in order, every\n"
 			       "host writeback transaction IMAGE.journal holds since its last\n"
 			       "checkpoint, discard a torn tail, and leave the journal clean.\n"
-			       "Exit 0 done, 2 usage, a journal that is not ours or one in use,\n"
-			       "4 I/O error.\n");
+			       "Exit 0 done, 2 usage, a journal that is not ours, an image or\n"
+			       "journal in use or not a regular file, 4 I/O error.\n");
 		else
 			printf("Check IMAGE: a valid DSFS image whose host writeback journal is\n"
 			       "absent or clean.  Exit 0 clean, 1 invalid or needing `recover`,\n"
-			       "2 usage or a journal in use, 4 I/O error.\n");
+			       "2 usage, a journal in use, an image or journal that is not a\n"
+			       "regular file, 4 I/O error.\n");
 		*fail = DS_FAIL_NONE;
 		return false;
 	}
