@@ -21,6 +21,7 @@
 #include "logger/guestview/pcview.h"
 #include "logger/hostwb/journal.h"
 #include "logger/session.h"
+#include "vmm/virtio_blk.h"
 #include "util/time.h"
 
 #define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
@@ -460,6 +461,13 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	if (cfg->image_path && (ret = vm_attach_blk(&s.vm, cfg->image_path))) {
 		failed(&s, DS_FAIL_USAGE, ret); /* the image cannot serve as the disk */
+		goto out_vm;
+	}
+	/* The disk is this run's to write: lock it against every other writer
+	 * (docs/cli.md).  Not an incoming guest's: its source still runs, on
+	 * the same image when both ends share a host, until the switch-over. */
+	if (cfg->image_path && !cfg->incoming && (ret = virtio_blk_lock(s.vm.blk))) {
+		failed(&s, DS_FAIL_USAGE, ret); /* held by another writer */
 		goto out_vm;
 	}
 	if (cfg->hostwb) {

@@ -756,11 +756,11 @@ static void test_foreign_journal(void)
 	/* A FIFO in the journal's place is refused, not opened and waited on. */
 	unlink(jpath);
 	CU_ASSERT_FATAL(mkfifo(jpath, 0644) == 0);
-	CU_ASSERT_EQUAL(journal_inspect(image, &st, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(journal_inspect(image, &st, why, sizeof(why)), -ENODEV);
 	CU_ASSERT(strstr(why, "not a regular file") != NULL);
-	CU_ASSERT_EQUAL(journal_recover(image, &st, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(journal_recover(image, &st, why, sizeof(why)), -ENODEV);
 	image_fd = open(image, O_RDWR);
-	CU_ASSERT_EQUAL(journal_open(&j, image, image_fd, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(journal_open(&j, image, image_fd, why, sizeof(why)), -ENODEV);
 	close(image_fd);
 	unlink(jpath);
 

@@ -9,6 +9,7 @@
 
 #include "logger/compare/compare.h"
 #include "tools/cli.h"
+#include "util/log.h"
 #include "tools/runimage.h"
 #include "vmm/wlnames.h"
 #include "tools/runopts.h"
@@ -115,7 +116,7 @@ enum ds_fail cmd_compare(int argc, char **argv)
 	if (!fail && cmp.total.unexplained)
 		fail = DS_FAIL_CHECK;
 	if (plot.f && completed && compare_plot(&cmp, plot.f)) {
-		fprintf(stderr, "dirtyscope: --plot %s: cannot draw the picture\n", o.plot_path);
+		log_err("--plot %s: cannot draw the picture", o.plot_path);
 		fail = DS_FAIL_IO;
 		completed = false;
 	}
@@ -125,7 +126,8 @@ out:;
 	enum ds_fail jfail = out_file_close(&json, completed);
 	enum ds_fail pfail = out_file_close(&plot, completed);
 	runimage_remove_temp(&o);
-	if (!fail)
-		fail = jfail ? jfail : pfail;
+	/* A lost output outweighs a failed check, as at stdout (main.c). */
+	if (!fail || fail == DS_FAIL_CHECK)
+		fail = jfail ? jfail : pfail ? pfail : fail;
 	return fail;
 }

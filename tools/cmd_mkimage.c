@@ -7,10 +7,16 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs/dsfs.h"
 #include "tools/cli.h"
+#include "util/esc.h"
+#include "util/filelock.h"
+#include "util/log.h"
 #include "util/parse.h"
 
 static void mkimage_usage(FILE *f)
@@ -53,7 +59,7 @@ static const struct option mkimage_options[] = {
 /* Print "dirtyscope: IMAGE: why" and return fail. */
 static enum ds_fail image_error(enum ds_fail fail, const char *path, const char *why)
 {
-	fprintf(stderr, "dirtyscope: %s: %s\n", path, why);
+	log_err("%s: %s", path, why);
 	return fail;
 }
 
@@ -68,9 +74,12 @@ static void list_image(const char *path, const struct dsfs_image *img)
 			files++;
 			used += img->meta.inodes[i].nr_blocks;
 		}
+	/* The checker admits only printable names; escaped all the same, as
+	 * the path from the command line is, so no listing line can split. */
+	char safe[4096], name[4 * ABI_FS_NAME_MAX + 1];
 	printf("%s: DSFS version %u, %llu blocks of %u bytes (%llu bytes), %d file%s, "
 	       "%llu blocks free, generation %llu\n",
-	       path, sb->version, (unsigned long long)sb->nr_blocks, sb->block_size,
+	       esc_str(safe, sizeof(safe), path, true), sb->version, (unsigned long long)sb->nr_blocks, sb->block_size,
 	       (unsigned long long)img->size, files, files == 1 ? "" : "s",
 	       (unsigned long long)(sb->nr_blocks - used), (unsigned long long)sb->generation);
 	if (!files)
@@ -80,10 +89,44 @@ static void list_image(const char *path, const struct dsfs_image *img)
 		const struct abi_fs_inode *in = &img->meta.inodes[i];
 
 		if (in->flags & ABI_FS_INODE_USED)
-			printf("%-31s %14llu %12llu %12llu\n", in->name,
+			printf("%-31s %14llu %12llu %12llu\n",
+			       esc_str(name, sizeof(name), in->name, false),
 			       (unsigned long long)in->size, (unsigned long long)in->start_block,
 			       (unsigned long long)in->nr_blocks);
 	}
+}
+
+/*
+ * Replacing an image another writer holds (a run, recover) would leave that
+ * writer on the old file while everyone else sees the new one: take the
+ * old image's writer lock (util/filelock.h) for as long as mkimage works,
+ * or, when only reading it is allowed, make sure nobody holds it.  Returns
+ * the open file to close after the rename (or -1: no old image, or one
+ * that is not a regular file, which dsfs_mkimage refuses).
+ */
+static enum ds_fail lock_old_image(const char *path, int *fd)
+{
+	char why[128];
+	struct stat st;
+	*fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	bool writable = *fd >= 0;
+	if (!writable)
+		*fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0)
+		return DS_FAIL_NONE;
+	if (fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return DS_FAIL_NONE;
+	}
+	int ret = writable ? filelock_take(*fd, true, why, sizeof(why))
+			   : filelock_probe(*fd, why, sizeof(why));
+	if (ret) {
+		close(*fd);
+		*fd = -1;
+		return image_error(DS_FAIL_USAGE, path, why);
+	}
+	return DS_FAIL_NONE;
 }
 
 /* --check: an image that opens but is not valid DSFS is a failed check;
@@ -167,7 +210,13 @@ enum ds_fail cmd_mkimage(int argc, char **argv)
 
 	/* A request DSFS refuses is the user's to fix, as a path, a
 	 * permission or a size the file system refuses are. */
+	int old_fd;
+	enum ds_fail held = lock_old_image(path, &old_fd);
+	if (held)
+		return held;
 	ret = dsfs_mkimage(path, size, files, nfiles, why, sizeof(why));
+	if (old_fd >= 0)
+		close(old_fd);
 	if (ret)
 		return image_error(dsfs_fail(ret, DS_FAIL_USAGE), path, why);
 

@@ -12,6 +12,16 @@
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
 #include "tools/cli.h"
+#include "util/esc.h"
+#include "util/log.h"
+
+/* IMAGE as printed on stdout: control bytes escaped, one line whatever the
+ * argument holds (stderr's lines are escaped by log_err). */
+static const char *shown(const char *image)
+{
+	static char buf[4 * 4096 + 1];
+	return esc_str(buf, sizeof(buf), image, true);
+}
 
 static const char *plural(uint64_t n)
 {
@@ -29,12 +39,13 @@ static bool one_image_arg(const char *cmd, int argc, char **argv, const char **i
 			printf("Bring IMAGE to its last committed epoch: replay, in order, every\n"
 			       "host writeback transaction IMAGE.journal holds since its last\n"
 			       "checkpoint, discard a torn tail, and leave the journal clean.\n"
-			       "Exit 0 done, 2 usage, a journal that is not ours or one in use,\n"
-			       "4 I/O error.\n");
+			       "Exit 0 done, 2 usage, a journal that is not ours, an image or\n"
+			       "journal in use or not a regular file, 4 I/O error.\n");
 		else
 			printf("Check IMAGE: a valid DSFS image whose host writeback journal is\n"
 			       "absent or clean.  Exit 0 clean, 1 invalid or needing `recover`,\n"
-			       "2 usage or a journal in use, 4 I/O error.\n");
+			       "2 usage, a journal in use, an image or journal that is not a\n"
+			       "regular file, 4 I/O error.\n");
 		*fail = DS_FAIL_NONE;
 		return false;
 	}
@@ -56,21 +67,21 @@ enum ds_fail cmd_recover(int argc, char **argv)
 	struct journal_status st;
 	int ret = journal_recover(image, &st, why, sizeof(why));
 	if (ret) {
-		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
+		log_err("%s: %s", image, why);
 		/* A journal recover cannot use is the user's input. */
 		return journal_fail(ret, DS_FAIL_USAGE);
 	}
 	switch (st.state) {
 	case JOURNAL_NONE:
-		printf("%s: no journal: nothing to recover\n", image);
+		printf("%s: no journal: nothing to recover\n", shown(image));
 		break;
 	case JOURNAL_CLEAN:
-		printf("%s: clean at epoch %llu\n", image, (unsigned long long)st.epoch);
+		printf("%s: clean at epoch %llu\n", shown(image), (unsigned long long)st.epoch);
 		break;
 	case JOURNAL_COMMITTED:
 		printf("%s: replayed %llu transaction%s (%llu extents, %llu blocks) after epoch "
 		       "%llu",
-		       image, (unsigned long long)st.transactions, plural(st.transactions),
+		       shown(image), (unsigned long long)st.transactions, plural(st.transactions),
 		       (unsigned long long)st.extents, (unsigned long long)st.blocks,
 		       (unsigned long long)st.base_epoch);
 		if (st.torn_bytes)
@@ -80,7 +91,7 @@ enum ds_fail cmd_recover(int argc, char **argv)
 	case JOURNAL_INCOMPLETE:
 		printf("%s: discarded %llu bytes of an incomplete transaction: the image holds "
 		       "epoch %llu\n",
-		       image, (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
+		       shown(image), (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
 		break;
 	}
 	return DS_FAIL_NONE;
@@ -98,36 +109,34 @@ enum ds_fail cmd_verify_image(int argc, char **argv)
 	struct journal_status st;
 	int ret = journal_inspect(image, &st, why, sizeof(why));
 	if (ret && ret != -ENOENT) {
-		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
+		log_err("%s: %s", image, why);
 		/* A journal that is not ours is what this check looks for. */
 		return journal_fail(ret, DS_FAIL_CHECK);
 	}
 	if (!ret && st.state == JOURNAL_COMMITTED) {
-		fprintf(stderr,
-			"dirtyscope: %s: journal holds %llu transaction%s after epoch %llu "
-			"(up to epoch %llu): run dirtyscope recover\n",
+		log_err("%s: journal holds %llu transaction%s after epoch %llu "
+			"(up to epoch %llu): run dirtyscope recover",
 			image, (unsigned long long)st.transactions, plural(st.transactions),
 			(unsigned long long)st.base_epoch, (unsigned long long)st.epoch);
 		return DS_FAIL_CHECK;
 	}
 	if (!ret && st.state == JOURNAL_INCOMPLETE) {
-		fprintf(stderr,
-			"dirtyscope: %s: journal holds %llu bytes of an incomplete transaction "
-			"(the image holds epoch %llu): run dirtyscope recover\n",
+		log_err("%s: journal holds %llu bytes of an incomplete transaction "
+			"(the image holds epoch %llu): run dirtyscope recover",
 			image, (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
 		return DS_FAIL_CHECK;
 	}
 	struct dsfs_image img;
 	int dret = dsfs_open(image, O_RDONLY, &img, why, sizeof(why));
 	if (dret) {
-		fprintf(stderr, "dirtyscope: %s: %s\n", image, why);
+		log_err("%s: %s", image, why);
 		return dsfs_fail(dret, DS_FAIL_CHECK); /* invalid DSFS: the check failed */
 	}
 	dsfs_close(&img);
 	if (ret || st.state == JOURNAL_NONE)
-		printf("%s: valid DSFS image, no host writeback journal\n", image);
+		printf("%s: valid DSFS image, no host writeback journal\n", shown(image));
 	else
-		printf("%s: valid DSFS image, journal clean at epoch %llu\n", image,
+		printf("%s: valid DSFS image, journal clean at epoch %llu\n", shown(image),
 		       (unsigned long long)st.epoch);
 	return DS_FAIL_NONE;
 }

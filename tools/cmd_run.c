@@ -9,6 +9,7 @@
 #include "logger/verify/fileverify.h"
 #include "logger/output.h"
 #include "tools/cli.h"
+#include "util/log.h"
 #include "tools/runimage.h"
 #include "vmm/wlnames.h"
 #include "tools/runopts.h"
@@ -118,7 +119,7 @@ enum ds_fail cmd_run(int argc, char **argv)
 	bool completed = ret >= 0; /* every epoch ran, checks failed or not */
 	/* The guest was to move: finishing it here is not what was asked. */
 	if (cfg.migrate && completed && !sum.migrated) {
-		fprintf(stderr, "dirtyscope: the guest did not migrate to %s; it finished here\n",
+		log_err("the guest did not migrate to %s; it finished here",
 			cfg.migrate->to.text);
 		if (!fail)
 			fail = DS_FAIL_MIGRATION;
@@ -132,5 +133,7 @@ enum ds_fail cmd_run(int argc, char **argv)
 	runimage_remove_temp(&o);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
 	enum ds_fail jfail = out_file_close(&json, completed);
-	return fail ? fail : jfail;
+	/* A lost output outweighs a failed check, as at stdout (main.c): the
+	 * finding went nowhere. */
+	return jfail && (!fail || fail == DS_FAIL_CHECK) ? jfail : fail;
 }

@@ -1,8 +1,53 @@
 /* dirtyscope: subcommand dispatch. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/cli.h"
+#include "util/log.h"
+
+/*
+ * A closed stdin, stdout or stderr (`dirtyscope run >&-`) would make the
+ * next open() return that number, and the table would be written into the
+ * disk image.  Fill the gap with /dev/null opened read-only: reads see EOF,
+ * writes fail (EBADF), and the failed write is found at exit.
+ */
+static void fill_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int n = open("/dev/null", O_RDONLY);
+			if (n >= 0 && n != fd)
+				close(n); /* a lower one was free: filled already */
+		}
+}
+
+/*
+ * Everything a command printed on stdout must have reached it: the table,
+ * `--json -`, a listing.  The sinks flush every line, so a failure earlier
+ * left only the error flag; check it, then flush and close what is left.
+ * A command that succeeded, or only found a failed check, fails with the
+ * I/O category instead; one that failed otherwise keeps its own code, and
+ * its one line.
+ */
+static enum ds_fail check_stdout(enum ds_fail fail)
+{
+	errno = 0;
+	int bad = ferror(stdout);
+	if (fflush(stdout))
+		bad = 1;
+	int err = errno;
+	if (fclose(stdout) && !bad) {
+		bad = 1;
+		err = errno;
+	}
+	if (!bad || (fail != DS_FAIL_NONE && fail != DS_FAIL_CHECK))
+		return fail;
+	log_err("stdout: write failed%s%s", err ? ": " : "", err ? strerror(err) : "");
+	return DS_FAIL_IO;
+}
 
 static void usage(FILE *f)
 {
@@ -40,6 +85,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	fill_std_fds();
 	if (argc < 2) {
 		usage(stderr);
 		return ds_exit_code(DS_FAIL_USAGE);
@@ -47,14 +93,14 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(cmd, commands[i].name))
-			return ds_exit_code(commands[i].run(argc - 1, argv + 1));
+			return ds_exit_code(check_stdout(commands[i].run(argc - 1, argv + 1)));
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
-		return ds_exit_code(DS_FAIL_NONE);
+		return ds_exit_code(check_stdout(DS_FAIL_NONE));
 	}
 	if (!strcmp(cmd, "--version")) {
 		printf("dirtyscope 0.1.0\n");
-		return ds_exit_code(DS_FAIL_NONE);
+		return ds_exit_code(check_stdout(DS_FAIL_NONE));
 	}
 	return ds_exit_code(usage_error("unknown command '%s' (try 'dirtyscope --help')", cmd));
 }

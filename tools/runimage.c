@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "abi/boot.h"
@@ -15,7 +16,35 @@
 #include "logger/hostwb/journal.h"
 #include "tools/cli.h"
 #include "tools/runimage.h"
+#include "util/filelock.h"
 #include "util/log.h"
+
+/*
+ * Before anything reads or recovers it: the image must be a regular file
+ * that no other writer holds (util/filelock.h).  The lock itself is taken by
+ * the session on the disk's own open file; this probe only lets the common
+ * refusal say "--image PATH" and happen before KVM is opened.  A missing
+ * image is left to the checks below, which say so.
+ */
+static enum ds_fail probe_user_image(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return DS_FAIL_NONE;
+	struct stat st;
+	enum ds_fail f = DS_FAIL_NONE;
+	char why[128];
+	if (fstat(fd, &st))
+		f = DS_FAIL_NONE; /* the checks below open it again, and say why */
+	else if (S_ISDIR(st.st_mode))
+		f = usage_error("--image %s: is a directory, not an image", path);
+	else if (!S_ISREG(st.st_mode))
+		f = usage_error("--image %s: not a regular file (a device, FIFO or socket)", path);
+	else if (filelock_probe(fd, why, sizeof(why)))
+		f = usage_error("--image %s: %s", path, why);
+	close(fd);
+	return f;
+}
 
 /*
  * A previous run with host writeback may have died mid-commit: bring the
@@ -43,9 +72,8 @@ static enum ds_fail recover_user_image(const char *path)
 		log_err("--image %s: recovery failed: %s", path, why);
 		return journal_fail(ret, DS_FAIL_USAGE);
 	}
-	fprintf(stderr,
-		"dirtyscope: --image %s: recovered from an interrupted host writeback: the "
-		"image holds epoch %llu\n",
+	log_err("--image %s: recovered from an interrupted host writeback: the "
+		"image holds epoch %llu",
 		path, (unsigned long long)st.epoch);
 	return DS_FAIL_NONE;
 }
@@ -116,7 +144,7 @@ enum ds_fail runimage_temp(struct run_opts *o)
 	snprintf(d->tmp, sizeof(d->tmp), "%s/dirtyscope-XXXXXX.img", dir && *dir ? dir : "/tmp");
 	int fd = mkstemps(d->tmp, 4);
 	if (fd < 0) {
-		fprintf(stderr, "dirtyscope: cannot create a temporary image in %s: %s\n",
+		log_err("cannot create a temporary image in %s: %s",
 			dir && *dir ? dir : "/tmp", strerror(errno));
 		d->tmp[0] = 0;
 		return DS_FAIL_IO;
@@ -132,7 +160,7 @@ enum ds_fail runimage_temp(struct run_opts *o)
 	char why[256];
 	int ret = dsfs_mkimage(d->path, size, &f, d->file ? 1 : 0, why, sizeof(why));
 	if (ret) {
-		fprintf(stderr, "dirtyscope: temporary image %s: %s\n", d->path, why);
+		log_err("temporary image %s: %s", d->path, why);
 		unlink(d->tmp);
 		d->tmp[0] = 0;
 		d->path = NULL;
@@ -176,7 +204,10 @@ enum ds_fail runimage_check(struct run_opts *o)
 	if (!o->file_world)
 		return DS_FAIL_NONE;
 	if (o->disk.path) {
-		enum ds_fail e = recover_user_image(o->disk.path);
+		enum ds_fail e = probe_user_image(o->disk.path);
+		if (e)
+			return e;
+		e = recover_user_image(o->disk.path);
 		if (e)
 			return e;
 		e = check_user_image(&o->cfg, &o->disk, o->wss_set);

@@ -11,6 +11,7 @@
 
 #include "logger/output.h"
 #include "tools/cli.h"
+#include "util/log.h"
 #include "tools/runopts_out.h"
 
 enum ds_fail out_file_open(struct out_file *j, const char *opt, const char *path)
@@ -48,9 +49,18 @@ enum ds_fail out_file_close(struct out_file *j, int keep)
 	if (!j->f || j->f == stdout)
 		return DS_FAIL_NONE;
 	if (j->stream) {
-		int bad = fclose(j->f);
+		/* The sinks flush every line, so a failed write left only the
+		 * error flag: fclose alone would report success. */
+		errno = 0;
+		int bad = ferror(j->f) | fflush(j->f);
+		int err = errno;
+		bad |= fclose(j->f);
 		j->f = NULL;
-		return bad && keep ? DS_FAIL_IO : DS_FAIL_NONE;
+		if (!bad || !keep)
+			return DS_FAIL_NONE;
+		log_err("%s %s: write failed%s%s", j->opt, j->path, err ? ": " : "",
+			err ? strerror(err) : "");
+		return DS_FAIL_IO;
 	}
 	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
 	bad |= fclose(j->f);
@@ -59,7 +69,7 @@ enum ds_fail out_file_close(struct out_file *j, int keep)
 		return DS_FAIL_NONE;
 	unlink(j->tmp);
 	if (keep) {
-		fprintf(stderr, "dirtyscope: %s %s: write failed: %s\n", j->opt, j->path,
+		log_err("%s %s: write failed: %s", j->opt, j->path,
 			strerror(errno));
 		return DS_FAIL_IO;
 	}

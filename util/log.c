@@ -2,9 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/esc.h"
 #include "util/log.h"
 
-/* The whole line in one fputs on unbuffered stderr, so that lines from the
+/* The whole line, control bytes escaped (util/esc.h), in one fputs on unbuffered stderr, so that lines from the
  * vCPU thread and the migration thread never interleave mid-line. */
 static void vline(const char *prefix, const char *fmt, va_list ap)
 {
@@ -20,6 +21,13 @@ static void vline(const char *prefix, const char *fmt, va_list ap)
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		return;
+	}
+	/* One line whatever the arguments held: a name or an argument with a
+	 * newline or an escape sequence is printed escaped. */
+	char *safe = esc_dup(msg, true);
+	if (safe) {
+		free(msg);
+		msg = safe;
 	}
 	char *line = NULL;
 	if (asprintf(&line, "%s%s\n", prefix, msg) >= 0) {

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/filelock.h"
 #include "util/log.h"
 #include "vmm/kvm.h"
 #include "vmm/virtio_blk.h"
@@ -92,6 +93,15 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, const struct guest_m
 out_close:
 	close(b->fd);
 	b->fd = -1;
+	return ret;
+}
+
+int virtio_blk_lock(struct virtio_blk *b)
+{
+	char why[128];
+	int ret = filelock_take(b->fd, true, why, sizeof(why));
+	if (ret)
+		log_err("virtio-blk image %s: %s", b->path, why);
 	return ret;
 }
 

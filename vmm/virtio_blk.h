@@ -97,6 +97,16 @@ struct virtio_blk {
  */
 int virtio_blk_open(struct virtio_blk *b, const char *path, const struct guest_mem *mem);
 
+/*
+ * Take the image's writer lock (util/filelock.h) on the device's open file:
+ * no other run, recover or mkimage may write the image while the device
+ * has it.  Separate from virtio_blk_open because a process may hold two
+ * devices on one image on purpose (a migration's source and destination in
+ * one process, the tests of saved state).  Returns 0, or -EBUSY (another
+ * writer holds it) or -errno, after one line naming the image.
+ */
+int virtio_blk_lock(struct virtio_blk *b);
+
 /* Where stores into guest RAM are reported (NULL: nowhere). */
 void virtio_blk_set_dma_hook(struct virtio_blk *b, virtio_blk_dirty_fn fn, void *ctx);
 

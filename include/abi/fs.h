@@ -99,7 +99,8 @@ static inline uint64_t abi_fs_meta_csum(const struct abi_fs_meta *m)
  * Returns 0, or -1 with *why set to a static one-line reason.  Checked:
  * magic, version, block size, inode count, checksum, that the image is not
  * shorter than the superblock says (a truncated image), and for every used
- * inode: a NUL-terminated non-empty name unique among inodes, an extent
+ * inode: a NUL-terminated non-empty name of printable ASCII (0x20..0x7e)
+ * unique among inodes, an extent
  * inside [ABI_FS_DATA_START, nr_blocks) that overlaps no other, and a size
  * within the extent.  Unused inodes must be all zero.
  */
@@ -131,6 +132,12 @@ static inline int abi_fs_check(const struct abi_fs_meta *m, uint64_t dev_blocks,
 			return *why = "inode has unknown flags", -1;
 		if (a->name[0] == 0 || a->name[ABI_FS_NAME_MAX] != 0)
 			return *why = "inode name empty or not terminated", -1;
+		/* Printable ASCII only: a name is printed by every tool that lists
+		 * an image, and a control byte in it could end the line or drive
+		 * the terminal.  Bytes after the NUL are not part of the name. */
+		for (uint32_t k = 0; k < ABI_FS_NAME_MAX && a->name[k]; k++)
+			if ((unsigned char)a->name[k] < 0x20 || (unsigned char)a->name[k] > 0x7e)
+				return *why = "inode name holds a byte that is not printable ASCII", -1;
 		if (a->start_block < ABI_FS_DATA_START || a->nr_blocks > sb->nr_blocks ||
 		    a->start_block > sb->nr_blocks - a->nr_blocks)
 			return *why = "file extent outside the image", -1;

@@ -94,7 +94,7 @@ struct journal {
  * is locked (flock) against other openers until journal_close.  Returns 0,
  * or -errno with a one-line reason in why: -EPROTO for a journal that is not
  * ours or belongs to an image of another size, -EBUSY when another process
- * has it open, -EINVAL for a journal path that is not a regular file.
+ * has it open, -ENODEV for a journal path that is not a regular file.
  */
 int journal_open(struct journal *j, const char *image_path, int image_fd, char *why, size_t whylen);
 
@@ -134,7 +134,7 @@ void journal_close(struct journal *j);
  * Inspect the journal of image_path without changing anything.  Returns 0
  * with *st filled (JOURNAL_NONE when there is no journal file), or -errno
  * with why: -EPROTO for a journal that is not ours or belongs to an image of
- * another size, -EBUSY when a writer has it open, -EINVAL for a non-regular
+ * another size, -EBUSY when a writer has it open, -ENODEV for a non-regular
  * image or journal.
  */
 int journal_inspect(const char *image_path, struct journal_status *st, char *why, size_t whylen);
@@ -145,7 +145,8 @@ int journal_inspect(const char *image_path, struct journal_status *st, char *why
  * epoch with a new generation, fdatasync the journal and truncate it.
  * Discards a torn tail.  Idempotent, and safe to kill at any point and run
  * again.  *st (optional) receives what was found before recovery.  Returns
- * 0 or -errno with why, as journal_inspect.
+ * 0 or -errno with why, as journal_inspect; -EBUSY also when another
+ * writer holds the image's own lock (util/filelock.h), which recovery takes.
  */
 int journal_recover(const char *image_path, struct journal_status *st, char *why, size_t whylen);
 
@@ -154,11 +155,11 @@ int journal_path(const char *image_path, char *buf, size_t len);
 
 /*
  * What a failure of the functions above means (util/fail.h), by the
- * refusals they document: a journal that is not ours, belongs to an image of
- * another size or is not a regular file means `invalid` (for `recover` an
- * input error, for `verify-image` a failed check); one in use by another
- * process, or an image or journal path that cannot be opened, is an input
- * error; anything else failed in the host's I/O (journal_fail.c).
+ * refusals they document: a journal that is not ours or belongs to an image
+ * of another size means `invalid` (for `recover` an input error, for
+ * `verify-image` a failed check); an image or journal that is not a regular
+ * file, one in use by another process, or a path that cannot be opened, is
+ * an input error in every command; anything else failed in the host's I/O (journal_fail.c).
  */
 enum ds_fail journal_fail(int err, enum ds_fail invalid);
 

@@ -13,9 +13,9 @@ enum ds_fail journal_fail(int err, enum ds_fail invalid)
 	case 0:
 		return DS_FAIL_NONE;
 	case -EPROTO: /* not a dirtyscope journal, or another image's */
-	case -EINVAL: /* not a regular file */
 		return invalid;
-	case -EBUSY: /* in use by another process */
+	case -ENODEV: /* not a regular file: an input error in every command */
+	case -EBUSY: /* in use by another process (the journal's or the image's lock) */
 	case -ENOENT:
 	case -EACCES:
 	case -EPERM:

@@ -16,6 +16,7 @@
 
 #include "abi/fs.h"
 #include "logger/hostwb/journal_int.h"
+#include "util/filelock.h"
 #include "util/io.h"
 
 #define CHUNK_BLOCKS		 64 /* blocks per read when checking or replaying */
@@ -33,7 +34,7 @@ static int regular(int fd, const char *path, char *why, size_t n)
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, n, "journal: %s: not a regular file (a device, FIFO or socket)",
 			 path);
-		return -EINVAL;
+		return -ENODEV;
 	}
 	return 0;
 }
@@ -323,6 +324,11 @@ static int open_pair(const char *image_path, int fix, int *image_fd, int *fd, ch
 		return journal_why(why, n, -errno, image_path);
 	int ret = regular(*image_fd, image_path, why, n);
 	if (ret)
+		goto close_image;
+	/* Recovery writes the image: it takes the image's own lock, as every
+	 * writer does (util/filelock.h), so it never rewrites an image a run
+	 * with guest writeback has open.  Inspecting reads, and locks nothing. */
+	if (fix && (ret = filelock_take(*image_fd, true, why, n)))
 		goto close_image;
 	*fd = open(path, flags);
 	if (*fd < 0) {
