@@ -169,7 +169,9 @@ static inline void ds_mig_receive(const struct ds_mig_plan *p, int i, int fd, in
 	ds_mig_receiver = i;
 	ds_mig_me.ret = migin_open(&in, fd);
 	if (!ds_mig_me.ret) {
-		session_config_incoming(&cfg, &in, NULL);
+		/* The destination names its disk itself (never the stream):
+		 * on this one host, the source's image. */
+		session_config_incoming(&cfg, &in, p->src.image_path);
 		in.test_drop_before_ack = p->drop_before_ack[i];
 		ds_mig_me.ret = session_run(&cfg, &ds_mig_me.sum);
 		ds_mig_me.resumed = in.resumed;
