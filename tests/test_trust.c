@@ -470,6 +470,7 @@ static void test_live_socket(void)
 	ds_expect_fail(2, NULL, ARGS("another process listens"), ARGS("receive", "--listen", addr));
 	usleep(200000);
 	CHECK(can_connect(sock), "%s: the first receive stopped listening", sock);
+	usleep(200000); /* back in accept(), where SIGINT ends it */
 	kill(r.pid, SIGINT);
 	ds_proc_finish(&r);
 	ds_proc_check_exit(&r, 130, NULL);

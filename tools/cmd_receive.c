@@ -263,8 +263,14 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	/* A connection that closes before its first byte is another receive
 	 * probing whether this socket is stale (migaddr_listen): not a source. */
 	while ((fd = migaddr_accept(lfd, MIGRATE_IO_MS, why, sizeof(why))) >= 0 &&
-	       recv(fd, &peek, 1, MSG_PEEK) == 0)
+	       recv(fd, &peek, 1, MSG_PEEK) == 0) {
 		close(fd);
+		if (vm_stop_requested()) { /* SIGINT came while it was not in accept */
+			snprintf(why, sizeof(why), "accepting a connection: %s", strerror(EINTR));
+			fd = -EINTR;
+			break;
+		}
+	}
 	close(lfd);
 	if (addr.family == AF_UNIX)
 		unlink(addr.path);
