@@ -243,7 +243,7 @@ static void replay_refused(const uint8_t *s, const char *const *extra, const cha
 			type = MIGCTL_NACK;
 	} else if (!migctl_recv(fd, &type, &arg, reason, sizeof(reason), why, sizeof(why)) &&
 		   type == MIGCTL_ACK) {
-		migctl_send(fd, MIGCTL_GO, 0, NULL);
+		migctl_send(fd, MIGCTL_GO, arg, NULL); /* as the source does */
 	}
 	close(fd);
 	ds_proc_finish(&r);
@@ -531,14 +531,18 @@ static const struct ds_case kvm_cases[] = {
     {NULL, NULL},
 };
 
+static const char *only; /* argv[1]: run only the cases whose name holds it */
+
 static void add_cases(CU_pSuite s, const struct ds_case *c)
 {
 	for (; c->name; c++)
-		CU_add_test(s, c->name, c->fn);
+		if (!only || strstr(c->name, only))
+			CU_add_test(s, c->name, c->fn);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	only = argc > 1 ? argv[1] : NULL;
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	int kvm_errno = errno;
 	have_kvm = fd >= 0;
