@@ -46,7 +46,7 @@
 #include "logger/migrate/migstream.h"
 #include "logger/migrate/migstream_int.h"
 
-#define CHECK DS_CHECK
+#define CHECK	     DS_CHECK
 #define GENERIC_NACK "the destination has no disk for this guest"
 
 static char dir[64]; /* this run's scratch directory */
@@ -84,9 +84,8 @@ static bool same_bytes(const char *path, const uint8_t *want, size_t want_len)
 static void mkimage(const char *path, const char *size)
 {
 	struct ds_proc p;
-	CU_ASSERT_EQUAL_FATAL(ds_proc_run(&p, NULL, ARGS("mkimage", path, "--size", size, "--file",
-							 "db:256K")),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    ds_proc_run(&p, NULL, ARGS("mkimage", path, "--size", size, "--file", "db:256K")), 0);
 	ds_proc_free(&p);
 }
 
@@ -159,8 +158,8 @@ static void record_stream(void)
 	struct ds_proc p;
 	ds_proc_start(&p, NULL,
 		      ARGS("run", "--workload", "db", "--image", src_image, "--epochs", "6",
-			   "--migrate-to", addr, "--migrate-after-epoch", "1",
-			   "--migrate-retries", "0"));
+			   "--migrate-to", addr, "--migrate-after-epoch", "1", "--migrate-retries",
+			   "0"));
 	int fd = accept(lfd, NULL, NULL);
 	CU_ASSERT_FATAL(fd >= 0);
 	size_t cap = 64 << 20;
@@ -183,8 +182,8 @@ static void record_stream(void)
 	ds_proc_finish(&p);
 	ds_proc_check_exit(&p, 5, NULL);
 	ds_proc_free(&p);
-	struct migrate_hello_cfg *c = (void *)(stream + sizeof(struct migstream_rec) +
-					       sizeof(struct migstream_hello));
+	struct migrate_hello_cfg *c =
+	    (void *)(stream + sizeof(struct migstream_rec) + sizeof(struct migstream_hello));
 	CHECK(c->version == MIGRATE_CFG_VERSION && (c->flags & MIGRATE_CFG_F_DISK) &&
 		  !strcmp(c->image, "src-db.img") && c->image_size == 1 << 20,
 	      "HELLO: version %u, image '%s' of %llu bytes", c->version, c->image,
@@ -255,10 +254,10 @@ static void replay_refused(const uint8_t *s, const char *const *extra, const cha
 
 static bool have_kvm;
 
-#define NEED_STREAM()                                                                            \
-	do {                                                                                     \
-		if (!stream)                                                                     \
-			record_stream();                                                         \
+#define NEED_STREAM()                                                                              \
+	do {                                                                                       \
+		if (!stream)                                                                       \
+			record_stream();                                                           \
 	} while (0)
 
 /* The victim: a valid DSFS image of the source's size, outside any disk
@@ -412,7 +411,8 @@ static void test_remote_tcp(void)
 	listens(ARGS("receive", "--listen", loname));
 	int fd6 = socket(AF_INET6, SOCK_STREAM, 0);
 	if (fd6 >= 0) { /* a host without IPv6 cannot listen on ::1 at all */
-		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6,
+					  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 		bool v6ok = bind(fd6, (struct sockaddr *)&s6, sizeof(s6)) == 0;
 		close(fd6);
 		if (v6ok)
