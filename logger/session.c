@@ -397,7 +397,7 @@ static int migrate_setup(struct session *s)
 		return -EINVAL;
 	}
 	migrate_hello_fill(&hello, &cfg->wl, cfg->mem_bytes, cfg->workload_name, cfg->policy_name,
-			   cfg->image_path);
+			   cfg->image_path, s->vm.blk ? s->vm.blk->size : 0);
 	int ret = migout_create(&s->mo, cfg->migrate, &s->vm, &s->dlog, &hello, session_save, s);
 	if (ret) {
 		log_err("no memory for the migration's page sets");
@@ -622,6 +622,7 @@ void session_config_incoming(struct session_config *cfg, struct migin *in, const
 	cfg->workload_name = h->workload_name;
 	cfg->policy_name = h->policy_name[0] ? h->policy_name : NULL;
 	migin_workload(in, &cfg->wl);
-	cfg->image_path = h->flags & MIGRATE_CFG_F_DISK ? (image ? image : h->image) : NULL;
+	/* Never h->image: the stream does not choose a file on this host. */
+	cfg->image_path = h->flags & MIGRATE_CFG_F_DISK ? image : NULL;
 	cfg->incoming = in;
 }

@@ -101,7 +101,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary);
 
 /* Fill the machine and workload parts of cfg from the incoming stream's
  * HELLO (checked by migin_open) and point cfg->incoming at in.  The disk is
- * `image` if non-NULL, else the path the source used.  The caller chooses
+ * `image`, a file this host's user named and the caller checked; never a
+ * path from the stream (none for a guest with a disk fails the run).  The caller chooses
  * the log mode, --verify and the outputs. */
 void session_config_incoming(struct session_config *cfg, struct migin *in, const char *image);
 

@@ -4,10 +4,12 @@
  * the stream and run it to the end of its workload (docs/migration.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "logger/verify/fileverify.h"
@@ -15,7 +17,9 @@
 #include "logger/migrate/migrate.h"
 #include "logger/output.h"
 #include "logger/session.h"
+#include "fs/dsfs.h"
 #include "tools/cli.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "tools/runopts_out.h"
 
@@ -30,10 +34,17 @@ static void receive_usage(FILE *f)
 		"Wait for one guest sent by 'dirtyscope run --migrate-to ADDR', resume it\n"
 		"and run its workload to the end, logging its dirty pages epoch by epoch.\n"
 		"\n"
-		"  --listen ADDR       unix:PATH (created, removed at exit) or tcp:HOST:PORT\n"
+		"  --listen ADDR       unix:PATH (created, removed at exit; a stale socket\n"
+		"                      there is replaced) or tcp:HOST:PORT on a loopback\n"
+		"                      address (localhost, 127.0.0.0/8, ::1)\n"
+		"  --allow-remote      listen on a tcp address other hosts can reach; the\n"
+		"                      stream is not authenticated (docs/migration.md)\n"
 		"  --log MODE          dirty log here: %s (default bitmap)\n"
 		"  --ring-entries N    ring: entries per vCPU ring (default 4096)\n"
-		"  --image FILE        the disk, if not at the path the source used\n"
+		"  --image FILE        the disk for a guest that has one (a DSFS image of\n"
+		"                      the source's image size)\n"
+		"  --disk-dir DIR      or: the file in DIR named as the source's image\n"
+		"                      (its file name only)\n"
 		"  --verify            check every harvest against a copy of guest RAM; file\n"
 		"                      workloads: check the image's content at the end\n"
 		"  --json FILE|-       JSON lines: the incoming migration, epochs, summary\n"
@@ -48,13 +59,26 @@ static void receive_usage(FILE *f)
 		modes);
 }
 
-enum { O_LISTEN = 256, O_LOG, O_RING, O_IMAGE, O_VERIFY, O_JSON, O_CONSOLE, O_KVM };
+enum {
+	O_LISTEN = 256,
+	O_LOG,
+	O_RING,
+	O_IMAGE,
+	O_DISK_DIR,
+	O_ALLOW_REMOTE,
+	O_VERIFY,
+	O_JSON,
+	O_CONSOLE,
+	O_KVM
+};
 
 static const struct option options[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"log", required_argument, NULL, O_LOG},
     {"ring-entries", required_argument, NULL, O_RING},
     {"image", required_argument, NULL, O_IMAGE},
+    {"disk-dir", required_argument, NULL, O_DISK_DIR},
+    {"allow-remote", no_argument, NULL, O_ALLOW_REMOTE},
     {"verify", no_argument, NULL, O_VERIFY},
     {"json", required_argument, NULL, O_JSON},
     {"console", no_argument, NULL, O_CONSOLE},
@@ -62,6 +86,83 @@ static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* What the peer hears when the disk is refused: nothing about this host's
+ * files (the reason is printed here only). */
+#define NO_DISK "the destination has no disk for this guest"
+
+/*
+ * The disk for an incoming guest: only what this command line names, never
+ * a path from the stream (which nothing authenticates).  --image FILE, or
+ * the file in --disk-dir DIR named as HELLO names the source's image: a
+ * plain file name, opened without following a symbolic link.  Either must
+ * be a regular file holding valid DSFS of the source's image size.  Fills
+ * path; returns 0, or -1 with the reason printed.
+ */
+static int receive_disk(const struct migrate_hello_cfg *h, const char *image, const char *dir,
+			char *path, size_t pathlen)
+{
+	const char *name = h->image;
+	struct dsfs_image img;
+	struct stat st, lst;
+	char why[256];
+
+	if (image) {
+		snprintf(path, pathlen, "%s", image);
+	} else if (dir) {
+		if (!name[0] || strchr(name, '/') || strstr(name, "..")) {
+			log_err("incoming migration refused: the source's image name '%s' is "
+				"not a plain file name (--disk-dir takes only those)",
+				name);
+			return -1;
+		}
+		if ((size_t)snprintf(path, pathlen, "%s/%s", dir, name) >= pathlen) {
+			log_err("incoming migration refused: --disk-dir %s: path too long", dir);
+			return -1;
+		}
+		/* No symbolic link out of DIR: O_NOFOLLOW on the last component,
+		 * and the file dsfs_open checks below must be this one. */
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &lst)) {
+			log_err("incoming migration refused: %s: %s%s", path, strerror(errno),
+				errno == ELOOP ? " (a symbolic link; --disk-dir takes none)" : "");
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		if (!S_ISREG(lst.st_mode)) {
+			log_err("incoming migration refused: %s: not a regular file", path);
+			return -1;
+		}
+	} else {
+		log_err("incoming migration refused: the guest has a disk (%s on the source); "
+			"name this host's copy with --image FILE or --disk-dir DIR",
+			name);
+		return -1;
+	}
+	int ret = dsfs_open(path, O_RDONLY, &img, why, sizeof(why));
+	if (ret) {
+		log_err("incoming migration refused: %s: %s", path, why);
+		return -1;
+	}
+	ret = fstat(img.fd, &st);
+	dsfs_close(&img);
+	if (ret || (dir && (st.st_dev != lst.st_dev || st.st_ino != lst.st_ino))) {
+		log_err("incoming migration refused: %s changed while it was checked", path);
+		return -1;
+	}
+	if (img.size != h->image_size) {
+		log_err("incoming migration refused: %s: %llu bytes, the source's image has %llu",
+			path, (unsigned long long)img.size, (unsigned long long)h->image_size);
+		return -1;
+	}
+	if (access(path, R_OK | W_OK)) {
+		log_err("incoming migration refused: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 enum ds_fail cmd_receive(int argc, char **argv)
 {
@@ -71,8 +172,9 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	    .dlog = dlog_config_default(),
 	};
 	struct migaddr addr;
-	const char *listen_on = NULL, *json_path = NULL, *image = NULL;
-	char why[320], modes[128];
+	const char *listen_on = NULL, *json_path = NULL, *image = NULL, *disk_dir = NULL;
+	bool allow_remote = false;
+	char why[320], modes[128], disk[4096];
 	int opt;
 
 	opterr = 0;
@@ -101,6 +203,12 @@ enum ds_fail cmd_receive(int argc, char **argv)
 		case O_IMAGE:
 			image = optarg;
 			break;
+		case O_DISK_DIR:
+			disk_dir = optarg;
+			break;
+		case O_ALLOW_REMOTE:
+			allow_remote = true;
+			break;
 		case O_VERIFY:
 			cfg.verify = true;
 			break;
@@ -128,6 +236,13 @@ enum ds_fail cmd_receive(int argc, char **argv)
 		return usage_error("receive: unexpected argument '%s'", argv[optind]);
 	if (!listen_on)
 		return usage_error("receive: --listen ADDR is required");
+	if (image && disk_dir)
+		return usage_error("receive: --image and --disk-dir exclude each other");
+	if (!allow_remote && !migaddr_is_loopback(&addr))
+		return usage_error("receive: --listen %s is not a loopback address and the "
+				   "stream is not authenticated; add --allow-remote to accept "
+				   "guests from other hosts",
+				   listen_on);
 
 	struct out_file json = {0};
 	enum ds_fail fail;
@@ -143,7 +258,19 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	}
 	runopts_catch_signals();
 	fprintf(stderr, "dirtyscope: waiting for a guest on %s\n", addr.text);
-	int fd = migaddr_accept(lfd, MIGRATE_IO_MS, why, sizeof(why));
+	int fd;
+	char peek;
+	/* A connection that closes before its first byte is another receive
+	 * probing whether this socket is stale (migaddr_listen): not a source. */
+	while ((fd = migaddr_accept(lfd, MIGRATE_IO_MS, why, sizeof(why))) >= 0 &&
+	       recv(fd, &peek, 1, MSG_PEEK) == 0) {
+		close(fd);
+		if (vm_stop_requested()) { /* SIGINT came while it was not in accept */
+			snprintf(why, sizeof(why), "accepting a connection: %s", strerror(EINTR));
+			fd = -EINTR;
+			break;
+		}
+	}
 	close(lfd);
 	if (addr.family == AF_UNIX)
 		unlink(addr.path);
@@ -157,20 +284,19 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	fail = DS_FAIL_MIGRATION; /* until the guest runs here */
 	if (migin_open(&in, fd))
 		goto out;
-	session_config_incoming(&cfg, &in, image);
-	if (image && !(in.cfg.flags & MIGRATE_CFG_F_DISK))
-		fprintf(stderr, "dirtyscope: --image %s: the incoming guest has no disk; ignored\n",
-			image);
-	if (cfg.image_path && access(cfg.image_path, R_OK | W_OK)) {
-		/* Input, not platform: the disk named (by the source, or by
-		 * --image) is not here. */
-		snprintf(why, sizeof(why), "the disk %s cannot be opened here: %s%s",
-			 cfg.image_path, strerror(errno), image ? "" : " (use --image)");
-		fprintf(stderr, "dirtyscope: %s\n", why);
-		migctl_send(fd, MIGCTL_NACK, 0, why);
-		fail = DS_FAIL_USAGE;
-		goto out;
+	if (in.cfg.flags & MIGRATE_CFG_F_DISK) {
+		if (receive_disk(&in.cfg, image, disk_dir, disk, sizeof(disk))) {
+			/* Input, not platform: this side's disk cannot serve. */
+			migctl_send(fd, MIGCTL_NACK, 0, NO_DISK);
+			in.nacked = true;
+			fail = DS_FAIL_USAGE;
+			goto out;
+		}
+	} else if (image || disk_dir) {
+		fprintf(stderr, "dirtyscope: %s: the incoming guest has no disk; ignored\n",
+			image ? "--image" : "--disk-dir");
 	}
+	session_config_incoming(&cfg, &in, in.cfg.flags & MIGRATE_CFG_F_DISK ? disk : NULL);
 
 	struct sink table, js;
 	runopts_add_sinks(&cfg, &json, &js, &table);

@@ -8,10 +8,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -171,6 +173,71 @@ fail:
 	return ret;
 }
 
+bool migaddr_is_loopback(const struct migaddr *a)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (a->family == AF_UNIX)
+		return true;
+	if (!strcmp(a->host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, a->host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, a->host, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6);
+	/* Any other name may resolve anywhere (and differently later). */
+	return false;
+}
+
+/*
+ * A unix path left by a receiver that died (SIGKILL, a crash) is a socket
+ * nobody listens on: connect() gets ECONNREFUSED.  Remove that one, as QEMU
+ * does; refuse a live listener (-EADDRINUSE) and anything not a socket
+ * (-EEXIST), which is never removed.  Returns 0 when the path is free.
+ */
+static int unix_claim(const struct sockaddr_un *su, const char *text, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (lstat(su->sun_path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		int ret = -errno;
+		snprintf(why, whylen, "cannot listen on %s: %s", text, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen,
+			 "cannot listen on %s: the path is in use by a file that is not a "
+			 "socket (not removed)",
+			 text);
+		return -EEXIST;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		int ret = -errno;
+		snprintf(why, whylen, "cannot listen on %s: socket: %s", text, strerror(-ret));
+		return ret;
+	}
+	int ret = connect(fd, (const struct sockaddr *)su, sizeof(*su)) ? -errno : 0;
+	close(fd);
+	if (ret == -ECONNREFUSED) {
+		/* Stale: its listener is gone. */
+		if (unlink(su->sun_path) && errno != ENOENT) {
+			ret = -errno;
+			snprintf(why, whylen, "cannot listen on %s: removing the stale socket: %s",
+				 text, strerror(-ret));
+			return ret;
+		}
+		return 0;
+	}
+	/* Connected, or a full backlog (EAGAIN): somebody listens there. */
+	snprintf(why, whylen, "cannot listen on %s: address in use (another process listens on it)",
+		 text);
+	return -EADDRINUSE;
+}
+
 int migaddr_listen(const struct migaddr *a, char *why, size_t whylen)
 {
 	int fd = -1, ret;
@@ -178,6 +245,9 @@ int migaddr_listen(const struct migaddr *a, char *why, size_t whylen)
 	if (a->family == AF_UNIX) {
 		struct sockaddr_un su = {.sun_family = AF_UNIX};
 		memcpy(su.sun_path, a->path, strlen(a->path) + 1);
+		ret = unix_claim(&su, a->text, why, whylen);
+		if (ret)
+			return ret;
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&su, sizeof(su)) < 0 || listen(fd, 1) < 0)
 			goto fail_errno;

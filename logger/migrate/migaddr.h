@@ -6,6 +6,7 @@
 #ifndef LOGGER_MIGADDR_H
 #define LOGGER_MIGADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -31,9 +32,16 @@ int migaddr_parse(const char *s, struct migaddr *a, char *why, size_t whylen);
 int migaddr_connect(const struct migaddr *a, int timeout_ms, int io_timeout_ms, char *why,
 		    size_t whylen);
 
-/* Listen on a (a unix path must not exist yet; it is the caller's to
- * unlink).  Returns the listening socket or -errno. */
+/* Listen on a.  A unix path that exists is taken over only if it is a
+ * stale socket (nobody listens: connect() is refused), which is removed;
+ * a socket somebody listens on is refused with -EADDRINUSE, any other file
+ * with -EEXIST and never removed.  The new socket's path is the caller's to
+ * unlink.  Returns the listening socket or -errno. */
 int migaddr_listen(const struct migaddr *a, char *why, size_t whylen);
+
+/* Whether a stays on this host: a unix path, or tcp on localhost,
+ * 127.0.0.0/8 or ::1 (by address; another host name is not loopback). */
+bool migaddr_is_loopback(const struct migaddr *a);
 
 /* Accept one connection on a listening socket, with I/O timeouts as for
  * migaddr_connect.  Returns the socket or -errno (-EINTR: a signal came). */

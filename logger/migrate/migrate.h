@@ -123,8 +123,11 @@ struct migrate_stats {
 };
 
 /* HELLO's config blob: what the destination needs to build the machine.
- * Strings are NUL-padded; the receiver checks every field. */
-#define MIGRATE_CFG_VERSION 1
+ * Strings are NUL-padded; the receiver checks every field.  Version 2: the
+ * image is named by its file name only, never the source's path, and its
+ * size travels with it; the destination picks the disk itself (--image or
+ * --disk-dir, docs/migration.md#security). */
+#define MIGRATE_CFG_VERSION 2
 struct migrate_hello_cfg {
 	uint32_t version; /* MIGRATE_CFG_VERSION */
 	uint32_t flags;	  /* MIGRATE_CFG_F_* */
@@ -136,10 +139,11 @@ struct migrate_hello_cfg {
 	uint64_t cache_pages, sync_every;
 	char workload_name[32];
 	char policy_name[16];
-	char image[1024]; /* the disk, as the source opened it ("" if none) */
+	char image[1024];    /* the disk's file name, no directory ("" if none) */
+	uint64_t image_size; /* its size in bytes (0 if none) */
 };
 #define MIGRATE_CFG_F_DISK 1u
-_Static_assert(sizeof(struct migrate_hello_cfg) == 1160, "migration config layout");
+_Static_assert(sizeof(struct migrate_hello_cfg) == 1168, "migration config layout");
 
 /* The session's own state: where the guest is in its epochs. */
 #define MIGRATE_SESSION_VERSION 1
@@ -198,10 +202,11 @@ const struct migrate_stats *migout_stats(const struct migout *mo);
 
 void migout_destroy(struct migout *mo);
 
-/* Fill the HELLO config of a run. */
+/* Fill the HELLO config of a run: image is the disk's path (NULL: none),
+ * of which only the file name is sent, with its size image_size. */
 void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload *wl,
 			uint64_t mem_bytes, const char *workload_name, const char *policy_name,
-			const char *image);
+			const char *image, uint64_t image_size);
 
 /* ---- destination ---- */
 

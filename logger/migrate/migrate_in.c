@@ -56,7 +56,8 @@ static int check_cfg(const struct migrate_hello_cfg *c, uint64_t ram_size, char 
 	    !str_ok(c->workload_name, sizeof(c->workload_name)) ||
 	    !str_ok(c->policy_name, sizeof(c->policy_name)) ||
 	    !str_ok(c->image, sizeof(c->image)) ||
-	    !!(c->flags & MIGRATE_CFG_F_DISK) != !!c->image[0]) {
+	    !!(c->flags & MIGRATE_CFG_F_DISK) != !!c->image[0] ||
+	    !!(c->flags & MIGRATE_CFG_F_DISK) != !!c->image_size || c->image_size % 4096) {
 		snprintf(why, whylen, "the source's configuration is malformed");
 		return -EPROTO;
 	}

@@ -25,7 +25,7 @@
 
 void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload *wl,
 			uint64_t mem_bytes, const char *workload_name, const char *policy_name,
-			const char *image)
+			const char *image, uint64_t image_size)
 {
 	memset(c, 0, sizeof(*c));
 	c->version = MIGRATE_CFG_VERSION;
@@ -46,8 +46,12 @@ void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload 
 		 workload_name ? workload_name : "");
 	snprintf(c->policy_name, sizeof(c->policy_name), "%s", policy_name ? policy_name : "");
 	if (image) {
+		/* The source's directories are nothing the destination may
+		 * use or needs to know. */
+		const char *base = strrchr(image, '/');
 		c->flags |= MIGRATE_CFG_F_DISK;
-		snprintf(c->image, sizeof(c->image), "%s", image);
+		snprintf(c->image, sizeof(c->image), "%s", base ? base + 1 : image);
+		c->image_size = image_size;
 	}
 }
 

@@ -123,6 +123,18 @@ static inline void ds_mig_collect(pid_t pid, int fd, struct ds_mig_side *out)
 		waitpid(pid, NULL, 0);
 }
 
+/* Pass on to `to` what `from` still has to say, until it closes or is
+ * silent for 2 s. */
+static inline void ds_mig_proxy_drain(int from, int to)
+{
+	char buf[4096];
+	struct pollfd q = {.fd = from, .events = POLLIN};
+	ssize_t n;
+	while (poll(&q, 1, 2000) == 1 && (n = read(from, buf, sizeof(buf))) > 0)
+		if (send(to, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+}
+
 /* Forward a <-> b until both close, flipping stream byte `flip` of a -> b. */
 static inline void ds_mig_proxy(int a, int b, uint64_t flip)
 {
@@ -132,7 +144,10 @@ static inline void ds_mig_proxy(int a, int b, uint64_t flip)
 	for (;;) {
 		if (poll(p, 2, 60000) <= 0)
 			break;
-		for (int i = 0; i < 2; i++) {
+		/* The destination's side first: when it refuses the stream it
+		 * sends a NACK and hangs up, and that NACK must reach the
+		 * source even while the source is still sending. */
+		for (int i = 1; i >= 0; i--) {
 			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t n = read(p[i].fd, buf, sizeof(buf));
@@ -145,8 +160,13 @@ static inline void ds_mig_proxy(int a, int b, uint64_t flip)
 			for (ssize_t off = 0; off < n;) {
 				ssize_t w =
 				    send(p[1 - i].fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
-				if (w <= 0)
+				if (w <= 0) {
+					/* The destination hung up: pass on what it
+					 * said before it did. */
+					if (i == 0)
+						ds_mig_proxy_drain(b, a);
 					_exit(0);
+				}
 				off += w;
 			}
 		}
@@ -169,7 +189,9 @@ static inline void ds_mig_receive(const struct ds_mig_plan *p, int i, int fd, in
 	ds_mig_receiver = i;
 	ds_mig_me.ret = migin_open(&in, fd);
 	if (!ds_mig_me.ret) {
-		session_config_incoming(&cfg, &in, NULL);
+		/* The destination names its disk itself (never the stream):
+		 * on this one host, the source's image. */
+		session_config_incoming(&cfg, &in, p->src.image_path);
 		in.test_drop_before_ack = p->drop_before_ack[i];
 		ds_mig_me.ret = session_run(&cfg, &ds_mig_me.sum);
 		ds_mig_me.resumed = in.resumed;
