@@ -1,0 +1,109 @@
+/*
+ * Seed corpora for the fuzz targets, made by the project's own writers:
+ * gen_seeds DIR writes DIR/<target>/<seed> for every target, so a seed is
+ * always what the current code writes (docs: tests/fuzz/README.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/dsfs.h"
+#include "abi/layout.h"
+#include "logger/migrate/migstream.h"
+#include "vmm/mem.h"
+
+static const char *dir;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "gen_seeds: %s\n", what);
+	exit(1);
+}
+
+static void path_of(char *p, size_t cap, const char *target, const char *seed)
+{
+	snprintf(p, cap, "%s/%s", dir, target);
+	if (mkdir(p, 0755) && errno != EEXIST)
+		die(p);
+	snprintf(p, cap, "%s/%s/%s", dir, target, seed);
+}
+
+static int open_seed(const char *target, const char *seed)
+{
+	char p[4096];
+	path_of(p, sizeof(p), target, seed);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die(p);
+	return fd;
+}
+
+/* A whole stream: HELLO, two rounds (zero runs and data pages), STATE, END;
+ * and one cut after HELLO and ROUND_BEGIN. */
+static void migstream_seeds(void)
+{
+	struct guest_mem m;
+	static const char config[] = "fuzz seed config";
+	static const char state[] = "vcpu: rip=0x200000";
+	uint64_t dirty[] = {1, 7, 300};
+
+	if (mem_create(&m, ABI_RAM_MIN))
+		die("mem_create");
+	for (uint64_t i = 0; i < 3; i++)
+		m.host[dirty[i] * 4096 + 8] = (uint8_t)(i + 1);
+	for (int full = 0; full < 2; full++) {
+		struct migstream_writer w;
+		int fd = open_seed("fuzz_migstream", full ? "stream" : "stream_cut");
+		int ret = migstream_writer_init(&w, fd);
+		ret = ret ?: migstream_write_hello(&w, &m, config, sizeof(config));
+		ret = ret ?: migstream_round_begin(&w, 0);
+		if (full) {
+			ret = ret ?: migstream_send_range(&w, &m, 0, 512);
+			ret = ret ?: migstream_round_end(&w);
+			ret = ret ?: migstream_round_begin(&w, 1);
+			ret = ret ?: migstream_send_pages(&w, &m, dirty, 3);
+			ret = ret ?: migstream_round_end(&w);
+			ret = ret ?: migstream_write_state(&w, 1, state, sizeof(state));
+			ret = ret ?: migstream_write_end(&w, &m);
+		} else {
+			ret = ret ?: migstream_round_end(&w);
+			ret = ret ?: migstream_write_abort(&w, "seed: gave up");
+		}
+		if (ret)
+			die("migstream writer");
+		migstream_writer_destroy(&w);
+		close(fd);
+	}
+	mem_destroy(&m);
+}
+
+static void dsfs_seeds(void)
+{
+	struct dsfs_file_spec f[2] = {{"a", 100, 4096}, {"log", 5000, 8192}};
+	char p[4096], why[256];
+
+	path_of(p, sizeof(p), "fuzz_dsfs", "two_files");
+	if (dsfs_mkimage(p, 4 * 4096, f, 2, why, sizeof(why)))
+		die(why);
+	path_of(p, sizeof(p), "fuzz_dsfs", "empty");
+	if (dsfs_mkimage(p, 4096, NULL, 0, why, sizeof(why)))
+		die(why);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen_seeds DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		die(dir);
+	migstream_seeds();
+	dsfs_seeds();
+	return 0;
+}
