@@ -94,6 +94,39 @@ static void dsfs_seeds(void)
 		die(why);
 }
 
+/* Page tables in fake RAM (fuzz_mmu's input: header, then RAM from GPA 0):
+ * PML4 at page 1; PDPT at 2 with a 1 GiB leaf; PD at 3 with a 2 MiB leaf;
+ * PT at 4 with 4 KiB leaves, one with A/D set and one not present. */
+static void mmu_seeds(void)
+{
+	enum { P = 1, W = 2, U = 4, A = 0x20, D = 0x40, PS = 0x80 };
+	static uint64_t ram[6][512];
+	struct {
+		uint64_t cr3, va_lo, va_hi;
+		uint8_t maxphyaddr, nxe, pad[6];
+	} hdr = {.cr3 = 0x1000, .va_lo = 0, .va_hi = 0, .maxphyaddr = 39 - 32, .nxe = 1};
+
+	ram[1][0] = 0x2000 | P | W | U;
+	ram[1][511] = 0x1000 | P | W; /* a recursive slot */
+	ram[2][0] = 0x3000 | P | W | U;
+	ram[2][1] = 0x40000000 | P | W | PS | A | D;
+	ram[3][0] = 0x4000 | P | W | U;
+	ram[3][1] = 0x200000 | P | PS | A;
+	ram[4][0] = 0x5000 | P | W | U | A | D;
+	ram[4][1] = 0x0000 | P | (1ULL << 63);
+	ram[4][2] = 0x5000; /* not present */
+	int fd = open_seed("fuzz_mmu", "tables");
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+		die("fuzz_mmu seed");
+	close(fd);
+	hdr.va_lo = 0x200000;
+	hdr.va_hi = 0x40001000;
+	fd = open_seed("fuzz_mmu", "range");
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+		die("fuzz_mmu seed");
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -105,5 +138,6 @@ int main(int argc, char **argv)
 		die(dir);
 	migstream_seeds();
 	dsfs_seeds();
+	mmu_seeds();
 	return 0;
 }
