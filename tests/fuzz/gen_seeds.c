@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs/dsfs.h"
+#include "logger/hostwb/journal.h"
 #include "abi/layout.h"
 #include "logger/migrate/migstream.h"
 #include "vmm/mem.h"
@@ -22,6 +23,20 @@ static void die(const char *what)
 {
 	fprintf(stderr, "gen_seeds: %s\n", what);
 	exit(1);
+}
+
+static uint8_t *slurp(const char *p, size_t *len)
+{
+	struct stat st;
+	int fd = open(p, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st))
+		die(p);
+	uint8_t *buf = malloc((size_t)st.st_size + 1);
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size)
+		die(p);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
 }
 
 static void path_of(char *p, size_t cap, const char *target, const char *seed)
@@ -127,6 +142,44 @@ static void mmu_seeds(void)
 	close(fd);
 }
 
+/* Journals of an 8-block image (fuzz_journal's IMAGE_BLOCKS): two
+ * transactions, the second epoch-only; and the same with a torn tail. */
+static void journal_seeds(void)
+{
+	static uint64_t pages[3][512];
+	const void *p1[] = {pages[0], pages[1]}, *p2[] = {pages[2]};
+	struct journal_extent ext[] = {{1, 2, p1}, {6, 1, p2}};
+	char img[4096], jp[4096], why[256];
+	struct journal j;
+
+	snprintf(img, sizeof(img), "%s/journal.img", dir);
+	for (int i = 0; i < 3; i++)
+		pages[i][i] = 0x1111 * (i + 1);
+	int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, 8 * 4096) || journal_open(&j, img, fd, why, sizeof(why)))
+		die("journal seed: open");
+	if (journal_commit(&j, 1, ext, 2, why, sizeof(why)) ||
+	    journal_commit(&j, 2, NULL, 0, why, sizeof(why)))
+		die(why);
+	journal_close(&j);
+	close(fd);
+	if (journal_path(img, jp, sizeof(jp)))
+		die("journal_path");
+	size_t len;
+	uint8_t *buf = slurp(jp, &len);
+	fd = open_seed("fuzz_journal", "two_commits");
+	if (write(fd, buf, len) != (ssize_t)len)
+		die("journal seed");
+	close(fd);
+	fd = open_seed("fuzz_journal", "torn");
+	if (write(fd, buf, len - 4096 + 100) != (ssize_t)(len - 4096 + 100))
+		die("journal seed");
+	close(fd);
+	free(buf);
+	unlink(jp);
+	unlink(img);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -139,5 +192,6 @@ int main(int argc, char **argv)
 	migstream_seeds();
 	dsfs_seeds();
 	mmu_seeds();
+	journal_seeds();
 	return 0;
 }
