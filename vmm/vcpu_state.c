@@ -198,8 +198,7 @@ static bool has_lapic(const struct vcpu *v)
 }
 
 /* Everything about the blob KVM cannot judge.  Returns a reason or NULL. */
-static const char *check_blob(const struct vcpu *v, const struct vcpu_state *s, char *buf,
-			      size_t len)
+static const char *check_blob(const struct vcpu_state *s, bool lapic, char *buf, size_t len)
 {
 	if (s->magic != VCPU_STATE_MAGIC)
 		return "not a vCPU state (bad magic)";
@@ -243,11 +242,22 @@ static const char *check_blob(const struct vcpu *v, const struct vcpu_state *s, 
 		return "XCRS flagged present but empty";
 	/* The machines must match: a LAPIC cannot be created after vCPUs, and
 	 * a source without one has no LAPIC state for ours to take. */
-	bool lapic = has_lapic(v);
 	if (!!(s->flags & VCPU_STATE_F_LAPIC) != lapic)
 		return lapic ? "the source VM had no in-kernel irqchip, this one has"
 			     : "the source VM had an in-kernel irqchip, this one has none";
 	return NULL;
+}
+
+int vcpu_state_check(const struct vcpu_state *s, bool lapic, char *why, size_t whylen)
+{
+	char buf[160];
+	const char *bad = check_blob(s, lapic, buf, sizeof(buf));
+
+	if (bad) {
+		reason(why, whylen, "%s", bad);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* One KVM_SET_* call; on failure `why` names it. */
@@ -264,14 +274,10 @@ static int set(struct vcpu *v, unsigned long req, const char *name, const void *
 
 int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_t whylen)
 {
-	char buf[160];
-	const char *bad = check_blob(v, s, buf, sizeof(buf));
-	int ret;
+	int ret = vcpu_state_check(s, has_lapic(v), why, whylen);
 
-	if (bad) {
-		reason(why, whylen, "%s", bad);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 
 	/*
 	 * Order matters:

@@ -13,6 +13,8 @@
 
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
+#include "vmm/vcpu_state.h"
+#include "vmm/virtio_blk.h"
 #include "abi/layout.h"
 #include "logger/migrate/migstream.h"
 #include "vmm/mem.h"
@@ -180,6 +182,69 @@ static void journal_seeds(void)
 	unlink(img);
 }
 
+/* A vCPU state blob that passes vcpu_state_check (fuzz_vcpu_state's
+ * input: an irqchip byte, then the blob), with and without a LAPIC. */
+static void vcpu_state_seeds(void)
+{
+	static struct vcpu_state s;
+	char why[256];
+
+	s = (struct vcpu_state){.magic = VCPU_STATE_MAGIC,
+				.version = VCPU_STATE_VERSION,
+				.size = sizeof(s)};
+	s.xcrs.nr_xcrs = 1;
+	s.xcrs.xcrs[0].value = 1;
+	for (int lapic = 0; lapic < 2; lapic++) {
+		s.flags = VCPU_STATE_F_XCRS | (lapic ? VCPU_STATE_F_LAPIC : 0);
+		if (vcpu_state_check(&s, lapic, why, sizeof(why)))
+			die(why);
+		uint8_t b = (uint8_t)lapic;
+		int fd = open_seed("fuzz_vcpu_state", lapic ? "lapic" : "no_lapic");
+		if (write(fd, &b, 1) != 1 || write(fd, &s, sizeof(s)) != sizeof(s))
+			die("vcpu seed");
+		close(fd);
+	}
+}
+
+/* virtio-blk state blobs of a 64 KiB image (fuzz_virtio_state's): a fresh
+ * device's, and one with a ready queue, each loaded once to prove it. */
+static void virtio_state_seeds(void)
+{
+	struct guest_mem m;
+	struct virtio_blk b;
+	struct virtio_blk_state s;
+	char img[4096], why[256];
+
+	snprintf(img, sizeof(img), "%s/virtio.img", dir);
+	int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, 64 * 1024) || mem_create(&m, ABI_RAM_MIN) ||
+	    virtio_blk_open(&b, img, &m))
+		die("virtio seed: open");
+	close(fd);
+	if (virtio_blk_state_save(&b, &s))
+		die("virtio_blk_state_save");
+	fd = open_seed("fuzz_virtio_state", "fresh");
+	if (write(fd, &s, sizeof(s)) != sizeof(s))
+		die("virtio seed");
+	close(fd);
+	s.status = 1 | 2 | 8 | 4; /* ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK */
+	s.driver_features = VIRTIO_BLK_DEVICE_FEATURES;
+	s.q_num = 8;
+	s.q_ready = 1;
+	s.q_desc_gpa = 0x100000;
+	s.q_avail_gpa = 0x101000;
+	s.q_used_gpa = 0x102000;
+	if (virtio_blk_state_load(&b, &s, why, sizeof(why)))
+		die(why);
+	fd = open_seed("fuzz_virtio_state", "ready");
+	if (write(fd, &s, sizeof(s)) != sizeof(s))
+		die("virtio seed");
+	close(fd);
+	virtio_blk_close(&b);
+	mem_destroy(&m);
+	unlink(img);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -193,5 +258,7 @@ int main(int argc, char **argv)
 	dsfs_seeds();
 	mmu_seeds();
 	journal_seeds();
+	vcpu_state_seeds();
+	virtio_state_seeds();
 	return 0;
 }
