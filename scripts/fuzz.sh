@@ -6,7 +6,8 @@
 set -e
 cd "$(dirname "$0")/.."
 secs=${1:-60}
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+cc=$(command -v clang-14 || command -v clang)
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$cc" \
 	-DDIRTYSCOPE_FUZZ=ON -DBUILD_TESTING=OFF
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_all
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
