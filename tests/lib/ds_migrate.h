@@ -123,6 +123,18 @@ static inline void ds_mig_collect(pid_t pid, int fd, struct ds_mig_side *out)
 		waitpid(pid, NULL, 0);
 }
 
+/* What `from` still holds, to `to`, until from's EOF: the last words of a
+ * side that hung up (the destination's NACK) must still reach the other. */
+static inline void ds_mig_proxy_drain(int from, int to)
+{
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(from, buf, sizeof(buf))) > 0)
+		if (send(to, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+	_exit(0);
+}
+
 /* Forward a <-> b until both close, flipping stream byte `flip` of a -> b. */
 static inline void ds_mig_proxy(int a, int b, uint64_t flip)
 {
@@ -146,7 +158,7 @@ static inline void ds_mig_proxy(int a, int b, uint64_t flip)
 				ssize_t w =
 				    send(p[1 - i].fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
 				if (w <= 0)
-					_exit(0);
+					ds_mig_proxy_drain(p[1 - i].fd, p[i].fd);
 				off += w;
 			}
 		}
