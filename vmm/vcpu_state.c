@@ -49,10 +49,12 @@ static const uint32_t state_msrs[] = {
 #define NR_STATE_MSRS (sizeof(state_msrs) / sizeof(state_msrs[0]))
 _Static_assert(NR_STATE_MSRS <= VCPU_STATE_MAX_MSRS, "the MSR list fits the blob");
 
-/* KVM_GET_MSRS / KVM_SET_MSRS take a header followed by the entries. */
-struct msr_buf {
+/* KVM_GET_MSRS / KVM_SET_MSRS take a header followed by the entries: the
+ * header's flexible array, with room for them (a union, not a struct that
+ * embeds it, which is a GNU extension clang warns about). */
+union msr_buf {
 	struct kvm_msrs hdr;
-	struct kvm_msr_entry e[VCPU_STATE_MAX_MSRS];
+	uint8_t room[sizeof(struct kvm_msrs) + VCPU_STATE_MAX_MSRS * sizeof(struct kvm_msr_entry)];
 };
 
 static void reason(char *why, size_t whylen, const char *fmt, ...)
@@ -92,14 +94,14 @@ int vcpu_state_settle(struct vcpu *v)
  * read: skip that one and carry on from the next. */
 static int save_msrs(const struct vcpu *v, struct vcpu_state *s)
 {
-	struct msr_buf b;
+	union msr_buf b;
 	uint32_t next = 0;
 
 	while (next < NR_STATE_MSRS) {
 		memset(&b, 0, sizeof(b));
 		b.hdr.nmsrs = NR_STATE_MSRS - next;
 		for (uint32_t i = 0; i < b.hdr.nmsrs; i++)
-			b.e[i].index = state_msrs[next + i];
+			b.hdr.entries[i].index = state_msrs[next + i];
 		int n = ioctl(v->fd, KVM_GET_MSRS, &b);
 		if (n < 0) {
 			int ret = -errno;
@@ -107,7 +109,7 @@ static int save_msrs(const struct vcpu *v, struct vcpu_state *s)
 			return ret;
 		}
 		for (int i = 0; i < n; i++)
-			s->msrs[s->nr_msrs++] = b.e[i];
+			s->msrs[s->nr_msrs++] = b.hdr.entries[i];
 		next += (uint32_t)n + 1; /* past the one KVM could not read */
 	}
 	return 0;
@@ -308,10 +310,10 @@ int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_
 	if (ret)
 		return ret;
 	if (s->nr_msrs) {
-		struct msr_buf b;
+		union msr_buf b;
 		memset(&b, 0, sizeof(b));
 		b.hdr.nmsrs = s->nr_msrs;
-		memcpy(b.e, s->msrs, s->nr_msrs * sizeof(b.e[0]));
+		memcpy(b.hdr.entries, s->msrs, s->nr_msrs * sizeof(b.hdr.entries[0]));
 		/* Returns how many MSRs it set, stopping at the first refusal. */
 		int n = ioctl(v->fd, KVM_SET_MSRS, &b);
 		if (n < 0) {
