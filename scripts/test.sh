@@ -1,18 +1,35 @@
 #!/bin/sh
 # The project's test command: install dependencies, build from scratch in
-# build/, and run every CTest suite.  KVM suites must run, not skip: a
-# skipped suite fails this script.
+# build/, and run every CTest suite; then again in build-san/ with
+# AddressSanitizer and UndefinedBehaviorSanitizer on every host target
+# (never the guest); then every fuzz target briefly (scripts/fuzz.sh 10).
+# KVM suites must run, not skip: a skipped suite fails this script.
 set -e
 cd "$(dirname "$0")/.."
+root=$(pwd)
 scripts/deps.sh
+
+# run_suite DIR: every CTest suite in DIR; fails on a failure or a skip.
+run_suite() {
+	rc=0
+	(cd "$1" && ctest --output-on-failure >ctest.log 2>&1) || rc=$?
+	cat "$1/ctest.log"
+	[ "$rc" -eq 0 ] || exit "$rc"
+	if grep -Eq '\*\*\*Skipped|Not Run' "$1/ctest.log"; then
+		echo "test.sh: a suite was skipped or not run in $1; on a KVM host every suite must run" >&2
+		exit 1
+	fi
+}
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$(nproc)"
-cd build
-rc=0
-ctest --output-on-failure >ctest.log 2>&1 || rc=$?
-cat ctest.log
-[ "$rc" -eq 0 ] || exit "$rc"
-if grep -Eq '\*\*\*Skipped|Not Run' ctest.log; then
-	echo "test.sh: a suite was skipped or not run; on a KVM host every suite must run" >&2
-	exit 1
-fi
+run_suite "$root/build"
+
+# The same suites under ASan + UBSan: any report aborts the test (halt_on_error,
+# -fno-sanitize-recover=all), leaks included.
+cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIRTYSCOPE_SANITIZE=address,undefined
+cmake --build build-san -j "$(nproc)"
+ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run_suite "$root/build-san"
+
+scripts/fuzz.sh 10

@@ -49,10 +49,12 @@ static const uint32_t state_msrs[] = {
 #define NR_STATE_MSRS (sizeof(state_msrs) / sizeof(state_msrs[0]))
 _Static_assert(NR_STATE_MSRS <= VCPU_STATE_MAX_MSRS, "the MSR list fits the blob");
 
-/* KVM_GET_MSRS / KVM_SET_MSRS take a header followed by the entries. */
-struct msr_buf {
+/* KVM_GET_MSRS / KVM_SET_MSRS take a header followed by the entries: the
+ * header's flexible array, with room for them (a union, not a struct that
+ * embeds it, which is a GNU extension clang warns about). */
+union msr_buf {
 	struct kvm_msrs hdr;
-	struct kvm_msr_entry e[VCPU_STATE_MAX_MSRS];
+	uint8_t room[sizeof(struct kvm_msrs) + VCPU_STATE_MAX_MSRS * sizeof(struct kvm_msr_entry)];
 };
 
 static void reason(char *why, size_t whylen, const char *fmt, ...)
@@ -92,14 +94,14 @@ int vcpu_state_settle(struct vcpu *v)
  * read: skip that one and carry on from the next. */
 static int save_msrs(const struct vcpu *v, struct vcpu_state *s)
 {
-	struct msr_buf b;
+	union msr_buf b;
 	uint32_t next = 0;
 
 	while (next < NR_STATE_MSRS) {
 		memset(&b, 0, sizeof(b));
 		b.hdr.nmsrs = NR_STATE_MSRS - next;
 		for (uint32_t i = 0; i < b.hdr.nmsrs; i++)
-			b.e[i].index = state_msrs[next + i];
+			b.hdr.entries[i].index = state_msrs[next + i];
 		int n = ioctl(v->fd, KVM_GET_MSRS, &b);
 		if (n < 0) {
 			int ret = -errno;
@@ -107,7 +109,7 @@ static int save_msrs(const struct vcpu *v, struct vcpu_state *s)
 			return ret;
 		}
 		for (int i = 0; i < n; i++)
-			s->msrs[s->nr_msrs++] = b.e[i];
+			s->msrs[s->nr_msrs++] = b.hdr.entries[i];
 		next += (uint32_t)n + 1; /* past the one KVM could not read */
 	}
 	return 0;
@@ -198,8 +200,7 @@ static bool has_lapic(const struct vcpu *v)
 }
 
 /* Everything about the blob KVM cannot judge.  Returns a reason or NULL. */
-static const char *check_blob(const struct vcpu *v, const struct vcpu_state *s, char *buf,
-			      size_t len)
+static const char *check_blob(const struct vcpu_state *s, bool lapic, char *buf, size_t len)
 {
 	if (s->magic != VCPU_STATE_MAGIC)
 		return "not a vCPU state (bad magic)";
@@ -243,11 +244,22 @@ static const char *check_blob(const struct vcpu *v, const struct vcpu_state *s, 
 		return "XCRS flagged present but empty";
 	/* The machines must match: a LAPIC cannot be created after vCPUs, and
 	 * a source without one has no LAPIC state for ours to take. */
-	bool lapic = has_lapic(v);
 	if (!!(s->flags & VCPU_STATE_F_LAPIC) != lapic)
 		return lapic ? "the source VM had no in-kernel irqchip, this one has"
 			     : "the source VM had an in-kernel irqchip, this one has none";
 	return NULL;
+}
+
+int vcpu_state_check(const struct vcpu_state *s, bool lapic, char *why, size_t whylen)
+{
+	char buf[160];
+	const char *bad = check_blob(s, lapic, buf, sizeof(buf));
+
+	if (bad) {
+		reason(why, whylen, "%s", bad);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* One KVM_SET_* call; on failure `why` names it. */
@@ -264,14 +276,10 @@ static int set(struct vcpu *v, unsigned long req, const char *name, const void *
 
 int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_t whylen)
 {
-	char buf[160];
-	const char *bad = check_blob(v, s, buf, sizeof(buf));
-	int ret;
+	int ret = vcpu_state_check(s, has_lapic(v), why, whylen);
 
-	if (bad) {
-		reason(why, whylen, "%s", bad);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 
 	/*
 	 * Order matters:
@@ -302,10 +310,10 @@ int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_
 	if (ret)
 		return ret;
 	if (s->nr_msrs) {
-		struct msr_buf b;
+		union msr_buf b;
 		memset(&b, 0, sizeof(b));
 		b.hdr.nmsrs = s->nr_msrs;
-		memcpy(b.e, s->msrs, s->nr_msrs * sizeof(b.e[0]));
+		memcpy(b.hdr.entries, s->msrs, s->nr_msrs * sizeof(b.hdr.entries[0]));
 		/* Returns how many MSRs it set, stopping at the first refusal. */
 		int n = ioctl(v->fd, KVM_SET_MSRS, &b);
 		if (n < 0) {

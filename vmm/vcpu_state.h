@@ -9,6 +9,7 @@
 #ifndef VMM_VCPU_STATE_H
 #define VMM_VCPU_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "vmm/vcpu.h"
@@ -99,5 +100,14 @@ int vcpu_state_save(const struct vcpu *v, struct vcpu_state *s);
  * discard the vCPU.  On any failure `why` gets a one-line reason.
  */
 int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_t whylen);
+
+/*
+ * The checks vcpu_state_load makes before any ioctl, without KVM (so a
+ * fuzzer and tests can call it): header, flags, MSR count and indices, and
+ * that the blob carries a LAPIC exactly when `lapic` (the destination VM
+ * has an in-kernel irqchip).  Returns 0, or -EINVAL with a one-line reason
+ * in `why`.
+ */
+int vcpu_state_check(const struct vcpu_state *s, bool lapic, char *why, size_t whylen);
 
 #endif

@@ -76,8 +76,12 @@ static int put(struct migstream_writer *w, struct iovec *iov, int cnt)
 		w->stats.bytes += (uint64_t)n;
 		while (n > 0) {
 			size_t take = (size_t)n < iov->iov_len ? (size_t)n : iov->iov_len;
-			iov->iov_base = (uint8_t *)iov->iov_base + take;
-			iov->iov_len -= take;
+			/* An empty part (a NULL tail) stays untouched: NULL + 0
+			 * is undefined behaviour in C (UBSan: pointer-overflow). */
+			if (take) {
+				iov->iov_base = (uint8_t *)iov->iov_base + take;
+				iov->iov_len -= take;
+			}
 			n -= (ssize_t)take;
 			if (!iov->iov_len) {
 				iov++;
