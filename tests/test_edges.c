@@ -295,30 +295,5 @@ static const struct ds_case kvm_cases[] = {
 
 int main(void)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	int kvm_errno = errno;
-	bool kvm = fd >= 0;
-	if (kvm)
-		close(fd);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("edges", NULL, NULL);
-	for (const struct ds_case *c = plain_cases; c->name; c++)
-		CU_add_test(s, c->name, c->fn);
-	if (kvm)
-		for (const struct ds_case *c = kvm_cases; c->name; c++)
-			CU_add_test(s, c->name, c->fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	if (failed)
-		return 1;
-	if (!kvm) {
-		printf("test_edges: cannot open /dev/kvm (%s): the cases that boot a guest did "
-		       "not run\n",
-		       strerror(kvm_errno));
-		return 77;
-	}
-	return 0;
+	return ds_run_partly_kvm("test_edges", plain_cases, kvm_cases);
 }

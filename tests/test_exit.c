@@ -167,37 +167,7 @@ static const struct ds_case kvm_cases[] = {
     {NULL, NULL},
 };
 
-static void add_cases(CU_pSuite s, const struct ds_case *c)
-{
-	for (; c->name; c++)
-		CU_add_test(s, c->name, c->fn);
-}
-
 int main(void)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	int kvm_errno = errno;
-	bool kvm = fd >= 0;
-	if (kvm)
-		close(fd);
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("exit", NULL, NULL);
-	add_cases(s, plain_cases);
-	if (kvm)
-		add_cases(s, kvm_cases);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	if (failed)
-		return 1;
-	if (!kvm) {
-		printf("test_exit: cannot open /dev/kvm (%s): the cases that boot a guest did not "
-		       "run\n",
-		       strerror(kvm_errno));
-		return 77;
-	}
-	return 0;
+	return ds_run_partly_kvm("test_exit", plain_cases, kvm_cases);
 }

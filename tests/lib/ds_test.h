@@ -3,11 +3,15 @@
 #define TESTS_DS_TEST_H
 
 #include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 struct ds_case {
 	const char *name;
@@ -73,6 +77,41 @@ static inline int ds_run_suite(const char *suite, const struct ds_case *cases)
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
+}
+
+/*
+ * A suite whose `plain` cases need no KVM and whose `kvm` cases boot a
+ * guest: run the plain ones, and the KVM ones when /dev/kvm opens.  Returns
+ * 1 if anything failed, 77 (CTest's "skipped") with the reason printed when
+ * all passed but the KVM cases could not run, else 0.
+ */
+static inline int ds_run_partly_kvm(const char *suite, const struct ds_case *plain,
+				    const struct ds_case *kvm)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int kvm_errno = errno;
+	bool have_kvm = fd >= 0;
+	if (have_kvm)
+		close(fd);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+	for (const struct ds_case *c = plain; c->name; c++)
+		CU_add_test(s, c->name, c->fn);
+	for (const struct ds_case *c = kvm; have_kvm && c->name; c++)
+		CU_add_test(s, c->name, c->fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	if (failed)
+		return 1;
+	if (!have_kvm) {
+		printf("%s: cannot open /dev/kvm (%s): the cases that boot a guest did not run\n",
+		       suite, strerror(kvm_errno));
+		return 77;
+	}
+	return 0;
 }
 
 #endif
