@@ -11,6 +11,7 @@
 #ifndef FS_DSFS_H
 #define FS_DSFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,7 +53,8 @@ int dsfs_parse_file_spec(const char *arg, struct dsfs_file_spec *out, char *why,
 /*
  * Fill *meta with the metadata block of an image of image_size bytes holding
  * files[0..n) laid out contiguously from block ABI_FS_DATA_START in the given
- * order, sealed with its checksum; generation 1.  Returns 0; -EINVAL with why
+ * order, sealed with its checksum; generation 1 and a fresh random identity
+ * (uuid).  Returns 0; -EINVAL with why
  * for a size that is not a positive multiple of 4096 or above DSFS's limit
  * (2^40 blocks), a bad name, size or capacity, a duplicate name, or more than
  * ABI_FS_MAX_INODES files; -ENOSPC with why, saying how many bytes the files
@@ -60,6 +62,25 @@ int dsfs_parse_file_spec(const char *arg, struct dsfs_file_spec *out, char *why,
  */
 int dsfs_build_meta(struct abi_fs_meta *meta, uint64_t image_size,
 		    const struct dsfs_file_spec *files, int n, char *why, size_t whylen);
+
+/* Chars of a formatted UUID with its NUL (dsfs_uuid_str). */
+#define DSFS_UUID_STR 37
+
+/*
+ * The identity (abi_fs_super.uuid) of the image open at fd, read from its
+ * superblock without validating the rest: all zero when block 0 is not
+ * DSFS metadata (or the file is shorter than a superblock), so that only a
+ * DSFS image can match an identity someone recorded.  Returns 0 or the
+ * -errno of the read.
+ */
+int dsfs_identity(int fd, uint8_t uuid[16]);
+
+/* Whether uuid is all zero: no identity (an image made before identities). */
+bool dsfs_uuid_null(const uint8_t uuid[16]);
+
+/* uuid as 36 lowercase hex-and-dash characters, or "none" when it is null;
+ * returns buf. */
+const char *dsfs_uuid_str(const uint8_t uuid[16], char buf[DSFS_UUID_STR]);
 
 /* Recompute and store m's checksum after changing it. */
 void dsfs_meta_seal(struct abi_fs_meta *m);
@@ -101,7 +122,6 @@ enum ds_fail dsfs_fail(int err, enum ds_fail invalid);
 
 /* Close an image dsfs_open filled; safe to call twice. */
 void dsfs_close(struct dsfs_image *img);
-
 
 /* Index of the used inode named `name`, or -ENOENT. */
 int dsfs_find(const struct dsfs_image *img, const char *name);

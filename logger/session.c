@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "logger/verify/oracle.h"
 #include "logger/guestview/pcview.h"
+#include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
 #include "logger/session.h"
 #include "vmm/virtio_blk.h"
@@ -396,8 +397,16 @@ static int migrate_setup(struct session *s)
 		s->fail = DS_FAIL_USAGE;
 		return -EINVAL;
 	}
+	/* The destination's disk must be this image or a copy of it: HELLO
+	 * carries its identity (a disk that is not DSFS has none). */
+	uint8_t uuid[16] = {0};
+	if (s->vm.blk && dsfs_identity(s->vm.blk->fd, uuid)) {
+		log_err("%s: cannot read the image's identity", cfg->image_path);
+		s->fail = DS_FAIL_IO;
+		return -EIO;
+	}
 	migrate_hello_fill(&hello, &cfg->wl, cfg->mem_bytes, cfg->workload_name, cfg->policy_name,
-			   cfg->image_path, s->vm.blk ? s->vm.blk->size : 0);
+			   cfg->image_path, s->vm.blk ? s->vm.blk->size : 0, uuid);
 	int ret = migout_create(&s->mo, cfg->migrate, &s->vm, &s->dlog, &hello, session_save, s);
 	if (ret) {
 		log_err("no memory for the migration's page sets");
@@ -582,7 +591,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		for (int i = 0; i < cfg->nr_sinks; i++)
 			if (cfg->sinks[i]->summary)
 				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
-		ret = s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) || s.sum.guest_check_failed
+		ret = s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) ||
+			      s.sum.guest_check_failed
 			  ? 1
 			  : 0;
 		if (ret)

@@ -9,6 +9,8 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 [ -f /usr/include/CUnit/Basic.h ] || need="$need libcunit1-dev"
 [ -f /usr/include/linux/kvm.h ] || need="$need linux-libc-dev"
+# libuuid: every image's identity (fs/dsfs.c).
+[ -f /usr/include/uuid/uuid.h ] || need="$need uuid-dev"
 # python3: the layers test (scripts/check_layers.py) reads CMake's graph.
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # json-c: the tests parse the JSON lines dirtyscope writes (tests only).

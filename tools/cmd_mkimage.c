@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs/dsfs.h"
+#include "logger/hostwb/journal.h"
 #include "tools/cli.h"
 #include "util/esc.h"
 #include "util/filelock.h"
@@ -37,7 +38,9 @@ static void mkimage_usage(FILE *f)
 		"  -h, --help          this text\n"
 		"\n"
 		"An existing IMAGE is replaced only once the new one is complete; a device,\n"
-		"FIFO or directory is never replaced.\n"
+		"FIFO or directory is never replaced.  Every image gets a new random\n"
+		"identity; IMAGE.journal, the host writeback journal of the image replaced,\n"
+		"is removed.\n"
 		"exit codes: 0 ok, 1 --check found the image invalid, 2 usage or input\n"
 		"error (bad size or name, files that do not fit, a missing file), 4 I/O error\n");
 }
@@ -77,11 +80,13 @@ static void list_image(const char *path, const struct dsfs_image *img)
 	/* The checker admits only printable names; escaped all the same, as
 	 * the path from the command line is, so no listing line can split. */
 	char safe[4096], name[4 * ABI_FS_NAME_MAX + 1];
+	char id[DSFS_UUID_STR];
 	printf("%s: DSFS version %u, %llu blocks of %u bytes (%llu bytes), %d file%s, "
-	       "%llu blocks free, generation %llu\n",
-	       esc_str(safe, sizeof(safe), path, true), sb->version, (unsigned long long)sb->nr_blocks, sb->block_size,
-	       (unsigned long long)img->size, files, files == 1 ? "" : "s",
-	       (unsigned long long)(sb->nr_blocks - used), (unsigned long long)sb->generation);
+	       "%llu blocks free, generation %llu, identity %s\n",
+	       esc_str(safe, sizeof(safe), path, true), sb->version,
+	       (unsigned long long)sb->nr_blocks, sb->block_size, (unsigned long long)img->size,
+	       files, files == 1 ? "" : "s", (unsigned long long)(sb->nr_blocks - used),
+	       (unsigned long long)sb->generation, dsfs_uuid_str(sb->uuid, id));
 	if (!files)
 		return;
 	printf("%-31s %14s %12s %12s\n", "name", "size", "start", "blocks");
@@ -127,6 +132,30 @@ static enum ds_fail lock_old_image(const char *path, int *fd)
 		return image_error(DS_FAIL_USAGE, path, why);
 	}
 	return DS_FAIL_NONE;
+}
+
+/*
+ * IMAGE.journal holds host writeback epochs of the image just replaced:
+ * they mean nothing for the new one, whose identity (a new UUID) the
+ * journal would not carry anyway.  Remove it now rather than leave every
+ * later command to refuse it, while the old image's writer lock (still
+ * held) keeps any run or recovery from using it.  Only a regular file is
+ * removed; anything else at that path is left for the journal's own
+ * refusal to name.
+ */
+static void remove_old_journal(const char *path)
+{
+	char jpath[4096 + 16], safe[4 * sizeof(jpath)];
+	struct stat st;
+	if (journal_path(path, jpath, sizeof(jpath)) || lstat(jpath, &st) || !S_ISREG(st.st_mode))
+		return;
+	if (unlink(jpath))
+		log_err("%s: cannot remove the replaced image's journal: %s (remove it: it "
+			"belongs to the old image)",
+			esc_str(safe, sizeof(safe), jpath, true), strerror(errno));
+	else
+		log_info("%s: removed the replaced image's host writeback journal",
+			 esc_str(safe, sizeof(safe), jpath, true));
 }
 
 /* --check: an image that opens but is not valid DSFS is a failed check;
@@ -215,6 +244,8 @@ enum ds_fail cmd_mkimage(int argc, char **argv)
 	if (held)
 		return held;
 	ret = dsfs_mkimage(path, size, files, nfiles, why, sizeof(why));
+	if (!ret)
+		remove_old_journal(path);
 	if (old_fd >= 0)
 		close(old_fd);
 	if (ret)

@@ -157,6 +157,14 @@ static int receive_disk(const struct migrate_hello_cfg *h, const char *image, co
 			path, (unsigned long long)img.size, (unsigned long long)h->image_size);
 		return -1;
 	}
+	if (memcmp(img.meta.sb.uuid, h->image_uuid, sizeof(h->image_uuid))) {
+		char mine[DSFS_UUID_STR], theirs[DSFS_UUID_STR];
+		log_err("incoming migration refused: %s is another image (identity %s, the "
+			"source's is %s): the destination needs the source's image or a copy",
+			path, dsfs_uuid_str(img.meta.sb.uuid, mine),
+			dsfs_uuid_str(h->image_uuid, theirs));
+		return -1;
+	}
 	if (access(path, R_OK | W_OK)) {
 		log_err("incoming migration refused: %s: %s", path, strerror(errno));
 		return -1;

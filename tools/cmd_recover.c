@@ -63,7 +63,7 @@ enum ds_fail cmd_recover(int argc, char **argv)
 	enum ds_fail fail;
 	if (!one_image_arg("recover", argc, argv, &image, &fail))
 		return fail;
-	char why[256];
+	char why[512];
 	struct journal_status st;
 	int ret = journal_recover(image, &st, why, sizeof(why));
 	if (ret) {
@@ -76,7 +76,8 @@ enum ds_fail cmd_recover(int argc, char **argv)
 		printf("%s: no journal: nothing to recover\n", shown(image));
 		break;
 	case JOURNAL_CLEAN:
-		printf("%s: clean at epoch %llu\n", shown(image), (unsigned long long)st.epoch);
+		printf("%s: clean at epoch %llu (transaction %llu)\n", shown(image),
+		       (unsigned long long)st.epoch, (unsigned long long)st.txn);
 		break;
 	case JOURNAL_COMMITTED:
 		printf("%s: replayed %llu transaction%s (%llu extents, %llu blocks) after epoch "
@@ -86,12 +87,14 @@ enum ds_fail cmd_recover(int argc, char **argv)
 		       (unsigned long long)st.base_epoch);
 		if (st.torn_bytes)
 			printf(", discarded %llu torn bytes", (unsigned long long)st.torn_bytes);
-		printf(": the image holds epoch %llu\n", (unsigned long long)st.epoch);
+		printf(": the image holds epoch %llu (transaction %llu)\n",
+		       (unsigned long long)st.epoch, (unsigned long long)st.txn);
 		break;
 	case JOURNAL_INCOMPLETE:
 		printf("%s: discarded %llu bytes of an incomplete transaction: the image holds "
 		       "epoch %llu\n",
-		       shown(image), (unsigned long long)st.torn_bytes, (unsigned long long)st.epoch);
+		       shown(image), (unsigned long long)st.torn_bytes,
+		       (unsigned long long)st.epoch);
 		break;
 	}
 	return DS_FAIL_NONE;
@@ -103,7 +106,7 @@ enum ds_fail cmd_verify_image(int argc, char **argv)
 	enum ds_fail fail;
 	if (!one_image_arg("verify-image", argc, argv, &image, &fail))
 		return fail;
-	char why[256];
+	char why[512];
 	/* The journal first: after a crash mid-commit the image itself may be
 	 * half-written, and what it needs then is recover, not a DSFS verdict. */
 	struct journal_status st;
@@ -136,7 +139,7 @@ enum ds_fail cmd_verify_image(int argc, char **argv)
 	if (ret || st.state == JOURNAL_NONE)
 		printf("%s: valid DSFS image, no host writeback journal\n", shown(image));
 	else
-		printf("%s: valid DSFS image, journal clean at epoch %llu\n", shown(image),
-		       (unsigned long long)st.epoch);
+		printf("%s: valid DSFS image, journal clean at epoch %llu (transaction %llu)\n",
+		       shown(image), (unsigned long long)st.epoch, (unsigned long long)st.txn);
 	return DS_FAIL_NONE;
 }

@@ -87,7 +87,7 @@ static enum ds_fail recover_user_image(const char *path)
 static enum ds_fail check_user_image(struct session_config *cfg, struct disk *d, bool wss_set)
 {
 	struct dsfs_image img;
-	char why[256];
+	char why[512];
 	int ret = dsfs_open(d->path, O_RDWR, &img, why, sizeof(why));
 	if (ret) {
 		log_err("--image %s: %s", d->path, why);
@@ -157,7 +157,7 @@ enum ds_fail runimage_temp(struct run_opts *o)
 		snprintf(f.name, sizeof(f.name), "%s", d->file);
 		f.size = cfg->wl.workload == ABI_WL_LOG ? 0 : f.capacity;
 	}
-	char why[256];
+	char why[512];
 	int ret = dsfs_mkimage(d->path, size, &f, d->file ? 1 : 0, why, sizeof(why));
 	if (ret) {
 		log_err("temporary image %s: %s", d->path, why);

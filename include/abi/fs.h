@@ -52,7 +52,12 @@ struct abi_fs_super {
 	uint32_t reserved0;
 	uint64_t csum;	     /* abi_fs_csum() of the whole block with this field 0 */
 	uint64_t generation; /* bumped by every metadata write */
-	uint64_t reserved[2];
+	/* The image's identity: random, drawn by mkimage each time it writes an
+	 * image, never changed after (the guest rewrites this block but keeps
+	 * it).  Whatever belongs to one image alone (its host writeback
+	 * journal, an incoming migration's disk) carries it and is refused by
+	 * any other image.  All zero: an image made before identities existed. */
+	uint8_t uuid[16];
 };
 
 /* The metadata block, block 0. */
@@ -66,13 +71,14 @@ _Static_assert(__builtin_offsetof(struct abi_fs_inode, size) == 32, "DSFS inode 
 _Static_assert(__builtin_offsetof(struct abi_fs_inode, flags) == 56, "DSFS inode layout");
 _Static_assert(sizeof(struct abi_fs_super) == 64, "DSFS superblock layout");
 _Static_assert(__builtin_offsetof(struct abi_fs_super, csum) == 32, "DSFS superblock layout");
+_Static_assert(__builtin_offsetof(struct abi_fs_super, uuid) == 48, "DSFS superblock layout");
 _Static_assert(sizeof(struct abi_fs_meta) == ABI_FS_BLOCK, "DSFS metadata is one block");
 
 /*
  * Checksum of `words` 64-bit words: FNV-1a over words, not bytes
  * (abi_fnv_step), so the guest (about 10^6 instructions per second here)
- * checks its metadata block in about 2,000 instructions.  It detects corruption, not malice: the guest
- * and host both re-validate every field anyway.
+ * checks its metadata block in about 2,000 instructions.  It detects corruption, not malice: the
+ * guest and host both re-validate every field anyway.
  */
 static inline uint64_t abi_fs_csum(const uint64_t *p, uint64_t words)
 {
@@ -137,7 +143,8 @@ static inline int abi_fs_check(const struct abi_fs_meta *m, uint64_t dev_blocks,
 		 * the terminal.  Bytes after the NUL are not part of the name. */
 		for (uint32_t k = 0; k < ABI_FS_NAME_MAX && a->name[k]; k++)
 			if ((unsigned char)a->name[k] < 0x20 || (unsigned char)a->name[k] > 0x7e)
-				return *why = "inode name holds a byte that is not printable ASCII", -1;
+				return *why = "inode name holds a byte that is not printable ASCII",
+				       -1;
 		if (a->start_block < ABI_FS_DATA_START || a->nr_blocks > sb->nr_blocks ||
 		    a->start_block > sb->nr_blocks - a->nr_blocks)
 			return *why = "file extent outside the image", -1;

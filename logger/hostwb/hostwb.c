@@ -104,8 +104,8 @@ static int stage_write(void *ctx, const void *buf, uint64_t len, uint64_t off)
 		if (!bit_test(hw->stage_bits, b)) {
 			/* A partial write keeps the rest of the block as it is. */
 			if (n < BLOCK) {
-				int ret = io_pread_full(hw->image_fd, hw->stage + b * BLOCK,
-							  BLOCK, b * BLOCK);
+				int ret = io_pread_full(hw->image_fd, hw->stage + b * BLOCK, BLOCK,
+							b * BLOCK);
 				if (ret)
 					return ret;
 			}
@@ -146,6 +146,21 @@ int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct
 	hw->image_fd = blk->fd;
 	hw->image_blocks = blk->size / BLOCK;
 
+	/* The journal is tied to the image by its identity, so that it can
+	 * never be replayed onto another (docs/journal.md): an image without
+	 * one cannot have a journal. */
+	uint8_t uuid[16];
+	if ((ret = dsfs_identity(hw->image_fd, uuid))) {
+		snprintf(why, whylen, "%s: cannot read the image: %s", image_path, strerror(-ret));
+		return ret;
+	}
+	if (dsfs_uuid_null(uuid)) {
+		snprintf(why, whylen,
+			 "%s: host writeback needs an image with an identity; this one was made "
+			 "by an older mkimage: make it again with dirtyscope mkimage",
+			 image_path);
+		return -EPROTO;
+	}
 	ret = journal_open(&hw->j, image_path, hw->image_fd, why, whylen);
 	if (ret)
 		return ret;
@@ -381,7 +396,7 @@ static uint64_t verify_image(struct hostwb *hw, const struct abi_pc_desc *d,
 			if (!ram)
 				continue;
 			if (!io_pread_full(hw->image_fd, buf, BLOCK,
-					     (in->start_block + i) * BLOCK) &&
+					   (in->start_block + i) * BLOCK) &&
 			    !memcmp(buf, ram, BLOCK))
 				continue;
 			if (hw->stats.mismatches + bad < MISMATCHES_PRINTED)

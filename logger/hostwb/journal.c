@@ -144,14 +144,12 @@ int journal_path(const char *image_path, char *buf, size_t len)
 	return snprintf(buf, len, "%s.journal", image_path) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
-int journal_write_header(int fd, uint64_t image_blocks, uint64_t base_epoch, uint64_t generation)
+int journal_write_header(int fd, const struct jhdr *hdr)
 {
-	struct jhdr h = {.magic = JHDR_MAGIC,
-			 .version = JVERSION,
-			 .block_size = BLOCK,
-			 .image_blocks = image_blocks,
-			 .base_epoch = base_epoch,
-			 .generation = generation};
+	struct jhdr h = *hdr;
+	h.magic = JHDR_MAGIC;
+	h.version = JVERSION;
+	h.block_size = BLOCK;
 	h.csum = abi_fs_csum((const uint64_t *)&h, WORDS(h));
 	return journal_pwrite_all(fd, &h, sizeof(h), 0);
 }

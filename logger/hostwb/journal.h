@@ -44,8 +44,12 @@ enum journal_state {
 struct journal_status {
 	enum journal_state state;
 	uint64_t epoch;		  /* the image's epoch after recovery: the last valid
-				     transaction's, else base_epoch */
+				     transaction's, else base_epoch (an epoch of the run
+				     that committed it; every run counts from 1) */
 	uint64_t base_epoch;	  /* the image's epoch at the last checkpoint */
+	uint64_t txn;		  /* the image's transaction after recovery: commits this
+				     image's journal ever made, over every run */
+	uint64_t base_txn;	  /* the image's transaction at the last checkpoint */
 	uint64_t transactions;	  /* valid transactions to replay */
 	uint64_t extents, blocks; /* over those transactions */
 	uint64_t torn_bytes;	  /* bytes after the last valid transaction, discarded */
@@ -64,8 +68,13 @@ struct iovec;
 struct journal {
 	int image_fd, fd;
 	uint64_t image_blocks;
-	uint64_t epoch;		   /* last committed epoch */
+	uint8_t uuid[16];	   /* the image's identity, in the journal's header */
+	uint64_t epoch;		   /* the epoch the image holds: the last committed, by
+				      this opener or the run before it */
+	uint64_t run_epoch;	   /* last epoch committed since journal_open (0: none) */
 	uint64_t base_epoch;	   /* epoch of the last checkpoint */
+	uint64_t txn;		   /* transactions ever committed to this image */
+	uint64_t base_txn;	   /* txn at the last checkpoint */
 	uint64_t generation;	   /* the header's; every transaction carries it */
 	uint64_t seq;		   /* transactions since the checkpoint */
 	uint64_t end;		   /* journal append offset (its size) */
@@ -90,17 +99,22 @@ struct journal {
  * Open (creating it CLEAN at epoch 0 if absent) the journal of the image
  * open read-write at image_fd whose path is image_path, first recovering
  * whatever a previous run left, so that on return the journal is clean,
- * j->epoch is the epoch the image holds and j->stats are zero.  The journal
- * is locked (flock) against other openers until journal_close.  Returns 0,
- * or -errno with a one-line reason in why: -EPROTO for a journal that is not
- * ours or belongs to an image of another size, -EBUSY when another process
- * has it open, -ENODEV for a journal path that is not a regular file.
+ * j->epoch and j->txn say what the image holds and j->stats are zero.  A
+ * new journal records the image's identity (dsfs_identity: its UUID, or
+ * none for a file that is not DSFS); an existing one must carry the same.
+ * The journal is locked (flock) against other openers until journal_close.
+ * Returns 0, or -errno with a one-line reason in why: -EPROTO for a journal
+ * that is not ours or belongs to another image (another identity or size),
+ * -EBUSY when another process has it open, -ENODEV for a journal path that
+ * is not a regular file.
  */
 int journal_open(struct journal *j, const char *image_path, int image_fd, char *why, size_t whylen);
 
 /*
  * Commit the n extents (n may be 0: the transaction then only records the
- * epoch) as epoch `epoch` > j->epoch.  Extents must lie inside the image,
+ * epoch) as transaction j->txn + 1, labelled with the run's epoch `epoch`:
+ * after the epoch of the last commit since journal_open (any epoch >= 1
+ * for the first, so every run may count its epochs from 1).  Extents must lie inside the image,
  * sorted by block, not overlapping; anything else is refused with -EINVAL
  * before any I/O.  The pages must not change until this returns: their
  * checksums are taken before they are written.  When it returns 0 the epoch
@@ -133,9 +147,9 @@ void journal_close(struct journal *j);
 /*
  * Inspect the journal of image_path without changing anything.  Returns 0
  * with *st filled (JOURNAL_NONE when there is no journal file), or -errno
- * with why: -EPROTO for a journal that is not ours or belongs to an image of
- * another size, -EBUSY when a writer has it open, -ENODEV for a non-regular
- * image or journal.
+ * with why: -EPROTO for a journal that is not ours or belongs to another
+ * image (another identity or size, and why says what to do), -EBUSY when a writer has it open,
+ * -ENODEV for a non-regular image or journal.
  */
 int journal_inspect(const char *image_path, struct journal_status *st, char *why, size_t whylen);
 
@@ -156,7 +170,7 @@ int journal_path(const char *image_path, char *buf, size_t len);
 /*
  * What a failure of the functions above means (util/fail.h), by the
  * refusals they document: a journal that is not ours or belongs to an image
- * of another size means `invalid` (for `recover` an input error, for
+ * of another identity or size means `invalid` (for `recover` an input error, for
  * `verify-image` a failed check); an image or journal that is not a regular
  * file, one in use by another process, or a path that cannot be opened, is
  * an input error in every command; anything else failed in the host's I/O (journal_fail.c).

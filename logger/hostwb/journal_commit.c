@@ -51,9 +51,13 @@ static int usable(struct journal *j, char *why, size_t n)
 static int check_extents(const struct journal *j, uint64_t epoch, const struct journal_extent *ext,
 			 size_t n, uint64_t *data, char *why, size_t whylen)
 {
-	if (epoch <= j->epoch)
-		return refuse(why, whylen, "epoch %llu is not after the last committed epoch %llu",
-			      epoch, j->epoch, 0);
+	/* Epochs are the run's own: they must rise within one opening, and a
+	 * new run starts again at 1 (the transaction number, not the epoch,
+	 * orders commits across runs). */
+	if (!epoch || epoch <= j->run_epoch)
+		return refuse(why, whylen,
+			      "epoch %llu is not after epoch %llu, the last this run committed",
+			      epoch, j->run_epoch, 0);
 	uint64_t next = 0;
 	*data = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -173,7 +177,8 @@ int journal_commit(struct journal *j, uint64_t epoch, const struct journal_exten
 	}
 	j->end += bytes;
 	j->seq++;
-	j->epoch = epoch;
+	j->txn++;
+	j->epoch = j->run_epoch = epoch;
 	j->stats.commits++;
 	j->stats.journal_bytes += bytes;
 
@@ -212,13 +217,18 @@ int journal_checkpoint(struct journal *j, char *why, size_t whylen)
 	 * transaction is dead even if the truncate never reaches the disk, and
 	 * cannot be read as part of the new chain whatever its seq and epoch. */
 	j->stats.syncs++;
-	if ((ret = journal_write_header(j->fd, j->image_blocks, j->epoch, j->generation + 1)) ||
-	    (ret = journal_fdatasync(j->fd))) {
+	struct jhdr h = {.image_blocks = j->image_blocks,
+			 .base_epoch = j->epoch,
+			 .generation = j->generation + 1,
+			 .base_txn = j->txn};
+	memcpy(h.uuid, j->uuid, sizeof(h.uuid));
+	if ((ret = journal_write_header(j->fd, &h)) || (ret = journal_fdatasync(j->fd))) {
 		journal_why_at(why, whylen, ret, j->path, "cannot write the header");
 		goto broken;
 	}
 	j->generation++;
 	j->base_epoch = j->epoch;
+	j->base_txn = j->txn;
 	j->seq = 0;
 	if ((ret = journal_truncate(j->fd, BLOCK))) {
 		journal_why_at(why, whylen, ret, j->path, "cannot truncate");

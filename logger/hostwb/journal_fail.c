@@ -15,7 +15,7 @@ enum ds_fail journal_fail(int err, enum ds_fail invalid)
 	case -EPROTO: /* not a dirtyscope journal, or another image's */
 		return invalid;
 	case -ENODEV: /* not a regular file: an input error in every command */
-	case -EBUSY: /* in use by another process (the journal's or the image's lock) */
+	case -EBUSY:  /* in use by another process (the journal's or the image's lock) */
 	case -ENOENT:
 	case -EACCES:
 	case -EPERM:

@@ -4,7 +4,8 @@
  * and the I/O both do through the tests' crash point.
  *
  * Journal file layout, in 4 KiB blocks:
- *   block 0      header (struct jhdr): image size, base epoch, generation
+ *   block 0      header (struct jhdr): the image's identity and size, what
+ *                the image holds durably (transaction and epoch), generation
  *   then         transactions back to back, each
  *                  table blocks  struct jtable, then struct jext per extent
  *                  data blocks   every extent's pages, in table order
@@ -12,7 +13,12 @@
  * Everything is checksummed with abi_fs_csum (DSFS's word-wise FNV-1a), so
  * recovery believes a transaction only when every byte of its table and
  * data is intact, it carries the header's generation and it continues the
- * chain (seq + 1, a later epoch).
+ * chain (seq + 1, and a later epoch than the transaction before it).
+ *
+ * Two counters, never confused: a transaction number counts every commit
+ * this image's journal ever made (base_txn + seq), across runs and
+ * checkpoints; an epoch is the run's own, a label that starts again at 1
+ * with every run and orders transactions only within one chain.
  */
 #ifndef LOGGER_JOURNAL_INT_H
 #define LOGGER_JOURNAL_INT_H
@@ -26,7 +32,7 @@
 #define JHDR_MAGIC    0x314c4e524a534400ULL /* "\0DSJRNL1" */
 #define JTABLE_MAGIC  0x454c424154534400ULL /* "\0DSTABLE" */
 #define JCOMMIT_MAGIC 0x54494d4d4f434400ULL /* "\0DCOMMIT" */
-#define JVERSION      2
+#define JVERSION      3
 #define BLOCK	      JOURNAL_BLOCK
 #define BLOCK_WORDS   (BLOCK / 8)
 
@@ -35,8 +41,10 @@ struct jhdr {
 	uint32_t version;
 	uint32_t block_size;
 	uint64_t image_blocks;
-	uint64_t base_epoch; /* the epoch the image holds durably */
+	uint64_t base_epoch; /* the epoch (run's label) of the transaction base_txn */
 	uint64_t generation; /* every transaction of this journal carries it */
+	uint64_t base_txn;   /* transactions the image holds durably: seq counts on from it */
+	uint8_t uuid[16];    /* the identity of the image (abi_fs_super.uuid) */
 	uint64_t csum;	     /* of the words above */
 };
 
@@ -64,7 +72,8 @@ struct jcommit {
 	uint64_t csum;	     /* of the words above */
 };
 
-_Static_assert(sizeof(struct jhdr) == 48, "journal header layout");
+_Static_assert(sizeof(struct jhdr) == 72, "journal header layout");
+_Static_assert(__builtin_offsetof(struct jhdr, csum) == 64, "journal header layout");
 _Static_assert(sizeof(struct jtable) == 48, "journal table layout");
 _Static_assert(sizeof(struct jext) == 24, "journal extent layout");
 _Static_assert(sizeof(struct jcommit) == 56, "journal commit layout");
@@ -96,8 +105,9 @@ int journal_fdatasync(int fd);
 int journal_truncate(int fd, uint64_t len);
 int journal_sync_dir_of(const char *path);
 
-/* Write the header (struct jhdr) with its checksum at offset 0; no sync. */
-int journal_write_header(int fd, uint64_t image_blocks, uint64_t base_epoch, uint64_t generation);
+/* Write the header h (magic, version, block size and checksum filled in
+ * here) at offset 0; no sync. */
+int journal_write_header(int fd, const struct jhdr *h);
 
 /* ---- shared by commit and recovery ---- */
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "abi/fs.h"
+#include "fs/dsfs.h"
 #include "logger/hostwb/journal_int.h"
 #include "util/filelock.h"
 #include "util/io.h"
@@ -77,10 +78,13 @@ static int read_header(int fd, struct jhdr *h, char *why, size_t n)
 	return 0;
 }
 
-/* A new journal: CLEAN at epoch 0, generation 1, its name durable. */
-static int create(int fd, const char *path, uint64_t image_blocks)
+/* A new journal for the image of identity uuid: CLEAN at epoch and
+ * transaction 0, generation 1, its name durable. */
+static int create(int fd, const char *path, uint64_t image_blocks, const uint8_t uuid[16])
 {
-	int ret = journal_write_header(fd, image_blocks, 0, 1);
+	struct jhdr h = {.image_blocks = image_blocks, .generation = 1};
+	memcpy(h.uuid, uuid, sizeof(h.uuid));
+	int ret = journal_write_header(fd, &h);
 	if (!ret)
 		ret = journal_truncate(fd, BLOCK);
 	if (!ret)
@@ -225,9 +229,12 @@ static int scan(struct reader *r, struct journal_status *st, int replay)
 {
 	uint64_t off = BLOCK;
 	st->base_epoch = st->epoch = r->h.base_epoch;
+	st->base_txn = st->txn = r->h.base_txn;
 	while (off < r->size) {
 		struct tx tx = {0};
-		int ok = read_tx(r, off, st->transactions + 1, st->epoch, &tx);
+		/* The chain's first epoch may be any: a run counts from 1 again. */
+		int ok =
+		    read_tx(r, off, st->transactions + 1, st->transactions ? st->epoch : 0, &tx);
 		if (ok < 0)
 			return ok;
 		if (!ok)
@@ -238,6 +245,7 @@ static int scan(struct reader *r, struct journal_status *st, int replay)
 		st->extents += tx.nr_extents;
 		st->blocks += tx.data_blocks;
 		st->epoch = tx.epoch;
+		st->txn++;
 		off += tx.bytes;
 	}
 	st->torn_bytes = r->size > off ? r->size - off : 0;
@@ -248,37 +256,63 @@ static int scan(struct reader *r, struct journal_status *st, int replay)
 }
 
 /*
+ * A journal replays only onto the image it was written for: one re-created
+ * by mkimage since (a new identity) or another image put in its place must
+ * never receive its epochs.  The size is checked too, for images without an
+ * identity.
+ */
+static int same_image(const struct reader *r, const uint8_t uuid[16], const char *path, char *why,
+		      size_t n)
+{
+	char mine[DSFS_UUID_STR], theirs[DSFS_UUID_STR];
+	if (memcmp(r->h.uuid, uuid, sizeof(r->h.uuid))) {
+		snprintf(why, n,
+			 "journal: written for another image (identity %s, this one is %s): "
+			 "if this image was re-created on purpose, remove %s",
+			 dsfs_uuid_str(r->h.uuid, theirs), dsfs_uuid_str(uuid, mine),
+			 strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+		return -EPROTO;
+	}
+	if (r->h.image_blocks != r->image_blocks) {
+		snprintf(why, n, "journal: written for an image of %llu blocks, this one has %llu",
+			 (unsigned long long)r->h.image_blocks,
+			 (unsigned long long)r->image_blocks);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
  * Find the journal's state and, with `fix`, recover: replay every valid
  * transaction, fdatasync the image, then start a new generation at the last
- * epoch and cut the journal back to its header.  *generation receives the
- * header's generation afterwards.
+ * transaction and cut the journal back to its header.  *hdr receives the
+ * header as it is afterwards (identity, base transaction, generation).
  */
 static int examine(int fd, int image_fd, const char *path, struct journal_status *st, int fix,
-		   uint64_t *generation, char *why, size_t n)
+		   struct jhdr *hdr, char *why, size_t n)
 {
 	struct reader r = {.fd = fd, .image_fd = image_fd};
+	uint8_t uuid[16];
 	memset(st, 0, sizeof(*st));
 	int ret = image_blocks_of(image_fd, &r.image_blocks);
+	if (!ret)
+		ret = dsfs_identity(image_fd, uuid);
 	if (ret)
-		return journal_why_at(why, n, ret, path, "cannot stat the image");
+		return journal_why_at(why, n, ret, path, "cannot read the image");
 	struct stat js;
 	if (fstat(fd, &js))
 		return journal_why(why, n, -errno, path);
 	r.size = (uint64_t)js.st_size;
 	if (r.size == 0) { /* created, header never written: nothing committed */
 		st->state = JOURNAL_CLEAN;
-		*generation = 1;
-		ret = fix ? create(fd, path, r.image_blocks) : 0;
+		*hdr = (struct jhdr){.image_blocks = r.image_blocks, .generation = 1};
+		memcpy(hdr->uuid, uuid, sizeof(uuid));
+		ret = fix ? create(fd, path, r.image_blocks, uuid) : 0;
 		return ret ? journal_why_at(why, n, ret, path, "cannot create") : 0;
 	}
-	if ((ret = read_header(fd, &r.h, why, n)))
+	if ((ret = read_header(fd, &r.h, why, n)) || (ret = same_image(&r, uuid, path, why, n)))
 		return ret;
-	if (r.h.image_blocks != r.image_blocks) {
-		snprintf(why, n, "journal: written for an image of %llu blocks, this one has %llu",
-			 (unsigned long long)r.h.image_blocks, (unsigned long long)r.image_blocks);
-		return -EPROTO;
-	}
-	*generation = r.h.generation;
+	*hdr = r.h;
 	r.buf = malloc(CHUNK_BLOCKS * BLOCK);
 	if (!r.buf)
 		return journal_why_at(why, n, -ENOMEM, path, "cannot read the transactions");
@@ -296,11 +330,15 @@ static int examine(int fd, int image_fd, const char *path, struct journal_status
 		journal_why_at(why, n, ret, path, "cannot fdatasync the image");
 		goto out;
 	}
-	ret = journal_write_header(fd, r.image_blocks, st->epoch, r.h.generation + 1);
+	struct jhdr h = r.h;
+	h.base_epoch = st->epoch;
+	h.base_txn = st->txn;
+	h.generation = r.h.generation + 1;
+	ret = journal_write_header(fd, &h);
 	if (!ret)
 		ret = journal_fdatasync(fd);
 	if (!ret) {
-		*generation = r.h.generation + 1;
+		*hdr = h;
 		ret = journal_truncate(fd, BLOCK);
 	}
 	if (ret)
@@ -350,7 +388,7 @@ static int examine_path(const char *image_path, int fix, struct journal_status *
 			size_t whylen)
 {
 	int image_fd = -1, fd = -1;
-	uint64_t gen;
+	struct jhdr hdr;
 	memset(st, 0, sizeof(*st));
 	int ret = open_pair(image_path, fix, &image_fd, &fd, why, whylen);
 	if (ret == 1) {
@@ -361,7 +399,7 @@ static int examine_path(const char *image_path, int fix, struct journal_status *
 		return ret;
 	char path[4096];
 	journal_path(image_path, path, sizeof(path));
-	ret = examine(fd, image_fd, path, st, fix, &gen, why, whylen);
+	ret = examine(fd, image_fd, path, st, fix, &hdr, why, whylen);
 	close(fd);
 	close(image_fd);
 	return ret;
@@ -392,16 +430,20 @@ int journal_open(struct journal *j, const char *image_path, int image_fd, char *
 	if (j->fd < 0)
 		return journal_why(why, whylen, -errno, j->path);
 	struct journal_status st;
+	struct jhdr h;
 	if (!(ret = regular(j->fd, j->path, why, whylen)) &&
 	    !(ret = lock(j->fd, LOCK_EX, j->path, why, whylen)) &&
-	    !(ret = examine(j->fd, image_fd, j->path, &st, 1, &j->generation, why, whylen)) &&
+	    !(ret = examine(j->fd, image_fd, j->path, &st, 1, &h, why, whylen)) &&
 	    (ret = image_blocks_of(image_fd, &j->image_blocks)))
 		journal_why_at(why, whylen, ret, j->path, "cannot stat the image");
 	if (ret) {
 		journal_close(j);
 		return ret;
 	}
+	j->generation = h.generation;
+	memcpy(j->uuid, h.uuid, sizeof(j->uuid));
 	j->epoch = j->base_epoch = st.epoch;
+	j->txn = j->base_txn = st.txn;
 	j->end = BLOCK;
 	j->checkpoint_bytes = DEFAULT_CHECKPOINT_BYTES;
 	return 0;

@@ -126,8 +126,9 @@ struct migrate_stats {
  * Strings are NUL-padded; the receiver checks every field.  Version 2: the
  * image is named by its file name only, never the source's path, and its
  * size travels with it; the destination picks the disk itself (--image or
- * --disk-dir, docs/migration.md#security). */
-#define MIGRATE_CFG_VERSION 2
+ * --disk-dir, docs/migration.md#security).  Version 3: and its identity,
+ * which the destination's disk must carry. */
+#define MIGRATE_CFG_VERSION 3
 struct migrate_hello_cfg {
 	uint32_t version; /* MIGRATE_CFG_VERSION */
 	uint32_t flags;	  /* MIGRATE_CFG_F_* */
@@ -139,11 +140,12 @@ struct migrate_hello_cfg {
 	uint64_t cache_pages, sync_every;
 	char workload_name[32];
 	char policy_name[16];
-	char image[1024];    /* the disk's file name, no directory ("" if none) */
-	uint64_t image_size; /* its size in bytes (0 if none) */
+	char image[1024];	/* the disk's file name, no directory ("" if none) */
+	uint64_t image_size;	/* its size in bytes (0 if none) */
+	uint8_t image_uuid[16]; /* its identity (abi_fs_super.uuid; zero: none) */
 };
 #define MIGRATE_CFG_F_DISK 1u
-_Static_assert(sizeof(struct migrate_hello_cfg) == 1168, "migration config layout");
+_Static_assert(sizeof(struct migrate_hello_cfg) == 1184, "migration config layout");
 
 /* The session's own state: where the guest is in its epochs. */
 #define MIGRATE_SESSION_VERSION 1
@@ -203,10 +205,11 @@ const struct migrate_stats *migout_stats(const struct migout *mo);
 void migout_destroy(struct migout *mo);
 
 /* Fill the HELLO config of a run: image is the disk's path (NULL: none),
- * of which only the file name is sent, with its size image_size. */
+ * of which only the file name is sent, with its size image_size and its
+ * identity image_uuid (16 bytes). */
 void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload *wl,
 			uint64_t mem_bytes, const char *workload_name, const char *policy_name,
-			const char *image, uint64_t image_size);
+			const char *image, uint64_t image_size, const uint8_t *image_uuid);
 
 /* ---- destination ---- */
 

@@ -25,7 +25,7 @@
 
 void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload *wl,
 			uint64_t mem_bytes, const char *workload_name, const char *policy_name,
-			const char *image, uint64_t image_size)
+			const char *image, uint64_t image_size, const uint8_t *image_uuid)
 {
 	memset(c, 0, sizeof(*c));
 	c->version = MIGRATE_CFG_VERSION;
@@ -52,6 +52,7 @@ void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload 
 		c->flags |= MIGRATE_CFG_F_DISK;
 		snprintf(c->image, sizeof(c->image), "%s", base ? base + 1 : image);
 		c->image_size = image_size;
+		memcpy(c->image_uuid, image_uuid, sizeof(c->image_uuid));
 	}
 }
 

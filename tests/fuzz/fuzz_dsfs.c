@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= sizeof(meta)) {
 		memcpy(&meta, data, sizeof(meta));
 		uint64_t dev;
-		memcpy(&dev, &meta.sb.reserved[0], sizeof(dev)); /* any 8 bytes do */
+		memcpy(&dev, &meta.sb.uuid[0], sizeof(dev)); /* any 8 bytes do */
 		(void)abi_fs_check(&meta, dev, &reason);
 	}
 
