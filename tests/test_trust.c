@@ -9,8 +9,9 @@
  *                --disk-dir, with --disk-dir and a name holding '/' or '..',
  *                or a symbolic link in DIR; the named file is byte for byte
  *                what it was, and the NACK the peer reads names no file.
- *                An --image that is not DSFS, or not the source's size, is
- *                refused too; --disk-dir with the right name migrates.
+ *                An --image that is not DSFS, not the source's size, or
+ *                another image of that size (another identity) is refused
+ *                too; --disk-dir with the right name migrates.
  *   address      tcp on anything but loopback needs --allow-remote (2).
  *   unix socket  a stale one (its receiver killed) is replaced; one that
  *                somebody listens on is refused (2) and that listener keeps
@@ -338,6 +339,16 @@ static void test_image_not_dsfs(void)
 	CHECK(same_bytes(small, swant, slen), "%s changed", small);
 	unlink(small);
 	free(swant);
+	/* Valid DSFS of the source's size, but another image (made alike,
+	 * so only its identity differs): refused, untouched. */
+	char other[160];
+	path_in(other, sizeof(other), "other.img");
+	mkimage(other, "1M");
+	uint8_t *owant = slurp_file(other, &slen);
+	replay_refused(stream, ARGS("--image", other), "is another image (identity");
+	CHECK(same_bytes(other, owant, slen), "%s changed", other);
+	unlink(other);
+	free(owant);
 	/* A device is not a disk here either. */
 	replay_refused(stream, ARGS("--image", "/dev/null"), "not a regular file");
 }
@@ -526,7 +537,8 @@ static const struct ds_case kvm_cases[] = {
     {"a HELLO naming another file, no --image: refused, the file untouched",
      test_hello_names_a_file},
     {"--disk-dir: names with '/' or '..', a symbolic link: refused", test_disk_dir_names},
-    {"--image not DSFS, or not the source's size: refused, untouched", test_image_not_dsfs},
+    {"--image not DSFS, not the source's size or another image: refused, untouched",
+     test_image_not_dsfs},
     {"--disk-dir with the source's file name: migrates", test_disk_dir_migrates},
     {NULL, NULL},
 };
