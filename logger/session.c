@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/log.h"
 #include "logger/verify/oracle.h"
@@ -386,6 +387,19 @@ static int session_load(void *ctx, const struct migrate_session_state *st, char 
 	return 0;
 }
 
+/* The disk the device opened is the file the caller checked (receive's
+ * DSFS, size and identity checks), not one put at its path since. */
+static int same_file(int fd, const struct session_config *cfg)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_dev == cfg->image_dev && (uint64_t)st.st_ino == cfg->image_ino)
+		return 0;
+	log_err("%s: another file took its place after it was checked", cfg->image_path);
+	return -ESTALE;
+}
+
 /* Source: the engine that sends the guest away once the chosen epoch ends. */
 static int migrate_setup(struct session *s)
 {
@@ -470,6 +484,10 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	if (cfg->image_path && (ret = vm_attach_blk(&s.vm, cfg->image_path))) {
 		failed(&s, DS_FAIL_USAGE, ret); /* the image cannot serve as the disk */
+		goto out_vm;
+	}
+	if (cfg->image_path && cfg->image_pinned && (ret = same_file(s.vm.blk->fd, cfg))) {
+		failed(&s, DS_FAIL_USAGE, ret);
 		goto out_vm;
 	}
 	/* The disk is this run's to write: lock it against every other writer

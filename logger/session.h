@@ -23,7 +23,11 @@ struct session_config {
 	struct dlog_config dlog;
 	const char *workload_name;
 	struct boot_workload wl;
-	const char *image_path;	 /* virtio-blk disk; required by file workloads */
+	const char *image_path; /* virtio-blk disk; required by file workloads */
+	/* With image_pinned, the disk must be the file (st_dev, st_ino) the
+	 * caller checked: a file put at image_path since is refused. */
+	bool image_pinned;
+	uint64_t image_dev, image_ino;
 	const char *policy_name; /* file workloads: the policy's name, for outputs */
 	uint64_t mem_bytes;
 	bool verify;

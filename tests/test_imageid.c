@@ -15,6 +15,8 @@
  *                   epochs start again at 1, and verify-image passes.
  *   identity        mkimage --check prints the image's identity; two images
  *                   made alike have different ones.
+ *   pinned disk     a session told to use the file receive checked refuses
+ *                   another file at that path, and runs on the right one.
  *
  * The stale journal is made with the journal library on a real image; the
  * runs boot a guest and need /dev/kvm (without it the suite exits 77).
@@ -37,6 +39,8 @@
 
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
+#include "logger/session.h"
+#include "tests/lib/ds_session.h"
 
 #define CHECK DS_CHECK
 
@@ -268,6 +272,42 @@ static void test_identity(void)
 	unlink(b);
 }
 
+/*
+ * receive pins the disk it checked (dev, ino): a file put at that path
+ * between its checks and the device's open is refused.  The swap is made
+ * by pinning a file other than the one at the path; the same file passes.
+ */
+static void test_pinned_disk(void)
+{
+	char image[160], other[160];
+	path_in(image, sizeof(image), "pin.img");
+	path_in(other, sizeof(other), "pin-other.img");
+	CU_ASSERT_EQUAL_FATAL(ds_file_image(image, ABI_WL_DB, 16), 0);
+	CU_ASSERT_EQUAL_FATAL(ds_file_image(other, ABI_WL_DB, 16), 0);
+	struct stat st_img, st_other;
+	CU_ASSERT_FATAL(stat(image, &st_img) == 0 && stat(other, &st_other) == 0);
+	for (int swapped = 0; swapped < 2; swapped++) {
+		const struct stat *pin = swapped ? &st_other : &st_img;
+		struct session_config cfg;
+		enum ds_fail fail = DS_FAIL_NONE;
+		ds_file_config(&cfg, image, ABI_WL_DB, ABI_POLICY_WP, 16, 2, 4, NULL);
+		cfg.image_pinned = true;
+		cfg.image_dev = (uint64_t)pin->st_dev;
+		cfg.image_ino = (uint64_t)pin->st_ino;
+		cfg.fail = &fail;
+		struct run_summary sum;
+		int ret = session_run(&cfg, &sum);
+		if (swapped)
+			CHECK(ret != 0 && fail == DS_FAIL_USAGE,
+			      "a swapped disk: session_run %d, category %d", ret, fail);
+		else
+			CHECK(ret == 0 && fail == DS_FAIL_NONE,
+			      "the checked disk: session_run %d, category %d", ret, fail);
+	}
+	unlink(image);
+	unlink(other);
+}
+
 static const struct ds_case plain_cases[] = {
     {"every image gets its own identity; a copy keeps it", test_identity},
     {NULL, NULL},
@@ -277,6 +317,7 @@ static const struct ds_case kvm_cases[] = {
     {"a replaced image's journal: removed by mkimage, refused by every command",
      test_stale_journal},
     {"host writeback runs again on one image; transactions count on", test_twice},
+    {"a disk swapped after receive checked it is refused", test_pinned_disk},
     {NULL, NULL},
 };
 

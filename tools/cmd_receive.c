@@ -96,11 +96,13 @@ static const struct option options[] = {
  * a path from the stream (which nothing authenticates).  --image FILE, or
  * the file in --disk-dir DIR named as HELLO names the source's image: a
  * plain file name, opened without following a symbolic link.  Either must
- * be a regular file holding valid DSFS of the source's image size.  Fills
- * path; returns 0, or -1 with the reason printed.
+ * be a regular file holding valid DSFS of the source's image size and
+ * identity.  Fills path and *checked (the file that passed, which the
+ * session then insists on: a file swapped in at path later is refused);
+ * returns 0, or -1 with the reason printed.
  */
 static int receive_disk(const struct migrate_hello_cfg *h, const char *image, const char *dir,
-			char *path, size_t pathlen)
+			char *path, size_t pathlen, struct stat *checked)
 {
 	const char *name = h->image;
 	struct dsfs_image img;
@@ -169,6 +171,7 @@ static int receive_disk(const struct migrate_hello_cfg *h, const char *image, co
 		log_err("incoming migration refused: %s: %s", path, strerror(errno));
 		return -1;
 	}
+	*checked = st;
 	return 0;
 }
 
@@ -293,15 +296,19 @@ enum ds_fail cmd_receive(int argc, char **argv)
 	if (migin_open(&in, fd))
 		goto out;
 	if (in.cfg.flags & MIGRATE_CFG_F_DISK) {
-		if (receive_disk(&in.cfg, image, disk_dir, disk, sizeof(disk))) {
+		struct stat checked;
+		if (receive_disk(&in.cfg, image, disk_dir, disk, sizeof(disk), &checked)) {
 			/* Input, not platform: this side's disk cannot serve. */
 			migctl_send(fd, MIGCTL_NACK, 0, NO_DISK);
 			in.nacked = true;
 			fail = DS_FAIL_USAGE;
 			goto out;
 		}
+		cfg.image_pinned = true;
+		cfg.image_dev = (uint64_t)checked.st_dev;
+		cfg.image_ino = (uint64_t)checked.st_ino;
 	} else if (image || disk_dir) {
-		fprintf(stderr, "dirtyscope: %s: the incoming guest has no disk; ignored\n",
+		log_err("%s: the incoming guest has no disk; ignored",
 			image ? "--image" : "--disk-dir");
 	}
 	session_config_incoming(&cfg, &in, in.cfg.flags & MIGRATE_CFG_F_DISK ? disk : NULL);

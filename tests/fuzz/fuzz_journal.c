@@ -5,7 +5,8 @@
  * recomputed as journal_commit.c writes them, so the fuzzer reaches the
  * checks behind them.  Checked: inspect and recover see the same journal
  * (same result, same status), recovery never changes the image's size, and
- * after a recovery the journal inspects clean at the recovered epoch.
+ * after a recovery the journal inspects clean at the recovered epoch and
+ * transaction.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "logger/hostwb/journal_int.h"
 
 #define IMAGE_BLOCKS 8 /* gen_seeds.c writes its journals for this image */
-#define MAX_JOURNAL (64 * BLOCK)
+#define MAX_JOURNAL  (64 * BLOCK)
 
 static char image[64], jpath[80];
 
@@ -89,6 +90,7 @@ static void put_file(const char *path, const void *p, size_t len)
 static int same(const struct journal_status *a, const struct journal_status *b)
 {
 	return a->state == b->state && a->epoch == b->epoch && a->base_epoch == b->base_epoch &&
+	       a->txn == b->txn && a->base_txn == b->base_txn &&
 	       a->transactions == b->transactions && a->extents == b->extents &&
 	       a->blocks == b->blocks && a->torn_bytes == b->torn_bytes;
 }
@@ -131,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r2 == 0) {
 		if (journal_inspect(image, &after, why, sizeof(why)) ||
 		    (after.state != JOURNAL_CLEAN && after.state != JOURNAL_NONE) ||
-		    (after.state == JOURNAL_CLEAN && after.epoch != rec.epoch))
+		    (after.state == JOURNAL_CLEAN &&
+		     (after.epoch != rec.epoch || after.txn != rec.txn)))
 			abort(); /* recovery left something to recover */
 	}
 	unlink(jpath);
