@@ -306,6 +306,10 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 	char files[128], list[128];
 
 	wl_list(WL_FILE, ", ", ", ", files, sizeof(files));
+	/* compare has no default workload: name what is missing, not the
+	 * anonymous default the user never chose. */
+	if (cmd->compare && !a->workload_name)
+		return usage_error("compare: --workload is required (a file workload: %s)", files);
 	if (cmd->compare && (!file_world || selftest(wl)))
 		return usage_error("compare: --workload %s: compare needs a file workload (%s)",
 				   wl_name_of(wl), files);
