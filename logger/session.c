@@ -227,6 +227,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	s->log_entries = 0;
 	s->ring_full = 0;
 	s->epoch++;
+	s->dlog.epoch = s->epoch;
 	s->epoch_start_ns = time_now_ns();
 	/* The test hook (session.h): the guest is running its epochs now. */
 	if (s->epoch == 2 && s->cfg->test_kvm_fail)
@@ -384,6 +385,7 @@ static int session_load(void *ctx, const struct migrate_session_state *st, char 
 		}
 	}
 	s->epoch = st->epoch;
+	s->dlog.epoch = s->epoch;
 	return 0;
 }
 

@@ -10,7 +10,10 @@
  *     publishing entries at KVM's dirty index and resetting them as
  *     KVM_RESET_DIRTY_RINGS would.  Simple collection, stopping at the first
  *     unpublished entry, wrap-around, a completely full ring, duplicates,
- *     two slots, bad entries (-EIO, left unconsumed) and out == NULL.
+ *     two slots, bad entries (-EIO, left unconsumed) and out == NULL;
+ *   - dlog_ring_overflow_msg: where (boot or epoch N), the size that would
+ *     have held it, doubled past twice what was seen, capped by KVM's
+ *     largest ring, and bitmap advice when no ring can hold it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,6 +22,7 @@
 #include <linux/kvm.h>
 
 #include "tests/lib/ds_test.h"
+#include "logger/dlog/dlog.h"
 #include "logger/dlog/frameset.h"
 #include "logger/dlog/harvest.h"
 
@@ -511,6 +515,36 @@ static void test_ring_null_out(void)
 	CU_ASSERT_EQUAL(fetch, RING_N + 2);
 }
 
+/* ---- the ring overflow message ---------------------------------------- */
+
+static void test_overflow_msg(void)
+{
+	char m[512];
+	/* At boot: no earlier harvest to name, four times the ring advised. */
+	dlog_ring_overflow_msg(m, sizeof(m), 256, 65536, 256, 0, 0, false);
+	CU_ASSERT(strstr(m, "overflow at boot:") != NULL);
+	CU_ASSERT(strstr(m, "ring of 256 entries filled up") != NULL);
+	CU_ASSERT(strstr(m, "at least 256 entries") != NULL);
+	CU_ASSERT(strstr(m, "largest harvest") == NULL);
+	CU_ASSERT(strstr(m, "try --ring-entries 1024 or more") != NULL);
+	/* In an epoch, wrapped: four times the ring is under twice what was
+	 * seen, so the advice doubles until it is not (2 * 5000 -> 16384). */
+	dlog_ring_overflow_msg(m, sizeof(m), 2048, 65536, 5000, 4077, 7, true);
+	CU_ASSERT(strstr(m, "overflow in epoch 7:") != NULL);
+	CU_ASSERT(strstr(m, "2048 entries wrapped") != NULL);
+	CU_ASSERT(strstr(m, "at least 5000 entries") != NULL);
+	CU_ASSERT(strstr(m, "largest harvest before took 4077") != NULL);
+	CU_ASSERT(strstr(m, "try --ring-entries 16384 or more") != NULL);
+	/* Past KVM's largest ring: that ring, or a bitmap mode. */
+	dlog_ring_overflow_msg(m, sizeof(m), 32768, 65536, 32768, 100, 2, false);
+	CU_ASSERT(strstr(m, "try --ring-entries 65536 (this KVM's largest)") != NULL);
+	/* Already the largest: only a bitmap mode. */
+	dlog_ring_overflow_msg(m, sizeof(m), 65536, 65536, 65536, 100, 2, false);
+	CU_ASSERT(strstr(m, "no ring this KVM allows holds it: use --log bitmap or clear") != NULL);
+	/* One line, whatever the numbers. */
+	CU_ASSERT(strchr(m, '\n') == NULL);
+}
+
 static const struct ds_case cases[] = {
     {"frameset add and dedupe", test_frameset_add_dedupe},
     {"frameset out of range", test_frameset_range},
@@ -532,6 +566,7 @@ static const struct ds_case cases[] = {
     {"ring bad offset", test_ring_bad_offset},
     {"ring bad as_id", test_ring_bad_as_id},
     {"ring out NULL", test_ring_null_out},
+    {"ring overflow message", test_overflow_msg},
     {NULL, NULL},
 };
 

@@ -68,7 +68,25 @@ struct dlog {
 	 * ring KVM overran): the run's dirty sets are incomplete, a failed
 	 * check rather than a KVM failure. */
 	bool overflowed;
+	/* Set by the session: the epoch harvests now belong to (0: boot),
+	 * so that an overflow can say where it happened. */
+	uint64_t epoch;
+	/* ring: the most entries one harvest took this run (each harvest
+	 * takes what came since the previous one). */
+	uint32_t ring_peak;
 };
+
+/*
+ * The one-line reason of a dirty ring overflow, into buf: where it happened
+ * (epoch, or boot for epoch 0), the ring's size, at least how many entries
+ * came between two harvests (seen: the published entries found), the
+ * run's largest harvest before it (peak; 0 leaves it out), and what to try: a ring at least
+ * four times the size, up to this KVM's max_entries, else a bitmap mode.
+ * The overwritten entries cannot be counted, so the advice is a lower
+ * bound, and says so.  Pure: tests call it directly.
+ */
+void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t entries, uint32_t max_entries,
+			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped);
 
 /* NULL-terminated table of all modes. */
 extern const struct dlog_mode *const dlog_modes[];

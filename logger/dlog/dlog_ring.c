@@ -109,13 +109,17 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 		stray +=
 		    __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
 	if (n == d->cfg.ring_entries || stray) {
-		log_err("dirty ring overflow: vCPU 0's ring of %u entries %s without stopping at "
-			"its soft limit, so KVM overwrote entries and dirty pages were lost; "
-			"use a larger --ring-entries",
-			d->cfg.ring_entries, stray ? "wrapped" : "filled up");
+		char msg[384];
+		uint64_t max_bytes = (uint64_t)kvm_cap(&d->vm->kvm, ring_cap(&d->vm->kvm));
+		dlog_ring_overflow_msg(msg, sizeof(msg), d->cfg.ring_entries,
+				       (uint32_t)(max_bytes / sizeof(struct kvm_dirty_gfn)),
+				       (uint64_t)n + stray, d->ring_peak, d->epoch, stray != 0);
+		log_err("%s", msg);
 		d->overflowed = true; /* a failed check, not a KVM failure */
 		return -EOVERFLOW;
 	}
+	if ((uint64_t)n > d->ring_peak)
+		d->ring_peak = (uint32_t)n;
 	d->kvm_calls++;
 	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
 	if (reset < 0) {
@@ -129,6 +133,42 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 		return -EIO;
 	}
 	return n;
+}
+
+void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t entries, uint32_t max_entries,
+			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped)
+{
+	char where[48], advice[160], before[80] = "";
+	if (epoch)
+		snprintf(where, sizeof(where), "in epoch %llu", (unsigned long long)epoch);
+	else
+		snprintf(where, sizeof(where), "at boot");
+	/* At least `seen` entries came, and those KVM overwrote are beyond
+	 * counting: four times the ring (and never less than twice what was
+	 * seen) is where to start, not a guarantee. */
+	uint64_t want = (uint64_t)entries * 4;
+	while (want < 2 * seen)
+		want *= 2;
+	if (want <= max_entries)
+		snprintf(advice, sizeof(advice), "try --ring-entries %llu or more",
+			 (unsigned long long)want);
+	else if (entries < max_entries)
+		snprintf(advice, sizeof(advice),
+			 "try --ring-entries %u (this KVM's largest), or --log bitmap or clear",
+			 max_entries);
+	else
+		snprintf(advice, sizeof(advice),
+			 "no ring this KVM allows holds it: use --log bitmap or clear");
+	/* A ring that overflows at boot has no harvest before it to compare. */
+	if (peak)
+		snprintf(before, sizeof(before), "; this run's largest harvest before took %u",
+			 peak);
+	snprintf(buf, len,
+		 "dirty ring overflow %s: vCPU 0's ring of %u entries %s without stopping at "
+		 "its soft limit (at least %llu entries came between two harvests%s), so KVM "
+		 "overwrote entries and dirty pages were lost; %s (docs/platform-notes.md)",
+		 where, entries, wrapped ? "wrapped" : "filled up", (unsigned long long)seen,
+		 before, advice);
 }
 
 static void ring_teardown(struct dlog *d)
