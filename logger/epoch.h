@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "logger/dlog/frameset.h"
+#include "util/fail.h"
 #include "util/report.h"
 #include "vmm/mem.h"
 #include "vmm/stats.h"
@@ -55,6 +56,14 @@ struct epoch_rec {
 	int nr_ext;
 };
 
+/* The image check of a file workload's run (--verify; logger/verify/fileverify.h). */
+enum run_image_check {
+	RUN_IMAGE_NOT_CHECKED = 0, /* no --verify, no disk, or the guest moved away */
+	RUN_IMAGE_PASSED,
+	RUN_IMAGE_FAILED, /* pages differ, or the image is no longer DSFS */
+	RUN_IMAGE_ERROR,  /* the host could not read it: no verdict */
+};
+
 struct run_summary {
 	const char *mode;
 	const char *workload;
@@ -79,6 +88,16 @@ struct run_summary {
 	bool guest_check_failed; /* DONE: the anonymous workload's own data check failed */
 	bool migrated;		 /* the guest moved to a destination and ended here */
 	uint64_t first_epoch;	 /* the guest came in: the first epoch run here (else 0) */
+	/* The verdicts, set before the sinks' summary call, which comes once
+	 * the guest ran, whether the run completed or failed on the way. */
+	bool completed; /* every epoch ran (checks may still have failed) */
+	bool log_overflowed;
+	enum run_image_check image_check;
+	uint64_t image_pages_differ; /* RUN_IMAGE_FAILED with a DSFS image */
+	const char *failed_check;    /* the check that failed the run, or NULL */
+	enum ds_fail fail;	     /* what failed, as the process exits with it */
+	const char *error;	     /* failed: the first error line printed */
+	bool reported;		     /* the sinks got this summary */
 	/* Subsystems' own figures (host writeback, live migration), in the
 	 * order they print; valid during the sinks' summary calls only. */
 	const struct report_ext *ext[REPORT_MAX_EXT];

@@ -35,6 +35,10 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 
 static void table_summary(struct sink *s, const struct run_summary *r)
 {
+	/* A run that failed on the way has said why on stderr; a totals line
+	 * would read as a finished run. */
+	if (!r->completed)
+		return;
 	for (int i = 0; i < r->nr_ext; i++)
 		if (r->ext[i]->table_before_summary)
 			r->ext[i]->table_before_summary(r->ext[i], s->f);
@@ -108,6 +112,32 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 	fflush(f);
 }
 
+static const char *const image_check_names[] = {
+    [RUN_IMAGE_NOT_CHECKED] = "not-checked",
+    [RUN_IMAGE_PASSED] = "passed",
+    [RUN_IMAGE_FAILED] = "failed",
+    [RUN_IMAGE_ERROR] = "error",
+};
+
+/* Every verdict that can fail a run, and how the run ended: a script reads
+ * "exit-code" and "failed-check" rather than re-deriving them. */
+static void json_verdicts(FILE *f, const struct run_summary *r)
+{
+	fprintf(f, ",\"image-check\":\"%s\",\"image-pages-differ\":",
+		image_check_names[r->image_check]);
+	if (r->image_check == RUN_IMAGE_PASSED || r->image_check == RUN_IMAGE_FAILED)
+		fprintf(f, "%" PRIu64, r->image_pages_differ);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"dirty-log-overflow\":%s,\"completed\":%s,\"failed-check\":",
+		r->log_overflowed ? "true" : "false", r->completed ? "true" : "false");
+	json_string_or_null(f, r->failed_check);
+	fprintf(f, ",\"failure\":");
+	json_string_or_null(f, ds_fail_name(r->fail));
+	fprintf(f, ",\"exit-code\":%d,\"error\":", ds_fail_exit(r->fail));
+	json_string_or_null(f, r->error);
+}
+
 static void json_summary(struct sink *s, const struct run_summary *r)
 {
 	FILE *f = s->f;
@@ -134,7 +164,9 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 		r->ring_full_exits, r->kvm_calls, us(r->harvest_ns), (double)r->total_ns / 1e6,
 		r->guest_check_failed ? "\"failed\""
 		: r->migrated	      ? "\"migrated\""
-				      : "\"passed\"");
+		: r->completed	      ? "\"passed\""
+				      : "\"not-checked\"");
+	json_verdicts(f, r);
 	if (r->policy) {
 		fprintf(f, ",\"policy\":");
 		json_string(f, r->policy);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "util/log.h"
+#include "logger/verify/fileverify.h"
 #include "logger/verify/oracle.h"
 #include "logger/guestview/pcview.h"
 #include "fs/dsfs.h"
@@ -451,6 +452,47 @@ static enum ds_fail run_failure(const struct session *s)
 	return DS_FAIL_RUN;
 }
 
+/* The image check (cfg->verify_image): the verdict into the summary.
+ * Returns 0 with a verdict, or -errno when the host could not read the
+ * image (printed), which gives none. */
+static int check_image(struct session *s)
+{
+	long v = fileverify_image(s->cfg->image_path, &s->cfg->wl, stderr);
+	enum ds_fail f = fileverify_fail(v);
+	if (f != DS_FAIL_NONE && f != DS_FAIL_CHECK) {
+		s->sum.image_check = RUN_IMAGE_ERROR;
+		return v < 0 ? (int)v : -EIO;
+	}
+	s->sum.image_check = f ? RUN_IMAGE_FAILED : RUN_IMAGE_PASSED;
+	s->sum.image_pages_differ = v > 0 ? (uint64_t)v : 0;
+	return 0;
+}
+
+/* The summary's verdicts (logger/epoch.h): how the run ended, which check
+ * failed it, and the first error printed on the way. */
+static void summarize(struct session *s)
+{
+	struct run_summary *r = &s->sum;
+	r->log_overflowed = s->dlog.overflowed;
+	r->fail = s->fail;
+	r->failed_check = NULL;
+	if (r->fail == DS_FAIL_CHECK) {
+		/* In the order they are found: the harvests, the journal's
+		 * commits, the guest's own check at its end, the image last. */
+		if (r->lost_pages)
+			r->failed_check = "lost-pages";
+		else if (r->log_overflowed)
+			r->failed_check = "dirty-log-overflow";
+		else if (s->hostwb && s->hw.stats.mismatches)
+			r->failed_check = "host-writeback-check";
+		else if (r->guest_check_failed)
+			r->failed_check = "guest-check";
+		else if (r->image_check == RUN_IMAGE_FAILED)
+			r->failed_check = "image-check";
+	}
+	r->error = r->fail ? log_first_err() : NULL;
+}
+
 static bool ram_size_valid(uint64_t bytes)
 {
 	return bytes % ABI_PAGE_SIZE == 0 && bytes >= ABI_RAM_MIN && bytes <= ABI_RAM_MAX;
@@ -608,16 +650,28 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	s.sum.total_ns = time_now_ns() - t0;
 	if (!ret) {
-		for (int i = 0; i < cfg->nr_sinks; i++)
-			if (cfg->sinks[i]->summary)
-				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
-		ret = s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) ||
-			      s.sum.guest_check_failed
-			  ? 1
-			  : 0;
-		if (ret)
-			failed(&s, DS_FAIL_CHECK, ret);
+		s.sum.completed = true;
+		if (cfg->verify_image && cfg->verify && s.file_world && !s.sum.migrated &&
+		    (ret = check_image(&s)) < 0)
+			failed(&s, DS_FAIL_IO, ret); /* no verdict: the host's I/O failed */
+		if (!ret && (s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) ||
+			     s.sum.guest_check_failed || s.sum.image_check == RUN_IMAGE_FAILED))
+			ret = failed(&s, DS_FAIL_CHECK, 1);
+		/* The guest was to move: finishing it here is not what was
+		 * asked, though every epoch ran (0 returned, session.h). */
+		if (cfg->migrate && !s.sum.migrated) {
+			log_err("the guest did not migrate to %s; it finished here",
+				cfg->migrate->to.text);
+			failed(&s, DS_FAIL_MIGRATION, 0);
+		}
 	}
+	/* Once the guest ran, the outputs get a summary whatever happened:
+	 * the epochs they have are real, and the summary says how it ended. */
+	summarize(&s);
+	for (int i = 0; i < cfg->nr_sinks; i++)
+		if (cfg->sinks[i]->summary)
+			cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
+	s.sum.reported = true;
 	if (summary)
 		*summary = s.sum;
 
@@ -640,7 +694,7 @@ out_report:
 	if (ret < 0)
 		failed(&s, DS_FAIL_PLATFORM, ret);
 	if (cfg->fail)
-		*cfg->fail = ret ? s.fail : DS_FAIL_NONE;
+		*cfg->fail = s.fail;
 	return ret;
 }
 

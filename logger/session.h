@@ -31,6 +31,10 @@ struct session_config {
 	const char *policy_name; /* file workloads: the policy's name, for outputs */
 	uint64_t mem_bytes;
 	bool verify;
+	/* File workloads with verify: once the guest finished here, compare
+	 * the image with what the workload must have produced, a verdict of
+	 * the run (run and receive; compare measures rather than checks). */
+	bool verify_image;
 	bool echo_console;
 	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
 	/* TEST HOOK (vmm/kvm.h): when the first epoch ends, make the next
@@ -66,8 +70,11 @@ struct session_config {
  * Run the session to completion.  Returns 0 when every epoch ran and nothing
  * was lost, 1 when the oracle found lost pages (or host writeback's --verify
  * found the image behind guest RAM after a commit, or the guest's own data
- * check failed), or -errno after a message.  `summary`, if non-NULL,
- * receives the totals.
+ * check failed, or cfg->verify_image found the image differing), or -errno
+ * after a message.  `summary`, if non-NULL, receives the totals and the
+ * verdicts (logger/epoch.h).  Once the guest ran, the sinks get the summary
+ * whatever happened: a run that failed on the way reports the epochs it
+ * completed and then a summary naming the failure (summary->reported).
  *
  * *cfg->fail, if cfg->fail is set, receives what failed, decided by the
  * phase the failure came in (util/fail.h), never by its errno:
@@ -95,7 +102,8 @@ struct session_config {
  *
  * With cfg->migrate, a run whose guest moved to the destination ends at
  * the switch-over and returns as a complete one (summary->migrated); one
- * whose migration failed runs its guest to the end here.
+ * whose migration failed runs its guest to the end here, and returns 0
+ * with DS_FAIL_MIGRATION: it completed, but not as asked.
  * cfg->migrate_stats, if non-NULL, receives the migration's figures.  With
  * cfg->incoming, the guest's RAM and state come from the stream: -EPROTO
  * (a refused stream), -ECANCELED (the source aborted) and -ECONNRESET

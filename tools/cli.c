@@ -20,22 +20,5 @@ enum ds_fail usage_error(const char *fmt, ...)
 
 int ds_exit_code(enum ds_fail fail)
 {
-	switch (fail) {
-	case DS_FAIL_NONE:
-		return DS_EXIT_OK;
-	case DS_FAIL_CHECK:
-		return DS_EXIT_CHECK;
-	case DS_FAIL_USAGE:
-		return DS_EXIT_USAGE;
-	case DS_FAIL_PLATFORM:
-		return DS_EXIT_PLATFORM;
-	case DS_FAIL_RUN:
-	case DS_FAIL_IO:
-		return DS_EXIT_FAILED;
-	case DS_FAIL_MIGRATION:
-		return DS_EXIT_MIGRATION;
-	case DS_FAIL_INTERRUPTED:
-		return DS_EXIT_INTERRUPTED;
-	}
-	return DS_EXIT_FAILED; /* not a category: a bug, and not a success */
+	return ds_fail_exit(fail);
 }

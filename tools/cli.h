@@ -13,16 +13,7 @@
 
 #include "util/fail.h"
 
-/* Exit codes (docs/cli.md). */
-#define DS_EXIT_OK	    0	/* success */
-#define DS_EXIT_CHECK	    1	/* a check failed: lost pages, an image mismatch */
-#define DS_EXIT_USAGE	    2	/* bad option, value or input */
-#define DS_EXIT_PLATFORM    3	/* no /dev/kvm, no permission, capability missing */
-#define DS_EXIT_FAILED	    4	/* the guest or KVM failed mid-run, or host I/O */
-#define DS_EXIT_MIGRATION   5	/* live migration did not happen (docs/migration.md) */
-#define DS_EXIT_INTERRUPTED 130 /* SIGINT or SIGTERM: stopped, no output file kept */
-
-/* The exit code for a category: the only place one is chosen. */
+/* The exit code for a category (util/fail.h, ds_fail_exit). */
 int ds_exit_code(enum ds_fail fail);
 
 /* Each returns what failed, DS_FAIL_NONE for success (--help included). */

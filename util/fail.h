@@ -41,4 +41,63 @@ enum ds_fail {
 	DS_FAIL_INTERRUPTED, /* SIGINT or SIGTERM stopped it */
 };
 
+/* Exit codes (docs/cli.md). */
+#define DS_EXIT_OK	    0	/* success */
+#define DS_EXIT_CHECK	    1	/* a check failed: lost pages, an image mismatch */
+#define DS_EXIT_USAGE	    2	/* bad option, value or input */
+#define DS_EXIT_PLATFORM    3	/* no /dev/kvm, no permission, capability missing */
+#define DS_EXIT_FAILED	    4	/* the guest or KVM failed mid-run, or host I/O */
+#define DS_EXIT_MIGRATION   5	/* live migration did not happen (docs/migration.md) */
+#define DS_EXIT_INTERRUPTED 130 /* SIGINT or SIGTERM: stopped */
+
+/* The exit code for a category: the only place one is chosen.  Here rather
+ * than in the command line so that a run's JSON summary can say the code
+ * the process is about to exit with. */
+static inline int ds_fail_exit(enum ds_fail fail)
+{
+	switch (fail) {
+	case DS_FAIL_NONE:
+		return DS_EXIT_OK;
+	case DS_FAIL_CHECK:
+		return DS_EXIT_CHECK;
+	case DS_FAIL_USAGE:
+		return DS_EXIT_USAGE;
+	case DS_FAIL_PLATFORM:
+		return DS_EXIT_PLATFORM;
+	case DS_FAIL_RUN:
+	case DS_FAIL_IO:
+		return DS_EXIT_FAILED;
+	case DS_FAIL_MIGRATION:
+		return DS_EXIT_MIGRATION;
+	case DS_FAIL_INTERRUPTED:
+		return DS_EXIT_INTERRUPTED;
+	}
+	return DS_EXIT_FAILED; /* not a category: a bug, and not a success */
+}
+
+/* A category's name in outputs (the JSON summary's "failure"); NULL for
+ * DS_FAIL_NONE. */
+static inline const char *ds_fail_name(enum ds_fail fail)
+{
+	switch (fail) {
+	case DS_FAIL_NONE:
+		return 0;
+	case DS_FAIL_CHECK:
+		return "check-failed";
+	case DS_FAIL_USAGE:
+		return "usage";
+	case DS_FAIL_PLATFORM:
+		return "platform";
+	case DS_FAIL_RUN:
+		return "guest-or-kvm-failed";
+	case DS_FAIL_IO:
+		return "host-io";
+	case DS_FAIL_MIGRATION:
+		return "migration";
+	case DS_FAIL_INTERRUPTED:
+		return "interrupted";
+	}
+	return "unknown";
+}
+
 #endif

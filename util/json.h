@@ -7,4 +7,7 @@
 /* Write s as a JSON string literal (quotes and escapes included). */
 void json_string(FILE *f, const char *s);
 
+/* json_string, or null for a NULL s. */
+void json_string_or_null(FILE *f, const char *s);
+
 #endif

@@ -1,13 +1,33 @@
 /* The host's only writer to stderr (util/log.h). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/esc.h"
 #include "util/log.h"
 
-/* The whole line, control bytes escaped (util/esc.h), in one fputs on unbuffered stderr, so that lines from the
- * vCPU thread and the migration thread never interleave mid-line. */
-static void vline(const char *prefix, const char *fmt, va_list ap)
+/* The process's first error line (log_first_err): claimed once by the
+ * first log_err of any thread, readable once `first_ready` is set. */
+static char first[LOG_FIRST_MAX];
+static int first_claimed, first_ready;
+
+static void remember_first(const char *msg)
+{
+	if (__atomic_exchange_n(&first_claimed, 1, __ATOMIC_ACQ_REL))
+		return;
+	snprintf(first, sizeof(first), "%s", msg);
+	__atomic_store_n(&first_ready, 1, __ATOMIC_RELEASE);
+}
+
+const char *log_first_err(void)
+{
+	return __atomic_load_n(&first_ready, __ATOMIC_ACQUIRE) ? first : NULL;
+}
+
+/* The whole line, control bytes escaped (util/esc.h), in one fputs on unbuffered stderr, so that
+ * lines from the vCPU thread and the migration thread never interleave mid-line. */
+static void vline(const char *prefix, const char *fmt, va_list ap, bool error)
 {
 	char *msg = NULL;
 	va_list copy;
@@ -29,6 +49,8 @@ static void vline(const char *prefix, const char *fmt, va_list ap)
 		free(msg);
 		msg = safe;
 	}
+	if (error)
+		remember_first(msg);
 	char *line = NULL;
 	if (asprintf(&line, "%s%s\n", prefix, msg) >= 0) {
 		fputs(line, stderr);
@@ -41,7 +63,7 @@ static void vline(const char *prefix, const char *fmt, va_list ap)
 
 void log_verr(const char *fmt, va_list ap)
 {
-	vline("dirtyscope: ", fmt, ap);
+	vline("dirtyscope: ", fmt, ap, true);
 }
 
 void log_err(const char *fmt, ...)
@@ -49,7 +71,7 @@ void log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vline("dirtyscope: ", fmt, ap);
+	vline("dirtyscope: ", fmt, ap, true);
 	va_end(ap);
 }
 
@@ -58,6 +80,6 @@ void log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vline("", fmt, ap);
+	vline("", fmt, ap, false);
 	va_end(ap);
 }

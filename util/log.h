@@ -19,4 +19,11 @@ void log_verr(const char *fmt, va_list ap);
  * migration's rounds) and what the guest prints, never errors. */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The first error line this process printed through log_err (without the
+ * "dirtyscope: " prefix, escaped, cut to LOG_FIRST_MAX - 1 bytes), or NULL
+ * if none: what a run's JSON summary names as the cause of a failure, the
+ * first line being the cause and later ones its consequences. */
+#define LOG_FIRST_MAX 512
+const char *log_first_err(void);
+
 #endif

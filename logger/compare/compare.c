@@ -459,7 +459,7 @@ static void compare_summary(struct sink *s, const struct run_summary *r)
 {
 	struct compare *c = (struct compare *)((char *)s - offsetof(struct compare, sink));
 	const struct compare_counts *t = &c->total;
-	if (c->error)
+	if (c->error || !r->completed)
 		return;
 	if (c->cfg.table) {
 		FILE *f = c->cfg.table;
