@@ -109,6 +109,7 @@ struct sink {
 	void (*epoch)(struct sink *s, const struct epoch_rec *e);
 	void (*summary)(struct sink *s, const struct run_summary *r);
 	FILE *f;
+	uint64_t rows; /* epochs it was given so far */
 };
 
 #endif

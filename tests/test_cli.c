@@ -860,6 +860,9 @@ static void test_compare_usage_errors(void)
  * type.  lossy loses stores, so every epoch misses pages (each listed, up to
  * the list's cap), none unexplained; the summary totals the epochs.
  */
+static void check_distinct(const char *what, struct json_object *sum, struct json_object **ep,
+			   size_t n);
+
 static void check_compare_json(const char *what, const char *text, int64_t epochs)
 {
 	static const char *const counts[] = {
@@ -914,7 +917,69 @@ static void check_compare_json(const char *what, const char *text, int64_t epoch
 	DS_JSONL_SUMS(&j, "missed-pages");
 	DS_JSONL_SUMS(&j, "host-pages");
 	DS_JSONL_SUMS(&j, "both-pages");
+	check_distinct(what, sum, ep, n);
 	ds_jsonl_free(&j);
+}
+
+/*
+ * A compare summary's "distinct" object: each page counted once over the
+ * run, so at most the epochs' sum and at least any one epoch's count.
+ */
+static void check_distinct(const char *what, struct json_object *sum, struct json_object **ep,
+			   size_t n)
+{
+	static const char *const keys[] = {
+	    "guest-dirty-pages", "guest-written-pages", "guest-pages",
+	    "host-pages",	 "pte-dirty-pages",	"both-pages",
+	    "guest-only-pages",	 "missed-pages",	NULL};
+	struct json_object *d = DS_JSON_GET(sum, "distinct", json_type_object);
+	if (!d)
+		return;
+	for (const char *const *k = keys; *k; k++) {
+		int64_t distinct = DS_JSON_INT(d, *k), most = 0;
+		for (size_t i = 0; i < n; i++)
+			if (DS_JSON_INT(ep[i], *k) > most)
+				most = DS_JSON_INT(ep[i], *k);
+		CHECK(distinct >= most && distinct <= DS_JSON_INT(sum, *k),
+		      "%s: distinct \"%s\" %lld, not in [%lld, the sum %lld]", what, *k,
+		      (long long)distinct, (long long)most, (long long)DS_JSON_INT(sum, *k));
+	}
+	struct json_object *ho = DS_JSON_GET(sum, "host-only", json_type_object);
+	CHECK(DS_JSON_INT(d, "host-only-file-pages") <= DS_JSON_INT(ho, "file"),
+	      "%s: distinct host-only file pages above their sum", what);
+}
+
+/*
+ * compare's distinct totals on db under lossy: the epochs' missed pages add
+ * up past the file's 64 pages (a page missed in every epoch counts every
+ * time), while the distinct count stays within the file.
+ */
+static void test_compare_distinct(void)
+{
+	char dir[] = "/tmp/test_cli.XXXXXX", *old;
+	struct ds_proc p;
+	struct ds_jsonl j;
+
+	tmpdir_enter(dir, &old);
+	ds_expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "lossy", "--json", "-"));
+	if (DS_JSONL_PARSE(&j, p.cmd, p.out)) {
+		struct json_object *sum = DS_JSONL_SUMMARY(&j);
+		struct json_object *d = DS_JSON_GET(sum, "distinct", json_type_object);
+		int64_t summed = DS_JSON_INT(sum, "missed-pages");
+		int64_t distinct = d ? DS_JSON_INT(d, "missed-pages") : -1;
+		CHECK(summed > 64 && distinct > 0 && distinct <= 64,
+		      "%s: missed summed %lld, distinct %lld: want the sum past the 64-page "
+		      "file and the distinct count within it",
+		      p.cmd, (long long)summed, (long long)distinct);
+	}
+	ds_jsonl_free(&j);
+	/* The table's distinct row and summary say the same. */
+	ds_proc_free(&p);
+	ds_expect_ok(&p, ARGS("compare", "--workload", "db", "--policy", "lossy"));
+	CHECK(strstr(p.out, "\npages ") && strstr(p.out, "distinct file pages:"),
+	      "%s: no distinct row or summary: %s", p.cmd, p.out);
+	ds_proc_free(&p);
+	tmpdir_leave(dir, old);
 }
 
 /*
@@ -937,7 +1002,9 @@ static void test_compare_outputs(void)
 		CHECK(len <= 80, "%s: line wider than 80 columns: %.*s", p.cmd, (int)len, l);
 		l += len + (nl != NULL);
 	}
-	CHECK(strstr(p.out, "missed 0, unexplained 0") != NULL, "%s: no totals: %s", p.cmd, p.out);
+	CHECK(strstr(p.out, "missed 0; summed over epochs: missed 0") &&
+		  strstr(p.out, "unexplained 0\n"),
+	      "%s: no totals: %s", p.cmd, p.out);
 	ds_proc_free(&p);
 
 	ds_expect_ok(&p, ARGS("compare", "--workload", "shared2", "--policy", "lossy", "--epochs",
@@ -1070,7 +1137,11 @@ static void test_run_writeback_host(void)
 			      "--writeback", "host", "--verify"));
 	ds_proc_free(&p);
 	ds_expect_ok(&p, ARGS("verify-image", img));
-	CHECK(strstr(p.out, "journal clean at epoch 5"), "%s: %s", p.cmd, p.out);
+	/* Its 4 epochs and the final writeback: 5 transactions, and no epoch
+	 * label past the run's last epoch. */
+	CHECK(strstr(p.out, "journal clean: the image holds transaction 5\n") &&
+		  !strstr(p.out, "epoch"),
+	      "%s: %s", p.cmd, p.out);
 	ds_proc_free(&p);
 
 	/* A commit whose checkpoint never came: the image needs recovery. */
@@ -1254,6 +1325,10 @@ static void test_migrate_cli(void)
 	ds_proc_finish(&r);
 	ds_proc_check_exit(&r, 0, NULL);
 	CHECK(strstr(r.out, "incoming migration:") != NULL, "receive: no incoming line: %s", r.out);
+	/* Its table starts at the epoch that came in, under a header of its own. */
+	CHECK(strncmp(r.out, " epoch    dirty workload", 24) == 0 ||
+		  strstr(r.out, "\n epoch    dirty workload") != NULL,
+	      "receive: no table header: %s", r.out);
 	ds_proc_free(&r);
 
 	check_migration_json(sjson, rjson, 8);
@@ -1332,6 +1407,7 @@ static const struct ds_case kvm_cases[] = {
     {"run as an unprivileged user", test_run_no_permission},
     {"SIGINT and SIGTERM: exit 130, the JSON says interrupted", test_interrupted},
     {"a run failing on the way keeps its JSON, naming the failure", test_json_failed_run},
+    {"compare: distinct page totals beside the sums", test_compare_distinct},
     {"run --ring-entries 64 (below minimum)", test_ring_below_minimum},
     {"run --ring-entries 1048576 (above maximum)", test_ring_above_maximum},
     {"info", test_info},

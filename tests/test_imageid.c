@@ -232,7 +232,7 @@ static void test_twice(void)
 	run_hostwb(image);
 	ds_expect_ok(&p, ARGS("verify-image", image));
 	char want[64];
-	snprintf(want, sizeof(want), "(transaction %llu)", (unsigned long long)(3 * a.txn));
+	snprintf(want, sizeof(want), "holds transaction %llu\n", (unsigned long long)(3 * a.txn));
 	CHECK(strstr(p.out, want) != NULL, "%s: %s (want %s)", p.cmd, p.out, want);
 	ds_proc_free(&p);
 	unlink(jpath);

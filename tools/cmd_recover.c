@@ -76,8 +76,10 @@ enum ds_fail cmd_recover(int argc, char **argv)
 		printf("%s: no journal: nothing to recover\n", shown(image));
 		break;
 	case JOURNAL_CLEAN:
-		printf("%s: clean at epoch %llu (transaction %llu)\n", shown(image),
-		       (unsigned long long)st.epoch, (unsigned long long)st.txn);
+		/* The transaction, not the run's epoch label: a run's last
+		 * commit (its final writeback) is one past its last epoch. */
+		printf("%s: clean: the image holds transaction %llu\n", shown(image),
+		       (unsigned long long)st.txn);
 		break;
 	case JOURNAL_COMMITTED:
 		printf("%s: replayed %llu transaction%s (%llu extents, %llu blocks) after epoch "
@@ -139,7 +141,7 @@ enum ds_fail cmd_verify_image(int argc, char **argv)
 	if (ret || st.state == JOURNAL_NONE)
 		printf("%s: valid DSFS image, no host writeback journal\n", shown(image));
 	else
-		printf("%s: valid DSFS image, journal clean at epoch %llu (transaction %llu)\n",
-		       shown(image), (unsigned long long)st.epoch, (unsigned long long)st.txn);
+		printf("%s: valid DSFS image, journal clean: the image holds transaction %llu\n",
+		       shown(image), (unsigned long long)st.txn);
 	return DS_FAIL_NONE;
 }

@@ -46,8 +46,24 @@ struct compare_file {
 	uint64_t start_block;
 	uint8_t *flags; /* npages: PF_* (PF_PENDING survives the epoch) */
 	uint8_t *cells; /* rows x npages, enum plot_cell */
+	uint16_t *ever; /* npages: EV_* of every epoch so far, for distinct totals */
 	uint64_t first; /* epoch of cells' first row */
 	uint64_t rows;
+};
+
+/* What a page was in at least one epoch: the summary counts each page once
+ * per column (distinct), beside the per-epoch sums where a page dirty in
+ * every epoch counts every time. */
+enum {
+	EV_GDIRTY = 1 << 0,
+	EV_GWROTE = 1 << 1,
+	EV_GUEST = 1 << 2,
+	EV_HOST = 1 << 3,
+	EV_PTED = 1 << 4,
+	EV_BOTH = 1 << 5,
+	EV_GONLY = 1 << 6,
+	EV_HONLY = 1 << 7,
+	EV_MISSED = 1 << 8,
 };
 
 static double us(uint64_t ns)
@@ -87,6 +103,7 @@ void compare_free(struct compare *c)
 		if (!c->files[i])
 			continue;
 		free(c->files[i]->flags);
+		free(c->files[i]->ever);
 		free(c->files[i]->cells);
 		free(c->files[i]);
 	}
@@ -133,7 +150,10 @@ static struct compare_file *file_for(struct compare *c, const struct abi_fs_meta
 	if (f)
 		return f->start_block == in->start_block ? f : NULL;
 	f = calloc(1, sizeof(*f));
-	if (!f || !(f->flags = calloc(mf->npages, 1))) {
+	if (!f || !(f->flags = calloc(mf->npages, 1)) ||
+	    !(f->ever = calloc(mf->npages, sizeof(*f->ever)))) {
+		if (f)
+			free(f->flags);
 		free(f);
 		c->error = -ENOMEM;
 		return NULL;
@@ -317,6 +337,12 @@ static int judge(struct compare *c, const struct epoch_rec *e, struct compare_co
 			k->guest_only += g && !h;
 			k->host_only[MIRROR_FILE] += h && !g;
 			k->missed += !!(fl & PF_MISSED);
+			f->ever[p] |=
+			    (uint16_t)((fl & PF_GDIRTY ? EV_GDIRTY : 0) |
+				       (fl & PF_GWROTE ? EV_GWROTE : 0) | (g ? EV_GUEST : 0) |
+				       (h ? EV_HOST : 0) | (fl & PF_PTED ? EV_PTED : 0) |
+				       (g && h ? EV_BOTH : 0) | (g && !h ? EV_GONLY : 0) |
+				       (h && !g ? EV_HONLY : 0) | (fl & PF_MISSED ? EV_MISSED : 0));
 			row[p] = (uint8_t)cell_of(fl);
 		}
 	}
@@ -455,24 +481,73 @@ static void compare_epoch(struct sink *s, const struct epoch_rec *e)
 		c->on_epoch(c->on_epoch_ctx, c, e);
 }
 
+/* The file-page columns counted once per page over the whole run (the
+ * frame columns and the costs stay zero: they are sums only). */
+static void distinct_counts(const struct compare *c, struct compare_counts *d)
+{
+	memset(d, 0, sizeof(*d));
+	for (uint32_t n = 0; n < c->nr_files; n++) {
+		const struct compare_file *f = c->files[c->order[n]];
+		for (uint32_t p = 0; p < f->npages; p++) {
+			uint16_t ev = f->ever[p];
+			d->guest_dirty += !!(ev & EV_GDIRTY);
+			d->guest_written += !!(ev & EV_GWROTE);
+			d->guest += !!(ev & EV_GUEST);
+			d->host += !!(ev & EV_HOST);
+			d->pte_dirty += !!(ev & EV_PTED);
+			d->both += !!(ev & EV_BOTH);
+			d->guest_only += !!(ev & EV_GONLY);
+			d->host_only[MIRROR_FILE] += !!(ev & EV_HONLY);
+			d->missed += !!(ev & EV_MISSED);
+		}
+	}
+}
+
+/* The distinct row under the total: file-page columns only. */
+static void table_distinct_row(FILE *f, const struct compare_counts *d)
+{
+	fprintf(f,
+		"%5s%6" PRIu64 "%6" PRIu64 "%6" PRIu64 "%7" PRIu64 "%7" PRIu64 "%6" PRIu64
+		"%7" PRIu64 "%6s%6s%6s%6s%5s\n",
+		"pages", d->guest_dirty, d->guest_written, d->both, d->guest_only,
+		d->host_only[MIRROR_FILE], d->pte_dirty, d->missed, "-", "-", "-", "-", "-");
+}
+
+static void json_distinct(FILE *f, const struct compare_counts *d)
+{
+	fprintf(f,
+		",\"distinct\":{\"guest-dirty-pages\":%" PRIu64 ",\"guest-written-pages\":%" PRIu64
+		",\"guest-pages\":%" PRIu64 ",\"host-pages\":%" PRIu64
+		",\"pte-dirty-pages\":%" PRIu64 ",\"both-pages\":%" PRIu64
+		",\"guest-only-pages\":%" PRIu64 ",\"host-only-file-pages\":%" PRIu64
+		",\"missed-pages\":%" PRIu64 "}",
+		d->guest_dirty, d->guest_written, d->guest, d->host, d->pte_dirty, d->both,
+		d->guest_only, d->host_only[MIRROR_FILE], d->missed);
+}
+
 static void compare_summary(struct sink *s, const struct run_summary *r)
 {
 	struct compare *c = (struct compare *)((char *)s - offsetof(struct compare, sink));
 	const struct compare_counts *t = &c->total;
+	struct compare_counts d;
 	if (c->error || !r->completed)
 		return;
+	distinct_counts(c, &d);
 	if (c->cfg.table) {
 		FILE *f = c->cfg.table;
 		uint64_t other = t->host_frames - t->host;
 		table_row(f, "total", t);
+		table_distinct_row(f, &d);
 		fprintf(f,
-			"%s/%s/%s, %" PRIu64 " epochs: guest view %" PRIu64 " pages, host %" PRIu64
-			", both %" PRIu64 ",\n  guest-only %" PRIu64 ", host-only %" PRIu64
-			" file pages + %" PRIu64 " other frames,\n  missed %" PRIu64
-			", unexplained %" PRIu64 "\n",
+			"%s/%s/%s, %" PRIu64 " epoch%s, distinct file pages: guest view %" PRIu64
+			", host %" PRIu64 ", both %" PRIu64 ",\n  guest-only %" PRIu64
+			", host-only %" PRIu64 ", missed %" PRIu64
+			"; summed over epochs: missed %" PRIu64 ",\n  host-only %" PRIu64
+			" file pages + %" PRIu64 " other frames, unexplained %" PRIu64 "\n",
 			c->cfg.workload_name, c->cfg.policy_name, c->cfg.mode_name, c->epochs,
-			t->guest, t->host, t->both, t->guest_only, t->host_only[MIRROR_FILE], other,
-			t->missed, t->unexplained);
+			c->epochs == 1 ? "" : "s", d.guest, d.host, d.both, d.guest_only,
+			d.host_only[MIRROR_FILE], d.missed, t->missed, t->host_only[MIRROR_FILE],
+			other, t->unexplained);
 		fprintf(f,
 			"costs: guest faults %" PRIu64 " (write %" PRIu64 "), guest page writes "
 			"%" PRIu64 ",\n  harvest %.1f us",
@@ -495,6 +570,7 @@ static void compare_summary(struct sink *s, const struct run_summary *r)
 		json_names(c, f);
 		fprintf(f, ",\"epochs\":%" PRIu64 ",", c->epochs);
 		json_counts(f, t);
+		json_distinct(f, &d);
 		fprintf(f,
 			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64
 			",\"total-time-ms\":%.1f}\n",
