@@ -38,9 +38,10 @@ struct epoch_rec {
 	bool verified;	     /* the oracle ran */
 	uint64_t lost_pages; /* valid when verified */
 	uint64_t lost_gpa[EPOCH_LOST_LISTED];
-	uint64_t lost_listed; /* min(lost_pages, EPOCH_LOST_LISTED) */
-	uint64_t harvest_ns;  /* all harvests of the epoch, ring-full ones included */
-	uint64_t epoch_ns;    /* guest running time since the previous harvest */
+	uint64_t lost_listed;	   /* min(lost_pages, EPOCH_LOST_LISTED) */
+	uint64_t harvest_ns;	   /* all harvests of the epoch, ring-full ones included */
+	uint64_t harvest_clear_ns; /* of which the clear/reset step (dlog.h clear_ns) */
+	uint64_t epoch_ns;	   /* guest running time since the previous harvest */
 	double dirty_rate_mibs;
 	uint64_t ring_full_exits;
 	uint64_t stats[VSTAT_NR]; /* KVM vCPU counters during the epoch; UINT64_MAX: absent */
@@ -79,6 +80,8 @@ struct run_summary {
 	uint64_t ring_full_exits;
 	uint64_t kvm_calls;
 	uint64_t harvest_ns;
+	uint64_t harvest_clear_ns;
+	uint64_t epoch_ns; /* the epochs' running time, summed: the dirty rate's base */
 	uint64_t total_ns;
 	uint64_t stats[VSTAT_NR];
 	const char *policy; /* file workloads; NULL otherwise */

@@ -12,6 +12,15 @@ static double us(uint64_t ns)
 	return (double)ns / 1000.0;
 }
 
+/* The whole run's dirty rate, as a dirty-rate calculation reports it: the
+ * epochs' dirty pages over their running time, in MiB/s. */
+static double run_dirty_rate(const struct run_summary *r)
+{
+	return r->epoch_ns
+		   ? (double)r->dirty_pages * 4096.0 / (1 << 20) / ((double)r->epoch_ns / 1e9)
+		   : 0;
+}
+
 static void table_epoch(struct sink *s, const struct epoch_rec *e)
 {
 	char lost[24] = "-", exits[24] = "-";
@@ -100,9 +109,10 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 		fprintf(f, ",\"lost-pages\":null");
 	}
 	fprintf(f,
-		",\"dirty-rate-mibs\":%.3f,\"harvest-us\":%.1f,\"epoch-us\":%.1f"
-		",\"ring-full-exits\":%" PRIu64,
-		e->dirty_rate_mibs, us(e->harvest_ns), us(e->epoch_ns), e->ring_full_exits);
+		",\"dirty-rate-mibs\":%.3f,\"harvest-us\":%.1f,\"harvest-get-us\":%.1f"
+		",\"harvest-clear-us\":%.1f,\"epoch-us\":%.1f,\"ring-full-exits\":%" PRIu64,
+		e->dirty_rate_mibs, us(e->harvest_ns), us(e->harvest_ns - e->harvest_clear_ns),
+		us(e->harvest_clear_ns), us(e->epoch_ns), e->ring_full_exits);
 	if (e->file_world)
 		fprintf(f,
 			",\"guest-dirty-pages\":%" PRIu64 ",\"guest-written-pages\":%" PRIu64
@@ -164,9 +174,12 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 	else
 		fprintf(f, ",\"lost-pages\":null");
 	fprintf(f,
-		",\"ring-full-exits\":%" PRIu64 ",\"dirty-log-ioctls\":%" PRIu64
-		",\"harvest-us\":%.1f,\"total-time-ms\":%.3f,\"guest-check\":%s",
-		r->ring_full_exits, r->kvm_calls, us(r->harvest_ns), (double)r->total_ns / 1e6,
+		",\"dirty-rate-mibs\":%.3f,\"epoch-us\":%.1f,\"ring-full-exits\":%" PRIu64
+		",\"dirty-log-ioctls\":%" PRIu64 ",\"harvest-us\":%.1f,\"harvest-get-us\":%.1f"
+		",\"harvest-clear-us\":%.1f,\"total-time-ms\":%.3f,\"guest-check\":%s",
+		run_dirty_rate(r), us(r->epoch_ns), r->ring_full_exits, r->kvm_calls,
+		us(r->harvest_ns), us(r->harvest_ns - r->harvest_clear_ns), us(r->harvest_clear_ns),
+		(double)r->total_ns / 1e6,
 		r->guest_check_failed ? "\"failed\""
 		: r->migrated	      ? "\"migrated\""
 		: r->completed	      ? "\"passed\""

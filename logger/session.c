@@ -40,6 +40,7 @@ struct session {
 	uint64_t epoch; /* the open epoch; 0 = boot phase */
 	uint64_t epoch_start_ns;
 	uint64_t harvest_ns;
+	uint64_t harvest_clear_ns;
 	uint64_t log_entries;
 	uint64_t ring_full;
 	uint64_t stats_base[VSTAT_NR];
@@ -113,10 +114,11 @@ static int host_writeback(struct session *s, const struct pcview *view, bool fin
 
 static int timed_harvest(struct session *s)
 {
-	uint64_t t0 = time_now_ns();
+	uint64_t t0 = time_now_ns(), c0 = s->dlog.clear_ns;
 	/* With a migration, one harvest feeds both the epoch and the rounds. */
 	int64_t n = s->mo ? migout_harvest(s->mo, &s->dirty) : dlog_harvest(&s->dlog, &s->dirty);
 	s->harvest_ns += time_now_ns() - t0;
+	s->harvest_clear_ns += s->dlog.clear_ns - c0;
 	if (n < 0)
 		return (int)n;
 	s->log_entries += (uint64_t)n;
@@ -178,6 +180,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 				r->lost_pages - LOST_PRINTED, s->epoch);
 	}
 	r->harvest_ns = s->harvest_ns;
+	r->harvest_clear_ns = s->harvest_clear_ns;
 	r->epoch_ns = end - s->epoch_start_ns;
 	r->dirty_rate_mibs =
 	    r->epoch_ns ? (double)r->dirty_pages * 4096.0 / (1 << 20) / ((double)r->epoch_ns / 1e9)
@@ -205,11 +208,13 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 
 	s->sum.lost_pages += r->lost_pages;
 	s->sum.harvest_ns += r->harvest_ns;
+	s->sum.harvest_clear_ns += r->harvest_clear_ns;
 	s->sum.ring_full_exits += r->ring_full_exits;
 	if (s->epoch == 0) {
 		s->sum.boot_dirty_pages = r->dirty_pages;
 	} else {
 		s->sum.epochs++;
+		s->sum.epoch_ns += r->epoch_ns;
 		s->sum.dirty_pages += r->dirty_pages;
 		s->sum.log_entries += r->log_entries;
 		s->sum.workload_pages += r->workload_pages;
@@ -225,6 +230,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	if (s->hostwb)
 		hostwb_post(&s->hw, &s->view, on_host_store, s);
 	s->harvest_ns = 0;
+	s->harvest_clear_ns = 0;
 	s->log_entries = 0;
 	s->ring_full = 0;
 	s->epoch++;

@@ -61,6 +61,10 @@ struct dlog {
 	uint32_t ring_fetch;
 	struct uffd_track *uffd; /* uffd: host-level tracker of guest RAM */
 	uint64_t kvm_calls;	 /* dirty-log ioctls made, all harvests (uffd: its ioctls) */
+	/* Time in the clear or reset step of all harvests (clear's
+	 * KVM_CLEAR_DIRTY_LOG, ring's KVM_RESET_DIRTY_RINGS); 0 where one
+	 * call gets and re-protects together (bitmap, uffd). */
+	uint64_t clear_ns;
 	/* Set by a caller that harvests while the vCPU runs (the migration
 	 * thread): checks that need a stopped vCPU are skipped then. */
 	bool vcpu_running;

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 
 #include "util/log.h"
+#include "util/time.h"
 #include "logger/dlog/dlog.h"
 
 static int alloc_bitmap(struct dlog *d)
@@ -121,7 +122,10 @@ static int clear_chunk(struct dlog *d, const struct mem_slot *s, uint64_t first,
 	    .dirty_bitmap = d->bitmap + first / 64,
 	};
 	d->kvm_calls++;
-	if (ioctl(d->vm->kvm.vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0) {
+	uint64_t t0 = time_now_ns();
+	int r = ioctl(d->vm->kvm.vm_fd, KVM_CLEAR_DIRTY_LOG, &c);
+	d->clear_ns += time_now_ns() - t0;
+	if (r < 0) {
 		int ret = -errno;
 		log_err("KVM_CLEAR_DIRTY_LOG slot %u pages %llu+%llu: %s", s->id,
 			(unsigned long long)first, (unsigned long long)n, strerror(-ret));

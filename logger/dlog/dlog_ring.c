@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/time.h"
 #include "logger/dlog/dlog.h"
 
 /* The capability we use: the acquire/release ring when KVM has it. */
@@ -121,7 +122,9 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 	if ((uint64_t)n > d->ring_peak)
 		d->ring_peak = (uint32_t)n;
 	d->kvm_calls++;
+	uint64_t t0 = time_now_ns();
 	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
+	d->clear_ns += time_now_ns() - t0;
 	if (reset < 0) {
 		int ret = -errno;
 		log_err("KVM_RESET_DIRTY_RINGS: %s", strerror(-ret));
