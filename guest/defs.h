@@ -20,6 +20,7 @@ int snprintf_k(char *buf, size_t size, const char *fmt, ...) __attribute__((form
 /* hcall.c */
 void hcall_ready(void);
 void hcall_sync(uint64_t epoch, uint64_t pages);
+uint32_t hcall_sync_reply(uint64_t round, uint64_t pages);
 void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed);
 void hcall_sync_args(const uint64_t *args);
 void hcall_ready_desc(uint64_t desc_gpa);
@@ -69,6 +70,6 @@ int blk_flush(void);
 int blk_selftest_hostile(void); /* ABI_WL_BADBLK: 0 when the device refused every bad request */
 
 /* workload.c */
-uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base);
+uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t *rounds);
 
 #endif

@@ -33,6 +33,14 @@ void hcall_sync(uint64_t epoch, uint64_t pages)
 	hcall(ABI_HC_SYNC);
 }
 
+/* End of a round in a run the host delimits by time: the host's reply
+ * (ABI_HC_REPLY_CONTINUE or ABI_HC_REPLY_STOP), read after the call. */
+uint32_t hcall_sync_reply(uint64_t round, uint64_t pages)
+{
+	hcall_sync(round, pages);
+	return inl(ABI_HCALL_PORT);
+}
+
 /* End of a file-world epoch: args as include/abi/pcache.h lays them out. */
 void hcall_sync_args(const uint64_t *args)
 {

@@ -67,7 +67,8 @@ void kmain(void)
 	lcr3(V2P(pml4));
 	hcall_ready();
 
-	uint64_t bad = workload_run(bp, ABI_WORKLOAD_BASE);
-	hcall_done(0, bp->nr_epochs, bad);
+	uint64_t rounds;
+	uint64_t bad = workload_run(bp, ABI_WORKLOAD_BASE, &rounds);
+	hcall_done(0, rounds, bad);
 	halt_forever();
 }

@@ -23,7 +23,11 @@
  * stale).  The check stores nothing per write beyond the page itself: a
  * record page written with every store would double the dirty log's entries.
  */
+#include <stdbool.h>
+
 #include "defs.h"
+#include "x86.h"
+#include "../include/abi/hcall.h"
 
 struct wl {
 	uint64_t base, wss, writes;
@@ -99,10 +103,13 @@ static uint64_t content_sum(const struct wl *w)
 	return sum;
 }
 
-/* Run the workload for bp->nr_epochs epochs over the pages mapped at base.
+/* Run the workload over the pages mapped at base: bp->nr_epochs epochs, or,
+ * with nr_epochs 0, rounds until the host's reply to a round's SYNC says
+ * stop (include/abi/hcall.h).  *rounds receives the epochs or rounds run.
  * Returns nonzero when its final data check fails. */
-uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base)
+uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t *rounds)
 {
+	volatile struct abi_progress *prog = P2V(ABI_PROGRESS_GPA);
 	struct wl w = {
 	    .base = base,
 	    .wss = bp->wss_pages,
@@ -129,11 +136,12 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base)
 			panic("seen bitmap not contiguous");
 	w.seen = P2V(first);
 
-	uint64_t sum = content_sum(&w);
-	for (uint64_t epoch = 1; epoch <= bp->nr_epochs; epoch++) {
+	uint64_t sum = content_sum(&w), stores = 0, epoch;
+	bool by_time = bp->nr_epochs == 0, stop = false;
+	for (epoch = 1; by_time || epoch <= bp->nr_epochs; epoch++) {
 		uint64_t distinct = 0;
 		memset(w.seen, 0, w.seen_words * 8);
-		for (uint64_t i = 0; i < w.writes; i++) {
+		for (uint64_t i = 0; i < w.writes && !stop; i++) {
 			uint64_t page = pick(&w, bp->workload);
 			uint64_t bit = 1ULL << (page & 63);
 			stamp(&w, page, epoch, i, &sum);
@@ -141,9 +149,25 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base)
 				w.seen[page >> 6] |= bit;
 				distinct++;
 			}
+			/* The host reads this while we run: every few stores,
+			 * so that one store in ABI_PROGRESS_EVERY is its cost. */
+			if ((++stores & (ABI_PROGRESS_EVERY - 1)) == 0) {
+				prog->stores = stores;
+				/* By time, ask as often whether to stop: the
+				 * run ends soon after its last epoch even when
+				 * a round is long.  The round then ends here. */
+				if (by_time && inl(ABI_HCALL_PORT) == ABI_HC_REPLY_STOP)
+					stop = true;
+			}
 		}
-		hcall_sync(epoch, distinct);
+		prog->stores = stores;
+		prog->rounds = epoch;
+		if (!by_time)
+			hcall_sync(epoch, distinct);
+		else if (hcall_sync_reply(epoch, distinct) == ABI_HC_REPLY_STOP || stop)
+			break;
 	}
+	*rounds = by_time ? epoch : bp->nr_epochs;
 	uint64_t now = content_sum(&w);
 	if (now == sum)
 		return 0;

@@ -32,7 +32,9 @@ struct epoch_rec {
 	const struct guest_mem *mem;  /* to turn indexes into GPAs */
 	uint64_t dirty_pages;
 	uint64_t log_entries;	 /* bits or ring entries the log reported, duplicates included */
-	uint64_t workload_pages; /* distinct pages the guest workload says it wrote */
+	uint64_t workload_pages; /* distinct pages the guest workload says it wrote;
+				    time_based: the stores it made in the epoch */
+	bool time_based;	 /* the host's clock closed the epoch (--epoch-ms) */
 	uint64_t slot_pages[MEM_MAX_SLOTS];
 	int nr_slots;
 	bool verified;	     /* the oracle ran */
@@ -75,6 +77,8 @@ struct run_summary {
 	uint64_t log_entries;	 /* sum over epochs */
 	uint64_t workload_pages; /* sum over epochs */
 	uint64_t boot_dirty_pages;
+	uint64_t tail_dirty_pages; /* --epoch-ms: after the last epoch, before DONE */
+	uint32_t epoch_ms;	   /* epochs by time: their length; 0: by the guest */
 	bool verified;
 	uint64_t lost_pages; /* boot phase included */
 	uint64_t ring_full_exits;

@@ -25,21 +25,27 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 {
 	char lost[24] = "-", exits[24] = "-";
 
+	char extra[24] = "-";
+
 	/* The header above the first row this sink prints, which is not
-	 * epoch 1 for a guest that came in by migration. */
+	 * epoch 1 for a guest that came in by migration.  An epoch the host's
+	 * clock ended counts the workload's stores, not its pages, and pages
+	 * minus stores means nothing. */
 	if (!s->rows++)
 		fprintf(s->f, "%6s %8s %8s %6s %6s %10s %10s %8s %9s\n", "epoch", "dirty",
-			"workload", "extra", "lost", "MiB/s", "harvest-us", "exits", "ring-full");
+			e->time_based ? "stores" : "workload", "extra", "lost", "MiB/s",
+			"harvest-us", "exits", "ring-full");
+	if (!e->time_based)
+		snprintf(extra, sizeof(extra), "%" PRId64,
+			 (int64_t)e->dirty_pages - (int64_t)e->workload_pages);
 	if (e->verified)
 		snprintf(lost, sizeof(lost), "%" PRIu64, e->lost_pages);
 	/* exits are absent on kernels without binary stats */
 	if (e->stats[VSTAT_EXITS] != UINT64_MAX)
 		snprintf(exits, sizeof(exits), "%" PRIu64, e->stats[VSTAT_EXITS]);
 	fprintf(s->f,
-		"%6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %6" PRId64
-		" %6s %10.1f %10.1f %8s %9" PRIu64 "\n",
-		e->epoch, e->dirty_pages, e->workload_pages,
-		(int64_t)e->dirty_pages - (int64_t)e->workload_pages, lost, e->dirty_rate_mibs,
+		"%6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %6s %6s %10.1f %10.1f %8s %9" PRIu64 "\n",
+		e->epoch, e->dirty_pages, e->workload_pages, extra, lost, e->dirty_rate_mibs,
 		us(e->harvest_ns), exits, e->ring_full_exits);
 	fflush(s->f);
 }
@@ -55,10 +61,14 @@ static void table_summary(struct sink *s, const struct run_summary *r)
 			r->ext[i]->table_before_summary(r->ext[i], s->f);
 	/* File workloads report stores (or appends), not distinct pages, and
 	 * run under a policy worth naming beside the log mode. */
-	fprintf(s->f, "%s/%s%s%s: %" PRIu64 " epoch%s, %" PRIu64 " dirty pages (%" PRIu64 " %s), ",
+	char per[48] = "";
+	if (r->epoch_ms)
+		snprintf(per, sizeof(per), " of %u ms", r->epoch_ms);
+	fprintf(s->f,
+		"%s/%s%s%s: %" PRIu64 " epoch%s%s, %" PRIu64 " dirty pages (%" PRIu64 " %s), ",
 		r->mode, r->workload, r->policy ? "/" : "", r->policy ? r->policy : "", r->epochs,
-		r->epochs == 1 ? "" : "s", r->dirty_pages, r->workload_pages,
-		r->policy ? "stores by the workload" : "written by the workload");
+		r->epochs == 1 ? "" : "s", per, r->dirty_pages, r->workload_pages,
+		r->policy || r->epoch_ms ? "stores by the workload" : "written by the workload");
 	if (r->verified)
 		fprintf(s->f, "%" PRIu64 " lost pages\n", r->lost_pages);
 	else
@@ -91,10 +101,14 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 	json_string(f, e->mode);
 	fprintf(f, ",\"workload\":");
 	json_string(f, e->workload);
-	fprintf(f,
-		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64
-		",\"workload-pages\":%" PRIu64,
-		e->dirty_pages, e->log_entries, e->workload_pages);
+	fprintf(f, ",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64, e->dirty_pages,
+		e->log_entries);
+	/* By time, the guest knows its stores but not the epoch's pages. */
+	if (e->time_based)
+		fprintf(f, ",\"workload-pages\":null,\"workload-stores\":%" PRIu64,
+			e->workload_pages);
+	else
+		fprintf(f, ",\"workload-pages\":%" PRIu64, e->workload_pages);
 	fprintf(f, ",\"slot-dirty-pages\":[");
 	for (int i = 0; i < e->nr_slots; i++)
 		fprintf(f, "%s%" PRIu64, i ? "," : "", e->slot_pages[i]);
@@ -165,10 +179,16 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 	json_string(f, r->workload);
 	fprintf(f,
 		",\"mem-bytes\":%" PRIu64 ",\"wss-pages\":%" PRIu64 ",\"epochs\":%" PRIu64
-		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64
-		",\"workload-pages\":%" PRIu64 ",\"boot-dirty-pages\":%" PRIu64,
-		r->mem_bytes, r->wss_pages, r->epochs, r->dirty_pages, r->log_entries,
-		r->workload_pages, r->boot_dirty_pages);
+		",\"dirty-pages\":%" PRIu64 ",\"log-entries\":%" PRIu64,
+		r->mem_bytes, r->wss_pages, r->epochs, r->dirty_pages, r->log_entries);
+	if (r->epoch_ms)
+		fprintf(f,
+			",\"epoch-ms\":%u,\"workload-pages\":null,\"workload-stores\":%" PRIu64
+			",\"tail-dirty-pages\":%" PRIu64,
+			r->epoch_ms, r->workload_pages, r->tail_dirty_pages);
+	else
+		fprintf(f, ",\"epoch-ms\":null,\"workload-pages\":%" PRIu64, r->workload_pages);
+	fprintf(f, ",\"boot-dirty-pages\":%" PRIu64, r->boot_dirty_pages);
 	if (r->verified)
 		fprintf(f, ",\"lost-pages\":%" PRIu64, r->lost_pages);
 	else

@@ -24,10 +24,12 @@
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
 #include "logger/session.h"
+#include "logger/ticker.h"
 #include "vmm/virtio_blk.h"
 #include "util/time.h"
 
-#define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
+#define PROGRESS_NS  1000000000ull /* the progress line: every second */
+#define LOST_PRINTED 16		   /* lost pages printed per epoch; the count is exact */
 
 struct session {
 	const struct session_config *cfg;
@@ -53,6 +55,10 @@ struct session {
 	struct migout *mo;	    /* --migrate-to */
 	struct migrate_report migr; /* the migration's figures in the outputs */
 	enum ds_fail fail;	    /* what failed (session.h), once something did */
+	struct ticker tick;	    /* --epoch-ms, the progress line */
+	uint64_t rounds;	    /* --epoch-ms: the guest's rounds (SYNCs) so far */
+	uint64_t stores;	    /* the guest's published store count at the last epoch end */
+	bool progress_shown;	    /* a progress line is on the terminal */
 };
 
 /* Add the pages of [gpa, gpa + len) that are RAM to the open epoch (and to
@@ -150,6 +156,39 @@ static void stats_delta(struct session *s, uint64_t *out)
 	}
 }
 
+/* The guest's published store count (include/abi/hcall.h), read while it
+ * may run: a count that goes back is a broken guest. */
+static int guest_stores(struct session *s, uint64_t *out)
+{
+	const struct abi_progress *p =
+	    (const void *)(s->vm.mem.host +
+			   mem_gpa_to_index(&s->vm.mem, ABI_PROGRESS_GPA) * ABI_PAGE_SIZE);
+	uint64_t n = __atomic_load_n(&p->stores, __ATOMIC_RELAXED);
+	if (n < s->stores) {
+		log_err("guest failed: its store count went back from %" PRIu64 " to %" PRIu64,
+			s->stores, n);
+		return -EFAULT;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Erase the progress line before a row of the table takes its place. */
+static void progress_clear(struct session *s)
+{
+	if (!s->progress_shown)
+		return;
+	fputs("\r\033[K", stderr);
+	s->progress_shown = false;
+}
+
+/* Whether the open epoch is past the run's last one: the tail of a run
+ * delimited by time, from its last epoch's end to the guest's DONE. */
+static bool in_tail(const struct session *s)
+{
+	return s->cfg->epoch_ms && s->epoch > s->cfg->wl.epochs;
+}
+
 /* Close the open epoch: final harvest, oracle, record, sinks; open the next. */
 static int close_epoch(struct session *s, uint64_t workload_pages)
 {
@@ -169,6 +208,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	r->dirty_pages = s->dirty.count;
 	r->log_entries = s->log_entries;
 	r->workload_pages = workload_pages;
+	r->time_based = s->cfg->epoch_ms != 0;
 	r->nr_slots = s->vm.mem.nr_slots;
 	for (uint64_t i = 0; i < s->dirty.count; i++)
 		r->slot_pages[s->dirty.list[i] >= s->vm.mem.slots[0].pages]++;
@@ -212,7 +252,10 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	s->sum.ring_full_exits += r->ring_full_exits;
 	if (s->epoch == 0) {
 		s->sum.boot_dirty_pages = r->dirty_pages;
+	} else if (in_tail(s)) {
+		s->sum.tail_dirty_pages = r->dirty_pages; /* verified, not an epoch */
 	} else {
+		progress_clear(s);
 		s->sum.epochs++;
 		s->sum.epoch_ns += r->epoch_ns;
 		s->sum.dirty_pages += r->dirty_pages;
@@ -250,6 +293,51 @@ static int guest_protocol(const char *what, uint64_t got, uint64_t want)
 	return -EFAULT;
 }
 
+/*
+ * SYNC in a run delimited by time: the end of one of the guest's rounds,
+ * not of an epoch.  Its claims are checked all the same; the reply says
+ * whether to go on (an epoch is still open) or stop (the last one ended).
+ */
+static int time_sync(struct session *s, const struct hcall *hc)
+{
+	const struct boot_workload *wl = &s->cfg->wl;
+	if (s->epoch == 0 || hc->args[0] != s->rounds + 1)
+		return guest_protocol("sync for round", hc->args[0], s->rounds + 1);
+	if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch)
+		return guest_protocol("workload pages", hc->args[1], wl->wss_pages);
+	s->rounds++;
+	s->vm.hc_reply = in_tail(s) ? ABI_HC_REPLY_STOP : ABI_HC_REPLY_CONTINUE;
+	return 0;
+}
+
+/*
+ * The progress line (TICK_PROGRESS, vCPU stopped), once an epoch has run
+ * for a second: the epoch, its time so far, the guest's stores, and the
+ * dirty rate so far, from a harvest into the open epoch (the pages stay in
+ * it; the epoch's end harvests the rest).  On stderr, rewritten in place.
+ */
+static int progress_show(struct session *s)
+{
+	uint64_t now_ns = time_now_ns(), elapsed = now_ns - s->epoch_start_ns, stores;
+	if (s->epoch == 0 || in_tail(s) || elapsed < PROGRESS_NS)
+		return 0;
+	int ret = timed_harvest(s);
+	if (ret)
+		return ret;
+	ret = s->file_world ? 0 : guest_stores(s, &stores);
+	if (ret)
+		return ret;
+	double secs = (double)elapsed / 1e9;
+	char what[64] = "";
+	if (!s->file_world)
+		snprintf(what, sizeof(what), ", %" PRIu64 " stores", stores - s->stores);
+	fprintf(stderr, "\r\033[Kepoch %" PRIu64 ": %.1f s%s, %" PRIu64 " pages dirty, %.1f MiB/s",
+		s->epoch, secs, what, s->dirty.count,
+		(double)s->dirty.count * 4096.0 / (1 << 20) / secs);
+	s->progress_shown = true;
+	return 0;
+}
+
 static int on_hcall(void *ctx, const struct hcall *hc)
 {
 	struct session *s = ctx;
@@ -272,8 +360,20 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 			if (s->view.policy != wl->policy)
 				return guest_protocol("policy", s->view.policy, wl->policy);
 		}
-		return close_epoch(s, 0);
+		ret = close_epoch(s, 0);
+		if (ret)
+			return ret;
+		/* Epoch 1 starts now: so does the host's clock. */
+		/* A migration kicks the vCPU for its own ends: no progress
+		 * line beside it. */
+		bool progress = s->cfg->progress && !s->mo && !s->cfg->incoming;
+		if (s->cfg->epoch_ms || progress)
+			ret = ticker_start(&s->tick, &s->vm, (uint64_t)s->cfg->epoch_ms * 1000000,
+					   progress ? PROGRESS_NS : 0);
+		return ret;
 	case ABI_HC_SYNC:
+		if (s->cfg->epoch_ms)
+			return time_sync(s, hc);
 		/* The guest is untrusted: its claims are checked, not believed. */
 		if (s->epoch == 0 || hc->args[0] != s->epoch || s->epoch > wl->epochs)
 			return guest_protocol("sync for epoch", hc->args[0], s->epoch);
@@ -300,8 +400,17 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 				hc->args[0] == 139 ? " (killed by the guest kernel)" : "");
 			return -EFAULT;
 		}
-		if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs)
+		if (s->cfg->epoch_ms) {
+			/* Done after the host said stop: the stores since the
+			 * last epoch's end are checked too, as boot's are. */
+			if (!in_tail(s) || hc->args[1] != s->rounds)
+				return guest_protocol("done after rounds", hc->args[1], s->rounds);
+			ret = close_epoch(s, 0);
+			if (ret)
+				return ret;
+		} else if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs) {
 			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
+		}
 		s->sum.guest_check_failed = hc->args[ABI_DONE_CHECK_FAILED] != 0;
 		if (s->sum.guest_check_failed)
 			log_err("the guest's own data check failed: its pages "
@@ -345,11 +454,32 @@ static int on_ring_full(void *ctx)
 	return 0;
 }
 
-/* vm_handlers.kicked: the migration's pause or throttle. */
+/* vm_handlers.kicked: the migration's pause or throttle, or the ticker's
+ * epoch end or progress line. */
 static int on_kicked(void *ctx)
 {
 	struct session *s = ctx;
-	return s->mo ? migout_kicked(s->mo) : 0;
+	if (s->mo)
+		return migout_kicked(s->mo);
+	unsigned int due = ticker_take(&s->tick);
+	if ((due & TICK_EPOCH) && s->cfg->epoch_ms && s->epoch >= 1 && !in_tail(s)) {
+		uint64_t now;
+		int ret = guest_stores(s, &now);
+		if (ret)
+			return ret;
+		ret = close_epoch(s, now - s->stores);
+		s->stores = now;
+		if (ret)
+			return ret;
+		if (in_tail(s)) {
+			ticker_stop(&s->tick); /* the last epoch is over */
+			s->vm.hc_reply = ABI_HC_REPLY_STOP;
+		}
+		return 0;
+	}
+	if (due & TICK_PROGRESS)
+		return progress_show(s);
+	return 0;
 }
 
 /* Source, guest stopped for the switch-over: where it is in its epochs. */
@@ -574,7 +704,11 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	ret = vm_register_memory(&s.vm, KVM_MEM_LOG_DIRTY_PAGES);
 	if (ret)
 		goto out_dlog;
-	if (!cfg->incoming && (ret = vm_load_guest(&s.vm, &cfg->wl))) {
+	/* By time, the guest runs rounds until the host says stop. */
+	struct boot_workload guest_wl = cfg->wl;
+	if (cfg->epoch_ms)
+		guest_wl.epochs = 0;
+	if (!cfg->incoming && (ret = vm_load_guest(&s.vm, &guest_wl))) {
 		failed(&s, DS_FAIL_USAGE, ret); /* the workload does not fit the RAM */
 		goto out_dlog;
 	}
@@ -618,6 +752,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	s.sum.mem_bytes = cfg->mem_bytes;
 	s.sum.wss_pages = cfg->wl.wss_pages;
 	s.sum.verified = cfg->verify;
+	s.sum.epoch_ms = cfg->epoch_ms;
 	s.epoch_start_ns = time_now_ns();
 
 	/* The run: from the guest's first instruction on, a failure is the
@@ -628,6 +763,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 				.dma_dirty = on_dma_dirty,
 				.kicked = on_kicked};
 	ret = vm_run(&s.vm, &h);
+	ticker_stop(&s.tick);
+	progress_clear(&s);
 	if (ret)
 		failed(&s, run_failure(&s), ret);
 	if (s.mo) {

@@ -36,6 +36,14 @@ struct session_config {
 	 * the run (run and receive; compare measures rather than checks). */
 	bool verify_image;
 	bool echo_console;
+	/* Epochs by the host's clock: every epoch_ms of wall time the host
+	 * closes one while the guest runs on, wl.epochs of them; the guest
+	 * runs rounds of wl.writes_per_epoch stores until told to stop.
+	 * Anonymous workloads only; 0: the guest's SYNC ends each epoch. */
+	uint32_t epoch_ms;
+	/* Print a live progress line on stderr (a terminal) once an epoch
+	 * lasts longer than a second. */
+	bool progress;
 	bool test_drop_device_writes; /* tests only: forget the device's RAM stores */
 	/* TEST HOOK (vmm/kvm.h): when the first epoch ends, make the next
 	 * call of this KVM ioctl fail with errno test_kvm_fail_err.  Only

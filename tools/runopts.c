@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "abi/boot.h"
 #include "abi/pcache.h"
@@ -53,6 +54,8 @@ enum {
 	OPT_MAX_BW,
 	OPT_THROTTLE,
 	OPT_RETRIES,
+	OPT_EPOCH_MS,
+	OPT_QUIET,
 };
 
 static const struct option run_options[] = {
@@ -85,6 +88,8 @@ static const struct option run_options[] = {
     {"max-bandwidth", required_argument, NULL, OPT_MAX_BW},
     {"throttle", required_argument, NULL, OPT_THROTTLE},
     {"migrate-retries", required_argument, NULL, OPT_RETRIES},
+    {"epoch-ms", required_argument, NULL, OPT_EPOCH_MS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -259,6 +264,12 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			NUM("--migrate-retries", 0, 1000, a->retries);
 			a->retries_set = a->migrate_opt = true;
 			break;
+		case OPT_EPOCH_MS:
+			NUM("--epoch-ms", 1, 3600000, a->epoch_ms);
+			break;
+		case OPT_QUIET:
+			a->quiet = true;
+			break;
 		case OPT_PLOT:
 			if (!cmd->compare)
 				return usage_error("%s: unknown option --plot (try --help)",
@@ -337,6 +348,13 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 	if (a->migrate && file_world && !a->image_path)
 		return usage_error("--migrate-to: a file workload needs --image (the destination "
 				   "opens the same image)");
+	/* Only the anonymous workloads run until the host says stop; the
+	 * migration and compare decide on epochs the guest ends. */
+	if (a->epoch_ms && file_world)
+		return usage_error("--epoch-ms: for the anonymous workloads (%s) only",
+				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)));
+	if (a->epoch_ms && a->migrate)
+		return usage_error("--epoch-ms: not with --migrate-to");
 	if (a->hot_pages && wl != ABI_WL_HOTCOLD)
 		return usage_error("--hot-pages: only for --workload hotcold");
 	uint64_t n = a->ring_entries;
@@ -371,6 +389,9 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 	    .mem_bytes = a->mem_bytes ? a->mem_bytes : 256ull << 20,
 	    .verify = a->verify,
 	    .echo_console = a->console,
+	    .epoch_ms = (uint32_t)a->epoch_ms,
+	    /* A live line only for a person watching, and not asked away. */
+	    .progress = !a->quiet && isatty(STDERR_FILENO),
 	};
 	if (a->ring_entries)
 		cfg->dlog.ring_entries = (uint32_t)a->ring_entries;

@@ -77,6 +77,8 @@ struct run_args {
 	bool throttle_auto;
 	uint64_t retries;
 	bool retries_set;
+	uint64_t epoch_ms; /* --epoch-ms: epochs by the host's clock */
+	bool quiet;	   /* --quiet: no progress line */
 };
 
 /* The disk of a file workload: the user's, or a temporary one. */

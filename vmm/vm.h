@@ -23,6 +23,9 @@ struct vm {
 	struct serial serial;
 	struct virtio_blk *blk; /* optional, vm_attach_blk() */
 	uint64_t entry, cr3;
+	/* What the guest reads with `in` from the hypercall port: a handler's
+	 * reply to the call it just took (include/abi/hcall.h). */
+	uint32_t hc_reply;
 	/* Private: vm_kick's request flag and the thread in vm_run. */
 	int kick;
 	unsigned long vcpu_thread;

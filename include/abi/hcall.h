@@ -4,7 +4,8 @@
  * ABI_HCALL_PAGE_GPA, then writes the call number with a 32-bit `out` to
  * ABI_HCALL_PORT.  The vCPU exits with KVM_EXIT_IO; the VMM reads the page,
  * validates every field (the guest is untrusted) and resumes the guest.
- * Calls return nothing: the page is never written by the host.  (The host
+ * Calls return nothing, with one exception below (SYNC in a run the host
+ * delimits by time): the page is never written by the host.  (The host
  * stores into guest RAM only through the virtio-blk device and, with host
  * writeback, the page-cache message of include/abi/pcache.h; the logger adds
  * those pages to the epoch itself: docs/architecture.md.)
@@ -36,6 +37,40 @@
  * failed: its pages no longer hold what it last wrote (0 for the file world,
  * which the host checks through the image). */
 #define ABI_DONE_CHECK_FAILED 2
+
+/*
+ * Epochs by the host's clock (run --epoch-ms): the boot parameters' nr_epochs
+ * is 0 and the anonymous workload runs rounds of writes_per_epoch stores
+ * until the host says stop.  After each round's ABI_HC_SYNC (args[0] the
+ * round, from 1; args[1] its distinct pages) the guest reads a 32-bit `in`
+ * from ABI_HCALL_PORT: the host's reply, one of these.  It also reads it
+ * every ABI_PROGRESS_EVERY stores, so that a long round does not outlast
+ * the run: once the host's last epoch has ended the reply is STOP, and
+ * the guest ends its round there, SYNCs it and is done.  With nr_epochs > 0
+ * nothing is read and each SYNC ends an epoch.
+ */
+#define ABI_HC_REPLY_CONTINUE 0
+#define ABI_HC_REPLY_STOP     1
+
+/*
+ * What the anonymous workload has done so far, at ABI_PROGRESS_GPA: written
+ * by the guest every ABI_PROGRESS_EVERY stores and at every round's end,
+ * read by the host whenever it likes (an epoch the host closes by time
+ * counts the stores in it; the progress line).  One store in
+ * ABI_PROGRESS_EVERY keeps the counter's own cost in the dirty log small.
+ * The host checks that it never goes back; the guest is untrusted.
+ */
+#define ABI_PROGRESS_EVERY 256
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+struct abi_progress {
+	uint64_t stores; /* workload stores since boot */
+	uint64_t rounds; /* rounds (or epochs) finished */
+};
+_Static_assert(sizeof(struct abi_progress) == 16, "progress layout");
+_Static_assert((ABI_PROGRESS_EVERY & (ABI_PROGRESS_EVERY - 1)) == 0, "a power of two");
+#endif
 
 #define ABI_HCALL_NR_ARGS  8
 #define ABI_HCALL_BUF_SIZE 1024

@@ -9,6 +9,7 @@
  *   0x0000_0000    0x0000_1000     unused                         -
  *   0x0000_1000    0x0000_2000     boot parameters (boot.h)       VMM, before boot
  *   0x0000_2000    0x0000_3000     hypercall page (hcall.h)       guest
+ *   0x0000_3000    0x0000_4000     progress counters (hcall.h)    guest
  *   0x0001_0000    0x0002_0000-ish boot page tables: PML4,        VMM, before boot
  *                                  direct-map PDPT, kernel PDPT,
  *                                  one PD per GiB of GPA space
@@ -39,6 +40,7 @@
 
 #define ABI_BOOT_PARAMS_GPA 0x1000
 #define ABI_HCALL_PAGE_GPA  0x2000
+#define ABI_PROGRESS_GPA    0x3000
 #define ABI_BOOT_PT_GPA	    0x10000 /* PML4; PDPTs and PDs follow it */
 #define ABI_BOOT_PT_END	    0x200000
 #define ABI_KERNEL_GPA	    0x200000
