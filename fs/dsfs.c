@@ -17,8 +17,24 @@
 
 #include "abi/fnv.h"
 #include "fs/dsfs.h"
+#include "util/esc.h"
 #include "util/io.h"
 #include "util/parse.h"
+
+/* The first used inode whose name holds a byte abi_fs_check refuses as not
+ * printable, or -1. */
+static int unprintable_name(const struct abi_fs_meta *m)
+{
+	for (int i = 0; i < ABI_FS_MAX_INODES; i++) {
+		const struct abi_fs_inode *in = &m->inodes[i];
+		if (!(in->flags & ABI_FS_INODE_USED))
+			continue;
+		for (int k = 0; k < ABI_FS_NAME_MAX && in->name[k]; k++)
+			if ((unsigned char)in->name[k] < 0x20 || (unsigned char)in->name[k] > 0x7e)
+				return i;
+	}
+	return -1;
+}
 
 /* Largest image: abi_fs_check() refuses a block count above 2^40.  This also
  * keeps every byte offset (2^52 at most) well inside off_t. */
@@ -419,7 +435,23 @@ int dsfs_open(const char *path, int flags, struct dsfs_image *img, char *why, si
 	/* Checked before the length's alignment: for a file that is not DSFS at
 	 * all, "bad magic" says more than "not a multiple of 4096". */
 	if (abi_fs_check(&img->meta, img->size / ABI_FS_BLOCK, &reason)) {
-		ret = fail(why, whylen, -EINVAL, "%s", reason);
+		int ino = -1;
+		if (!strcmp(reason, ABI_FS_WHY_NAME_UNPRINTABLE))
+			ino = unprintable_name(&img->meta);
+		if (ino >= 0) {
+			/* Which file: its name escaped, every byte outside
+			 * 0x20..0x7e as \xNN, so the reason stays one line and
+			 * drives no terminal. */
+			char raw[ABI_FS_NAME_MAX + 1], safe[4 * ABI_FS_NAME_MAX + 1];
+			memcpy(raw, img->meta.inodes[ino].name, ABI_FS_NAME_MAX);
+			raw[ABI_FS_NAME_MAX] = 0;
+			ret = fail(why, whylen, -EINVAL,
+				   "inode %d name \"%s\" holds a byte that is "
+				   "not printable ASCII",
+				   ino, esc_str(safe, sizeof(safe), raw, false));
+		} else {
+			ret = fail(why, whylen, -EINVAL, "%s", reason);
+		}
 		goto close_fd;
 	}
 	if (img->size % ABI_FS_BLOCK) {

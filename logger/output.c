@@ -6,6 +6,7 @@
 
 #include "logger/output.h"
 #include "util/json.h"
+#include "util/io.h"
 
 static double us(uint64_t ns)
 {
@@ -47,7 +48,7 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 		"%6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %6s %6s %10.1f %10.1f %8s %9" PRIu64 "\n",
 		e->epoch, e->dirty_pages, e->workload_pages, extra, lost, e->dirty_rate_mibs,
 		us(e->harvest_ns), exits, e->ring_full_exits);
-	fflush(s->f);
+	io_flush(s->f);
 }
 
 static void table_summary(struct sink *s, const struct run_summary *r)
@@ -76,7 +77,7 @@ static void table_summary(struct sink *s, const struct run_summary *r)
 	for (int i = 0; i < r->nr_ext; i++)
 		if (r->ext[i]->table_after_summary)
 			r->ext[i]->table_after_summary(r->ext[i], s->f, r->verified);
-	fflush(s->f);
+	io_flush(s->f);
 }
 
 void output_table_sink(struct sink *s, FILE *f)
@@ -138,7 +139,7 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 			e->ext[i]->json_epoch(e->ext[i], f, e->verified);
 	json_stats(f, e->stats);
 	fprintf(f, "}\n");
-	fflush(f);
+	io_flush(f);
 }
 
 static const char *const image_check_names[] = {
@@ -220,7 +221,7 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 			r->ext[i]->json_summary(r->ext[i], f, r->verified);
 	json_stats(f, r->stats);
 	fprintf(f, "}\n");
-	fflush(f);
+	io_flush(f);
 }
 
 void output_json_sink(struct sink *s, FILE *f)

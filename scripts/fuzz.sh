@@ -1,8 +1,9 @@
 #!/bin/sh
 # Build the libFuzzer targets (tests/fuzz/, clang, ASan + UBSan) in
-# build-fuzz/, replay their seed corpora (CTest), then fuzz each target for
-# SECONDS (default 60).  A crash, leak or sanitizer report fails the script
-# and leaves the reproducer in build-fuzz/tests/fuzz/crashes/.
+# build-fuzz/, replay their seed corpora and tests/fuzz/regressions/ (CTest),
+# then fuzz each target, starting from both, for SECONDS (default 60).  A
+# crash, leak or sanitizer report fails the script and leaves the
+# reproducer in build-fuzz/tests/fuzz/crashes/.
 set -e
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -18,9 +19,11 @@ mkdir -p "$fz/crashes"
 for t in $(cd "$fz/seeds" && ls); do
 	mkdir -p "$fz/corpus/$t"
 	echo "fuzz.sh: $t for ${secs}s"
-	# New inputs go to corpus/<t>; the seeds are read, never written.
+	# New inputs go to corpus/<t>; the seeds and regressions are read, never
+	# written.
 	"$fz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-		-artifact_prefix="$fz/crashes/$t-" "$fz/corpus/$t" "$fz/seeds/$t" 2>"$fz/$t.log" || {
+		-artifact_prefix="$fz/crashes/$t-" "$fz/corpus/$t" "$fz/seeds/$t" \
+		"tests/fuzz/regressions/$t" 2>"$fz/$t.log" || {
 		tail -60 "$fz/$t.log"
 		echo "fuzz.sh: $t failed; reproducer in $fz/crashes/" >&2
 		exit 1

@@ -10,7 +10,8 @@
  *   not regular  /dev/null, a FIFO, a directory as --image: 2, "--image
  *                PATH:"; verify-image and mkimage --check /dev/null: 2
  *   output       --json /dev/full, --json - to /dev/full, the table to
- *                /dev/full, mkimage --check >/dev/full, run >&-: 4, one line
+ *                /dev/full, mkimage --check >/dev/full, run >&-, compare
+ *                --json and --plot /dev/full: 4, one line with the errno
  *   names        an image whose file name holds an escape sequence and a
  *                newline is invalid (mkimage --check and verify-image: 1,
  *                run: 2) and its bytes are never printed raw; an argument
@@ -54,8 +55,8 @@ static const char *make_image(const char *name)
 	char why[256];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	struct dsfs_file_spec f = {.name = "db", .size = 64 * 4096, .capacity = 64 * 4096};
-	CU_ASSERT_FATAL(dsfs_mkimage(path, (ABI_FS_DATA_START + 64) * 4096, &f, 1, why,
-				     sizeof(why)) == 0);
+	CU_ASSERT_FATAL(
+	    dsfs_mkimage(path, (ABI_FS_DATA_START + 64) * 4096, &f, 1, why, sizeof(why)) == 0);
 	return path;
 }
 
@@ -172,14 +173,32 @@ static int run_stdout(bool full, const char *const *args, char **err)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Exit 4 and one line naming `needle` and saying why: the write's errno
+ * (ENOSPC on /dev/full, EBADF on a closed stdout), however long before the
+ * end of the command the write failed. */
 static void expect_output_failure(bool full, const char *needle, const char *const *args)
 {
-	char *err;
+	char *err, why[128];
 	int code = run_stdout(full, args, &err);
+	snprintf(why, sizeof(why), "write failed: %s", strerror(full ? ENOSPC : EBADF));
 	DS_CHECK(code == 4, "%s: exit %d, expected 4: %s", args[0], code, err);
-	DS_CHECK(lines(err) == 1 && !strncmp(err, "dirtyscope: ", 12) && strstr(err, needle),
-		 "%s: expected one line naming %s: %s", args[0], needle, err);
+	DS_CHECK(lines(err) == 1 && !strncmp(err, "dirtyscope: ", 12) && strstr(err, needle) &&
+		     strstr(err, why),
+		 "%s: expected one line naming %s and '%s': %s", args[0], needle, why, err);
 	free(err);
+}
+
+/* A file or device option (--json, --plot) on /dev/full: exit 4, one line
+ * naming it and the errno. */
+static void expect_file_failure(const char *needle, const char *const *args)
+{
+	struct ds_proc p;
+	char why[128];
+	snprintf(why, sizeof(why), "write failed: %s", strerror(ENOSPC));
+	ds_proc_run(&p, NULL, args);
+	ds_proc_check_exit(&p, 4, ARGS(needle, why));
+	DS_CHECK(lines(p.err) == 1, "not one line: %s", p.err);
+	ds_proc_free(&p);
 }
 
 static void test_output_plain(void)
@@ -194,15 +213,20 @@ static void test_output_plain(void)
 
 static void test_output_run(void)
 {
-	/* --json to a device that refuses writes; the table goes to stdout. */
-	struct ds_proc p;
-	ds_proc_run(&p, NULL, ARGS("run", "--epochs", "2", "--json", "/dev/full"));
-	ds_proc_check_exit(&p, 4, ARGS("--json /dev/full"));
-	DS_CHECK(lines(p.err) == 1, "not one line: %s", p.err);
-	ds_proc_free(&p);
+	/* --json to a device that refuses writes; the table goes to stdout.
+	 * The sinks write line by line, so the write that failed is long past
+	 * when the command reports it: its errno must have been kept. */
+	expect_file_failure("--json /dev/full: ",
+			    ARGS("run", "--epochs", "2", "--json", "/dev/full"));
 	expect_output_failure(true, "stdout", ARGS("run", "--epochs", "2", "--json", "-"));
 	expect_output_failure(true, "stdout", ARGS("run", "--epochs", "2"));
 	expect_output_failure(false, "stdout", ARGS("run", "--epochs", "2"));
+	/* compare's own sinks and its picture (once "cannot draw the picture"). */
+	expect_file_failure("--json /dev/full: ",
+			    ARGS("compare", "--workload", "db", "--json", "/dev/full"));
+	expect_file_failure("--plot /dev/full: ",
+			    ARGS("compare", "--workload", "db", "--plot", "/dev/full"));
+	expect_output_failure(true, "stdout", ARGS("compare", "--workload", "db"));
 }
 
 /* ---- names ---- */
@@ -246,19 +270,24 @@ static void test_evil_name(void)
 	CU_ASSERT(abi_fs_check(&m, ABI_FS_DATA_START + 64, &why) != 0);
 
 	struct ds_proc p;
-	/* An invalid image: a failed check under mkimage --check (docs/cli.md). */
+	/* The reason names the file, escaped: which of 63 files, and what its
+	 * name holds, in one line that drives no terminal. */
+	static const char named[] = "inode 0 name \"a\\x1b[2J\\x0ab\" holds a byte";
+	/* An invalid image: a failed check under mkimage --check, as verify-image
+	 * (docs/cli.md: invalid DSFS is 1 where checking is the command's job). */
 	ds_proc_run(&p, NULL, ARGS("mkimage", "--check", img));
-	ds_proc_check_exit(&p, 1, ARGS("not printable"));
+	ds_proc_check_exit(&p, 1, ARGS("not printable", named));
 	DS_CHECK(lines(p.err) == 1 && !p.out[0], "%s: %s%s", p.cmd, p.out, p.err);
 	no_raw_name(&p);
 	ds_proc_free(&p);
 	ds_proc_run(&p, NULL, ARGS("verify-image", img));
-	ds_proc_check_exit(&p, 1, ARGS("not printable"));
+	ds_proc_check_exit(&p, 1, ARGS("not printable", named));
+	DS_CHECK(lines(p.err) == 1 && !p.out[0], "%s: %s%s", p.cmd, p.out, p.err);
 	no_raw_name(&p);
 	ds_proc_free(&p);
 	/* Under run it is an --image that is not DSFS: input. */
 	ds_proc_run(&p, NULL, ARGS("run", "--workload", "db", "--image", img));
-	ds_proc_check_exit(&p, 2, ARGS("--image ", "not printable"));
+	ds_proc_check_exit(&p, 2, ARGS("--image ", "not printable", named));
 	no_raw_name(&p);
 	ds_proc_free(&p);
 	ds_remove_dir(dir);
@@ -287,8 +316,7 @@ static const struct ds_case plain_cases[] = {
 
 static const struct ds_case kvm_cases[] = {
     {"two runs on one image: the second refused (2), the first unaffected", test_two_runs},
-    {"one run opening its image many times (host writeback, --verify): 0",
-     test_one_run_many_opens},
+    {"one run opening its image many times (host writeback, --verify): 0", test_one_run_many_opens},
     {"run outputs on /dev/full or closed: 4, one line", test_output_run},
     {NULL, NULL},
 };

@@ -3,6 +3,7 @@
  * guest's own dirty tracking beside the host's (logger/compare/compare.c).  It takes
  * every run option, plus --plot.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,8 +116,14 @@ enum ds_fail cmd_compare(int argc, char **argv)
 	}
 	if (!fail && cmp.total.unexplained)
 		fail = DS_FAIL_CHECK;
-	if (plot.f && completed && compare_plot(&cmp, plot.f)) {
-		log_err("--plot %s: cannot draw the picture", o.plot_path);
+	int pret = plot.f && completed ? compare_plot(&cmp, plot.f) : 0;
+	if (pret) {
+		/* -EINVAL or -ENOMEM: no picture to draw; else its write failed. */
+		if (pret == -EINVAL || pret == -ENOMEM)
+			log_err("--plot %s: cannot draw the picture: %s", o.plot_path,
+				strerror(-pret));
+		else
+			log_err("--plot %s: write failed: %s", o.plot_path, strerror(-pret));
 		fail = DS_FAIL_IO;
 		completed = false;
 	}

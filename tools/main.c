@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "util/io.h"
 #include "util/log.h"
 
 /*
@@ -34,11 +35,13 @@ static void fill_std_fds(void)
  */
 static enum ds_fail check_stdout(enum ds_fail fail)
 {
-	errno = 0;
+	/* A sink's line-by-line io_flush kept the errno of the first failed
+	 * write; a listing's failure shows in this flush. */
 	int bad = ferror(stdout);
-	if (fflush(stdout))
+	int ret = io_flush(stdout);
+	if (ret)
 		bad = 1;
-	int err = errno;
+	int err = bad ? io_stream_errno(stdout) ?: -ret : 0;
 	if (fclose(stdout) && !bad) {
 		bad = 1;
 		err = errno;

@@ -11,6 +11,7 @@
 
 #include "logger/output.h"
 #include "tools/cli.h"
+#include "util/io.h"
 #include "util/log.h"
 #include "tools/runopts_out.h"
 
@@ -48,32 +49,36 @@ enum ds_fail out_file_close(struct out_file *j, int keep)
 {
 	if (!j->f || j->f == stdout)
 		return DS_FAIL_NONE;
-	if (j->stream) {
-		/* The sinks flush every line, so a failed write left only the
-		 * error flag: fclose alone would report success. */
-		errno = 0;
-		int bad = ferror(j->f) | fflush(j->f);
-		int err = errno;
-		bad |= fclose(j->f);
-		j->f = NULL;
-		if (!bad || !keep)
-			return DS_FAIL_NONE;
-		log_err("%s %s: write failed%s%s", j->opt, j->path, err ? ": " : "",
-			err ? strerror(err) : "");
-		return DS_FAIL_IO;
+	/* The sinks flush every line (io_flush), so a failed write left only
+	 * the error flag, and its errno with io_stream_errno: fclose alone
+	 * would report success, and errno now would say nothing. */
+	int err = 0;
+	int bad = ferror(j->f);
+	int ret = io_flush(j->f);
+	if (ret || bad)
+		err = io_stream_errno(j->f) ?: -ret;
+	if (!j->stream && !bad && !ret && fsync(fileno(j->f))) {
+		bad = 1;
+		err = errno;
 	}
-	int bad = ferror(j->f) | fflush(j->f) | fsync(fileno(j->f));
-	bad |= fclose(j->f);
+	io_stream_forget(j->f);
+	if (fclose(j->f) && !bad && !ret) {
+		bad = 1;
+		err = errno;
+	}
+	bad |= ret != 0;
 	j->f = NULL;
-	if (keep && !bad && rename(j->tmp, j->path) == 0)
-		return DS_FAIL_NONE;
-	unlink(j->tmp);
-	if (keep) {
-		log_err("%s %s: write failed: %s", j->opt, j->path,
-			strerror(errno));
-		return DS_FAIL_IO;
+	if (!bad && keep && !j->stream && rename(j->tmp, j->path)) {
+		bad = 1;
+		err = errno;
 	}
-	return DS_FAIL_NONE;
+	if (!j->stream && (bad || !keep))
+		unlink(j->tmp);
+	if (!bad || !keep)
+		return DS_FAIL_NONE;
+	log_err("%s %s: write failed%s%s", j->opt, j->path, err ? ": " : "",
+		err ? strerror(err) : "");
+	return DS_FAIL_IO;
 }
 
 void runopts_add_sinks(struct session_config *cfg, const struct out_file *json, struct sink *js,

@@ -96,3 +96,46 @@ void io_parent_dir(const char *path, char *dir, size_t len)
 	else
 		snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
+
+/* The first failure of each stream io_flush saw: a handful of streams
+ * (stdout, a --json file, a --plot file), so a small table.  Not thread
+ * safe: outputs are written by the main thread only. */
+#define IO_STREAMS 8
+static struct {
+	FILE *f;
+	int err;
+} io_streams[IO_STREAMS];
+
+int io_flush(FILE *f)
+{
+	if (!fflush(f))
+		return 0;
+	int err = errno ? errno : EIO;
+	int free_slot = -1;
+	for (int i = 0; i < IO_STREAMS; i++) {
+		if (io_streams[i].f == f)
+			return -err; /* the first failure is the cause */
+		if (!io_streams[i].f && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		io_streams[free_slot].f = f;
+		io_streams[free_slot].err = err;
+	}
+	return -err;
+}
+
+int io_stream_errno(FILE *f)
+{
+	for (int i = 0; i < IO_STREAMS; i++)
+		if (io_streams[i].f == f)
+			return io_streams[i].err;
+	return 0;
+}
+
+void io_stream_forget(FILE *f)
+{
+	for (int i = 0; i < IO_STREAMS; i++)
+		if (io_streams[i].f == f)
+			io_streams[i].f = NULL;
+}

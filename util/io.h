@@ -7,6 +7,7 @@
 #define UTIL_IO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,6 +24,24 @@ int io_pread_full(int fd, void *buf, uint64_t len, uint64_t off);
 
 /* pwrite all of buf at off.  Returns 0, -errno, or -EIO when nothing moves. */
 int io_pwrite_full(int fd, const void *buf, uint64_t len, uint64_t off);
+
+/*
+ * Output streams (the table, JSON lines, listings) are flushed line by line
+ * as they go, and checked only when the command ends: by then the errno of
+ * the write that failed is long gone and the stream keeps only its error
+ * flag.  io_flush() flushes f and, the first time a flush of f fails,
+ * remembers that errno for io_stream_errno(), so the final "write failed"
+ * line can say why (ENOSPC, EPIPE, EIO).  A few streams at a time (stdout
+ * and the output files); io_stream_forget() before fclose, as the FILE
+ * may be reused.  Returns 0 or -errno.
+ */
+int io_flush(FILE *f);
+
+/* The errno of f's first failed io_flush, or 0 (none, or not known). */
+int io_stream_errno(FILE *f);
+
+/* Drop what io_flush remembered of f (call before fclose). */
+void io_stream_forget(FILE *f);
 
 /* The directory holding path ("." for a bare name), into dir: the one to
  * fsync after creating or renaming a file in it. */

@@ -27,6 +27,10 @@
 #define ABI_FS_META_BLOCK 0
 #define ABI_FS_DATA_START 1 /* first block a file extent may use */
 
+/* abi_fs_check's reason for a name with a byte outside 0x20..0x7e: the host
+ * (fs/dsfs.c) recognizes it to add the inode and its name, escaped. */
+#define ABI_FS_WHY_NAME_UNPRINTABLE "inode name holds a byte that is not printable ASCII"
+
 #define ABI_FS_INODE_USED 1u
 
 #ifndef __ASSEMBLER__
@@ -143,8 +147,7 @@ static inline int abi_fs_check(const struct abi_fs_meta *m, uint64_t dev_blocks,
 		 * the terminal.  Bytes after the NUL are not part of the name. */
 		for (uint32_t k = 0; k < ABI_FS_NAME_MAX && a->name[k]; k++)
 			if ((unsigned char)a->name[k] < 0x20 || (unsigned char)a->name[k] > 0x7e)
-				return *why = "inode name holds a byte that is not printable ASCII",
-				       -1;
+				return *why = ABI_FS_WHY_NAME_UNPRINTABLE, -1;
 		if (a->start_block < ABI_FS_DATA_START || a->nr_blocks > sb->nr_blocks ||
 		    a->start_block > sb->nr_blocks - a->nr_blocks)
 			return *why = "file extent outside the image", -1;

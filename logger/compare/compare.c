@@ -26,6 +26,7 @@
 #include "logger/output.h"
 #include "util/json.h"
 #include "logger/guestview/pcview.h"
+#include "util/io.h"
 
 /* Scratch flags per file page, for one epoch. */
 #define PF_GDIRTY  0x01 /* the guest lists it dirty */
@@ -461,7 +462,7 @@ static void compare_epoch(struct sink *s, const struct epoch_rec *e)
 			table_header(c->cfg.table);
 		snprintf(label, sizeof(label), "%" PRIu64, e->epoch);
 		table_row(c->cfg.table, label, &k);
-		fflush(c->cfg.table);
+		io_flush(c->cfg.table);
 	}
 	if (c->cfg.json) {
 		FILE *f = c->cfg.json;
@@ -475,7 +476,7 @@ static void compare_epoch(struct sink *s, const struct epoch_rec *e)
 				c->missed[i].ino, c->missed[i].index, c->missed[i].gpa);
 		fprintf(f, "],\"missed-truncated\":%s}\n",
 			c->missed_listed < k.missed ? "true" : "false");
-		fflush(f);
+		io_flush(f);
 	}
 	if (c->on_epoch)
 		c->on_epoch(c->on_epoch_ctx, c, e);
@@ -562,7 +563,7 @@ static void compare_summary(struct sink *s, const struct run_summary *r)
 		if (t->mirror_errors)
 			fprintf(f, "mirror: %" PRIu64 " guest lies found and skipped\n",
 				t->mirror_errors);
-		fflush(f);
+		io_flush(f);
 	}
 	if (c->cfg.json) {
 		FILE *f = c->cfg.json;
@@ -575,7 +576,7 @@ static void compare_summary(struct sink *s, const struct run_summary *r)
 			",\"guest-page-writes\":%" PRIu64 ",\"device-dirty-pages\":%" PRIu64
 			",\"total-time-ms\":%.1f}\n",
 			r->guest_page_writes, r->device_dirty_pages, (double)r->total_ns / 1e6);
-		fflush(f);
+		io_flush(f);
 	}
 }
 

@@ -81,7 +81,7 @@ struct compare {
 	struct compare_page missed[COMPARE_MISSED_LISTED];
 	uint64_t missed_listed;
 	struct compare_counts total;
-	int error; /* first host-side failure (-errno); the run's output is then void */
+	int error;	   /* first host-side failure (-errno); the run's output is then void */
 	enum ds_fail fail; /* what error was (util/fail.h): the run, or its input */
 	/* Optional, called after each epoch is judged (vCPU still stopped). */
 	void (*on_epoch)(void *ctx, const struct compare *c, const struct epoch_rec *e);
@@ -97,7 +97,8 @@ int compare_init(struct compare *c, const struct compare_config *cfg);
 
 /*
  * Write the picture (file pages x epochs) of every epoch judged so far to f
- * as SVG.  Returns 0, -EINVAL when there is nothing to draw, or -EIO.
+ * as SVG.  Returns 0, -EINVAL when there is nothing to draw, -ENOMEM, or
+ * the -errno of a failed write (plot_svg_write).
  */
 int compare_plot(const struct compare *c, FILE *f);
 

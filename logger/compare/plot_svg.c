@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "logger/compare/plot_svg.h"
+#include "util/io.h"
 
 typedef unsigned long long u64; /* as in the kernel: printed with %llu */
 
@@ -277,5 +278,9 @@ int plot_svg_write(FILE *f, const struct plot_grid *g)
 	put_axes(f, g, &l);
 	put_legend(f, count, &l);
 	fputs("</svg>\n", f);
-	return ferror(f) ? -EIO : 0;
+	/* Flushed here so that a failed write says why (io_flush). */
+	int ret = io_flush(f);
+	if (ret)
+		return ret;
+	return ferror(f) ? -(io_stream_errno(f) ?: EIO) : 0;
 }

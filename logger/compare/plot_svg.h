@@ -46,7 +46,8 @@ struct plot_grid {
  * cell among them (missed > guest-only > host-only > both > clean); the
  * legend says how many pages a column holds.  Returns 0, -EINVAL for an
  * inconsistent grid (cols not the sum of npages, a cell value out of range,
- * no rows), or -EIO when writing failed.
+ * no rows), or the -errno of a failed write (-EIO when it is not known); f
+ * is flushed.
  */
 int plot_svg_write(FILE *f, const struct plot_grid *g);
 

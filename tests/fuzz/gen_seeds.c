@@ -18,6 +18,8 @@
 #include "abi/layout.h"
 #include "logger/migrate/migstream.h"
 #include "vmm/mem.h"
+#include "abi/virtio.h"
+#include "tests/fuzz/fuzz_virtio_blk.h"
 
 static const char *dir;
 
@@ -133,13 +135,15 @@ static void mmu_seeds(void)
 	ram[4][1] = 0x0000 | P | (1ULL << 63);
 	ram[4][2] = 0x5000; /* not present */
 	int fd = open_seed("fuzz_mmu", "tables");
-	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) ||
+	    write(fd, ram, sizeof(ram)) != sizeof(ram))
 		die("fuzz_mmu seed");
 	close(fd);
 	hdr.va_lo = 0x200000;
 	hdr.va_hi = 0x40001000;
 	fd = open_seed("fuzz_mmu", "range");
-	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) ||
+	    write(fd, ram, sizeof(ram)) != sizeof(ram))
 		die("fuzz_mmu seed");
 	close(fd);
 }
@@ -189,9 +193,8 @@ static void vcpu_state_seeds(void)
 	static struct vcpu_state s;
 	char why[256];
 
-	s = (struct vcpu_state){.magic = VCPU_STATE_MAGIC,
-				.version = VCPU_STATE_VERSION,
-				.size = sizeof(s)};
+	s = (struct vcpu_state){
+	    .magic = VCPU_STATE_MAGIC, .version = VCPU_STATE_VERSION, .size = sizeof(s)};
 	s.xcrs.nr_xcrs = 1;
 	s.xcrs.xcrs[0].value = 1;
 	for (int lapic = 0; lapic < 2; lapic++) {
@@ -245,6 +248,147 @@ static void virtio_state_seeds(void)
 	unlink(img);
 }
 
+/* ---- fuzz_virtio_blk: a driver's session as the target's input ---------- */
+
+/* Where the seeds' driver keeps things in slot 0 (fuzz_virtio_blk.h). */
+#define VS_DESC	  0x100
+#define VS_AVAIL  0x200
+#define VS_USED	  0x300
+#define VS_HDR	  0x400	 /* 16 bytes a request */
+#define VS_STATUS 0x500	 /* 1 byte a request */
+#define VS_RAM	  0x510	 /* what the input sets; the rest of RAM is zero */
+#define VS_DATA	  0x1000 /* 4 KiB a request */
+#define VS_NUM	  16
+
+struct vblk_seed {
+	uint8_t flags;
+	uint8_t ram[VS_RAM];
+	struct fz_vblk_op ops[64];
+	int nops;
+	uint16_t ndesc, nreq;
+};
+
+static void vs_op(struct vblk_seed *s, uint8_t kind, uint16_t off, uint32_t val)
+{
+	if (s->nops == (int)(sizeof(s->ops) / sizeof(s->ops[0])))
+		die("fuzz_virtio_blk seed: too many operations");
+	s->ops[s->nops++] = (struct fz_vblk_op){kind, 4, off, val};
+}
+
+/* Reset, negotiate VERSION_1 and FLUSH, set up a 16-entry queue, DRIVER_OK. */
+static void vs_driver_init(struct vblk_seed *s)
+{
+	static const uint32_t regs[][2] = {
+	    {VIRTIO_MMIO_STATUS, 0},
+	    {VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE},
+	    {VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER},
+	    {VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1},
+	    {VIRTIO_MMIO_DRIVER_FEATURES, 1u << (VIRTIO_F_VERSION_1 - 32)},
+	    {VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0},
+	    {VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_BLK_F_FLUSH},
+	    {VIRTIO_MMIO_STATUS,
+	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK},
+	    {VIRTIO_MMIO_QUEUE_SEL, 0},
+	    {VIRTIO_MMIO_QUEUE_NUM, VS_NUM},
+	    {VIRTIO_MMIO_QUEUE_DESC_LOW, VS_DESC},
+	    {VIRTIO_MMIO_QUEUE_DESC_HIGH, 0},
+	    {VIRTIO_MMIO_QUEUE_AVAIL_LOW, VS_AVAIL},
+	    {VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0},
+	    {VIRTIO_MMIO_QUEUE_USED_LOW, VS_USED},
+	    {VIRTIO_MMIO_QUEUE_USED_HIGH, 0},
+	    {VIRTIO_MMIO_QUEUE_READY, 1},
+	    {VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				     VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK},
+	};
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		vs_op(s, FZ_VBLK_MMIO_WRITE, (uint16_t)regs[i][0], regs[i][1]);
+}
+
+static uint16_t vs_desc(struct vblk_seed *s, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	struct virtq_desc d = {addr, len, flags, (uint16_t)(s->ndesc + 1)};
+	if (s->ndesc == VS_NUM)
+		die("fuzz_virtio_blk seed: too many descriptors");
+	memcpy(s->ram + VS_DESC + 16 * s->ndesc, &d, sizeof(d));
+	return s->ndesc++;
+}
+
+/* A request in RAM: header, one data buffer of `len` bytes at `data`
+ * (none for a flush), status byte; its head goes into the avail ring, but
+ * avail->idx is the caller's to publish. */
+static void vs_request(struct vblk_seed *s, uint32_t type, uint64_t sector, uint64_t data,
+		       uint32_t len)
+{
+	struct virtio_blk_req_hdr h = {.type = type, .sector = sector};
+	uint16_t r = s->nreq++;
+	memcpy(s->ram + VS_HDR + 16 * r, &h, sizeof(h));
+	uint16_t head = vs_desc(s, VS_HDR + 16 * r, sizeof(h), VIRTQ_DESC_F_NEXT);
+	if (len)
+		vs_desc(s, data, len,
+			VIRTQ_DESC_F_NEXT | (type == VIRTIO_BLK_T_IN ? VIRTQ_DESC_F_WRITE : 0));
+	vs_desc(s, VS_STATUS + r, 1, VIRTQ_DESC_F_WRITE);
+	memcpy(s->ram + VS_AVAIL + 4 + 2 * r, &head, 2);
+}
+
+/* Publish avail->idx = idx in the initial RAM. */
+static void vs_publish(struct vblk_seed *s, uint16_t idx)
+{
+	memcpy(s->ram + VS_AVAIL + 2, &idx, 2);
+}
+
+static void vs_notify(struct vblk_seed *s)
+{
+	vs_op(s, FZ_VBLK_MMIO_WRITE, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+}
+
+static void vs_write(struct vblk_seed *s, const char *name)
+{
+	uint16_t ram_len = VS_RAM;
+	int fd = open_seed("fuzz_virtio_blk", name);
+	size_t ops = (size_t)s->nops * sizeof(s->ops[0]);
+	if (write(fd, &s->flags, 1) != 1 || write(fd, &ram_len, 2) != 2 ||
+	    write(fd, s->ram, VS_RAM) != VS_RAM || write(fd, s->ops, ops) != (ssize_t)ops)
+		die("fuzz_virtio_blk seed");
+	close(fd);
+}
+
+/* Sessions of a driver that does everything right (the seed replay checks
+ * that every request completes): a read of the superblock, a write from
+ * slot 1 (above the hole), and, on the image file, a read, a write and a
+ * flush and then a second notify for a request published by a store. */
+static void virtio_blk_seeds(void)
+{
+	static struct vblk_seed s;
+
+	memset(&s, 0, sizeof(s));
+	vs_driver_init(&s);
+	vs_request(&s, VIRTIO_BLK_T_IN, 0, VS_DATA, 1024);
+	vs_publish(&s, 1);
+	vs_notify(&s);
+	vs_write(&s, "read");
+
+	memset(&s, 0, sizeof(s));
+	vs_driver_init(&s);
+	vs_op(&s, FZ_VBLK_POKE1, 0, 0xdeadbeef);
+	vs_request(&s, VIRTIO_BLK_T_OUT, 8, FZ_VBLK_SLOT1_GPA, 4096);
+	vs_publish(&s, 1);
+	vs_notify(&s);
+	vs_write(&s, "write");
+
+	memset(&s, 0, sizeof(s));
+	s.flags = FZ_VBLK_FILE;
+	vs_driver_init(&s);
+	vs_request(&s, VIRTIO_BLK_T_IN, 8, VS_DATA, 4096);
+	vs_request(&s, VIRTIO_BLK_T_OUT, 16, VS_DATA + 4096, 2048);
+	vs_request(&s, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	vs_request(&s, VIRTIO_BLK_T_IN, 120, VS_DATA + 8192, 4096); /* the last block */
+	vs_publish(&s, 3);
+	vs_notify(&s);
+	vs_op(&s, FZ_VBLK_POKE0, VS_AVAIL, 4u << 16); /* flags 0, idx 4 */
+	vs_notify(&s);
+	vs_write(&s, "file_read_write_flush");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -260,5 +404,6 @@ int main(int argc, char **argv)
 	journal_seeds();
 	vcpu_state_seeds();
 	virtio_state_seeds();
+	virtio_blk_seeds();
 	return 0;
 }
