@@ -35,6 +35,10 @@ struct epoch_rec {
 	uint64_t workload_pages; /* distinct pages the guest workload says it wrote;
 				    time_based: the stores it made in the epoch */
 	bool time_based;	 /* the host's clock closed the epoch (--epoch-ms) */
+	/* An incoming guest's first epoch: it began at the source, so the
+	 * dirty pages are those of this side only, while the workload's count
+	 * is the whole epoch's. */
+	bool partial;
 	uint64_t slot_pages[MEM_MAX_SLOTS];
 	int nr_slots;
 	bool verified;	     /* the oracle ran */
@@ -95,6 +99,9 @@ struct run_summary {
 	bool guest_check_failed; /* DONE: the anonymous workload's own data check failed */
 	bool migrated;		 /* the guest moved to a destination and ended here */
 	uint64_t first_epoch;	 /* the guest came in: the first epoch run here (else 0) */
+	/* The epoch open at a migration's switch-over, split between the
+	 * sides (set on both; else 0). */
+	uint64_t partial_epoch;
 	/* The verdicts, set before the sinks' summary call, which comes once
 	 * the guest ran, whether the run completed or failed on the way. */
 	bool completed; /* every epoch ran (checks may still have failed) */

@@ -36,7 +36,8 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 		fprintf(s->f, "%6s %8s %8s %6s %6s %10s %10s %8s %9s\n", "epoch", "dirty",
 			e->time_based ? "stores" : "workload", "extra", "lost", "MiB/s",
 			"harvest-us", "exits", "ring-full");
-	if (!e->time_based)
+	/* Nor for an epoch split by a migration: its pages are this side's. */
+	if (!e->time_based && !e->partial)
 		snprintf(extra, sizeof(extra), "%" PRId64,
 			 (int64_t)e->dirty_pages - (int64_t)e->workload_pages);
 	if (e->verified)
@@ -74,6 +75,16 @@ static void table_summary(struct sink *s, const struct run_summary *r)
 		fprintf(s->f, "%" PRIu64 " lost pages\n", r->lost_pages);
 	else
 		fprintf(s->f, "not verified (use --verify)\n");
+	if (r->partial_epoch && r->first_epoch)
+		fprintf(s->f,
+			"epoch %" PRIu64 " began at the source: its row counts the pages dirtied "
+			"here, its workload count the whole epoch\n",
+			r->partial_epoch);
+	else if (r->partial_epoch)
+		fprintf(s->f,
+			"epoch %" PRIu64 " was open at the switch-over: it ends at the "
+			"destination, which reports it\n",
+			r->partial_epoch);
 	for (int i = 0; i < r->nr_ext; i++)
 		if (r->ext[i]->table_after_summary)
 			r->ext[i]->table_after_summary(r->ext[i], s->f, r->verified);
@@ -110,6 +121,7 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 			e->workload_pages);
 	else
 		fprintf(f, ",\"workload-pages\":%" PRIu64, e->workload_pages);
+	fprintf(f, ",\"partial\":%s", e->partial ? "true" : "false");
 	fprintf(f, ",\"slot-dirty-pages\":[");
 	for (int i = 0; i < e->nr_slots; i++)
 		fprintf(f, "%s%" PRIu64, i ? "," : "", e->slot_pages[i]);
@@ -190,6 +202,11 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 	else
 		fprintf(f, ",\"epoch-ms\":null,\"workload-pages\":%" PRIu64, r->workload_pages);
 	fprintf(f, ",\"boot-dirty-pages\":%" PRIu64, r->boot_dirty_pages);
+	fprintf(f, ",\"partial-epoch\":");
+	if (r->partial_epoch)
+		fprintf(f, "%" PRIu64, r->partial_epoch);
+	else
+		fprintf(f, "null");
 	if (r->verified)
 		fprintf(f, ",\"lost-pages\":%" PRIu64, r->lost_pages);
 	else

@@ -209,6 +209,7 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	r->log_entries = s->log_entries;
 	r->workload_pages = workload_pages;
 	r->time_based = s->cfg->epoch_ms != 0;
+	r->partial = s->cfg->incoming && s->epoch == s->sum.first_epoch;
 	r->nr_slots = s->vm.mem.nr_slots;
 	for (uint64_t i = 0; i < s->dirty.count; i++)
 		r->slot_pages[s->dirty.list[i] >= s->vm.mem.slots[0].pages]++;
@@ -729,6 +730,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 			goto out_set;
 		}
 		s.sum.first_epoch = s.epoch;
+		s.sum.partial_epoch = s.epoch; /* it began at the source */
 		migrate_report_incoming(&s.migr, &cfg->incoming->stats, s.epoch);
 		s.sum.ext[s.sum.nr_ext++] = &s.migr.ext;
 	}
@@ -773,6 +775,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		s.sum.migrated = ms->completed;
 		if (cfg->migrate_stats)
 			*cfg->migrate_stats = *ms;
+		if (ms->completed)
+			s.sum.partial_epoch = s.epoch; /* open at the switch-over */
 		migrate_report_source(&s.migr, ms);
 		s.sum.ext[s.sum.nr_ext++] = &s.migr.ext;
 	}

@@ -1290,6 +1290,14 @@ static void check_migration_json(const char *sjson, const char *rjson, int64_t e
 	DS_JSON_INT_EQ(dsum, "epochs", epochs - k);
 	DS_JSON_INT_EQ(dsum, "lost-pages", 0);
 	DS_JSON_STR_EQ(dsum, "guest-check", "passed");
+	/* The epoch open at the switch-over is split between the sides, and
+	 * both say so: partial at the destination, its first. */
+	DS_JSON_INT_EQ(ssum, "partial-epoch", k + 1);
+	DS_JSON_INT_EQ(dsum, "partial-epoch", k + 1);
+	for (int64_t e = k + 1; e <= epochs; e++) {
+		struct json_object *eo = ds_jsonl_find(&d, "epoch", (size_t)(e - k - 1));
+		DS_JSON_BOOL_EQ(eo, "partial", e == k + 1);
+	}
 	DS_JSONL_SUMS(&d, "dirty-pages");
 	CHECK(d.n == (size_t)(epochs - k) + 2,
 	      "%s: %zu objects, not %lld epochs, migration, summary", rjson, d.n,
@@ -1325,6 +1333,7 @@ static void test_migrate_cli(void)
 	ds_proc_finish(&r);
 	ds_proc_check_exit(&r, 0, NULL);
 	CHECK(strstr(r.out, "incoming migration:") != NULL, "receive: no incoming line: %s", r.out);
+	CHECK(strstr(r.out, "began at the source") != NULL, "receive: no partial epoch: %s", r.out);
 	/* Its table starts at the epoch that came in, under a header of its own. */
 	CHECK(strncmp(r.out, " epoch    dirty workload", 24) == 0 ||
 		  strstr(r.out, "\n epoch    dirty workload") != NULL,
