@@ -114,10 +114,21 @@ struct migrate_stats {
 	uint64_t redirtied;	/* distinct pages dirtied after their first copy */
 	uint64_t ideal_bytes;	/* (nonzero_first + redirtied) * 4096 */
 	uint64_t final_bytes;	/* stream bytes of the final round */
-	double bandwidth;	/* bytes/s estimate used for the switch-over */
-	uint64_t ram_checksum;	/* END's */
-	uint32_t throttle_pct;	/* highest throttle used */
-	uint64_t test_lost;	/* stores test_lose_page kept from the destination */
+	/* QEMU's split of `transferred` (its precopy-bytes, downtime-bytes):
+	 * sent while the guest ran here (HELLO and the pre-copy rounds), and
+	 * after it stopped (the final round, state, END and what follows). */
+	uint64_t precopy_bytes, downtime_bytes;
+	uint64_t ram_bytes; /* guest RAM: QEMU's `total` */
+	double bandwidth;   /* bytes/s estimate used for the switch-over */
+	/* The last pre-copy round's figures when the switch-over was decided:
+	 * QEMU's expected-downtime, dirty-pages-rate, cpu-throttle-percentage
+	 * as query-migrate last showed them while the guest ran. */
+	double last_expected_ms;
+	double last_dirty_rate;
+	uint32_t last_throttle_pct;
+	uint64_t ram_checksum; /* END's */
+	uint32_t throttle_pct; /* highest throttle used */
+	uint64_t test_lost;    /* stores test_lose_page kept from the destination */
 	uint64_t nr_round;
 	struct migrate_round round[MIGRATE_MAX_ROUNDS_KEPT]; /* the first ones, if more */
 };

@@ -227,6 +227,8 @@ static int switch_over(struct migout *mo, uint64_t r)
 	uint64_t t = time_now_ns();
 	mo->hook_ns = 0;
 	mo->st.down_pause_ns = t - mo->t_stop;
+	/* Everything from here on is sent with the guest stopped. */
+	mo->st.precopy_bytes = mo->w.stats.bytes;
 	int64_t n = migout_take_dirty(mo, true);
 	if (n < 0)
 		return fail(mo, (int)n, "harvesting the dirty log: %s", strerror((int)-n));
@@ -375,6 +377,10 @@ static int attempt(struct migout *mo)
 		frameset_add(&mo->dirty, mo->list[i]);
 	pthread_mutex_unlock(&mo->lock);
 	mo->st.bandwidth = bandwidth(mo);
+	mo->st.last_expected_ms = rd.expected_ms;
+	mo->st.last_dirty_rate = rd.dirty_rate;
+	mo->st.last_throttle_pct = rd.throttle_pct;
+	mo->st.ram_bytes = mo->vm->mem.ram_size;
 	ret = switch_over(mo, r + 1);
 	if (ret)
 		return ret;
@@ -393,6 +399,7 @@ static void attempt_end(struct migout *mo, int ret)
 		mo->st.transferred_all += mo->w.stats.bytes;
 		if (!ret) {
 			mo->st.transferred = mo->w.stats.bytes;
+			mo->st.downtime_bytes = mo->w.stats.bytes - mo->st.precopy_bytes;
 			mo->st.pages = mo->w.stats.pages;
 			mo->st.zero_pages = mo->w.stats.zero_pages;
 		}
