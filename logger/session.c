@@ -337,10 +337,13 @@ static int on_ring_full(void *ctx)
 	return 0;
 }
 
-/* vm_handlers.kicked: the migration's pause or throttle. */
+/* vm_handlers.kicked: the migration's pause or throttle; at a
+ * destination, the late verification that failed: the guest must stop. */
 static int on_kicked(void *ctx)
 {
 	struct session *s = ctx;
+	if (s->cfg->incoming && migin_verify_failed(s->cfg->incoming))
+		return 1;
 	return s->mo ? migout_kicked(s->mo) : 0;
 }
 
@@ -580,6 +583,12 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	ret = vm_run(&s.vm, &h);
 	if (ret)
 		failed(&s, run_failure(&s), ret);
+	/* An incoming guest's RAM is proved the source's after it resumed
+	 * (docs/migration.md): wait for that verdict, whatever the run did.
+	 * A guest stopped for a failed one is a failed check, not a crash. */
+	bool unverified = cfg->incoming && migin_verify_finish(cfg->incoming);
+	if (unverified && !ret)
+		ret = failed(&s, DS_FAIL_CHECK, 1);
 	if (s.mo) {
 		migout_finish(s.mo);
 		const struct migrate_stats *ms = migout_stats(s.mo);
@@ -591,6 +600,9 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	if (!ret && !s.done && !s.sum.migrated)
 		ret = failed(&s, DS_FAIL_RUN, -EFAULT);
+	/* The guest moved, but the destination found its RAM was not ours
+	 * (or could not tell): the migration's check failed. */
+	bool mig_unverified = s.mo && s.sum.migrated && !migout_stats(s.mo)->verified;
 	s.sum.kvm_calls = s.dlog.kvm_calls;
 	if (s.file_world) {
 		s.sum.policy = cfg->policy_name;
@@ -610,7 +622,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 			if (cfg->sinks[i]->summary)
 				cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
 		ret = s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) ||
-			      s.sum.guest_check_failed
+			      s.sum.guest_check_failed || mig_unverified
 			  ? 1
 			  : 0;
 		if (ret)

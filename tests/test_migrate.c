@@ -161,6 +161,10 @@ static void check_moved(const struct ds_mig_side *s, const struct ds_mig_side *d
 	CU_ASSERT(s->hashed && d->hashed);
 	CU_ASSERT_EQUAL(s->hash, d->hash);
 	CU_ASSERT_EQUAL(s->mig.ram_checksum, d->in.ram_checksum);
+	/* The late verification: the source's VERDICT, taken after GO, matched
+	 * what the destination received, and the source heard so. */
+	CU_ASSERT(s->mig.verified && d->in.verified);
+	CU_ASSERT(s->mig.verify_failure[0] == 0 && d->in.verify_failure[0] == 0);
 	CU_ASSERT(d->resumed);
 	CU_ASSERT_EQUAL(d->ret, 0);
 	CU_ASSERT_FALSE(d->sum.guest_check_failed);
@@ -358,6 +362,22 @@ static void flip_pages(int i, const struct guest_mem *m)
 	}
 }
 
+/* The guest moved (GO), but the late verification failed: both sides
+ * fail with 1, and the destination stopped its guest early. */
+static void check_unverified(const struct ds_mig_side *s, const struct ds_mig_side *d)
+{
+	CU_ASSERT_FATAL(s->reported && d->reported);
+	CU_ASSERT(s->mig.completed && s->sum.migrated);
+	CU_ASSERT_FALSE(s->mig.verified);
+	CU_ASSERT_EQUAL(s->ret, 1);
+	CU_ASSERT(d->resumed);
+	CU_ASSERT_FALSE(d->in.verified);
+	CU_ASSERT_EQUAL(d->ret, 1);
+	CU_ASSERT_FALSE(d->sum.guest_check_failed);
+	/* Stopped: it never reached the workload's last epoch. */
+	CU_ASSERT(d->sum.first_epoch + d->sum.epochs - 1 < EPOCHS);
+}
+
 static void test_teeth(void)
 {
 	struct ds_mig_plan p;
@@ -374,14 +394,42 @@ static void test_teeth(void)
 	CU_ASSERT_EQUAL(d.ret, 1);
 	CU_ASSERT(d.sum.guest_check_failed);
 
+	/* A store the dirty log lost: the destination already runs the guest
+	 * when the source's late VERDICT arrives; it finds the RAM it received
+	 * is not the source's, stops its guest before the workload's end and
+	 * fails (1), and the source, told so, fails too (1). */
 	plan_anon(&p, "bitmap", WSS, EPOCHS);
 	p.mig.test_lose_page = true;
 	CU_ASSERT_EQUAL_FATAL(ds_migrate_run(&p, &s, &d), 0);
 	print_sides("source lost a dirty page", &s, &d);
+	printf("\n      source: %s\n      destination: %s", s.mig.verify_failure,
+	       d.in.verify_failure);
+	check_unverified(&s, &d);
 	CU_ASSERT_EQUAL(s.mig.test_lost, 1);
-	CU_ASSERT_EQUAL(d.ret, -EPROTO);
-	check_stayed(&s, &d, EPOCHS);
-	CU_ASSERT(strstr(s.mig.failure, "RAM checksum") != NULL);
+	CU_ASSERT(strstr(d.in.verify_failure, "guest RAM checksum") != NULL);
+	CU_ASSERT(strstr(d.in.verify_failure, "not the source's") != NULL);
+	CU_ASSERT(strstr(s.mig.verify_failure, "refused the RAM it received") != NULL);
+	CU_ASSERT(strstr(s.mig.verify_failure, "guest RAM checksum") != NULL);
+	/* The test's own witness: the hashes differ by the lost store. */
+	CU_ASSERT(s.hashed && d.hashed);
+	CU_ASSERT_NOT_EQUAL(s.hash, d.hash);
+}
+
+/* A source that dies after GO, before VERDICT: the destination's RAM is
+ * vouched for by nobody; it stops the guest and fails. */
+static void test_no_verdict(void)
+{
+	struct ds_mig_plan p;
+	struct ds_mig_side s, d;
+
+	plan_anon(&p, "bitmap", WSS, EPOCHS);
+	p.mig.test_no_verdict = true;
+	CU_ASSERT_EQUAL_FATAL(ds_migrate_run(&p, &s, &d), 0);
+	print_sides("source hangs up after GO, no VERDICT", &s, &d);
+	printf("\n      destination: %s", d.in.verify_failure);
+	check_unverified(&s, &d);
+	CU_ASSERT(strstr(d.in.verify_failure, "no VERDICT record") != NULL);
+	CU_ASSERT_EQUAL(s.hash, d.hash); /* the RAM was right: nobody said so */
 }
 
 static const struct ds_case cases[] = {
@@ -392,6 +440,7 @@ static const struct ds_case cases[] = {
     {"destination hangs up before ACK: the guest finishes at the source", test_drop_before_ack},
     {"a flipped byte: refused as corrupt, the source runs on", test_corrupt},
     {"teeth: a changed page and a lost dirty page are caught", test_teeth},
+    {"no VERDICT after GO: the destination stops the guest, both fail", test_no_verdict},
     {NULL, NULL},
 };
 

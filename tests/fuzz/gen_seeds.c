@@ -59,8 +59,8 @@ static int open_seed(const char *target, const char *seed)
 	return fd;
 }
 
-/* A whole stream: HELLO, two rounds (zero runs and data pages), STATE, END;
- * and one cut after HELLO and ROUND_BEGIN. */
+/* A whole stream: HELLO, two rounds (zero runs and data pages), STATE, END,
+ * VERDICT; and one cut after HELLO and ROUND_BEGIN. */
 static void migstream_seeds(void)
 {
 	struct guest_mem m;
@@ -85,7 +85,8 @@ static void migstream_seeds(void)
 			ret = ret ?: migstream_send_pages(&w, &m, dirty, 3);
 			ret = ret ?: migstream_round_end(&w);
 			ret = ret ?: migstream_write_state(&w, 1, state, sizeof(state));
-			ret = ret ?: migstream_write_end(&w, &m);
+			ret = ret ?: migstream_write_end(&w);
+			ret = ret ?: migstream_write_verdict(&w, &m);
 		} else {
 			ret = ret ?: migstream_round_end(&w);
 			ret = ret ?: migstream_write_abort(&w, "seed: gave up");
@@ -133,13 +134,15 @@ static void mmu_seeds(void)
 	ram[4][1] = 0x0000 | P | (1ULL << 63);
 	ram[4][2] = 0x5000; /* not present */
 	int fd = open_seed("fuzz_mmu", "tables");
-	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) ||
+	    write(fd, ram, sizeof(ram)) != sizeof(ram))
 		die("fuzz_mmu seed");
 	close(fd);
 	hdr.va_lo = 0x200000;
 	hdr.va_hi = 0x40001000;
 	fd = open_seed("fuzz_mmu", "range");
-	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) ||
+	    write(fd, ram, sizeof(ram)) != sizeof(ram))
 		die("fuzz_mmu seed");
 	close(fd);
 }
@@ -189,9 +192,8 @@ static void vcpu_state_seeds(void)
 	static struct vcpu_state s;
 	char why[256];
 
-	s = (struct vcpu_state){.magic = VCPU_STATE_MAGIC,
-				.version = VCPU_STATE_VERSION,
-				.size = sizeof(s)};
+	s = (struct vcpu_state){
+	    .magic = VCPU_STATE_MAGIC, .version = VCPU_STATE_VERSION, .size = sizeof(s)};
 	s.xcrs.nr_xcrs = 1;
 	s.xcrs.xcrs[0].value = 1;
 	for (int lapic = 0; lapic < 2; lapic++) {
