@@ -106,6 +106,7 @@ struct run_summary {
 	 * the guest ran, whether the run completed or failed on the way. */
 	bool completed; /* every epoch ran (checks may still have failed) */
 	bool log_overflowed;
+	bool migration_unverified; /* the late RAM verdict failed or never came */
 	enum run_image_check image_check;
 	uint64_t image_pages_differ; /* RUN_IMAGE_FAILED with a DSFS image */
 	const char *failed_check;    /* the check that failed the run, or NULL */

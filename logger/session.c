@@ -455,11 +455,14 @@ static int on_ring_full(void *ctx)
 	return 0;
 }
 
-/* vm_handlers.kicked: the migration's pause or throttle, or the ticker's
- * epoch end or progress line. */
+/* vm_handlers.kicked: the migration's pause or throttle; at a
+ * destination, the late verification that failed: the guest must stop; or
+ * the ticker's epoch end or progress line. */
 static int on_kicked(void *ctx)
 {
 	struct session *s = ctx;
+	if (s->cfg->incoming && migin_verify_failed(s->cfg->incoming))
+		return 1;
 	if (s->mo)
 		return migout_kicked(s->mo);
 	unsigned int due = ticker_take(&s->tick);
@@ -626,6 +629,8 @@ static void summarize(struct session *s)
 			r->failed_check = "guest-check";
 		else if (r->image_check == RUN_IMAGE_FAILED)
 			r->failed_check = "image-check";
+		else if (r->migration_unverified)
+			r->failed_check = "migration-check";
 	}
 	r->error = r->fail ? log_first_err() : NULL;
 }
@@ -769,6 +774,13 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	progress_clear(&s);
 	if (ret)
 		failed(&s, run_failure(&s), ret);
+	/* An incoming guest's RAM is proved the source's after it resumed
+	 * (docs/migration.md): wait for that verdict, whatever the run did.
+	 * A guest stopped for a failed one is a failed check, not a crash. */
+	bool unverified = cfg->incoming && migin_verify_finish(cfg->incoming);
+	s.sum.migration_unverified = unverified;
+	if (unverified && !ret)
+		ret = failed(&s, DS_FAIL_CHECK, 1);
 	if (s.mo) {
 		migout_finish(s.mo);
 		const struct migrate_stats *ms = migout_stats(s.mo);
@@ -782,6 +794,11 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	if (!ret && !s.done && !s.sum.migrated)
 		ret = failed(&s, DS_FAIL_RUN, -EFAULT);
+	/* The guest moved, but the destination found its RAM was not ours
+	 * (or could not tell): the migration's check failed. */
+	bool mig_unverified = s.mo && s.sum.migrated && !migout_stats(s.mo)->verified;
+	if (mig_unverified)
+		s.sum.migration_unverified = true;
 	s.sum.kvm_calls = s.dlog.kvm_calls;
 	if (s.file_world) {
 		s.sum.policy = cfg->policy_name;
@@ -802,7 +819,8 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		    (ret = check_image(&s)) < 0)
 			failed(&s, DS_FAIL_IO, ret); /* no verdict: the host's I/O failed */
 		if (!ret && (s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) ||
-			     s.sum.guest_check_failed || s.sum.image_check == RUN_IMAGE_FAILED))
+			     s.sum.guest_check_failed || s.sum.image_check == RUN_IMAGE_FAILED ||
+			     mig_unverified))
 			ret = failed(&s, DS_FAIL_CHECK, 1);
 		/* The guest was to move: finishing it here is not what was
 		 * asked, though every epoch ran (0 returned, session.h). */

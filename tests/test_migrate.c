@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "logger/verify/fileverify.h"
+#include "tests/lib/ds_json.h"
 #include "tests/lib/ds_migrate.h"
 #include "tests/lib/ds_session.h"
 #include "tests/lib/ds_test.h"
@@ -68,6 +69,88 @@ static void print_sides(const char *what, const struct ds_mig_side *s, const str
 		printf("\n      last failure: %s", m->failure);
 }
 
+/*
+ * The source's migration objects as --json writes them, QEMU's fields
+ * checked against each other and against what the destination counted on
+ * its own (bytes and pages read): a field computed wrongly breaks one of
+ * these equalities, not just a range.
+ */
+static void check_qemu_fields(const struct ds_mig_side *s, const struct ds_mig_side *d)
+{
+	struct migrate_report rep;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	CU_ASSERT_FATAL(f != NULL);
+	migrate_report_source(&rep, &s->mig);
+	rep.ext.json_before_summary(&rep.ext, f);
+	fclose(f);
+
+	struct ds_jsonl j;
+	DS_JSONL_PARSE(&j, "the source's migration objects", text);
+	free(text);
+	struct json_object *m = ds_jsonl_find(&j, "migration", 0);
+	size_t rounds = ds_jsonl_count(&j, "migration-round");
+	CU_ASSERT_FATAL(m != NULL && rounds >= 2);
+	struct json_object *last = ds_jsonl_find(&j, "migration-round", rounds - 2);
+	struct json_object *fin = ds_jsonl_find(&j, "migration-round", rounds - 1);
+
+	/* Pages: QEMU's duplicate (zero) and normal split what was sent, as
+	 * the destination counted it; normal-bytes is in bytes. */
+	int64_t dup = DS_JSON_INT(m, "duplicate"), normal = DS_JSON_INT(m, "normal");
+	CU_ASSERT_EQUAL(dup + normal, (int64_t)d->in.pages);
+	CU_ASSERT_EQUAL(dup, (int64_t)d->in.zero_pages);
+	CU_ASSERT_EQUAL(DS_JSON_INT(m, "normal-bytes"), normal * 4096);
+	CU_ASSERT_EQUAL(DS_JSON_INT(m, "page-size"), 4096);
+	CU_ASSERT(normal > 0 && dup > 0);
+	/* Bytes: pre-copy and downtime split what the destination read.
+	 * Pre-copy is HELLO (header, its metadata, the config) and the rounds
+	 * the guest ran through, to the byte; downtime the final round and
+	 * what follows it. */
+	int64_t pre = DS_JSON_INT(m, "precopy-bytes"), down = DS_JSON_INT(m, "downtime-bytes");
+	CU_ASSERT_EQUAL(pre + down, (int64_t)d->in.bytes);
+	CU_ASSERT_EQUAL(pre + down, DS_JSON_INT(m, "transferred"));
+	int64_t rounds_pre = 0;
+	for (size_t r = 0; r + 1 < rounds; r++)
+		rounds_pre += DS_JSON_INT(ds_jsonl_find(&j, "migration-round", r), "bytes");
+	CU_ASSERT_EQUAL(pre - rounds_pre,
+			(int64_t)(sizeof(struct migstream_rec) + sizeof(struct migstream_hello) +
+				  sizeof(struct migrate_hello_cfg)));
+	CU_ASSERT(down > DS_JSON_INT(fin, "bytes"));
+	CU_ASSERT_EQUAL(DS_JSON_INT(fin, "bytes"), DS_JSON_INT(m, "final-round-bytes"));
+	/* total is QEMU's: the guest's RAM, not bytes sent.  That it exceeds
+	 * what was sent is this test's fact (a small working set), not a rule. */
+	CU_ASSERT_EQUAL(DS_JSON_INT(m, "total"), (int64_t)RAM);
+	CU_ASSERT(DS_JSON_INT(m, "total") >= pre + down);
+	/* remaining is bytes: none once completed; per round, the pages the
+	 * harvest after it found. */
+	CU_ASSERT_EQUAL(DS_JSON_INT(m, "remaining"), 0);
+	CU_ASSERT_EQUAL(DS_JSON_INT(fin, "remaining"), 0);
+	for (size_t r = 0; r + 1 < rounds; r++) {
+		struct json_object *o = ds_jsonl_find(&j, "migration-round", r);
+		CU_ASSERT_EQUAL(DS_JSON_INT(o, "remaining"), DS_JSON_INT(o, "dirty-pages") * 4096);
+		CU_ASSERT_EQUAL(DS_JSON_INT(o, "remaining-pages"), DS_JSON_INT(o, "dirty-pages"));
+	}
+	/* Rates over the transfer time (total-time less setup-time), as QEMU
+	 * computes mbps at completion; within the printed rounding. */
+	double xfer_s = (DS_JSON_NUM(m, "total-time-ms") - DS_JSON_NUM(m, "setup-time-ms")) / 1e3;
+	CU_ASSERT_FATAL(xfer_s > 0);
+	double mbps = (double)(pre + down) * 8 / 1e6 / xfer_s;
+	double pps = (double)(dup + normal) / xfer_s;
+	CU_ASSERT(fabs(DS_JSON_NUM(m, "mbps") - mbps) <= mbps * 0.01 + 0.01);
+	CU_ASSERT(fabs(DS_JSON_NUM(m, "pages-per-second") - pps) <= pps * 0.01 + 1);
+	/* What query-migrate showed last while the guest ran: the last
+	 * pre-copy round's estimate (ms), dirty rate and throttle. */
+	CU_ASSERT(fabs(DS_JSON_NUM(m, "expected-downtime") -
+		       DS_JSON_NUM(last, "expected-downtime-ms")) < 0.002);
+	CU_ASSERT(
+	    fabs(DS_JSON_NUM(m, "dirty-pages-rate") - DS_JSON_NUM(last, "dirty-pages-rate")) <= 1);
+	CU_ASSERT_EQUAL(DS_JSON_INT(m, "cpu-throttle-percentage"),
+			DS_JSON_INT(last, "throttle-pct"));
+	CU_ASSERT(DS_JSON_INT(m, "cpu-throttle-percentage") <= DS_JSON_INT(m, "throttle-pct"));
+	ds_jsonl_free(&j);
+}
+
 /* The destination took over and finished: the common assertions. */
 static void check_moved(const struct ds_mig_side *s, const struct ds_mig_side *d, uint32_t epochs)
 {
@@ -78,6 +161,10 @@ static void check_moved(const struct ds_mig_side *s, const struct ds_mig_side *d
 	CU_ASSERT(s->hashed && d->hashed);
 	CU_ASSERT_EQUAL(s->hash, d->hash);
 	CU_ASSERT_EQUAL(s->mig.ram_checksum, d->in.ram_checksum);
+	/* The late verification: the source's VERDICT, taken after GO, matched
+	 * what the destination received, and the source heard so. */
+	CU_ASSERT(s->mig.verified && d->in.verified);
+	CU_ASSERT(s->mig.verify_failure[0] == 0 && d->in.verify_failure[0] == 0);
 	CU_ASSERT(d->resumed);
 	CU_ASSERT_EQUAL(d->ret, 0);
 	CU_ASSERT_FALSE(d->sum.guest_check_failed);
@@ -96,6 +183,7 @@ static void check_moved(const struct ds_mig_side *s, const struct ds_mig_side *d
 	CU_ASSERT_FATAL(s->mig.nr_round >= 2);
 	CU_ASSERT_EQUAL(s->mig.round[0].pages, RAM / 4096);
 	CU_ASSERT(s->mig.round[s->mig.nr_round - 1].final);
+	check_qemu_fields(s, d);
 }
 
 static void test_modes(void)
@@ -274,6 +362,22 @@ static void flip_pages(int i, const struct guest_mem *m)
 	}
 }
 
+/* The guest moved (GO), but the late verification failed: both sides
+ * fail with 1, and the destination stopped its guest early. */
+static void check_unverified(const struct ds_mig_side *s, const struct ds_mig_side *d)
+{
+	CU_ASSERT_FATAL(s->reported && d->reported);
+	CU_ASSERT(s->mig.completed && s->sum.migrated);
+	CU_ASSERT_FALSE(s->mig.verified);
+	CU_ASSERT_EQUAL(s->ret, 1);
+	CU_ASSERT(d->resumed);
+	CU_ASSERT_FALSE(d->in.verified);
+	CU_ASSERT_EQUAL(d->ret, 1);
+	CU_ASSERT_FALSE(d->sum.guest_check_failed);
+	/* Stopped: it never reached the workload's last epoch. */
+	CU_ASSERT(d->sum.first_epoch + d->sum.epochs - 1 < EPOCHS);
+}
+
 static void test_teeth(void)
 {
 	struct ds_mig_plan p;
@@ -290,14 +394,42 @@ static void test_teeth(void)
 	CU_ASSERT_EQUAL(d.ret, 1);
 	CU_ASSERT(d.sum.guest_check_failed);
 
+	/* A store the dirty log lost: the destination already runs the guest
+	 * when the source's late VERDICT arrives; it finds the RAM it received
+	 * is not the source's, stops its guest before the workload's end and
+	 * fails (1), and the source, told so, fails too (1). */
 	plan_anon(&p, "bitmap", WSS, EPOCHS);
 	p.mig.test_lose_page = true;
 	CU_ASSERT_EQUAL_FATAL(ds_migrate_run(&p, &s, &d), 0);
 	print_sides("source lost a dirty page", &s, &d);
+	printf("\n      source: %s\n      destination: %s", s.mig.verify_failure,
+	       d.in.verify_failure);
+	check_unverified(&s, &d);
 	CU_ASSERT_EQUAL(s.mig.test_lost, 1);
-	CU_ASSERT_EQUAL(d.ret, -EPROTO);
-	check_stayed(&s, &d, EPOCHS);
-	CU_ASSERT(strstr(s.mig.failure, "RAM checksum") != NULL);
+	CU_ASSERT(strstr(d.in.verify_failure, "guest RAM checksum") != NULL);
+	CU_ASSERT(strstr(d.in.verify_failure, "not the source's") != NULL);
+	CU_ASSERT(strstr(s.mig.verify_failure, "refused the RAM it received") != NULL);
+	CU_ASSERT(strstr(s.mig.verify_failure, "guest RAM checksum") != NULL);
+	/* The test's own witness: the hashes differ by the lost store. */
+	CU_ASSERT(s.hashed && d.hashed);
+	CU_ASSERT_NOT_EQUAL(s.hash, d.hash);
+}
+
+/* A source that dies after GO, before VERDICT: the destination's RAM is
+ * vouched for by nobody; it stops the guest and fails. */
+static void test_no_verdict(void)
+{
+	struct ds_mig_plan p;
+	struct ds_mig_side s, d;
+
+	plan_anon(&p, "bitmap", WSS, EPOCHS);
+	p.mig.test_no_verdict = true;
+	CU_ASSERT_EQUAL_FATAL(ds_migrate_run(&p, &s, &d), 0);
+	print_sides("source hangs up after GO, no VERDICT", &s, &d);
+	printf("\n      destination: %s", d.in.verify_failure);
+	check_unverified(&s, &d);
+	CU_ASSERT(strstr(d.in.verify_failure, "no VERDICT record") != NULL);
+	CU_ASSERT_EQUAL(s.hash, d.hash); /* the RAM was right: nobody said so */
 }
 
 static const struct ds_case cases[] = {
@@ -308,6 +440,7 @@ static const struct ds_case cases[] = {
     {"destination hangs up before ACK: the guest finishes at the source", test_drop_before_ack},
     {"a flipped byte: refused as corrupt, the source runs on", test_corrupt},
     {"teeth: a changed page and a lost dirty page are caught", test_teeth},
+    {"no VERDICT after GO: the destination stops the guest, both fail", test_no_verdict},
     {NULL, NULL},
 };
 

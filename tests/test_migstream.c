@@ -149,7 +149,9 @@ static void *rt_write(void *arg)
 	if (!ret)
 		ret = migstream_write_state(&w, 2, a->dev, sizeof(a->dev));
 	if (!ret)
-		ret = migstream_write_end(&w, m);
+		ret = migstream_write_end(&w);
+	if (!ret)
+		ret = migstream_write_verdict(&w, m);
 	a->stats = w.stats;
 	migstream_writer_destroy(&w);
 out:
@@ -201,7 +203,8 @@ static void test_round_trip(void)
 	double t0 = now_s();
 	CU_ASSERT_FATAL(pthread_create(&t, NULL, rt_write, &a) == 0);
 
-	uint64_t rounds = 0, batches = 0, states = 0, seen_end = 0, expect_round = 0;
+	uint64_t rounds = 0, batches = 0, states = 0, seen_end = 0, seen_verdict = 0;
+	uint64_t expect_round = 0;
 	for (;;) {
 		ret = migstream_read(&r, &ev, why, sizeof(why));
 		if (ret) {
@@ -248,6 +251,10 @@ static void test_round_trip(void)
 		case MIGSTREAM_EV_END:
 			seen_end++;
 			break;
+		case MIGSTREAM_EV_VERDICT:
+			seen_verdict++;
+			CU_ASSERT(ev.ram_checksum == migstream_ram_checksum(&src));
+			break;
 		default:
 			CU_FAIL("unexpected event");
 		}
@@ -256,7 +263,7 @@ static void test_round_trip(void)
 	pthread_join(t, NULL);
 
 	CU_ASSERT(a.ret == 0);
-	CU_ASSERT(seen_end == 1 && rounds == 3 && states == 2);
+	CU_ASSERT(seen_end == 1 && seen_verdict == 1 && rounds == 3 && states == 2);
 	CU_ASSERT(memcmp(src.host, dst.host, RT_RAM) == 0);
 	CU_ASSERT(migstream_ram_checksum(&src) == migstream_ram_checksum(&dst));
 	CU_ASSERT(a.stats.pages == pages_expected && r.stats.pages == pages_expected);
@@ -333,7 +340,7 @@ static void *fd_contents(int fd, size_t *len)
 }
 
 /* Build the small stream: HELLO, round 0 (all RAM: 3 PAGES records),
- * round 1 (40 pages), two STATEs, END.  Every case that uses it calls this
+ * round 1 (40 pages), two STATEs, END, VERDICT.  Every case that uses it calls this
  * first and gets it afresh, with fresh RAM on both sides: no case depends
  * on another having run, or on what one left behind. */
 static void make_base(void)
@@ -379,7 +386,9 @@ static void make_base(void)
 	if (!ret)
 		ret = migstream_write_state(&w, 2, sm_state2, sizeof(sm_state2));
 	if (!ret)
-		ret = migstream_write_end(&w, &sm_src);
+		ret = migstream_write_end(&w);
+	if (!ret)
+		ret = migstream_write_verdict(&w, &sm_src);
 	CU_ASSERT_FATAL(ret == 0);
 	migstream_writer_destroy(&w);
 	base = fd_contents(fd, &base_len);
@@ -407,9 +416,10 @@ static const uint8_t *meta_of(int k)
 }
 
 struct outcome {
-	int ret;    /* of the last read: 0 when the stream ended cleanly */
-	int events; /* accepted records before it */
-	int end;    /* END was accepted */
+	int ret;     /* of the last read: 0 when the stream ended cleanly */
+	int events;  /* accepted records before it */
+	int end;     /* VERDICT was accepted: the stream is whole and verified */
+	int got_end; /* END was accepted */
 	char why[256];
 };
 
@@ -430,7 +440,8 @@ static struct outcome run_fd(int fd, struct guest_mem *dst, bool fresh)
 		if (o.ret || ev.type == MIGSTREAM_EV_EOF)
 			break;
 		o.events++;
-		o.end |= ev.type == MIGSTREAM_EV_END;
+		o.end |= ev.type == MIGSTREAM_EV_VERDICT;
+		o.got_end |= ev.type == MIGSTREAM_EV_END;
 	}
 	migstream_reader_destroy(&r);
 	return o;
@@ -523,9 +534,10 @@ static void test_base_is_good(void)
 
 	CU_ASSERT(o.ret == 0 && o.end && o.events == nrec);
 	CU_ASSERT(memcmp(sm_src.host, sm_dst.host, SM_RAM) == 0);
-	/* HELLO, RB, 3 PAGES, RE, RB, PAGES, RE, STATE, STATE, END */
-	CU_ASSERT(nrec == 12);
-	CU_ASSERT(find(MIGSTREAM_PAGES, 2) == 4 && find(MIGSTREAM_END, 0) == 11);
+	/* HELLO, RB, 3 PAGES, RE, RB, PAGES, RE, STATE, STATE, END, VERDICT */
+	CU_ASSERT(nrec == 13);
+	CU_ASSERT(find(MIGSTREAM_PAGES, 2) == 4 && find(MIGSTREAM_END, 0) == 11 &&
+		  find(MIGSTREAM_VERDICT, 0) == 12);
 	printf("\n  small stream: %d records, %zu bytes\n", nrec, base_len);
 }
 
@@ -623,6 +635,11 @@ static void test_truncated(void)
 	}
 	o = run_buf(base, rec_off[5]);
 	CU_ASSERT(refused(&o, -ECONNRESET, "stream truncated after record 4 (no END record)"));
+	/* A source that died after GO: END but no VERDICT is no verified
+	 * stream. */
+	o = run_buf(base, rec_off[12]);
+	CU_ASSERT(refused(&o, -ECONNRESET, "stream truncated after record 11 (no VERDICT record)"));
+	CU_ASSERT(o.got_end && !o.end);
 	o = run_buf(base, rec_off[5] + 40);
 	CU_ASSERT(refused(&o, -ECONNRESET, "stream truncated inside record 5 (ROUND_END)"));
 	CU_ASSERT(bad == 0);
@@ -691,20 +708,21 @@ static void test_version(void)
 	uint8_t meta[64];
 	struct outcome o;
 
-	/* A well-formed HELLO of version 2. */
+	/* A well-formed HELLO of version 1: END carried the RAM checksum,
+	 * taken while the guest was stopped; no VERDICT. */
 	memcpy(meta, meta_of(0), h.meta_len);
-	((struct migstream_hello *)meta)->version = 2;
+	((struct migstream_hello *)meta)->version = 1;
 	size_t len = enc(buf, MIGSTREAM_HELLO, 0, meta, h.meta_len, NULL, 0);
 	memcpy(buf + len, base + rec_off[1], base_len - rec_off[1]);
 	o = run_buf(buf, len + base_len - rec_off[1]);
-	CU_ASSERT(refused(&o, -EPROTO, "stream version 2, this dirtyscope reads version 1"));
+	CU_ASSERT(refused(&o, -EPROTO, "stream version 1, this dirtyscope reads version 2"));
 	CU_ASSERT(!strstr(o.why, "corrupt"));
 
-	/* Version 1 with its version field damaged: named, with a doubt. */
+	/* Version 2 with its version field damaged: named, with a doubt. */
 	memcpy(buf, base, base_len);
 	buf[32 + 8] = 7;
 	o = run_buf(buf, base_len);
-	CU_ASSERT(refused(&o, -EPROTO, "stream version 7, this dirtyscope reads version 1 (or"));
+	CU_ASSERT(refused(&o, -EPROTO, "stream version 7, this dirtyscope reads version 2 (or"));
 
 	/* Not a migration stream at all. */
 	static const char http[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
@@ -850,22 +868,25 @@ static void test_bad_end(void)
 {
 	make_base();
 	uint8_t *buf = malloc(base_len);
-	int end = find(MIGSTREAM_END, 0);
-	struct migstream_rec h = rec(end);
+	int end = find(MIGSTREAM_END, 0), ver = find(MIGSTREAM_VERDICT, 0);
+	struct migstream_rec h = rec(end), hv = rec(ver);
 	struct migstream_end e;
+	struct migstream_verdict v;
 	struct outcome o;
 
-	/* The source lied (or its RAM changed after the last round). */
-	memcpy(buf, base, rec_off[end]);
-	memcpy(&e, meta_of(end), sizeof(e));
-	e.ram_checksum ^= 1;
-	size_t len =
-	    rec_off[end] + enc(buf + rec_off[end], MIGSTREAM_END, h.seq, &e, sizeof(e), NULL, 0);
+	/* The source lied (or its RAM changed after the last round, as a
+	 * store the dirty log lost would have changed it). */
+	memcpy(buf, base, rec_off[ver]);
+	memcpy(&v, meta_of(ver), sizeof(v));
+	v.ram_checksum ^= 1;
+	size_t len = rec_off[ver] +
+		     enc(buf + rec_off[ver], MIGSTREAM_VERDICT, hv.seq, &v, sizeof(v), NULL, 0);
 	o = run_buf(buf, len);
 	CU_ASSERT(refused(&o, -EPROTO, "guest RAM checksum"));
-	CU_ASSERT(o.events == end && !o.end);
+	CU_ASSERT(o.events == ver && o.got_end && !o.end);
 
 	/* END's counts lie. */
+	memcpy(buf, base, rec_off[end]);
 	memcpy(&e, meta_of(end), sizeof(e));
 	e.pages++;
 	len = rec_off[end] + enc(buf + rec_off[end], MIGSTREAM_END, h.seq, &e, sizeof(e), NULL, 0);
@@ -937,7 +958,8 @@ static void test_fresh(void)
 	CU_ASSERT(migstream_round_begin(&w, 1) == 0);
 	CU_ASSERT(migstream_send_pages(&w, &sm_src, &five, 1) == 0);
 	CU_ASSERT(migstream_round_end(&w) == 0);
-	CU_ASSERT(migstream_write_end(&w, &sm_src) == 0);
+	CU_ASSERT(migstream_write_end(&w) == 0);
+	CU_ASSERT(migstream_write_verdict(&w, &sm_src) == 0);
 	migstream_writer_destroy(&w);
 	size_t len;
 	uint8_t *buf = fd_contents(fd, &len);
@@ -949,17 +971,40 @@ static void test_fresh(void)
 	memcpy(p5, saved, PAGE);
 
 	/* The source lied: refused from the hashes too. */
-	int end = find(MIGSTREAM_END, 0);
-	struct migstream_rec h = rec(end);
-	struct migstream_end e;
+	int ver = find(MIGSTREAM_VERDICT, 0);
+	struct migstream_rec h = rec(ver);
+	struct migstream_verdict v;
 	buf = malloc(base_len);
-	memcpy(buf, base, rec_off[end]);
-	memcpy(&e, meta_of(end), sizeof(e));
-	e.ram_checksum ^= 1;
-	len = rec_off[end] + enc(buf + rec_off[end], MIGSTREAM_END, h.seq, &e, sizeof(e), NULL, 0);
+	memcpy(buf, base, rec_off[ver]);
+	memcpy(&v, meta_of(ver), sizeof(v));
+	v.ram_checksum ^= 1;
+	len = rec_off[ver] +
+	      enc(buf + rec_off[ver], MIGSTREAM_VERDICT, h.seq, &v, sizeof(v), NULL, 0);
 	o = run_fresh(buf, len);
 	CU_ASSERT(refused(&o, -EPROTO, "guest RAM checksum"));
 	free(buf);
+
+	/* The guest runs between END and VERDICT (a migration's destination
+	 * after GO): the fresh reader checks what it received, not what RAM
+	 * holds by then.  A reader that is not fresh took RAM's checksum at
+	 * END, so the same holds for it. */
+	for (int fresh = 0; fresh < 2; fresh++) {
+		struct migstream_reader r;
+		struct migstream_event ev;
+		char why[256] = "";
+		int ret;
+		fd = mfd_with(base, base_len);
+		memset(sm_dst.host, 0, SM_RAM);
+		CU_ASSERT_FATAL(migstream_reader_init(&r, fd, &sm_dst) == 0);
+		CU_ASSERT_FATAL(!fresh || migstream_reader_fresh(&r) == 0);
+		while (!(ret = migstream_read(&r, &ev, why, sizeof(why))) &&
+		       ev.type != MIGSTREAM_EV_EOF)
+			if (ev.type == MIGSTREAM_EV_END)
+				memset(sm_dst.host, 0xee, 8 * PAGE);
+		CU_ASSERT(ret == 0);
+		migstream_reader_destroy(&r);
+		close(fd);
+	}
 }
 
 static void test_after_end(void)
@@ -972,11 +1017,11 @@ static void test_after_end(void)
 	memcpy(buf, base, base_len);
 	size_t len = base_len + reenc(buf + base_len, 1, (uint64_t)nrec);
 	o = run_buf(buf, len);
-	CU_ASSERT(o.end && refused(&o, -EPROTO, "data follows the END record"));
+	CU_ASSERT(o.end && refused(&o, -EPROTO, "data follows the VERDICT record"));
 	/* One stray byte. */
 	buf[base_len] = 0;
 	o = run_buf(buf, base_len + 1);
-	CU_ASSERT(o.end && refused(&o, -EPROTO, "data follows the END record"));
+	CU_ASSERT(o.end && refused(&o, -EPROTO, "data follows the VERDICT record"));
 	free(buf);
 }
 
@@ -1057,7 +1102,7 @@ static void test_abort(void)
 	CU_ASSERT(migstream_round_begin(&w, 0) == 0);
 	CU_ASSERT(migstream_send_range(&w, &sm_src, 0, 100) == 0);
 	CU_ASSERT(migstream_write_abort(&w, "guest paused too long\n\033[2J") == 0);
-	CU_ASSERT(migstream_write_end(&w, &sm_src) == -EINVAL);
+	CU_ASSERT(migstream_write_end(&w) == -EINVAL);
 	migstream_writer_destroy(&w);
 	size_t len;
 	uint8_t *buf = fd_contents(fd, &len);
@@ -1082,7 +1127,8 @@ static void test_writer_misuse(void)
 	CU_ASSERT_FATAL(migstream_writer_init(&w, fd) == 0);
 	CU_ASSERT(migstream_round_begin(&w, 0) == -EINVAL);
 	CU_ASSERT(migstream_write_state(&w, 1, "x", 1) == -EINVAL);
-	CU_ASSERT(migstream_write_end(&w, &sm_src) == -EINVAL);
+	CU_ASSERT(migstream_write_end(&w) == -EINVAL);
+	CU_ASSERT(migstream_write_verdict(&w, &sm_src) == -EINVAL);
 	CU_ASSERT(migstream_write_hello(&w, &sm_src, "x", MIGSTREAM_MAX_CONFIG + 1) == -EINVAL);
 	CU_ASSERT(lseek(fd, 0, SEEK_END) == 0);
 	CU_ASSERT(migstream_write_hello(&w, &sm_src, NULL, 0) == 0);
@@ -1097,15 +1143,22 @@ static void test_writer_misuse(void)
 	CU_ASSERT(migstream_send_range(&w, &sm_src, 1, UINT64_MAX) == -EINVAL);
 	CU_ASSERT(migstream_send_range(&w, &other, 0, 1) == -EINVAL);
 	CU_ASSERT(migstream_write_state(&w, 1, "x", 1) == -EINVAL);
-	CU_ASSERT(migstream_write_end(&w, &sm_src) == -EINVAL);
+	CU_ASSERT(migstream_write_end(&w) == -EINVAL);
+	CU_ASSERT(migstream_write_verdict(&w, &sm_src) == -EINVAL);
 	CU_ASSERT(lseek(fd, 0, SEEK_END) == after_hello);
 	CU_ASSERT(w.stats.pages == 0);
 	CU_ASSERT(migstream_round_end(&w) == 0);
 	CU_ASSERT(migstream_write_state(&w, 1, NULL, MIGSTREAM_MAX_STATE + 1) == -EINVAL);
 	CU_ASSERT(migstream_write_state(&w, 1, "x", 1) == 0);
 	CU_ASSERT(migstream_round_begin(&w, 1) == -EINVAL);
-	CU_ASSERT(migstream_write_end(&w, &other) == -EINVAL);
-	CU_ASSERT(migstream_write_end(&w, &sm_src) == 0);
+	CU_ASSERT(migstream_write_verdict(&w, &sm_src) == -EINVAL);
+	CU_ASSERT(migstream_write_end(&w) == 0);
+	CU_ASSERT(migstream_write_state(&w, 1, "x", 1) == -EINVAL);
+	/* After END the receiver may run the guest: no ABORT. */
+	CU_ASSERT(migstream_write_abort(&w, "late") == -EINVAL);
+	CU_ASSERT(migstream_write_verdict(&w, &other) == -EINVAL);
+	CU_ASSERT(migstream_write_verdict(&w, &sm_src) == 0);
+	CU_ASSERT(migstream_write_verdict(&w, &sm_src) == -EINVAL);
 	CU_ASSERT(migstream_write_abort(&w, "late") == -EINVAL);
 	migstream_writer_destroy(&w);
 	mem_destroy(&other);
@@ -1115,7 +1168,7 @@ static void test_writer_misuse(void)
 	uint8_t *buf = fd_contents(fd, &len);
 	struct outcome o = run_buf(buf, len);
 	CU_ASSERT(refused(&o, -EPROTO, "guest RAM checksum"));
-	CU_ASSERT(o.events == 4);
+	CU_ASSERT(o.events == 5 && o.got_end);
 	free(buf);
 	close(fd);
 }

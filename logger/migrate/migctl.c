@@ -48,7 +48,8 @@ int migctl_recv(int fd, uint32_t *type, uint64_t *arg, char *reason, size_t cap,
 		return -ECONNRESET;
 	}
 	if (m.magic != MIGCTL_MAGIC || m.len > MIGCTL_MAX_REASON ||
-	    (m.type != MIGCTL_ACK && m.type != MIGCTL_NACK && m.type != MIGCTL_GO)) {
+	    (m.type != MIGCTL_ACK && m.type != MIGCTL_NACK && m.type != MIGCTL_GO &&
+	     m.type != MIGCTL_VERIFIED)) {
 		snprintf(why, whylen, "the peer's answer is not a handshake message");
 		return -EPROTO;
 	}

@@ -8,6 +8,10 @@
  *                                 when the destination refuses the stream
  *                                 mid-way, so the source can say why
  *   source -> destination   GO    the source has stopped for good: run it
+ *   (then the stream's VERDICT record: the source's RAM checksum)
+ *   destination -> source   VERIFIED  the RAM received is the source's
+ *                           NACK  it is not (the reason follows): the
+ *                                 destination stopped its guest
  *
  * The destination runs the guest only after GO; the source resumes its own
  * guest whenever GO was not sent.  So a link lost at any point leaves at
@@ -23,13 +27,14 @@
 #define MIGCTL_ACK	  0x214b4341u		/* "ACK!" */
 #define MIGCTL_NACK	  0x4b43414eu		/* "NACK" */
 #define MIGCTL_GO	  0x21214f47u		/* "GO!!" */
+#define MIGCTL_VERIFIED	  0x214b4f56u		/* "VOK!" */
 #define MIGCTL_MAX_REASON 256
 
 struct migctl_msg {
 	uint64_t magic; /* MIGCTL_MAGIC */
 	uint32_t type;	/* MIGCTL_ACK, _NACK or _GO */
 	uint32_t len;	/* reason bytes that follow (NACK), <= MIGCTL_MAX_REASON */
-	uint64_t arg;	/* ACK, GO: the RAM checksum of the END record both verified */
+	uint64_t arg;	/* ACK, GO: END's record checksum; VERIFIED: the RAM checksum */
 	uint64_t csum;	/* of the fields above and the reason */
 };
 _Static_assert(sizeof(struct migctl_msg) == 32, "migctl message layout");

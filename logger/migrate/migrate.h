@@ -24,6 +24,7 @@
 #ifndef LOGGER_MIGRATE_H
 #define LOGGER_MIGRATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,8 +72,12 @@ struct migrate_config {
 	uint64_t test_cut_after_bytes;
 	/* Tests only: with the guest stopped after the final round, its last
 	 * page takes a store that no log reports and no round sends, as a
-	 * dirty log that lost a write would; the destination must refuse. */
+	 * dirty log that lost a write would; the destination, already running
+	 * the guest, must find VERDICT's checksum wrong and stop it. */
 	bool test_lose_page;
+	/* Tests only: after GO, hang up instead of sending VERDICT, as a
+	 * source that died would; the destination must not trust its RAM. */
+	bool test_no_verdict;
 };
 
 /* What one round did; rounds are numbered from 0 (all of RAM). */
@@ -114,10 +119,27 @@ struct migrate_stats {
 	uint64_t redirtied;	/* distinct pages dirtied after their first copy */
 	uint64_t ideal_bytes;	/* (nonzero_first + redirtied) * 4096 */
 	uint64_t final_bytes;	/* stream bytes of the final round */
-	double bandwidth;	/* bytes/s estimate used for the switch-over */
-	uint64_t ram_checksum;	/* END's */
-	uint32_t throttle_pct;	/* highest throttle used */
-	uint64_t test_lost;	/* stores test_lose_page kept from the destination */
+	/* QEMU's split of `transferred` (its precopy-bytes, downtime-bytes):
+	 * sent while the guest ran here (HELLO and the pre-copy rounds), and
+	 * after it stopped (the final round, state, END and what follows). */
+	uint64_t precopy_bytes, downtime_bytes;
+	uint64_t ram_bytes; /* guest RAM: QEMU's `total` */
+	double bandwidth;   /* bytes/s estimate used for the switch-over */
+	/* The last pre-copy round's figures when the switch-over was decided:
+	 * QEMU's expected-downtime, dirty-pages-rate, cpu-throttle-percentage
+	 * as query-migrate last showed them while the guest ran. */
+	double last_expected_ms;
+	double last_dirty_rate;
+	uint32_t last_throttle_pct;
+	uint64_t ram_checksum; /* VERDICT's: the source's RAM, computed after GO */
+	/* The late verification (docs/migration.md): after GO the source
+	 * checksums its RAM, frozen for good, and the destination compares it
+	 * with what it received.  completed && !verified fails the run. */
+	bool verified;		  /* the destination confirmed the checksum */
+	char verify_failure[384]; /* why not */
+	uint64_t verify_ns;	  /* GO sent to the destination's answer */
+	uint32_t throttle_pct;	  /* highest throttle used */
+	uint64_t test_lost;	  /* stores test_lose_page kept from the destination */
 	uint64_t nr_round;
 	struct migrate_round round[MIGRATE_MAX_ROUNDS_KEPT]; /* the first ones, if more */
 };
@@ -216,9 +238,12 @@ void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload 
 struct migin_stats {
 	uint64_t bytes, records, pages, zero_pages, rounds;
 	uint64_t receive_ns;   /* HELLO to END */
-	uint64_t load_ns;      /* END to ACK sent: checksum, state loads */
+	uint64_t load_ns;      /* END to ACK sent: state loads */
 	uint64_t handshake_ns; /* ACK sent to GO received */
-	uint64_t ram_checksum;
+	uint64_t verify_ns;    /* GO received to VERDICT checked */
+	uint64_t ram_checksum; /* VERDICT's, once verified */
+	bool verified;	       /* VERDICT matched the RAM received */
+	char verify_failure[384];
 };
 
 struct migin {
@@ -231,6 +256,13 @@ struct migin {
 	bool resumed;		   /* GO came: the guest is this side's now */
 	bool nacked;		   /* a NACK told the source why */
 	bool test_drop_before_ack; /* tests only: hang up instead of ACK */
+	/* The late verification, a thread from GO on (migin_verify_*). */
+	struct vm *vm;
+	pthread_t verifier;
+	bool verifier_started;
+	int verify_failed; /* atomic: set before the vCPU is kicked */
+	int verify_err;	   /* 0, or why: -EPROTO, -ECONNRESET */
+	uint64_t t_go;
 };
 
 /* Read HELLO from fd and check its config.  Returns 0, or -errno with the
@@ -251,6 +283,23 @@ typedef int (*migin_session_load)(void *ctx, const struct migrate_session_state 
  * -ECONNRESET the link dropped.
  */
 int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *ctx);
+
+/*
+ * After migin_load returned 0 and the guest runs: whether the late
+ * verification failed already (the VERDICT record did not match the RAM
+ * received, or never came).  The session's kicked handler asks it: the
+ * verifier kicks the vCPU when it fails, and the guest must stop.
+ */
+bool migin_verify_failed(struct migin *in);
+
+/*
+ * Wait for the late verification (the source sends VERDICT after GO; at
+ * most the socket's receive timeout) and return 0 when the RAM received was
+ * the source's, or -EPROTO (a wrong checksum, a bad record) or -ECONNRESET
+ * (no VERDICT came) with the reason printed and in stats.verify_failure.
+ * Returns 0 at once when no guest was resumed.
+ */
+int migin_verify_finish(struct migin *in);
 
 /* The workload HELLO describes (checked by migin_open). */
 void migin_workload(const struct migin *in, struct boot_workload *wl);

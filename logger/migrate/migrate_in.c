@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,7 @@ void migin_workload(const struct migin *in, struct boot_workload *wl)
 
 void migin_close(struct migin *in)
 {
+	migin_verify_finish(in); /* the verifier reads through the reader */
 	migstream_reader_destroy(&in->r);
 }
 
@@ -186,6 +188,59 @@ static int load_blobs(struct blobs *b, struct vm *vm, migin_session_load load, v
 	return load(ctx, &b->sess, why, whylen);
 }
 
+/*
+ * The verifier: from GO on, beside the running guest, read the source's
+ * VERDICT and compare it with the RAM received (the reader's page hashes,
+ * kept as pages arrived: what the guest does to its RAM since does not
+ * matter).  On a mismatch, or no VERDICT at all, the guest here runs on RAM
+ * nobody vouches for: it is stopped (the vCPU kicked, the session ends the
+ * run) and the source hears why.
+ */
+static void *verifier_main(void *arg)
+{
+	struct migin *in = arg;
+	struct migstream_event ev;
+	char why[320];
+
+	int ret = migstream_read(&in->r, &ev, why, sizeof(why));
+	if (!ret && ev.type != MIGSTREAM_EV_VERDICT) {
+		snprintf(why, sizeof(why), "migration stream: no VERDICT after END");
+		ret = -EPROTO;
+	}
+	in->stats.verify_ns = time_now_ns() - in->t_go;
+	in->stats.bytes = in->r.stats.bytes;
+	in->stats.records = in->r.stats.records;
+	if (!ret) {
+		in->stats.ram_checksum = ev.ram_checksum;
+		in->stats.verified = true;
+		migctl_send(in->fd, MIGCTL_VERIFIED, ev.ram_checksum, NULL);
+		return NULL;
+	}
+	snprintf(in->stats.verify_failure, sizeof(in->stats.verify_failure), "%s", why);
+	in->verify_err = ret == -EPROTO ? -EPROTO : -ECONNRESET;
+	__atomic_store_n(&in->verify_failed, 1, __ATOMIC_SEQ_CST);
+	vm_kick(in->vm);
+	log_err("incoming migration: verification failed: %s; the guest, running here since "
+		"GO, is stopped",
+		why);
+	migctl_send(in->fd, MIGCTL_NACK, 0, why);
+	return NULL;
+}
+
+bool migin_verify_failed(struct migin *in)
+{
+	return __atomic_load_n(&in->verify_failed, __ATOMIC_SEQ_CST);
+}
+
+int migin_verify_finish(struct migin *in)
+{
+	if (in->verifier_started) {
+		pthread_join(in->verifier, NULL);
+		in->verifier_started = false;
+	}
+	return in->resumed ? in->verify_err : 0;
+}
+
 int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *ctx)
 {
 	struct migstream_event ev;
@@ -214,8 +269,8 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 			break;
 	}
 	uint64_t t_end = time_now_ns();
+	uint64_t end_csum = ev.end_csum;
 	in->stats.receive_ns = t_end - in->t_hello;
-	in->stats.ram_checksum = ev.ram_checksum;
 	ret = load_blobs(b, vm, load, ctx, why, sizeof(why));
 	if (ret)
 		goto refused;
@@ -233,7 +288,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		shutdown(in->fd, SHUT_RDWR);
 		return -ECONNRESET;
 	}
-	ret = migctl_send(in->fd, MIGCTL_ACK, ev.ram_checksum, NULL);
+	ret = migctl_send(in->fd, MIGCTL_ACK, end_csum, NULL);
 	uint64_t t_ack = time_now_ns();
 	in->stats.load_ns = t_ack - t_end;
 	if (ret) {
@@ -246,7 +301,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 	uint64_t arg;
 	char reason[MIGCTL_MAX_REASON + 1];
 	ret = migctl_recv(in->fd, &type, &arg, reason, sizeof(reason), why, sizeof(why));
-	if (!ret && (type != MIGCTL_GO || arg != ev.ram_checksum)) {
+	if (!ret && (type != MIGCTL_GO || arg != end_csum)) {
 		snprintf(why, sizeof(why),
 			 "the source answered the ACK with something other than GO");
 		ret = -EPROTO;
@@ -255,8 +310,23 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		log_err("incoming migration: %s; the guest stays with the source", why);
 		return ret == -EAGAIN ? -ECONNRESET : ret;
 	}
-	in->stats.handshake_ns = time_now_ns() - t_ack;
+	in->t_go = time_now_ns();
+	in->stats.handshake_ns = in->t_go - t_ack;
 	in->resumed = true;
+	/* The guest runs from here on; the RAM it arrived with is checked
+	 * meanwhile, against the source's late VERDICT. */
+	in->vm = vm;
+	ret = pthread_create(&in->verifier, NULL, verifier_main, in);
+	if (ret) {
+		/* Unverified RAM must not run: stop the guest at once. */
+		snprintf(in->stats.verify_failure, sizeof(in->stats.verify_failure),
+			 "cannot start the verifier: %s", strerror(ret));
+		in->verify_err = -ret;
+		__atomic_store_n(&in->verify_failed, 1, __ATOMIC_SEQ_CST);
+		vm_kick(vm);
+		return 0;
+	}
+	in->verifier_started = true;
 	return 0;
 
 refused:

@@ -216,6 +216,54 @@ static int pause_guest(struct migout *mo)
 	return 0;
 }
 
+/*
+ * After GO: the source's RAM checksum, sent as VERDICT, and the
+ * destination's answer.  The vCPU stays parked and never runs here again,
+ * so the RAM hashed is exactly what the final round left, and hashing it
+ * now costs no downtime.  Nothing here can give the guest back to the
+ * source (the destination runs it already): a failure is recorded, and
+ * the run then fails (exit 1), but the attempt stands.
+ */
+static void late_verify(struct migout *mo)
+{
+	char why[256], reason[MIGCTL_MAX_REASON + 1];
+	uint32_t type;
+	uint64_t arg;
+	int ret;
+
+	if (mo->cfg->test_no_verdict) {
+		shutdown(mo->fd, SHUT_RDWR);
+		snprintf(mo->st.verify_failure, sizeof(mo->st.verify_failure),
+			 "test: the source hung up instead of sending VERDICT");
+		goto out;
+	}
+	ret = migstream_write_verdict(&mo->w, &mo->vm->mem);
+	if (ret) {
+		snprintf(mo->st.verify_failure, sizeof(mo->st.verify_failure),
+			 "sending VERDICT: %s", strerror(-ret));
+		goto out;
+	}
+	mo->st.ram_checksum = mo->w.ram_checksum;
+	ret = migctl_recv(mo->fd, &type, &arg, reason, sizeof(reason), why, sizeof(why));
+	if (ret)
+		snprintf(mo->st.verify_failure, sizeof(mo->st.verify_failure),
+			 "the destination did not confirm the RAM checksum: %s", why);
+	else if (type == MIGCTL_NACK)
+		snprintf(mo->st.verify_failure, sizeof(mo->st.verify_failure),
+			 "the destination refused the RAM it received: %s", reason);
+	else if (type != MIGCTL_VERIFIED || arg != mo->w.ram_checksum)
+		snprintf(mo->st.verify_failure, sizeof(mo->st.verify_failure),
+			 "the destination's answer to VERDICT does not confirm it");
+	else
+		mo->st.verified = true;
+out:
+	mo->st.verify_ns = time_now_ns() - mo->t_go;
+	if (!mo->st.verified)
+		log_err("migration: verification after the switch-over failed: %s; the "
+			"destination stops the guest",
+			mo->st.verify_failure);
+}
+
 /* Stopped: the last round, state, END and the handshake. */
 static int switch_over(struct migout *mo, uint64_t r)
 {
@@ -227,6 +275,8 @@ static int switch_over(struct migout *mo, uint64_t r)
 	uint64_t t = time_now_ns();
 	mo->hook_ns = 0;
 	mo->st.down_pause_ns = t - mo->t_stop;
+	/* Everything from here on is sent with the guest stopped. */
+	mo->st.precopy_bytes = mo->w.stats.bytes;
 	int64_t n = migout_take_dirty(mo, true);
 	if (n < 0)
 		return fail(mo, (int)n, "harvesting the dirty log: %s", strerror((int)-n));
@@ -243,14 +293,14 @@ static int switch_over(struct migout *mo, uint64_t r)
 	 * ours, the guest's last page takes a store (guest stopped, after the
 	 * last harvest) that no log reports and no round sends: that page
 	 * alone differs, and END's checksum, a chain of bijections over every
-	 * word, must differ too.  The store is undone once END is written,
-	 * before the guest can run here again.
+	 * word, must differ too.  The store stays until the attempt ends
+	 * (VERDICT's checksum, after GO, must see it) and is undone before
+	 * the guest can run here again.
 	 */
-	uint8_t *lost = NULL;
 	if (mo->cfg->test_lose_page) {
 		uint64_t idx = n > 0 ? mo->list[n - 1] : 0;
-		lost = mem_gpa_to_hva(&mo->vm->mem, mem_index_to_gpa(&mo->vm->mem, idx), 1);
-		*lost ^= 0x10;
+		mo->lost = mem_gpa_to_hva(&mo->vm->mem, mem_index_to_gpa(&mo->vm->mem, idx), 1);
+		*mo->lost ^= 0x10;
 		mo->st.test_lost++;
 	}
 	round_done(mo, &rd, t, 0);
@@ -273,13 +323,12 @@ static int switch_over(struct migout *mo, uint64_t r)
 	if (!ret)
 		ret = migstream_write_state(&mo->w, MIGRATE_STATE_SESSION, &mo->sess,
 					    sizeof(mo->sess));
+	/* END reads no RAM: the RAM checksum that proves the dirty log
+	 * missed nothing comes after GO (late_verify), out of the downtime. */
 	if (!ret)
-		ret = migstream_write_end(&mo->w, &mo->vm->mem);
-	if (lost)
-		*lost ^= 0x10;
+		ret = migstream_write_end(&mo->w);
 	if (ret)
 		return link_failed(mo, ret, "sending the state");
-	mo->st.ram_checksum = mo->w.ram_checksum;
 	uint64_t t_end = time_now_ns();
 	mo->st.down_end_ns = t_end - t_state;
 
@@ -291,7 +340,7 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return fail(mo, ret, "%s", why);
 	if (type == MIGCTL_NACK)
 		return fail(mo, -EPROTO, "the destination refused the guest: %s", reason);
-	if (type != MIGCTL_ACK || arg != mo->w.ram_checksum)
+	if (type != MIGCTL_ACK || arg != mo->w.end_csum)
 		return fail(mo, -EPROTO, "the destination's answer is not an ACK of this stream");
 	uint64_t t_ack = time_now_ns();
 	mo->st.down_ack_ns = t_ack - t_end;
@@ -303,6 +352,7 @@ static int switch_over(struct migout *mo, uint64_t r)
 		return fail(mo, ret, "sending GO: %s", strerror(-ret));
 	mo->st.downtime_ns = t_go - mo->t_stop - mo->hook_ns;
 	mo->t_go = t_go;
+	late_verify(mo);
 	return 0;
 }
 
@@ -318,6 +368,8 @@ static int attempt(struct migout *mo)
 	mo->bw_bytes = mo->bw_ns = mo->bwd_bytes = mo->bwd_ns = 0;
 	mo->high_dirty = 0;
 	mo->st.rounds = mo->st.nr_round = mo->st.redirtied = mo->st.dirty_sync_count = 0;
+	mo->st.verified = false;
+	mo->st.verify_failure[0] = 0;
 	mo->fd = migaddr_connect(&cfg->to, MIGRATE_CONNECT_MS, MIGRATE_IO_MS, why, sizeof(why));
 	if (mo->fd < 0)
 		return fail(mo, mo->fd, "%s", why);
@@ -375,6 +427,10 @@ static int attempt(struct migout *mo)
 		frameset_add(&mo->dirty, mo->list[i]);
 	pthread_mutex_unlock(&mo->lock);
 	mo->st.bandwidth = bandwidth(mo);
+	mo->st.last_expected_ms = rd.expected_ms;
+	mo->st.last_dirty_rate = rd.dirty_rate;
+	mo->st.last_throttle_pct = rd.throttle_pct;
+	mo->st.ram_bytes = mo->vm->mem.ram_size;
 	ret = switch_over(mo, r + 1);
 	if (ret)
 		return ret;
@@ -387,12 +443,17 @@ static int attempt(struct migout *mo)
  * over). */
 static void attempt_end(struct migout *mo, int ret)
 {
+	if (mo->lost) {
+		*mo->lost ^= 0x10;
+		mo->lost = NULL;
+	}
 	if (mo->fd >= 0) {
 		if (ret && ret != -ECONNRESET && ret != -EPIPE)
 			migstream_write_abort(&mo->w, mo->st.failure);
 		mo->st.transferred_all += mo->w.stats.bytes;
 		if (!ret) {
 			mo->st.transferred = mo->w.stats.bytes;
+			mo->st.downtime_bytes = mo->w.stats.bytes - mo->st.precopy_bytes;
 			mo->st.pages = mo->w.stats.pages;
 			mo->st.zero_pages = mo->w.stats.zero_pages;
 		}
@@ -426,12 +487,14 @@ void *migout_thread_main(void *arg)
 			mo->st.ideal_bytes =
 			    (mo->st.nonzero_first + mo->st.redirtied) * (uint64_t)MIGSTREAM_PAGE;
 			if (!cfg->quiet)
-				log_info("migration: completed in %.1f ms (setup %.1f ms, downtime "
-					 "%.1f ms), %" PRIu64 " bytes, %" PRIu64 " rounds",
-					 (double)mo->st.total_ns / 1e6,
-					 (double)mo->st.setup_ns / 1e6,
-					 (double)mo->st.downtime_ns / 1e6, mo->st.transferred,
-					 mo->st.rounds);
+				log_info(
+				    "migration: completed in %.1f ms (setup %.1f ms, downtime "
+				    "%.1f ms), %" PRIu64 " bytes, %" PRIu64
+				    " rounds; RAM %s %.1f ms after GO",
+				    (double)mo->st.total_ns / 1e6, (double)mo->st.setup_ns / 1e6,
+				    (double)mo->st.downtime_ns / 1e6, mo->st.transferred,
+				    mo->st.rounds, mo->st.verified ? "verified" : "NOT verified",
+				    (double)mo->st.verify_ns / 1e6);
 			break;
 		}
 		bool last = ret == -ECANCELED || mo->st.attempts > cfg->retries || guest_gone(mo);

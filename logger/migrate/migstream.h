@@ -9,7 +9,9 @@
  *   ROUND_END r                 with the round's page counts
  *   ... more rounds ...
  *   STATE ...                   opaque vCPU and device state blobs
- *   END                         a checksum of the whole guest RAM
+ *   END                         record and page totals
+ *   VERDICT                     a checksum of the whole guest RAM, sent
+ *                               late: after the guest runs on the other side
  *
  * Every record carries a sequence number (0, 1, 2 ...) and a checksum of
  * all its bytes, so the reader notices loss, duplication, reordering,
@@ -30,7 +32,7 @@
 
 #include "vmm/mem.h"
 
-#define MIGSTREAM_VERSION    1
+#define MIGSTREAM_VERSION    2
 #define MIGSTREAM_MAGIC	     0x54415247494d5344ULL /* "DSMIGRAT" little-endian */
 #define MIGSTREAM_PAGE	     4096
 #define MIGSTREAM_MAX_CONFIG 4096	/* HELLO's config blob, bytes */
@@ -52,6 +54,7 @@
 #define MIGSTREAM_STATE	      0x54415453u /* "STAT" */
 #define MIGSTREAM_END	      0x21444e45u /* "END!" */
 #define MIGSTREAM_ABORT	      0x54524241u /* "ABRT" */
+#define MIGSTREAM_VERDICT     0x54445256u /* "VRDT" */
 
 /* Page descriptor kinds in a PAGES record. */
 #define MIGSTREAM_PAGE_DATA 1u /* one page; its 4096 bytes follow in the data part */
@@ -103,10 +106,18 @@ struct migstream_state {
 };
 
 struct migstream_end {
-	uint64_t ram_checksum; /* migstream_ram_checksum() of the source's RAM */
-	uint64_t records;      /* records in the stream, END included */
-	uint64_t pages;	       /* pages (data + zero) over all rounds */
+	uint64_t records; /* records in the stream, END included */
+	uint64_t pages;	  /* pages (data + zero) over all rounds */
 	uint64_t zero_pages;
+};
+
+/* The last record, after END: the source's RAM checksum.  Late, because
+ * computing it reads all the RAM the guest populated, and that must not
+ * keep the guest stopped: the source computes it once the destination was
+ * told to run (its own guest never runs again), the destination compares
+ * it with what it received. */
+struct migstream_verdict {
+	uint64_t ram_checksum; /* migstream_ram_checksum() of the source's RAM */
 };
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the stream is little-endian");
@@ -118,7 +129,8 @@ _Static_assert(__builtin_offsetof(struct migstream_hello, ram_size) == 16, "HELL
 _Static_assert(sizeof(struct migstream_desc) == 16, "migstream page descriptor layout");
 _Static_assert(sizeof(struct migstream_round_end) == 24, "migstream ROUND_END layout");
 _Static_assert(sizeof(struct migstream_state) == 8, "migstream STATE layout");
-_Static_assert(sizeof(struct migstream_end) == 32, "migstream END layout");
+_Static_assert(sizeof(struct migstream_end) == 24, "migstream END layout");
+_Static_assert(sizeof(struct migstream_verdict) == 8, "migstream VERDICT layout");
 
 /* ---- Checksums ---- */
 
@@ -132,8 +144,9 @@ uint64_t migstream_page_hash(const void *page);
 /*
  * Checksum of all guest RAM: the page hashes of every page in RAM-index
  * order (not GPA order: the hole is not RAM), chained after the page count.
- * Both ends compute it, the source with its guest paused, the receiver when
- * END arrives.  Reads every page once; about 5 GiB/s per core (-O2).
+ * Both ends compute it: the source for VERDICT with its guest stopped for
+ * good, the receiver from the page hashes it kept (or from its RAM at END).
+ * Reads every populated page once; about 5 GiB/s per core (-O2).
  */
 uint64_t migstream_ram_checksum(const struct guest_mem *m);
 
@@ -154,12 +167,14 @@ struct migstream_stats {
 struct migstream_writer {
 	int fd;
 	struct migstream_stats stats;
-	uint64_t ram_checksum; /* the one END carried, once written */
+	uint64_t end_csum;     /* END's record checksum, once written */
+	uint64_t ram_checksum; /* the one VERDICT carried, once written */
 	/* Private. */
 	int sock;	      /* fd is a socket: send with MSG_NOSIGNAL */
 	int err;	      /* first failure (-errno): the stream is dead after it */
 	int phase;	      /* what may come next (enum migstream_phase) */
 	uint64_t ram_size;    /* from HELLO: every mem passed later must match */
+	uint64_t last_csum;   /* the last record's checksum */
 	uint64_t round;	      /* the open round, or the next one */
 	uint64_t round_pages; /* in the open round */
 	uint64_t round_zero;
@@ -222,9 +237,14 @@ int migstream_round_end(struct migstream_writer *w);
 int migstream_write_state(struct migstream_writer *w, uint32_t kind, const void *blob,
 			  uint32_t len);
 
-/* The last record: checksums m's RAM, so the guest must be paused.  No
- * round may be open. */
-int migstream_write_end(struct migstream_writer *w, const struct guest_mem *m);
+/* END: the record and page totals; w->end_csum then names the stream (the
+ * handshake carries it).  No round may be open.  Reads no RAM. */
+int migstream_write_end(struct migstream_writer *w);
+
+/* The last record, after END: checksums m's RAM, which must not change
+ * after the final round any more (a migration source: its guest stopped
+ * for good, after GO), and sends it.  Sets w->ram_checksum. */
+int migstream_write_verdict(struct migstream_writer *w, const struct guest_mem *m);
 
 /* Tell the receiver the source gave up (it discards everything).  reason is
  * cut to MIGSTREAM_MAX_ABORT bytes.  Any time before END, round open or not. */
@@ -238,8 +258,9 @@ enum migstream_ev_type {
 	MIGSTREAM_EV_PAGES,	  /* round; pages, zero_pages of the batch, written to RAM */
 	MIGSTREAM_EV_ROUND_END,	  /* round; pages, zero_pages of the round (checked) */
 	MIGSTREAM_EV_STATE,	  /* state_kind, blob, blob_len */
-	MIGSTREAM_EV_END,	  /* guest RAM checksum verified: ram_checksum */
-	MIGSTREAM_EV_EOF,	  /* the stream ended cleanly after END */
+	MIGSTREAM_EV_END,	  /* counts checked; end_csum names the stream */
+	MIGSTREAM_EV_VERDICT,	  /* guest RAM checksum verified: ram_checksum */
+	MIGSTREAM_EV_EOF,	  /* the stream ended cleanly after VERDICT */
 };
 
 struct migstream_event {
@@ -249,6 +270,7 @@ struct migstream_event {
 	uint64_t pages, zero_pages;
 	uint64_t ram_size;
 	uint64_t ram_checksum;
+	uint64_t end_csum; /* END: its record checksum */
 	uint32_t state_kind;
 	uint32_t blob_len;
 	const void *blob; /* the reader's buffer: valid until the next migstream_read */
@@ -271,6 +293,7 @@ struct migstream_reader {
 	uint8_t **dest;	  /* per descriptor: where in RAM it goes */
 	uint64_t *hashes; /* fresh RAM (migstream_reader_fresh): each page's hash */
 	uint64_t zero_hash;
+	uint64_t end_sum; /* not fresh: RAM's checksum when END arrived */
 };
 
 /*
@@ -290,8 +313,10 @@ void migstream_reader_set_mem(struct migstream_reader *r, struct guest_mem *mem)
  * until END (a machine just created for the incoming guest).  The reader
  * then keeps each page's hash as it arrives: a zero marker for a page
  * still zero writes nothing (not even a read, which would fault in a page
- * of a fresh mapping), and END's checksum is computed from the hashes
- * without reading RAM.  Returns 0 or -ENOMEM (then nothing changes).
+ * of a fresh mapping), and VERDICT's checksum is compared with one computed
+ * from the hashes, without reading RAM: so the guest may run, and change
+ * its RAM, between END and VERDICT.  Returns 0 or -ENOMEM (then nothing
+ * changes).
  */
 int migstream_reader_fresh(struct migstream_reader *r);
 
@@ -308,18 +333,20 @@ void migstream_reader_destroy(struct migstream_reader *r);
  *                order (PAGES before HELLO, END inside a round, anything
  *                after END...), a page outside guest RAM or unaligned (then
  *                nothing of its batch was written), counts that disagree,
- *                a RAM size other than mem's, or an END whose RAM checksum
- *                is not that of mem
- *   -ECONNRESET  the stream ended before END ("truncated after record N",
- *                or inside one), or the peer reset the connection
+ *                a RAM size other than mem's, or a VERDICT whose RAM
+ *                checksum is not that of the RAM received
+ *   -ECONNRESET  the stream ended before VERDICT ("truncated after record
+ *                N", or inside one), or the peer reset the connection
  *   -ECANCELED   the source sent ABORT (its reason is quoted)
  *   -EINVAL      no guest RAM of HELLO's size attached after HELLO; this one
  *                reads nothing and does not stick: attach it and call again
  *   -EAGAIN      a receive timeout (SO_RCVTIMEO) expired; other read
  *                errors as read(2) reports them
  * Pages land in mem as each PAGES record is read, so after any error the
- * caller must discard mem.  After END, one more call returns EV_EOF when the
- * stream ends there (a pipe or file) and -EPROTO when anything follows.
+ * caller must discard mem.  A reader that is not fresh takes RAM's checksum
+ * when END arrives, which VERDICT is then compared with.  After VERDICT,
+ * one more call returns EV_EOF when the stream ends there (a pipe or file)
+ * and -EPROTO when anything follows.
  */
 int migstream_read(struct migstream_reader *r, struct migstream_event *ev, char *why,
 		   size_t whylen);

@@ -18,11 +18,12 @@
 
 /* What may come next, for the writer and the reader alike. */
 enum migstream_phase {
-	PH_HELLO,  /* nothing yet: HELLO first */
-	PH_IDLE,   /* between rounds, no STATE yet: ROUND_BEGIN, STATE or END */
-	PH_ROUND,  /* a round is open: PAGES or ROUND_END */
-	PH_STATES, /* STATE records began: more STATE, or END */
-	PH_DONE,   /* END (or ABORT) written or read */
+	PH_HELLO,   /* nothing yet: HELLO first */
+	PH_IDLE,    /* between rounds, no STATE yet: ROUND_BEGIN, STATE or END */
+	PH_ROUND,   /* a round is open: PAGES or ROUND_END */
+	PH_STATES,  /* STATE records began: more STATE, or END */
+	PH_VERDICT, /* END written or read: VERDICT only */
+	PH_DONE,    /* VERDICT (or ABORT) written or read */
 };
 
 /* migstream_page_hash of an all-zero page: the hash of every page a fresh

@@ -96,8 +96,10 @@ static const char *phase_expects(int phase)
 		return "inside an open round (expected PAGES or ROUND_END)";
 	case PH_STATES:
 		return "after the STATE records began (expected STATE or END)";
+	case PH_VERDICT:
+		return "after END (expected VERDICT)";
 	}
-	return "after END";
+	return "after VERDICT";
 }
 
 /* May a record of this type come in this phase? */
@@ -114,8 +116,11 @@ static int allowed(uint32_t type, int phase)
 	case MIGSTREAM_STATE:
 	case MIGSTREAM_END:
 		return phase == PH_IDLE || phase == PH_STATES;
+	case MIGSTREAM_VERDICT:
+		return phase == PH_VERDICT;
 	case MIGSTREAM_ABORT:
-		return phase != PH_DONE;
+		/* The writer sends none after END: the guest may run here. */
+		return phase != PH_DONE && phase != PH_VERDICT;
 	}
 	return 0;
 }
@@ -139,6 +144,8 @@ static int meta_len_ok(uint32_t type, uint32_t len)
 		return len >= sizeof(struct migstream_state) && len <= MIGSTREAM_MAX_META;
 	case MIGSTREAM_END:
 		return len == sizeof(struct migstream_end);
+	case MIGSTREAM_VERDICT:
+		return len == sizeof(struct migstream_verdict);
 	case MIGSTREAM_ABORT:
 		return len <= MIGSTREAM_MAX_ABORT;
 	}
@@ -303,14 +310,33 @@ static int read_end(struct migstream_reader *r, const struct migstream_rec *h,
 		    (unsigned long long)e.records, (unsigned long long)e.pages,
 		    (unsigned long long)e.zero_pages, (unsigned long long)(h->seq + 1),
 		    (unsigned long long)r->stats.pages, (unsigned long long)r->stats.zero_pages);
-	uint64_t mine = r->hashes ? migstream_sum_of_hashes(r->hashes, r->mem->nr_pages)
-				  : migstream_ram_checksum(r->mem);
-	if (mine != e.ram_checksum)
+	/* Fresh RAM: the page hashes kept as pages arrived are what was
+	 * received, whatever the guest does to its RAM after END.  Otherwise
+	 * RAM itself, now, before anyone may run the guest. */
+	if (!r->hashes)
+		r->end_sum = migstream_ram_checksum(r->mem);
+	ev->type = MIGSTREAM_EV_END;
+	ev->end_csum = h->csum;
+	r->phase = PH_VERDICT;
+	return 0;
+}
+
+/* The source's late RAM checksum against the RAM received: what proves
+ * that no page the dirty log missed was left behind. */
+static int read_verdict(struct migstream_reader *r, struct migstream_event *ev, char *why,
+			size_t whylen)
+{
+	struct migstream_verdict v;
+
+	memcpy(&v, r->meta, sizeof(v));
+	uint64_t mine =
+	    r->hashes ? migstream_sum_of_hashes(r->hashes, r->mem->nr_pages) : r->end_sum;
+	if (mine != v.ram_checksum)
 		return refuse(r, -EPROTO, why, whylen,
 			      "guest RAM checksum %#llx differs from the source's %#llx: the RAM "
 			      "received is not the source's",
-			      (unsigned long long)mine, (unsigned long long)e.ram_checksum);
-	ev->type = MIGSTREAM_EV_END;
+			      (unsigned long long)mine, (unsigned long long)v.ram_checksum);
+	ev->type = MIGSTREAM_EV_VERDICT;
 	ev->ram_checksum = mine;
 	r->phase = PH_DONE;
 	return 0;
@@ -340,14 +366,15 @@ static int read_header(struct migstream_reader *r, struct migstream_rec *h, char
 	if (r->phase == PH_DONE) {
 		if (n == 0)
 			return 1;
-		return refuse(r, -EPROTO, why, whylen, "data follows the END record (record %llu)",
-			      want);
+		return refuse(r, -EPROTO, why, whylen,
+			      "data follows the VERDICT record (record %llu)", want);
 	}
 	if (n == 0 && want == 0)
 		return refuse(r, -ECONNRESET, why, whylen, "empty stream (no HELLO record)");
 	if (n == 0)
 		return refuse(r, -ECONNRESET, why, whylen,
-			      "stream truncated after record %llu (no END record)", want - 1);
+			      "stream truncated after record %llu (no %s record)", want - 1,
+			      r->phase == PH_VERDICT ? "VERDICT" : "END");
 	if ((size_t)n < sizeof(*h))
 		return refuse(r, -ECONNRESET, why, whylen,
 			      "stream truncated inside record %llu (%zd of its 32 header bytes)",
@@ -488,6 +515,9 @@ int migstream_read(struct migstream_reader *r, struct migstream_event *ev, char 
 	}
 	case MIGSTREAM_END:
 		ret = read_end(r, &h, ev, why, whylen);
+		break;
+	case MIGSTREAM_VERDICT:
+		ret = read_verdict(r, ev, why, whylen);
 		break;
 	case MIGSTREAM_ABORT: {
 		char reason[MIGSTREAM_MAX_ABORT + 1];

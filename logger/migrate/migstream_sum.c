@@ -134,6 +134,8 @@ const char *migstream_type_name(uint32_t type)
 		return "END";
 	case MIGSTREAM_ABORT:
 		return "ABORT";
+	case MIGSTREAM_VERDICT:
+		return "VERDICT";
 	}
 	return "unknown";
 }

@@ -115,6 +115,7 @@ static int emit(struct migstream_writer *w, uint32_t type, const void *head, uin
 	if (ret)
 		return ret;
 	w->stats.records++;
+	w->last_csum = h.csum;
 	return 0;
 }
 
@@ -290,20 +291,34 @@ int migstream_write_state(struct migstream_writer *w, uint32_t kind, const void 
 	return 0;
 }
 
-int migstream_write_end(struct migstream_writer *w, const struct guest_mem *m)
+int migstream_write_end(struct migstream_writer *w)
 {
 	if (w->err)
 		return w->err;
-	if ((w->phase != PH_IDLE && w->phase != PH_STATES) || m->ram_size != w->ram_size)
+	if (w->phase != PH_IDLE && w->phase != PH_STATES)
 		return -EINVAL;
 	struct migstream_end e = {
-	    .ram_checksum = migstream_ram_checksum(m),
 	    .records = w->stats.records + 1,
 	    .pages = w->stats.pages,
 	    .zero_pages = w->stats.zero_pages,
 	};
-	w->ram_checksum = e.ram_checksum;
 	int ret = emit(w, MIGSTREAM_END, &e, sizeof(e), NULL, 0, 0);
+	if (ret)
+		return ret;
+	w->end_csum = w->last_csum;
+	w->phase = PH_VERDICT;
+	return 0;
+}
+
+int migstream_write_verdict(struct migstream_writer *w, const struct guest_mem *m)
+{
+	if (w->err)
+		return w->err;
+	if (w->phase != PH_VERDICT || m->ram_size != w->ram_size)
+		return -EINVAL;
+	struct migstream_verdict v = {.ram_checksum = migstream_ram_checksum(m)};
+	w->ram_checksum = v.ram_checksum;
+	int ret = emit(w, MIGSTREAM_VERDICT, &v, sizeof(v), NULL, 0, 0);
 	if (ret)
 		return ret;
 	w->phase = PH_DONE;
@@ -314,7 +329,8 @@ int migstream_write_abort(struct migstream_writer *w, const char *reason)
 {
 	if (w->err)
 		return w->err;
-	if (w->phase == PH_DONE)
+	/* After END the receiver may already run the guest: too late. */
+	if (w->phase == PH_DONE || w->phase == PH_VERDICT)
 		return -EINVAL;
 	size_t len = reason ? strnlen(reason, MIGSTREAM_MAX_ABORT) : 0;
 	/* The batch is dropped: the receiver discards everything anyway. */

@@ -74,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct migstream_reader r;
 	if (migstream_reader_init(&r, fd, &mem))
 		abort();
-	/* Both RAM paths: reading RAM at END, or hashes kept as pages land. */
+	/* Both RAM paths for VERDICT's check: RAM read at END, or hashes kept
+	 * as pages land. */
 	if (size & 1)
 		migstream_reader_fresh(&r);
 	for (int i = 0; i < 4096; i++) {

@@ -61,8 +61,8 @@ static int open_seed(const char *target, const char *seed)
 	return fd;
 }
 
-/* A whole stream: HELLO, two rounds (zero runs and data pages), STATE, END;
- * and one cut after HELLO and ROUND_BEGIN. */
+/* A whole stream: HELLO, two rounds (zero runs and data pages), STATE, END,
+ * VERDICT; and one cut after HELLO and ROUND_BEGIN. */
 static void migstream_seeds(void)
 {
 	struct guest_mem m;
@@ -87,7 +87,8 @@ static void migstream_seeds(void)
 			ret = ret ?: migstream_send_pages(&w, &m, dirty, 3);
 			ret = ret ?: migstream_round_end(&w);
 			ret = ret ?: migstream_write_state(&w, 1, state, sizeof(state));
-			ret = ret ?: migstream_write_end(&w, &m);
+			ret = ret ?: migstream_write_end(&w);
+			ret = ret ?: migstream_write_verdict(&w, &m);
 		} else {
 			ret = ret ?: migstream_round_end(&w);
 			ret = ret ?: migstream_write_abort(&w, "seed: gave up");
