@@ -119,8 +119,9 @@ enum ds_fail runopts_limits(const struct run_opts *o, const struct run_args *a);
  * the disk image (runimage_check) unless it returns a failure or o->help. */
 enum ds_fail runopts_get(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd);
 
-/* TEST HOOK (tools/testhook.c): set cfg's test fields from the environment
- * (DIRTYSCOPE_TEST_KVM_FAIL); a malformed value is a usage error. */
-enum ds_fail runopts_test_hooks(struct session_config *cfg);
+/* TEST HOOK (tools/testhook.c): set o's test fields from the environment
+ * (DIRTYSCOPE_TEST_KVM_FAIL, DIRTYSCOPE_TEST_STOP_IN_COMMIT); a malformed
+ * value is a usage error. */
+enum ds_fail runopts_test_hooks(struct run_opts *o);
 
 #endif

@@ -55,6 +55,10 @@ struct hostwb_config {
 	bool verify;		   /* after each commit, check the image against guest RAM */
 	uint64_t checkpoint_bytes; /* journal size that triggers a checkpoint; 0: the default */
 	uint64_t test_skip_block;  /* tests only: image block + 1 never written (0: none) */
+	/* TEST HOOK: raise SIGINT inside the commit of this epoch (0: none),
+	 * where hostwb holds it pending until the commit is done.  Only
+	 * tests/test_stop.c sets it, through DIRTYSCOPE_TEST_STOP_IN_COMMIT. */
+	uint64_t test_stop_in_commit;
 };
 
 /* A file page written from guest RAM, for the message to the guest. */
@@ -114,7 +118,9 @@ int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct
  * harvested (and so re-armed) into `dirty`.  `view` holds the descriptor the
  * guest published at this SYNC, or is NULL at the end of the run (then the
  * last epoch's mirror classifies the frames, every page re-checked against
- * the live index).  Commits when the interval is due or `final`.  Returns 1
+ * the live index).  Commits when the interval is due or `final`, with SIGINT
+ * and SIGTERM blocked for the commit (util/sigmask.h): one that comes
+ * meanwhile is handled once the commit is done.  Returns 1
  * after a commit, 0 when none was due, or -errno (why says what failed; the
  * image still holds the last committed epoch).
  */
@@ -131,8 +137,9 @@ void hostwb_post(struct hostwb *hw, const struct pcview *view,
 		 void (*dirty)(void *ctx, uint64_t gpa, uint64_t len), void *ctx);
 
 /*
- * Checkpoint the journal (with `checkpoint`) so the image alone is current
- * and durable, then release everything.  Returns 0 or -errno with why.
+ * Checkpoint the journal (with `checkpoint`; SIGINT and SIGTERM blocked, as
+ * for a commit) so the image alone is current and durable, then release
+ * everything.  Returns 0 or -errno with why.
  */
 int hostwb_close(struct hostwb *hw, bool checkpoint, char *why, size_t whylen);
 
