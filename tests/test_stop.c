@@ -18,19 +18,32 @@
  *                 not cut, and the stop came right after it.
  *   hook          the hook is checked like an option: a malformed value,
  *                 or no --writeback host, exits 2.
+ *   temporary     `run --writeback host` without --image, TMPDIR a fresh
+ *                 directory: once epoch 1's row is out the directory is
+ *                 already empty, while the process holds the image and its
+ *                 journal open without names there, the journal's header
+ *                 carrying the image's identity; after kill -9 the
+ *                 directory is still empty (before the fix it held
+ *                 dirtyscope-XXXXXX.img and its .journal), and after SIGINT
+ *                 too (exit 130).  A temporary image's run with --verify,
+ *                 host and guest writeback, still exits 0 and leaves
+ *                 nothing.
  *
  * The runs boot a guest and need /dev/kvm (without it the suite exits 77).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DS_PROC_TIMEOUT_S 300
@@ -38,6 +51,8 @@
 #include "tests/lib/ds_test.h"
 
 #include "abi/syscall.h"
+#include "fs/dsfs.h"
+#include "logger/hostwb/journal_int.h"
 #include "logger/verify/fileverify.h"
 
 #define CHECK DS_CHECK
@@ -160,6 +175,149 @@ static void test_hook_usage(void)
 		       ARGS("--writeback host"), ARGS("run", "--workload", "db"));
 }
 
+/* ---- temporary images ---- */
+
+/* The names in d, space-separated, into names; returns how many. */
+static unsigned int list_dir(const char *d, char *names, size_t len)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	size_t used = 0;
+	unsigned int n = 0;
+
+	names[0] = '\0';
+	CU_ASSERT_FATAL(dd != NULL);
+	while ((e = readdir(dd))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n++;
+		if (used < len)
+			used += (size_t)snprintf(names + used, len - used, "%s%s", used ? " " : "",
+						 e->d_name);
+	}
+	closedir(dd);
+	return n;
+}
+
+/*
+ * The files without a name in d that the running process pid holds open
+ * (their /proc/PID/fd links read "d/#INODE (deleted)"): one must be the DSFS
+ * image, with an identity, and one the host writeback journal, whose header
+ * (docs/journal.md, version 3) names that identity.
+ */
+static void check_unnamed_pair(pid_t pid, const char *d)
+{
+	char fdir[64];
+	uint8_t image_uuid[16] = {0}, journal_uuid[16] = {0};
+	bool image = false, journal = false;
+	struct dirent *e;
+
+	snprintf(fdir, sizeof(fdir), "/proc/%d/fd", (int)pid);
+	DIR *dd = opendir(fdir);
+	CU_ASSERT_FATAL(dd != NULL);
+	while ((e = readdir(dd))) {
+		char link[sizeof(fdir) + sizeof(e->d_name) + 1], target[4096];
+		snprintf(link, sizeof(link), "%s/%s", fdir, e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, d, strlen(d)) || target[strlen(d)] != '/' ||
+		    !strstr(target, " (deleted)"))
+			continue;
+		int fd = open(link, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct jhdr h;
+		uint8_t u[16];
+		if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == JHDR_MAGIC) {
+			CHECK(h.version == 3, "%s: journal version %u", target, h.version);
+			memcpy(journal_uuid, h.uuid, sizeof(journal_uuid));
+			journal = true;
+		} else if (!dsfs_identity(fd, u) && !dsfs_uuid_null(u)) {
+			memcpy(image_uuid, u, sizeof(image_uuid));
+			image = true;
+		}
+		close(fd);
+	}
+	closedir(dd);
+	CHECK(image && journal, "process %d holds %s%s without a name in %s", (int)pid,
+	      image ? "" : "no image ", journal ? "" : "no journal", d);
+	char a[DSFS_UUID_STR], b[DSFS_UUID_STR];
+	CHECK(!memcmp(image_uuid, journal_uuid, sizeof(image_uuid)),
+	      "the unnamed journal names identity %s, the image is %s",
+	      dsfs_uuid_str(journal_uuid, a), dsfs_uuid_str(image_uuid, b));
+}
+
+/* Make the scratch subdirectory `name` for TMPDIR: its path into sub, and
+ * "TMPDIR=sub" into env. */
+static void make_tmpdir(const char *name, char *sub, size_t len, char *env, size_t envlen)
+{
+	path_in(sub, len, name);
+	CU_ASSERT_FATAL(mkdir(sub, 0700) == 0);
+	snprintf(env, envlen, "TMPDIR=%s", sub);
+}
+
+/* End the started p with SIGKILL, as a kill -9 would, and reap it
+ * (ds_proc_finish counts a death by signal as a failure). */
+static void kill9(struct ds_proc *p)
+{
+	int status;
+	CU_ASSERT(kill(p->pid, SIGKILL) == 0);
+	while (waitpid(p->pid, &status, 0) < 0)
+		CU_ASSERT_FATAL(errno == EINTR);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "%s: not killed by SIGKILL",
+	      p->cmd);
+	fclose(p->out_f);
+	fclose(p->err_f);
+	p->out_f = p->err_f = NULL;
+}
+
+static void test_temp_killed(void)
+{
+	static const int sigs[] = {SIGKILL, SIGINT};
+	for (int i = 0; i < 2; i++) {
+		char sub[128], env[160], names[512];
+		make_tmpdir(i ? "tmp-int" : "tmp-kill", sub, sizeof(sub), env, sizeof(env));
+		struct ds_proc p;
+		ds_proc_start(
+		    &p, &(struct ds_proc_opts){.env = env},
+		    ARGS("run", "--workload", "db", "--writeback", "host", "--epochs", "200"));
+		CHECK(ds_proc_wait_first_row(&p), "%s: no epoch row before the timeout", p.cmd);
+		/* Running: the image and its journal are open, yet have no names. */
+		unsigned int n = list_dir(sub, names, sizeof(names));
+		CHECK(n == 0, "%s: %s holds \"%s\" while it runs", p.cmd, sub, names);
+		check_unnamed_pair(p.pid, sub);
+		if (sigs[i] == SIGKILL) {
+			kill9(&p);
+		} else {
+			kill(p.pid, SIGINT);
+			int got = ds_proc_finish(&p);
+			CHECK(got == 130, "%s: exit %d after SIGINT, expected 130; stderr: %s",
+			      p.cmd, got, p.err);
+			ds_proc_free(&p);
+		}
+		n = list_dir(sub, names, sizeof(names));
+		CHECK(n == 0, "signal %d: %s left \"%s\" in %s", sigs[i], p.cmd, names, sub);
+		ds_remove_dir(sub);
+	}
+}
+
+static void test_temp_verify(void)
+{
+	static const char *const who[] = {"host", "guest"};
+	for (int i = 0; i < 2; i++) {
+		char sub[128], env[160], names[512];
+		make_tmpdir("tmp-verify", sub, sizeof(sub), env, sizeof(env));
+		ds_expect_exit(0, &(struct ds_proc_opts){.env = env}, NULL,
+			       ARGS("run", "--workload", "db", "--writeback", who[i], "--verify",
+				    "--epochs", "3"));
+		unsigned int n = list_dir(sub, names, sizeof(names));
+		CHECK(n == 0, "--writeback %s: %s left \"%s\"", who[i], sub, names);
+		ds_remove_dir(sub);
+	}
+}
+
 static const struct ds_case plain_cases[] = {
     {"the stop-in-commit hook is checked like an option", test_hook_usage},
     {NULL, NULL},
@@ -168,6 +326,8 @@ static const struct ds_case plain_cases[] = {
 static const struct ds_case kvm_cases[] = {
     {"SIGINT and SIGTERM: exit 130, the journal checkpointed clean", test_signal},
     {"SIGINT inside a commit: the commit completes, clean at its epoch", test_stop_in_commit},
+    {"a temporary image and its journal have no names: kill -9 leaves nothing", test_temp_killed},
+    {"a temporary image's run with --verify passes and leaves nothing", test_temp_verify},
     {NULL, NULL},
 };
 

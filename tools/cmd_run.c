@@ -36,7 +36,7 @@ static void run_usage(FILE *f)
 		"                      bad-input tests: %s\n"
 		"  --policy P          file workloads: %s (default wp)\n"
 		"  --image FILE        file workloads: the disk image (see mkimage); default: a\n"
-		"                      temporary image sized for the workload, removed after\n"
+		"                      temporary image sized for the workload, never left behind\n"
 		"  --cache-pages N     guest page-cache limit in pages (default, and most:\n"
 		"                      half of the guest's free pages)\n"
 		"  --flush-every N     system calls between guest flusher runs, 0 never\n"
@@ -119,8 +119,7 @@ enum ds_fail cmd_run(int argc, char **argv)
 	bool completed = ret >= 0; /* every epoch ran, checks failed or not */
 	/* The guest was to move: finishing it here is not what was asked. */
 	if (cfg.migrate && completed && !sum.migrated) {
-		log_err("the guest did not migrate to %s; it finished here",
-			cfg.migrate->to.text);
+		log_err("the guest did not migrate to %s; it finished here", cfg.migrate->to.text);
 		if (!fail)
 			fail = DS_FAIL_MIGRATION;
 	}
@@ -130,7 +129,7 @@ enum ds_fail cmd_run(int argc, char **argv)
 		if (!fail)
 			fail = fileverify_fail(v);
 	}
-	runimage_remove_temp(&o);
+	runimage_close_temp(&o);
 	/* Keep the JSON only for a run that completed, even with lost pages. */
 	enum ds_fail jfail = out_file_close(&json, completed);
 	/* A lost output outweighs a failed check, as at stdout (main.c): the

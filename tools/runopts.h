@@ -81,7 +81,11 @@ struct run_args {
 
 /* The disk of a file workload: the user's, or a temporary one. */
 struct disk {
-	char tmp[4096]; /* non-empty: a temporary image to remove */
+	/* Non-empty: the temporary image, a file without a name open at
+	 * tmp_fd, reached by the path /proc/self/fd/N held here. */
+	char tmp[64];
+	int tmp_fd;
+	char tmp_dir[4096]; /* the directory it was made in: $TMPDIR or /tmp */
 	const char *path;
 	const char *file; /* the workload's file, NULL for badblk */
 };

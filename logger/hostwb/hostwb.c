@@ -163,7 +163,10 @@ int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct
 			 image_path);
 		return -EPROTO;
 	}
-	ret = journal_open(&hw->j, image_path, hw->image_fd, why, whylen);
+	if (cfg->journal_dir)
+		ret = journal_open_unnamed(&hw->j, cfg->journal_dir, hw->image_fd, why, whylen);
+	else
+		ret = journal_open(&hw->j, image_path, hw->image_fd, why, whylen);
 	if (ret)
 		return ret;
 	hw->journal_open = true;

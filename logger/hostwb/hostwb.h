@@ -54,7 +54,11 @@ struct hostwb_config {
 	uint32_t interval;	   /* commit at every `interval`-th epoch end (>= 1) */
 	bool verify;		   /* after each commit, check the image against guest RAM */
 	uint64_t checkpoint_bytes; /* journal size that triggers a checkpoint; 0: the default */
-	uint64_t test_skip_block;  /* tests only: image block + 1 never written (0: none) */
+	/* NULL: the journal is IMAGE.journal beside the image.  Else the image
+	 * has no name (a temporary one), and the journal is made without a
+	 * name too, in this directory (journal_open_unnamed). */
+	const char *journal_dir;
+	uint64_t test_skip_block; /* tests only: image block + 1 never written (0: none) */
 	/* TEST HOOK: raise SIGINT inside the commit of this epoch (0: none),
 	 * where hostwb holds it pending until the commit is done.  Only
 	 * tests/test_stop.c sets it, through DIRTYSCOPE_TEST_STOP_IN_COMMIT. */
@@ -106,8 +110,9 @@ struct hostwb {
 
 /*
  * Start host writeback on the image that `blk` serves (image_path names it
- * for the journal): recover whatever a previous run left, open the journal,
- * and route the device's data through staging.  `mem` and `blk` must outlive
+ * for the journal): recover whatever a previous run left, open the journal
+ * (with cfg->journal_dir, a new unnamed one there instead), and route the
+ * device's data through staging.  `mem` and `blk` must outlive
  * hw.  Returns 0 or -errno with a one-line reason in why.
  */
 int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct guest_mem *mem,
