@@ -99,6 +99,15 @@ int dsfs_mkimage(const char *path, uint64_t image_size, const struct dsfs_file_s
 		 char *why, size_t whylen);
 
 /*
+ * Write the same image into the empty file open read-write at fd, one that
+ * has no name (util/tmpfile.h), so it has no path to rename into place
+ * (dsfs_unnamed.c).  Not synced: such a file is gone with the process.
+ * Returns 0, the errors of dsfs_build_meta, or another -errno with why.
+ */
+int dsfs_mkimage_fd(int fd, uint64_t image_size, const struct dsfs_file_spec *files, int n,
+		    char *why, size_t whylen);
+
+/*
  * Open the image at path with flags O_RDONLY or O_RDWR, read its metadata
  * block and validate it with abi_fs_check() against the file's length.
  * Returns 0 with *img filled (close it with dsfs_close), or with why:

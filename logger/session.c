@@ -635,6 +635,26 @@ static void summarize(struct session *s)
 	r->error = r->fail ? log_first_err() : NULL;
 }
 
+/*
+ * Release host writeback after a run that did not reach DONE (DONE closed
+ * it, checkpointed).  A run stopped by SIGINT or SIGTERM ends the way a
+ * finished one does, with the journal checkpointed: the stop is the user's
+ * and leaves nothing in doubt.  hostwb holds the signals off while it
+ * commits, so the stop always comes between two commits; the stores since
+ * the last one go with the guest.  The image alone then holds the last
+ * committed epoch, durably, and verify-image finds nothing to recover.  Any
+ * other failure leaves the journal as it stands, for the recovery the next
+ * `run --image` or `recover` makes: after a failed journal I/O it could
+ * not be checkpointed anyway.
+ */
+static void end_hostwb(struct session *s)
+{
+	char why[256];
+	bool stopped = s->fail == DS_FAIL_INTERRUPTED;
+	if (hostwb_close(&s->hw, stopped, why, sizeof(why)))
+		log_err("%s: run dirtyscope recover on the image", why);
+}
+
 static bool ram_size_valid(uint64_t bytes)
 {
 	return bytes % ABI_PAGE_SIZE == 0 && bytes >= ABI_RAM_MIN && bytes <= ABI_RAM_MAX;
@@ -851,7 +871,7 @@ out_dlog:
 	dlog_teardown(&s.dlog);
 out_vm:
 	if (s.hostwb)
-		hostwb_close(&s.hw, false, why, sizeof(why));
+		end_hostwb(&s);
 	vm_destroy(&s.vm);
 out_report:
 	/* Whatever failed in setup without a category of its own: KVM or the

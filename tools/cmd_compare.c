@@ -132,7 +132,7 @@ out:;
 	/* Keep the outputs only for a comparison that completed. */
 	enum ds_fail jfail = out_file_close(&json, completed);
 	enum ds_fail pfail = out_file_close(&plot, completed);
-	runimage_remove_temp(&o);
+	runimage_close_temp(&o);
 	/* A lost output outweighs a failed check, as at stdout (main.c). */
 	if (!fail || fail == DS_FAIL_CHECK)
 		fail = jfail ? jfail : pfail ? pfail : fail;

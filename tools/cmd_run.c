@@ -35,7 +35,7 @@ static void run_usage(FILE *f)
 		"                      bad-input tests: %s\n"
 		"  --policy P          file workloads: %s (default wp)\n"
 		"  --image FILE        file workloads: the disk image (see mkimage); default: a\n"
-		"                      temporary image sized for the workload, removed after\n"
+		"                      temporary image sized for the workload, never left behind\n"
 		"  --cache-pages N     guest page-cache limit in pages (default, and most:\n"
 		"                      half of the guest's free pages)\n"
 		"  --flush-every N     system calls between guest flusher runs, 0 never\n"
@@ -123,7 +123,7 @@ enum ds_fail cmd_run(int argc, char **argv)
 	cfg.fail = &fail;
 	cfg.verify_image = true; /* the image check is one of the run's verdicts */
 	session_run(&cfg, &sum);
-	runimage_remove_temp(&o);
+	runimage_close_temp(&o);
 	/* Keep the JSON whenever the guest ran: its summary says how the run
 	 * ended, a failure included (docs/cli.md). */
 	enum ds_fail jfail = out_file_close(&json, sum.reported);

@@ -18,6 +18,7 @@
 #include "tools/runimage.h"
 #include "util/filelock.h"
 #include "util/log.h"
+#include "util/tmpfile.h"
 
 /*
  * Before anything reads or recovers it: the image must be a regular file
@@ -136,21 +137,25 @@ out:
 	return code;
 }
 
+/*
+ * The temporary image has no name from the start (util/tmpfile.h), so that
+ * no way of ending the process, SIGKILL included, leaves it in $TMPDIR.
+ * Everything that opens the image by path (the device, the image check)
+ * gets /proc/self/fd/N, which opens this very file; host writeback's
+ * journal, which would be IMAGE.journal beside a named image, is made
+ * without a name in the same directory (journal_open_unnamed).
+ */
 enum ds_fail runimage_temp(struct run_opts *o)
 {
 	const struct session_config *cfg = &o->cfg;
 	struct disk *d = &o->disk;
 	const char *dir = getenv("TMPDIR");
-	snprintf(d->tmp, sizeof(d->tmp), "%s/dirtyscope-XXXXXX.img", dir && *dir ? dir : "/tmp");
-	int fd = mkstemps(d->tmp, 4);
+	snprintf(d->tmp_dir, sizeof(d->tmp_dir), "%s", dir && *dir ? dir : "/tmp");
+	int fd = tmpfile_open(d->tmp_dir);
 	if (fd < 0) {
-		log_err("cannot create a temporary image in %s: %s",
-			dir && *dir ? dir : "/tmp", strerror(errno));
-		d->tmp[0] = 0;
+		log_err("cannot create a temporary image in %s: %s", d->tmp_dir, strerror(-fd));
 		return DS_FAIL_IO;
 	}
-	close(fd);
-	d->path = d->tmp;
 	struct dsfs_file_spec f = {.capacity = cfg->wl.wss_pages * ABI_PAGE_SIZE};
 	uint64_t size = (ABI_FS_DATA_START + cfg->wl.wss_pages) * ABI_PAGE_SIZE;
 	if (d->file) {
@@ -158,26 +163,29 @@ enum ds_fail runimage_temp(struct run_opts *o)
 		f.size = cfg->wl.workload == ABI_WL_LOG ? 0 : f.capacity;
 	}
 	char why[512];
-	int ret = dsfs_mkimage(d->path, size, &f, d->file ? 1 : 0, why, sizeof(why));
+	int ret = dsfs_mkimage_fd(fd, size, &f, d->file ? 1 : 0, why, sizeof(why));
 	if (ret) {
-		log_err("temporary image %s: %s", d->path, why);
-		unlink(d->tmp);
-		d->tmp[0] = 0;
-		d->path = NULL;
+		log_err("temporary image in %s: %s", d->tmp_dir, why);
+		close(fd);
 		return DS_FAIL_IO;
 	}
+	d->tmp_fd = fd;
+	snprintf(d->tmp, sizeof(d->tmp), "/proc/self/fd/%d", fd);
+	d->path = d->tmp;
+	if (cfg->hostwb)
+		o->hostwb.journal_dir = d->tmp_dir;
 	return DS_FAIL_NONE;
 }
 
-void runimage_remove_temp(struct run_opts *o)
+void runimage_close_temp(struct run_opts *o)
 {
 	if (!o->disk.tmp[0])
 		return;
-	char jpath[4096 + 16];
-	if (!journal_path(o->disk.tmp, jpath, sizeof(jpath)))
-		unlink(jpath);
-	unlink(o->disk.tmp);
+	/* Its last descriptor: the kernel frees the file.  The journal's went
+	 * with the session. */
+	close(o->disk.tmp_fd);
 	o->disk.tmp[0] = 0;
+	o->disk.path = NULL;
 }
 
 /*

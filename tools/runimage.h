@@ -23,10 +23,14 @@
 enum ds_fail runimage_check(struct run_opts *o);
 
 /* A file workload without --image: make a temporary image holding just the
- * workload's file.  On failure (DS_FAIL_IO) nothing is left behind. */
+ * workload's file, a file without a name in $TMPDIR (else /tmp) that
+ * o->disk.path reaches as /proc/self/fd/N; with --writeback host, its
+ * journal will be made without a name there too.  Nothing is ever left
+ * behind, whatever ends the process.  On failure, DS_FAIL_IO. */
 enum ds_fail runimage_temp(struct run_opts *o);
 
-/* Remove the temporary image, and its host writeback journal, if any. */
-void runimage_remove_temp(struct run_opts *o);
+/* Close the temporary image, if any, which frees it; o->disk.path is then
+ * NULL. */
+void runimage_close_temp(struct run_opts *o);
 
 #endif

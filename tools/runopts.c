@@ -494,5 +494,5 @@ enum ds_fail runopts_get(struct run_opts *o, int argc, char **argv, const struct
 	runopts_defaults(o, &a);
 	if ((fail = runopts_limits(o, &a)))
 		return fail;
-	return runopts_test_hooks(&o->cfg);
+	return runopts_test_hooks(o);
 }

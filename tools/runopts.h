@@ -83,7 +83,11 @@ struct run_args {
 
 /* The disk of a file workload: the user's, or a temporary one. */
 struct disk {
-	char tmp[4096]; /* non-empty: a temporary image to remove */
+	/* Non-empty: the temporary image, a file without a name open at
+	 * tmp_fd, reached by the path /proc/self/fd/N held here. */
+	char tmp[64];
+	int tmp_fd;
+	char tmp_dir[4096]; /* the directory it was made in: $TMPDIR or /tmp */
 	const char *path;
 	const char *file; /* the workload's file, NULL for badblk */
 };
@@ -121,8 +125,9 @@ enum ds_fail runopts_limits(const struct run_opts *o, const struct run_args *a);
  * the disk image (runimage_check) unless it returns a failure or o->help. */
 enum ds_fail runopts_get(struct run_opts *o, int argc, char **argv, const struct runopts_cmd *cmd);
 
-/* TEST HOOK (tools/testhook.c): set cfg's test fields from the environment
- * (DIRTYSCOPE_TEST_KVM_FAIL); a malformed value is a usage error. */
-enum ds_fail runopts_test_hooks(struct session_config *cfg);
+/* TEST HOOK (tools/testhook.c): set o's test fields from the environment
+ * (DIRTYSCOPE_TEST_KVM_FAIL, DIRTYSCOPE_TEST_STOP_IN_COMMIT); a malformed
+ * value is a usage error. */
+enum ds_fail runopts_test_hooks(struct run_opts *o);
 
 #endif

@@ -4,6 +4,7 @@
  * usage text mentions it.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@
  * failure exits 4 whatever its errno; it is not for users, and no usage text
  * mentions it.
  */
-enum ds_fail runopts_test_hooks(struct session_config *cfg)
+static enum ds_fail kvm_fail_hook(struct session_config *cfg)
 {
 	static const struct {
 		const char *name;
@@ -54,4 +55,31 @@ enum ds_fail runopts_test_hooks(struct session_config *cfg)
 	return usage_error("DIRTYSCOPE_TEST_KVM_FAIL=%s: a test hook, KVM_RUN:ERRNO or "
 			   "KVM_GET_DIRTY_LOG:ERRNO",
 			   v);
+}
+
+/*
+ * TEST HOOK: DIRTYSCOPE_TEST_STOP_IN_COMMIT=N raises SIGINT inside the host
+ * writeback commit of epoch N (logger/hostwb/hostwb.h), as if the user had
+ * pressed ^C just then.  tests/test_stop.c uses it to show that the commit
+ * still completes and the interrupted run leaves a clean journal at epoch
+ * N; it needs --writeback host.
+ */
+static enum ds_fail stop_in_commit_hook(struct run_opts *o)
+{
+	const char *v = getenv("DIRTYSCOPE_TEST_STOP_IN_COMMIT");
+	if (!v || !*v)
+		return DS_FAIL_NONE;
+	uint64_t n;
+	if (!o->cfg.hostwb || parse_u64(v, 1, UINT32_MAX, &n))
+		return usage_error("DIRTYSCOPE_TEST_STOP_IN_COMMIT=%s: a test hook, an epoch >= 1, "
+				   "with --writeback host",
+				   v);
+	o->hostwb.test_stop_in_commit = n;
+	return DS_FAIL_NONE;
+}
+
+enum ds_fail runopts_test_hooks(struct run_opts *o)
+{
+	enum ds_fail fail = kvm_fail_hook(&o->cfg);
+	return fail ? fail : stop_in_commit_hook(o);
 }

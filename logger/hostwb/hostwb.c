@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 
 #include "util/log.h"
 #include "util/io.h"
+#include "util/sigmask.h"
 #include "util/time.h"
 #include "fs/dsfs.h"
 #include "logger/hostwb/hostwb.h"
@@ -161,7 +163,10 @@ int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct
 			 image_path);
 		return -EPROTO;
 	}
-	ret = journal_open(&hw->j, image_path, hw->image_fd, why, whylen);
+	if (cfg->journal_dir)
+		ret = journal_open_unnamed(&hw->j, cfg->journal_dir, hw->image_fd, why, whylen);
+	else
+		ret = journal_open(&hw->j, image_path, hw->image_fd, why, whylen);
 	if (ret)
 		return ret;
 	hw->journal_open = true;
@@ -207,8 +212,11 @@ int hostwb_close(struct hostwb *hw, bool checkpoint, char *why, size_t whylen)
 		virtio_blk_set_backend(hw->blk, NULL);
 	if (hw->journal_open) {
 		if (checkpoint) {
+			sigset_t old;
 			uint64_t t0 = time_now_ns();
+			sigmask_block_stop(&old); /* see hostwb_epoch */
 			ret = journal_checkpoint(&hw->j, why, whylen);
+			sigmask_restore(&old);
 			hw->stats.commit_ns += time_now_ns() - t0;
 		}
 		journal_close(&hw->j);
@@ -459,7 +467,18 @@ int hostwb_epoch(struct hostwb *hw, uint64_t epoch, const struct frameset *dirty
 	hw->last.extents = n;
 	uint64_t t1 = time_now_ns();
 	hw->last.gather_ns = t1 - t0;
+	/* SIGINT and SIGTERM wait until the commit is done: their handler only
+	 * stops the run loop, but run in the middle of the journal's fdatasync
+	 * it could make it fail with EINTR, which leaves the journal in doubt
+	 * (broken until reopened) and the stop no longer clean.  Pending, the
+	 * signal is handled right after, and the run stops at a committed
+	 * epoch, which the session then checkpoints. */
+	sigset_t old;
+	sigmask_block_stop(&old);
+	if (hw->cfg.test_stop_in_commit && epoch == hw->cfg.test_stop_in_commit)
+		raise(SIGINT);
 	ret = journal_commit(&hw->j, epoch, hw->ext, n, why, whylen);
+	sigmask_restore(&old);
 	hw->last.commit_ns = time_now_ns() - t1;
 	for (uint64_t k = 0; k < hw->nr_touched; k++)
 		hw->src[hw->touched[k]] = NULL;

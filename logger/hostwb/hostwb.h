@@ -54,7 +54,15 @@ struct hostwb_config {
 	uint32_t interval;	   /* commit at every `interval`-th epoch end (>= 1) */
 	bool verify;		   /* after each commit, check the image against guest RAM */
 	uint64_t checkpoint_bytes; /* journal size that triggers a checkpoint; 0: the default */
-	uint64_t test_skip_block;  /* tests only: image block + 1 never written (0: none) */
+	/* NULL: the journal is IMAGE.journal beside the image.  Else the image
+	 * has no name (a temporary one), and the journal is made without a
+	 * name too, in this directory (journal_open_unnamed). */
+	const char *journal_dir;
+	uint64_t test_skip_block; /* tests only: image block + 1 never written (0: none) */
+	/* TEST HOOK: raise SIGINT inside the commit of this epoch (0: none),
+	 * where hostwb holds it pending until the commit is done.  Only
+	 * tests/test_stop.c sets it, through DIRTYSCOPE_TEST_STOP_IN_COMMIT. */
+	uint64_t test_stop_in_commit;
 };
 
 /* A file page written from guest RAM, for the message to the guest. */
@@ -102,8 +110,9 @@ struct hostwb {
 
 /*
  * Start host writeback on the image that `blk` serves (image_path names it
- * for the journal): recover whatever a previous run left, open the journal,
- * and route the device's data through staging.  `mem` and `blk` must outlive
+ * for the journal): recover whatever a previous run left, open the journal
+ * (with cfg->journal_dir, a new unnamed one there instead), and route the
+ * device's data through staging.  `mem` and `blk` must outlive
  * hw.  Returns 0 or -errno with a one-line reason in why.
  */
 int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct guest_mem *mem,
@@ -114,7 +123,9 @@ int hostwb_open(struct hostwb *hw, const struct hostwb_config *cfg, const struct
  * harvested (and so re-armed) into `dirty`.  `view` holds the descriptor the
  * guest published at this SYNC, or is NULL at the end of the run (then the
  * last epoch's mirror classifies the frames, every page re-checked against
- * the live index).  Commits when the interval is due or `final`.  Returns 1
+ * the live index).  Commits when the interval is due or `final`, with SIGINT
+ * and SIGTERM blocked for the commit (util/sigmask.h): one that comes
+ * meanwhile is handled once the commit is done.  Returns 1
  * after a commit, 0 when none was due, or -errno (why says what failed; the
  * image still holds the last committed epoch).
  */
@@ -131,8 +142,9 @@ void hostwb_post(struct hostwb *hw, const struct pcview *view,
 		 void (*dirty)(void *ctx, uint64_t gpa, uint64_t len), void *ctx);
 
 /*
- * Checkpoint the journal (with `checkpoint`) so the image alone is current
- * and durable, then release everything.  Returns 0 or -errno with why.
+ * Checkpoint the journal (with `checkpoint`; SIGINT and SIGTERM blocked, as
+ * for a commit) so the image alone is current and durable, then release
+ * everything.  Returns 0 or -errno with why.
  */
 int hostwb_close(struct hostwb *hw, bool checkpoint, char *why, size_t whylen);
 

@@ -111,6 +111,20 @@ struct journal {
 int journal_open(struct journal *j, const char *image_path, int image_fd, char *why, size_t whylen);
 
 /*
+ * Open a new journal for the image open read-write at image_fd that has no
+ * name (a temporary image, util/tmpfile.h): a file without a name either,
+ * in the directory dir, so that a kill -9 leaves neither behind.  It starts
+ * CLEAN at epoch and transaction 0 and records the image's identity
+ * (dsfs_identity), as a new IMAGE.journal does; nothing is recovered, since
+ * no earlier journal can exist, and nothing is locked or synced, since no
+ * other process can find it and nothing can read it after a crash.  Then
+ * it is used and closed like any other.  Returns 0 or -errno with a
+ * one-line reason in why.
+ */
+int journal_open_unnamed(struct journal *j, const char *dir, int image_fd, char *why,
+			 size_t whylen);
+
+/*
  * Commit the n extents (n may be 0: the transaction then only records the
  * epoch) as transaction j->txn + 1, labelled with the run's epoch `epoch`:
  * after the epoch of the last commit since journal_open (any epoch >= 1

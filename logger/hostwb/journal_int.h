@@ -36,6 +36,9 @@
 #define BLOCK	      JOURNAL_BLOCK
 #define BLOCK_WORDS   (BLOCK / 8)
 
+/* journal_commit checkpoints once the journal is larger (journal.h). */
+#define JOURNAL_DEFAULT_CHECKPOINT_BYTES (64ULL << 20)
+
 struct jhdr {
 	uint64_t magic;
 	uint32_t version;

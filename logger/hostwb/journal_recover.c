@@ -20,8 +20,7 @@
 #include "util/filelock.h"
 #include "util/io.h"
 
-#define CHUNK_BLOCKS		 64 /* blocks per read when checking or replaying */
-#define DEFAULT_CHECKPOINT_BYTES (64ULL << 20)
+#define CHUNK_BLOCKS 64 /* blocks per read when checking or replaying */
 
 /* Refuse anything but a regular file: a FIFO or device named like the
  * image or its journal must never be read as one, written or truncated. */
@@ -445,6 +444,6 @@ int journal_open(struct journal *j, const char *image_path, int image_fd, char *
 	j->epoch = j->base_epoch = st.epoch;
 	j->txn = j->base_txn = st.txn;
 	j->end = BLOCK;
-	j->checkpoint_bytes = DEFAULT_CHECKPOINT_BYTES;
+	j->checkpoint_bytes = JOURNAL_DEFAULT_CHECKPOINT_BYTES;
 	return 0;
 }
