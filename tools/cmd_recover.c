@@ -57,11 +57,15 @@ static bool one_image_arg(const char *cmd, int argc, char **argv, const char **i
 			printf("Bring IMAGE to its last committed epoch: replay, in order, every\n"
 			       "host writeback transaction IMAGE.journal holds since its last\n"
 			       "checkpoint, discard a torn tail, and leave the journal clean.\n"
+			       "\n"
+			       "  -h, --help          this text\n"
 			       "\n");
 			cli_exit_status(stdout, recover_exits);
 		} else {
 			printf("Check IMAGE: a valid DSFS image whose host writeback journal is\n"
 			       "absent or clean.\n"
+			       "\n"
+			       "  -h, --help          this text\n"
 			       "\n");
 			cli_exit_status(stdout, verify_exits);
 		}
