@@ -15,6 +15,11 @@ command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # json-c: the tests parse the JSON lines dirtyscope writes (tests only).
 [ -f /usr/include/json-c/json.h ] || need="$need libjson-c-dev"
+# groff and man: test_install renders the man pages (docs/man/) with
+# warnings on; bash runs the completion it installs.
+command -v groff >/dev/null 2>&1 || need="$need groff-base"
+command -v man >/dev/null 2>&1 || need="$need man-db"
+command -v bash >/dev/null 2>&1 || need="$need bash"
 # clang and its runtimes: the libFuzzer targets (scripts/fuzz.sh, tests/fuzz/).
 command -v clang-14 >/dev/null 2>&1 || need="$need clang-14"
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||

@@ -15,7 +15,9 @@
  *   - every error above prints exactly one line on stderr, starting with
  *     "dirtyscope: " and naming the offending option or value, and nothing
  *     on stdout;
- *   - --help for the command, run and info, and info itself;
+ *   - --help for the command and every subcommand, each with its "Exit
+ *     status:" block; --version and -V; info itself, naming the binary
+ *     that holds the guest kernel;
  *   - JSON output, read back with a JSON parser (tests/lib/ds_json.h) and
  *     checked field by field: a file holds one object per epoch, numbered
  *     from 1, plus the summary, which totals them, and is renamed into place
@@ -343,17 +345,45 @@ static void test_run_no_permission(void)
 
 static void test_help(void)
 {
+	static const char *const cmds[] = {"run",     "compare",      "info",	"mkimage",
+					   "recover", "verify-image", "receive"};
 	struct ds_proc p;
 
 	ds_expect_ok(&p, ARGS("--help"));
 	CHECK(strstr(p.out, "usage: dirtyscope") != NULL, "%s: no usage: %s", p.cmd, p.out);
+	CHECK(strstr(p.out, "--version") != NULL, "%s: no --version: %s", p.cmd, p.out);
+	/* the whole table: every code from 0 to 130 */
+	CHECK(strstr(p.out, "Exit status:") != NULL && strstr(p.out, "\n  130  interrupted"),
+	      "%s: no exit status: %s", p.cmd, p.out);
 	ds_proc_free(&p);
-	ds_expect_ok(&p, ARGS("run", "--help"));
-	CHECK(strstr(p.out, "usage: dirtyscope run") != NULL, "%s: no usage: %s", p.cmd, p.out);
-	ds_proc_free(&p);
-	ds_expect_ok(&p, ARGS("info", "--help"));
-	CHECK(strstr(p.out, "usage: dirtyscope info") != NULL, "%s: no usage: %s", p.cmd, p.out);
-	ds_proc_free(&p);
+	/* Every subcommand: its usage, and an "Exit status:" block that lists at
+	 * least success and a usage error, in the one wording (tools/cli.c). */
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char usage[64];
+		snprintf(usage, sizeof(usage), "usage: dirtyscope %s", cmds[i]);
+		ds_expect_ok(&p, ARGS(cmds[i], "--help"));
+		CHECK(strstr(p.out, usage) != NULL, "%s: no usage: %s", p.cmd, p.out);
+		const char *st = strstr(p.out, "\nExit status:\n");
+		CHECK(st != NULL, "%s: no 'Exit status:' block: %s", p.cmd, p.out);
+		CHECK(st && strstr(st, "\n  0    success") &&
+			  strstr(st, "\n  2    usage or input error"),
+		      "%s: exit codes 0 and 2 not listed: %s", p.cmd, p.out);
+		ds_proc_free(&p);
+	}
+}
+
+/* --version and -V: "dirtyscope VERSION", CMake's project(VERSION). */
+static void test_version(void)
+{
+	static const char *const flags[] = {"--version", "-V"};
+	struct ds_proc p;
+
+	for (int i = 0; i < 2; i++) {
+		ds_expect_ok(&p, ARGS(flags[i]));
+		CHECK(!strcmp(p.out, "dirtyscope " DIRTYSCOPE_VERSION "\n"), "%s: printed '%s'",
+		      p.cmd, p.out);
+		ds_proc_free(&p);
+	}
 }
 
 /* ---- cases that need /dev/kvm ---- */
@@ -385,6 +415,10 @@ static void test_info(void)
 	ds_expect_ok(&p, ARGS("info"));
 	CHECK(strstr(p.out, "KVM API version") != NULL, "%s: no API version: %s", p.cmd, p.out);
 	CHECK(strstr(p.out, "dirty-log mechanism") != NULL, "%s: no mechanism: %s", p.cmd, p.out);
+	/* the guest kernel is the one embedded in the binary that ran */
+	char want[4096 + 64];
+	snprintf(want, sizeof(want), "\nguest kernel             %s (embedded, ", DIRTYSCOPE_BIN);
+	CHECK(strstr(p.out, want) != NULL, "%s: no '%s': %s", p.cmd, want + 1, p.out);
 	ds_proc_free(&p);
 }
 
@@ -1394,7 +1428,8 @@ static const struct ds_case plain_cases[] = {
     {"run --kvm-device /nonexistent/kvm", test_run_missing_device},
     {"run --kvm-device /dev/null", test_run_not_kvm_device},
     {"info --kvm-device /nonexistent", test_info_missing_device},
-    {"--help, run --help, info --help", test_help},
+    {"--help and every subcommand's --help, with its exit status", test_help},
+    {"--version, -V: the project's version", test_version},
     {"mkimage: create, then --check lists the files", test_mkimage_good},
     {"mkimage --check on a corrupt or foreign file: exit 1", test_mkimage_check_corrupt},
     {"mkimage --check on a truncated image: exit 1", test_mkimage_check_truncated},

@@ -16,6 +16,17 @@
 #include "tools/runopts.h"
 #include "tools/runopts_out.h"
 
+static const struct cli_exit compare_exits[] = {
+    {DS_EXIT_OK, "missed pages are a finding, not a failure"},
+    {DS_EXIT_CHECK, "the guest called a page dirty that no host log saw written, or "
+		    "--verify found lost pages"},
+    {DS_EXIT_USAGE, NULL},
+    {DS_EXIT_PLATFORM, NULL},
+    {DS_EXIT_FAILED, NULL},
+    {DS_EXIT_INTERRUPTED, NULL},
+    {-1, NULL},
+};
+
 static void compare_usage(FILE *f)
 {
 	char modes[128], files[128], policies[128];
@@ -46,12 +57,9 @@ static void compare_usage(FILE *f)
 		"h-only: file pages by who saw them; pte-D: pages a PTE maps dirty; missed:\n"
 		"bytes differ from the image and the guest will never write them; then the\n"
 		"other frames KVM saw dirty, by class.\n"
-		"\n"
-		"exit codes: 0 ok (missed pages are a finding, not a failure), 1 the guest\n"
-		"called a page dirty that no host log saw written, or --verify found lost\n"
-		"pages, 2 usage or input error, 3 platform cannot do it, 4 guest crashed or\n"
-		"KVM failed mid-run, 130 interrupted\n",
+		"\n",
 		files, policies, modes);
+	cli_exit_status(f, compare_exits);
 }
 
 enum ds_fail cmd_compare(int argc, char **argv)

@@ -15,6 +15,7 @@
 
 #include "logger/dlog/dlog.h"
 #include "tools/cli.h"
+#include "vmm/boot.h"
 #include "vmm/kvm.h"
 
 /* Read a one-character module parameter: 1 for Y/1, 0 for N/0, -1 if absent. */
@@ -59,6 +60,32 @@ static const char *mechanism(void)
 	return "unknown (no kvm_intel, kvm_amd or kvm_pvm module found)";
 }
 
+static const struct cli_exit info_exits[] = {
+    {DS_EXIT_OK, NULL},
+    {DS_EXIT_USAGE, NULL},
+    {DS_EXIT_PLATFORM, "no KVM device at --kvm-device, no permission, not KVM"},
+    {DS_EXIT_FAILED, "the listing could not be written"},
+    {-1, NULL},
+};
+
+/*
+ * Where the guest kernel comes from.  The build embeds it in the binary
+ * (vmm/guest_image.S), so an installed dirtyscope needs no other file and
+ * cannot pick up a stale kernel from a build tree: the path printed is the
+ * binary's own, resolved by the kernel, not argv[0].
+ */
+static void print_guest_kernel(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		snprintf(self, sizeof(self), "this binary (/proc/self/exe: %s)", strerror(errno));
+	else
+		self[n] = '\0';
+	printf("guest kernel             %s (embedded, %zu bytes)\n", self,
+	       (size_t)(guest_image_end - guest_image));
+}
+
 enum ds_fail cmd_info(int argc, char **argv)
 {
 	const char *path = "/dev/kvm";
@@ -78,7 +105,13 @@ enum ds_fail cmd_info(int argc, char **argv)
 			printf(
 			    "usage: dirtyscope info [--kvm-device PATH]\n"
 			    "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
-			    "uses, and the mechanism KVM uses on this host to log guest stores.\n");
+			    "uses, the mechanism KVM uses on this host to log guest stores, and\n"
+			    "where the guest kernel comes from.\n"
+			    "\n"
+			    "  --kvm-device PATH   KVM device (default /dev/kvm)\n"
+			    "  -h, --help          this text\n"
+			    "\n");
+			cli_exit_status(stdout, info_exits);
 			return DS_FAIL_NONE;
 		} else if (optopt == 'k') {
 			return usage_error("info: %s needs an argument", argv[optind - 1]);
@@ -124,6 +157,7 @@ enum ds_fail cmd_info(int argc, char **argv)
 	printf("ring entries             %u..%d (a power of two)\n",
 	       (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
 	       (ring_acq ? ring_acq : ring) / (int)sizeof(struct kvm_dirty_gfn));
+	print_guest_kernel();
 	/* The range above is KVM's; on kvm_pvm much of it cannot hold a run,
 	 * and saying so here spares the user finding out by an overflow. */
 	if (module_loaded("kvm_pvm"))

@@ -20,29 +20,37 @@
 #include "util/log.h"
 #include "util/parse.h"
 
+static const struct cli_exit mkimage_exits[] = {
+    {DS_EXIT_OK, NULL},
+    {DS_EXIT_CHECK, "--check found the image invalid"},
+    {DS_EXIT_USAGE, "a bad size or name, files that do not fit, a missing file, an image in "
+		    "use or not a regular file"},
+    {DS_EXIT_FAILED, "writing or reading back the image, or the listing"},
+    {-1, NULL},
+};
+
 static void mkimage_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dirtyscope mkimage IMAGE --size SIZE [--file NAME:SIZE[:CAPACITY]]...\n"
-		"       dirtyscope mkimage --check IMAGE\n"
-		"Create a DSFS disk image for the guest's virtio-blk disk, or check one and\n"
-		"list its files.\n"
-		"\n"
-		"  --size SIZE         image length, a multiple of 4K, suffixes K M G T\n"
-		"  --file NAME:SIZE[:CAPACITY]\n"
-		"                      a file of SIZE zero bytes in a contiguous extent of\n"
-		"                      CAPACITY bytes (a multiple of 4K; default SIZE rounded\n"
-		"                      up to 4K); up to 63 files, laid out in the order given\n"
-		"                      from block 1.  NAME: 1..31 printable bytes, no '/'\n"
-		"  --check             validate IMAGE and list its files; create nothing\n"
-		"  -h, --help          this text\n"
-		"\n"
-		"An existing IMAGE is replaced only once the new one is complete; a device,\n"
-		"FIFO or directory is never replaced.  Every image gets a new random\n"
-		"identity; IMAGE.journal, the host writeback journal of the image replaced,\n"
-		"is removed.\n"
-		"exit codes: 0 ok, 1 --check found the image invalid, 2 usage or input\n"
-		"error (bad size or name, files that do not fit, a missing file), 4 I/O error\n");
+	fprintf(f, "usage: dirtyscope mkimage IMAGE --size SIZE [--file NAME:SIZE[:CAPACITY]]...\n"
+		   "       dirtyscope mkimage --check IMAGE\n"
+		   "Create a DSFS disk image for the guest's virtio-blk disk, or check one and\n"
+		   "list its files.\n"
+		   "\n"
+		   "  --size SIZE         image length, a multiple of 4K, suffixes K M G T\n"
+		   "  --file NAME:SIZE[:CAPACITY]\n"
+		   "                      a file of SIZE zero bytes in a contiguous extent of\n"
+		   "                      CAPACITY bytes (a multiple of 4K; default SIZE rounded\n"
+		   "                      up to 4K); up to 63 files, laid out in the order given\n"
+		   "                      from block 1.  NAME: 1..31 printable bytes, no '/'\n"
+		   "  --check             validate IMAGE and list its files; create nothing\n"
+		   "  -h, --help          this text\n"
+		   "\n"
+		   "An existing IMAGE is replaced only once the new one is complete; a device,\n"
+		   "FIFO or directory is never replaced.  Every image gets a new random\n"
+		   "identity; IMAGE.journal, the host writeback journal of the image replaced,\n"
+		   "is removed.\n"
+		   "\n");
+	cli_exit_status(f, mkimage_exits);
 }
 
 enum {

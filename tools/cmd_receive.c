@@ -22,6 +22,17 @@
 #include "util/parse.h"
 #include "tools/runopts_out.h"
 
+static const struct cli_exit receive_exits[] = {
+    {DS_EXIT_OK, "the guest finished here and its own data check passed"},
+    {DS_EXIT_CHECK, "the guest's own data check, lost pages (--verify), or an image mismatch"},
+    {DS_EXIT_USAGE, "a bad option, or a disk or log this host cannot serve the guest with"},
+    {DS_EXIT_PLATFORM, NULL},
+    {DS_EXIT_FAILED, NULL},
+    {DS_EXIT_MIGRATION, "no guest arrived (stream refused, source aborted, link dropped)"},
+    {DS_EXIT_INTERRUPTED, NULL},
+    {-1, NULL},
+};
+
 static void receive_usage(FILE *f)
 {
 	char modes[128];
@@ -50,12 +61,9 @@ static void receive_usage(FILE *f)
 		"  --console           echo the guest's serial console to stderr\n"
 		"  --kvm-device PATH   KVM device (default /dev/kvm)\n"
 		"  -h, --help          this text\n"
-		"\n"
-		"exit codes: 0 the guest finished here and its own data check passed,\n"
-		"1 its check failed (or lost pages, image mismatch), 2 usage error,\n"
-		"3 platform cannot do it, 4 guest crashed or KVM failed, 5 no guest\n"
-		"arrived (stream refused, source aborted, link dropped), 130 interrupted\n",
+		"\n",
 		modes);
+	cli_exit_status(f, receive_exits);
 }
 
 enum {

@@ -28,6 +28,24 @@ static const char *plural(uint64_t n)
 	return n == 1 ? "" : "s";
 }
 
+static const struct cli_exit recover_exits[] = {
+    {DS_EXIT_OK, "done, or there was no journal"},
+    {DS_EXIT_USAGE, "a missing image, a journal that is not dirtyscope's or belongs to "
+		    "another image, an image or journal in use or not a regular file"},
+    {DS_EXIT_FAILED, "reading or writing the image or its journal"},
+    {-1, NULL},
+};
+
+static const struct cli_exit verify_exits[] = {
+    {DS_EXIT_OK, "the image is valid DSFS and its journal absent or clean"},
+    {DS_EXIT_CHECK, "an invalid image, or a journal that needs `recover` or is not "
+		    "dirtyscope's"},
+    {DS_EXIT_USAGE, "a missing image, a journal in use, an image or journal that is not a "
+		    "regular file"},
+    {DS_EXIT_FAILED, "reading the image or its journal"},
+    {-1, NULL},
+};
+
 /* The one IMAGE argument, or --help.  False when the command is done, with
  * *fail its result. */
 static bool one_image_arg(const char *cmd, int argc, char **argv, const char **image,
@@ -35,17 +53,22 @@ static bool one_image_arg(const char *cmd, int argc, char **argv, const char **i
 {
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: dirtyscope %s IMAGE\n", cmd);
-		if (!strcmp(cmd, "recover"))
+		if (!strcmp(cmd, "recover")) {
 			printf("Bring IMAGE to its last committed epoch: replay, in order, every\n"
 			       "host writeback transaction IMAGE.journal holds since its last\n"
 			       "checkpoint, discard a torn tail, and leave the journal clean.\n"
-			       "Exit 0 done, 2 usage, a journal that is not ours, an image or\n"
-			       "journal in use or not a regular file, 4 I/O error.\n");
-		else
+			       "\n"
+			       "  -h, --help          this text\n"
+			       "\n");
+			cli_exit_status(stdout, recover_exits);
+		} else {
 			printf("Check IMAGE: a valid DSFS image whose host writeback journal is\n"
-			       "absent or clean.  Exit 0 clean, 1 invalid or needing `recover`,\n"
-			       "2 usage, a journal in use, an image or journal that is not a\n"
-			       "regular file, 4 I/O error.\n");
+			       "absent or clean.\n"
+			       "\n"
+			       "  -h, --help          this text\n"
+			       "\n");
+			cli_exit_status(stdout, verify_exits);
+		}
 		*fail = DS_FAIL_NONE;
 		return false;
 	}

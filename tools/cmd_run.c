@@ -14,6 +14,18 @@
 #include "tools/runopts.h"
 #include "tools/runopts_out.h"
 
+static const struct cli_exit run_exits[] = {
+    {DS_EXIT_OK, NULL},
+    {DS_EXIT_CHECK, "lost pages, a dirty ring overflow, or (--verify) an image that does "
+		    "not hold what the workload wrote"},
+    {DS_EXIT_USAGE, NULL},
+    {DS_EXIT_PLATFORM, NULL},
+    {DS_EXIT_FAILED, NULL},
+    {DS_EXIT_MIGRATION, "--migrate-to given, but the guest finished here"},
+    {DS_EXIT_INTERRUPTED, NULL},
+    {-1, NULL},
+};
+
 static void run_usage(FILE *f)
 {
 	char modes[128], anon[128], files[128], tests[128], policies[128];
@@ -87,11 +99,9 @@ static void run_usage(FILE *f)
 		"  -h, --help          this text\n"
 		"\n"
 		"File workloads default to --writes 64 and --epochs 4; --seed drives them too.\n"
-		"\n"
-		"exit codes: 0 ok, 1 lost pages or image mismatch, 2 usage or input error,\n"
-		"3 platform cannot do it, 4 guest crashed or KVM failed mid-run,\n"
-		"5 --migrate-to given but the guest finished here, 130 interrupted\n",
+		"\n",
 		modes, anon, files, tests, policies);
+	cli_exit_status(f, run_exits);
 }
 
 enum ds_fail cmd_run(int argc, char **argv)

@@ -55,6 +55,7 @@ static enum ds_fail check_stdout(enum ds_fail fail)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dirtyscope <command> [options]\n"
+		   "       dirtyscope --version\n"
 		   "\n"
 		   "commands:\n"
 		   "  run      boot the guest, run a workload and log its dirty pages\n"
@@ -65,11 +66,13 @@ static void usage(FILE *f)
 		   "  verify-image  check an image and its host writeback journal\n"
 		   "  receive  the destination of a live migration (run --migrate-to)\n"
 		   "\n"
-		   "'dirtyscope <command> --help' describes each command.\n"
-		   "exit codes: 0 ok, 1 check failed (lost pages, invalid image), 2 usage or\n"
-		   "            input error, 3 platform cannot do it, 4 guest crashed, KVM\n"
-		   "            failed mid-run or an I/O error, 5 live migration did not\n"
-		   "            happen, 130 interrupted\n");
+		   "  -V, --version  print dirtyscope's version\n"
+		   "  -h, --help     this text\n"
+		   "\n"
+		   "'dirtyscope <command> --help' describes each command; each also has a\n"
+		   "man page, dirtyscope-<command>(1).\n"
+		   "\n");
+	cli_exit_status(f, NULL);
 }
 
 /* The subcommands, by name. */
@@ -101,8 +104,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return ds_exit_code(check_stdout(DS_FAIL_NONE));
 	}
-	if (!strcmp(cmd, "--version")) {
-		printf("dirtyscope 0.1.0\n");
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		/* CMake's project(VERSION), the one place it is written. */
+		printf("dirtyscope %s\n", DIRTYSCOPE_VERSION);
 		return ds_exit_code(check_stdout(DS_FAIL_NONE));
 	}
 	return ds_exit_code(usage_error("unknown command '%s' (try 'dirtyscope --help')", cmd));
