@@ -23,43 +23,11 @@
 #include "logger/guestview/pcview.h"
 #include "fs/dsfs.h"
 #include "logger/hostwb/journal.h"
-#include "logger/session.h"
-#include "logger/ticker.h"
+#include "logger/session_int.h"
 #include "vmm/virtio_blk.h"
 #include "util/time.h"
 
-#define PROGRESS_NS  1000000000ull /* the progress line: every second */
-#define LOST_PRINTED 16		   /* lost pages printed per epoch; the count is exact */
-
-struct session {
-	const struct session_config *cfg;
-	struct vm vm;
-	struct dlog dlog;
-	struct frameset dirty; /* the open epoch's pages */
-	struct oracle oracle;
-	struct run_summary sum;
-	struct epoch_rec rec;
-	uint64_t epoch; /* the open epoch; 0 = boot phase */
-	uint64_t epoch_start_ns;
-	uint64_t harvest_ns;
-	uint64_t harvest_clear_ns;
-	uint64_t log_entries;
-	uint64_t ring_full;
-	uint64_t stats_base[VSTAT_NR];
-	bool done;
-	bool file_world;
-	struct pcview view;    /* file world: the guest's published page-cache view */
-	uint64_t device_dirty; /* pages the device wrote in the open epoch */
-	struct hostwb hw;      /* --writeback host */
-	bool hostwb;
-	struct migout *mo;	    /* --migrate-to */
-	struct migrate_report migr; /* the migration's figures in the outputs */
-	enum ds_fail fail;	    /* what failed (session.h), once something did */
-	struct ticker tick;	    /* --epoch-ms, the progress line */
-	uint64_t rounds;	    /* --epoch-ms: the guest's rounds (SYNCs) so far */
-	uint64_t stores;	    /* the guest's published store count at the last epoch end */
-	bool progress_shown;	    /* a progress line is on the terminal */
-};
+#define LOST_PRINTED 16 /* lost pages printed per epoch; the count is exact */
 
 /* Add the pages of [gpa, gpa + len) that are RAM to the open epoch (and to
  * the migration's pages to send again): stores no dirty log sees.  Returns
@@ -118,7 +86,7 @@ static int host_writeback(struct session *s, const struct pcview *view, bool fin
 	return ret;
 }
 
-static int timed_harvest(struct session *s)
+int session_timed_harvest(struct session *s)
 {
 	uint64_t t0 = time_now_ns(), c0 = s->dlog.clear_ns;
 	/* With a migration, one harvest feeds both the epoch and the rounds. */
@@ -156,44 +124,11 @@ static void stats_delta(struct session *s, uint64_t *out)
 	}
 }
 
-/* The guest's published store count (include/abi/hcall.h), read while it
- * may run: a count that goes back is a broken guest. */
-static int guest_stores(struct session *s, uint64_t *out)
-{
-	const struct abi_progress *p =
-	    (const void *)(s->vm.mem.host +
-			   mem_gpa_to_index(&s->vm.mem, ABI_PROGRESS_GPA) * ABI_PAGE_SIZE);
-	uint64_t n = __atomic_load_n(&p->stores, __ATOMIC_RELAXED);
-	if (n < s->stores) {
-		log_err("guest failed: its store count went back from %" PRIu64 " to %" PRIu64,
-			s->stores, n);
-		return -EFAULT;
-	}
-	*out = n;
-	return 0;
-}
-
-/* Erase the progress line before a row of the table takes its place. */
-static void progress_clear(struct session *s)
-{
-	if (!s->progress_shown)
-		return;
-	fputs("\r\033[K", stderr);
-	s->progress_shown = false;
-}
-
-/* Whether the open epoch is past the run's last one: the tail of a run
- * delimited by time, from its last epoch's end to the guest's DONE. */
-static bool in_tail(const struct session *s)
-{
-	return s->cfg->epoch_ms && s->epoch > s->cfg->wl.epochs;
-}
-
 /* Close the open epoch: final harvest, oracle, record, sinks; open the next. */
-static int close_epoch(struct session *s, uint64_t workload_pages)
+int session_close_epoch(struct session *s, uint64_t workload_pages)
 {
 	uint64_t end = time_now_ns();
-	int ret = timed_harvest(s);
+	int ret = session_timed_harvest(s);
 	if (ret)
 		return ret;
 
@@ -253,10 +188,10 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	s->sum.ring_full_exits += r->ring_full_exits;
 	if (s->epoch == 0) {
 		s->sum.boot_dirty_pages = r->dirty_pages;
-	} else if (in_tail(s)) {
+	} else if (session_in_tail(s)) {
 		s->sum.tail_dirty_pages = r->dirty_pages; /* verified, not an epoch */
 	} else {
-		progress_clear(s);
+		session_progress_clear(s);
 		s->sum.epochs++;
 		s->sum.epoch_ns += r->epoch_ns;
 		s->sum.dirty_pages += r->dirty_pages;
@@ -288,55 +223,10 @@ static int close_epoch(struct session *s, uint64_t workload_pages)
 	return 0;
 }
 
-static int guest_protocol(const char *what, uint64_t got, uint64_t want)
+int session_guest_protocol(const char *what, uint64_t got, uint64_t want)
 {
 	log_err("guest failed: %s %" PRIu64 ", expected %" PRIu64 "", what, got, want);
 	return -EFAULT;
-}
-
-/*
- * SYNC in a run delimited by time: the end of one of the guest's rounds,
- * not of an epoch.  Its claims are checked all the same; the reply says
- * whether to go on (an epoch is still open) or stop (the last one ended).
- */
-static int time_sync(struct session *s, const struct hcall *hc)
-{
-	const struct boot_workload *wl = &s->cfg->wl;
-	if (s->epoch == 0 || hc->args[0] != s->rounds + 1)
-		return guest_protocol("sync for round", hc->args[0], s->rounds + 1);
-	if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch)
-		return guest_protocol("workload pages", hc->args[1], wl->wss_pages);
-	s->rounds++;
-	s->vm.hc_reply = in_tail(s) ? ABI_HC_REPLY_STOP : ABI_HC_REPLY_CONTINUE;
-	return 0;
-}
-
-/*
- * The progress line (TICK_PROGRESS, vCPU stopped), once an epoch has run
- * for a second: the epoch, its time so far, the guest's stores, and the
- * dirty rate so far, from a harvest into the open epoch (the pages stay in
- * it; the epoch's end harvests the rest).  On stderr, rewritten in place.
- */
-static int progress_show(struct session *s)
-{
-	uint64_t now_ns = time_now_ns(), elapsed = now_ns - s->epoch_start_ns, stores;
-	if (s->epoch == 0 || in_tail(s) || elapsed < PROGRESS_NS)
-		return 0;
-	int ret = timed_harvest(s);
-	if (ret)
-		return ret;
-	ret = s->file_world ? 0 : guest_stores(s, &stores);
-	if (ret)
-		return ret;
-	double secs = (double)elapsed / 1e9;
-	char what[64] = "";
-	if (!s->file_world)
-		snprintf(what, sizeof(what), ", %" PRIu64 " stores", stores - s->stores);
-	fprintf(stderr, "\r\033[Kepoch %" PRIu64 ": %.1f s%s, %" PRIu64 " pages dirty, %.1f MiB/s",
-		s->epoch, secs, what, s->dirty.count,
-		(double)s->dirty.count * 4096.0 / (1 << 20) / secs);
-	s->progress_shown = true;
-	return 0;
 }
 
 static int on_hcall(void *ctx, const struct hcall *hc)
@@ -350,7 +240,7 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 	switch (hc->nr) {
 	case ABI_HC_READY:
 		if (s->epoch != 0)
-			return guest_protocol("ready in epoch", s->epoch, 0);
+			return session_guest_protocol("ready in epoch", s->epoch, 0);
 		if (s->file_world) {
 			ret = pcview_attach(&s->view, &s->vm.mem, hc->args[ABI_READY_PC_DESC], why,
 					    sizeof(why));
@@ -359,30 +249,25 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 				return -EFAULT;
 			}
 			if (s->view.policy != wl->policy)
-				return guest_protocol("policy", s->view.policy, wl->policy);
+				return session_guest_protocol("policy", s->view.policy, wl->policy);
 		}
-		ret = close_epoch(s, 0);
+		ret = session_close_epoch(s, 0);
 		if (ret)
 			return ret;
 		/* Epoch 1 starts now: so does the host's clock. */
-		/* A migration kicks the vCPU for its own ends: no progress
-		 * line beside it. */
-		bool progress = s->cfg->progress && !s->mo && !s->cfg->incoming;
-		if (s->cfg->epoch_ms || progress)
-			ret = ticker_start(&s->tick, &s->vm, (uint64_t)s->cfg->epoch_ms * 1000000,
-					   progress ? PROGRESS_NS : 0);
+		ret = session_clock_start(s);
 		return ret;
 	case ABI_HC_SYNC:
 		if (s->cfg->epoch_ms)
-			return time_sync(s, hc);
+			return session_time_sync(s, hc);
 		/* The guest is untrusted: its claims are checked, not believed. */
 		if (s->epoch == 0 || hc->args[0] != s->epoch || s->epoch > wl->epochs)
-			return guest_protocol("sync for epoch", hc->args[0], s->epoch);
+			return session_guest_protocol("sync for epoch", hc->args[0], s->epoch);
 		if (s->file_world) {
 			/* File workloads count stores, which may revisit pages. */
 			if (hc->args[1] > wl->writes_per_epoch)
-				return guest_protocol("workload stores", hc->args[1],
-						      wl->writes_per_epoch);
+				return session_guest_protocol("workload stores", hc->args[1],
+							      wl->writes_per_epoch);
 			ret = pcview_read(&s->view, &s->vm.mem, hc->args, why, sizeof(why));
 			if (ret == -EPROTO) {
 				log_err("guest failed: %s", why);
@@ -391,9 +276,9 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 			if (ret)
 				return ret;
 		} else if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch) {
-			return guest_protocol("workload pages", hc->args[1], wl->wss_pages);
+			return session_guest_protocol("workload pages", hc->args[1], wl->wss_pages);
 		}
-		return close_epoch(s, hc->args[1]);
+		return session_close_epoch(s, hc->args[1]);
 	case ABI_HC_DONE:
 		if (hc->args[0] != 0) {
 			log_err("guest failed: workload exited with status %" PRIu64 "%s",
@@ -404,13 +289,14 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		if (s->cfg->epoch_ms) {
 			/* Done after the host said stop: the stores since the
 			 * last epoch's end are checked too, as boot's are. */
-			if (!in_tail(s) || hc->args[1] != s->rounds)
-				return guest_protocol("done after rounds", hc->args[1], s->rounds);
-			ret = close_epoch(s, 0);
+			if (!session_in_tail(s) || hc->args[1] != s->rounds)
+				return session_guest_protocol("done after rounds", hc->args[1],
+							      s->rounds);
+			ret = session_close_epoch(s, 0);
 			if (ret)
 				return ret;
 		} else if (s->epoch != (uint64_t)wl->epochs + 1 || hc->args[1] != wl->epochs) {
-			return guest_protocol("done after epochs", hc->args[1], wl->epochs);
+			return session_guest_protocol("done after epochs", hc->args[1], wl->epochs);
 		}
 		s->sum.guest_check_failed = hc->args[ABI_DONE_CHECK_FAILED] != 0;
 		if (s->sum.guest_check_failed)
@@ -421,7 +307,7 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 			/* The stores since the last SYNC, and what the guest wrote
 			 * through the device on its way out, go in a last commit
 			 * numbered one past the workload's epochs. */
-			ret = timed_harvest(s);
+			ret = session_timed_harvest(s);
 			if (ret)
 				return ret;
 			ret = host_writeback(s, NULL, true); /* s->epoch: epochs + 1 */
@@ -435,7 +321,7 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		}
 		return 1;
 	}
-	return guest_protocol("hypercall", hc->nr, ABI_HC_SYNC);
+	return session_guest_protocol("hypercall", hc->nr, ABI_HC_SYNC);
 }
 
 static int on_ring_full(void *ctx)
@@ -443,7 +329,7 @@ static int on_ring_full(void *ctx)
 	struct session *s = ctx;
 	uint64_t before = s->log_entries;
 	s->ring_full++;
-	int ret = timed_harvest(s);
+	int ret = session_timed_harvest(s);
 	if (ret)
 		return ret;
 	/* Resuming after an empty harvest would exit again at once, forever;
@@ -465,25 +351,7 @@ static int on_kicked(void *ctx)
 		return 1;
 	if (s->mo)
 		return migout_kicked(s->mo);
-	unsigned int due = ticker_take(&s->tick);
-	if ((due & TICK_EPOCH) && s->cfg->epoch_ms && s->epoch >= 1 && !in_tail(s)) {
-		uint64_t now;
-		int ret = guest_stores(s, &now);
-		if (ret)
-			return ret;
-		ret = close_epoch(s, now - s->stores);
-		s->stores = now;
-		if (ret)
-			return ret;
-		if (in_tail(s)) {
-			ticker_stop(&s->tick); /* the last epoch is over */
-			s->vm.hc_reply = ABI_HC_REPLY_STOP;
-		}
-		return 0;
-	}
-	if (due & TICK_PROGRESS)
-		return progress_show(s);
-	return 0;
+	return session_clock_kicked(s);
 }
 
 /* Source, guest stopped for the switch-over: where it is in its epochs. */
@@ -590,49 +458,6 @@ static enum ds_fail run_failure(const struct session *s)
 	if (s->dlog.overflowed)
 		return DS_FAIL_CHECK;
 	return DS_FAIL_RUN;
-}
-
-/* The image check (cfg->verify_image): the verdict into the summary.
- * Returns 0 with a verdict, or -errno when the host could not read the
- * image (printed), which gives none. */
-static int check_image(struct session *s)
-{
-	long v = fileverify_image(s->cfg->image_path, &s->cfg->wl, stderr);
-	enum ds_fail f = fileverify_fail(v);
-	if (f != DS_FAIL_NONE && f != DS_FAIL_CHECK) {
-		s->sum.image_check = RUN_IMAGE_ERROR;
-		return v < 0 ? (int)v : -EIO;
-	}
-	s->sum.image_check = f ? RUN_IMAGE_FAILED : RUN_IMAGE_PASSED;
-	s->sum.image_pages_differ = v > 0 ? (uint64_t)v : 0;
-	return 0;
-}
-
-/* The summary's verdicts (logger/epoch.h): how the run ended, which check
- * failed it, and the first error printed on the way. */
-static void summarize(struct session *s)
-{
-	struct run_summary *r = &s->sum;
-	r->log_overflowed = s->dlog.overflowed;
-	r->fail = s->fail;
-	r->failed_check = NULL;
-	if (r->fail == DS_FAIL_CHECK) {
-		/* In the order they are found: the harvests, the journal's
-		 * commits, the guest's own check at its end, the image last. */
-		if (r->lost_pages)
-			r->failed_check = "lost-pages";
-		else if (r->log_overflowed)
-			r->failed_check = "dirty-log-overflow";
-		else if (s->hostwb && s->hw.stats.mismatches)
-			r->failed_check = "host-writeback-check";
-		else if (r->guest_check_failed)
-			r->failed_check = "guest-check";
-		else if (r->image_check == RUN_IMAGE_FAILED)
-			r->failed_check = "image-check";
-		else if (r->migration_unverified)
-			r->failed_check = "migration-check";
-	}
-	r->error = r->fail ? log_first_err() : NULL;
 }
 
 /*
@@ -791,7 +616,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 				.kicked = on_kicked};
 	ret = vm_run(&s.vm, &h);
 	ticker_stop(&s.tick);
-	progress_clear(&s);
+	session_progress_clear(&s);
 	if (ret)
 		failed(&s, run_failure(&s), ret);
 	/* An incoming guest's RAM is proved the source's after it resumed
@@ -836,7 +661,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	if (!ret) {
 		s.sum.completed = true;
 		if (cfg->verify_image && cfg->verify && s.file_world && !s.sum.migrated &&
-		    (ret = check_image(&s)) < 0)
+		    (ret = session_check_image(&s)) < 0)
 			failed(&s, DS_FAIL_IO, ret); /* no verdict: the host's I/O failed */
 		if (!ret && (s.sum.lost_pages || (s.hostwb && s.hw.stats.mismatches) ||
 			     s.sum.guest_check_failed || s.sum.image_check == RUN_IMAGE_FAILED ||
@@ -852,7 +677,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	}
 	/* Once the guest ran, the outputs get a summary whatever happened:
 	 * the epochs they have are real, and the summary says how it ended. */
-	summarize(&s);
+	session_summarize(&s);
 	for (int i = 0; i < cfg->nr_sinks; i++)
 		if (cfg->sinks[i]->summary)
 			cfg->sinks[i]->summary(cfg->sinks[i], &s.sum);
