@@ -316,8 +316,8 @@ enum ds_fail cmd_receive(int argc, char **argv)
 		cfg.image_dev = (uint64_t)checked.st_dev;
 		cfg.image_ino = (uint64_t)checked.st_ino;
 	} else if (image || disk_dir) {
-		log_err("%s: the incoming guest has no disk; ignored",
-			image ? "--image" : "--disk-dir");
+		log_info("dirtyscope: %s: the incoming guest has no disk; ignored",
+			 image ? "--image" : "--disk-dir");
 	}
 	session_config_incoming(&cfg, &in, in.cfg.flags & MIGRATE_CFG_F_DISK ? disk : NULL);
 
