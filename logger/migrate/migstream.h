@@ -240,7 +240,8 @@ int migstream_round_begin(struct migstream_writer *w, uint64_t round);
  * before anything is sent.  The guest may keep running: each data page is
  * copied once and the copy is both hashed and sent, so a page the guest
  * changes meanwhile is never torn between checksum and data (the dirty log
- * sends it again next round).  Consecutive zero pages share one marker.
+ * sends it again next round); after migstream_writer_in_place, pages are
+ * hashed and sent from RAM without that copy.  Consecutive zero pages share one marker.
  * Pages may stay in the writer's batch until round_end.
  */
 int migstream_send_pages(struct migstream_writer *w, const struct guest_mem *m,
