@@ -19,6 +19,8 @@
 
 #include "logger/migrate/migaddr.h"
 
+#define UNIX_SNDBUF (4 << 20) /* bytes a unix socket's sender may queue: tune() */
+
 int migaddr_parse(const char *s, struct migaddr *a, char *why, size_t whylen)
 {
 	memset(a, 0, sizeof(*a));
@@ -111,12 +113,23 @@ static int connect_timed(int fd, const struct sockaddr *sa, socklen_t len, int t
 	return ret;
 }
 
-/* Both ends want small records (handshake messages) sent at once. */
+/*
+ * Both ends want small records (handshake messages) sent at once.  On a
+ * unix socket the sender may queue only its SO_SNDBUF, 208 KiB by default:
+ * the final round's 1 MiB records then went through in lockstep, the
+ * source waiting while the destination hashed and stored the previous
+ * batch, and each paying a wake-up.  A few MiB (the kernel caps it at
+ * net.core.wmem_max) let the two overlap; TCP sizes its own buffers, and
+ * setting SO_SNDBUF there would turn that off.
+ */
 static void tune(int fd, int family)
 {
 	if (family != AF_UNIX) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else {
+		int buf = UNIX_SNDBUF;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	}
 }
 
@@ -140,6 +153,7 @@ int migaddr_connect(const struct migaddr *a, int timeout_ms, int io_timeout_ms, 
 			close(fd);
 			goto fail;
 		}
+		tune(fd, AF_UNIX);
 		return fd;
 	}
 

@@ -77,8 +77,7 @@ int migout_create(struct migout **out, const struct migrate_config *cfg, struct 
 	pthread_cond_init(&mo->cond, NULL);
 	mo->list = malloc(n * sizeof(*mo->list));
 	if (!mo->list || frameset_init(&mo->scratch, n) || frameset_init(&mo->dirty, n) ||
-	    frameset_init(&mo->pending, n) || frameset_init(&mo->sent, n) ||
-	    frameset_init(&mo->redirty, n)) {
+	    frameset_init(&mo->pending, n) || frameset_init(&mo->redirty, n)) {
 		migout_destroy(mo);
 		return -ENOMEM;
 	}
@@ -93,7 +92,6 @@ void migout_destroy(struct migout *mo)
 	frameset_free(&mo->scratch);
 	frameset_free(&mo->dirty);
 	frameset_free(&mo->pending);
-	frameset_free(&mo->sent);
 	frameset_free(&mo->redirty);
 	free(mo->list);
 	pthread_cond_destroy(&mo->cond);
@@ -169,7 +167,10 @@ int64_t migout_take_dirty(struct migout *mo, bool stopped)
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t idx = mo->dirty.list[i];
 		mo->list[i] = idx;
-		if (frameset_test(&mo->sent, idx) && frameset_add(&mo->redirty, idx) == 1)
+		/* Round 0 copied every page before the first of these
+		 * harvests, so every page here was written after its first
+		 * copy (or during it). */
+		if (frameset_add(&mo->redirty, idx) == 1)
 			mo->st.redirtied++;
 	}
 	frameset_clear(&mo->dirty);

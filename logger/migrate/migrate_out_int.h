@@ -37,7 +37,6 @@ struct migout {
 	struct frameset scratch; /* one harvest's pages */
 	struct frameset dirty;	 /* to send again: written since their last copy */
 	struct frameset pending; /* harvested by the migration thread, not yet in an epoch */
-	struct frameset sent;	 /* copied at least once in this attempt */
 	struct frameset redirty; /* of those, dirtied after their first copy */
 	bool tracking;		 /* an attempt is running: harvests feed `dirty` */
 	enum vstate vstate;

@@ -90,8 +90,6 @@ static int send_round(struct migout *mo, uint64_t r, const uint64_t *list, uint6
 				    "finished)");
 		ret = list ? migstream_send_pages(&mo->w, m, list + i, k)
 			   : migstream_send_range(&mo->w, m, i, k);
-		for (uint64_t j = 0; j < k; j++)
-			frameset_add(&mo->sent, list ? list[i + j] : i + j);
 		maybe_cut(mo);
 		if (!ret && !stopped)
 			pace(mo, t0, b0);
@@ -275,8 +273,10 @@ static int switch_over(struct migout *mo, uint64_t r)
 	uint64_t t = time_now_ns();
 	mo->hook_ns = 0;
 	mo->st.down_pause_ns = t - mo->t_stop;
-	/* Everything from here on is sent with the guest stopped. */
+	/* Everything from here on is sent with the guest stopped, so from
+	 * guest RAM as it lies. */
 	mo->st.precopy_bytes = mo->w.stats.bytes;
+	migstream_writer_in_place(&mo->w);
 	int64_t n = migout_take_dirty(mo, true);
 	if (n < 0)
 		return fail(mo, (int)n, "harvesting the dirty log: %s", strerror((int)-n));
@@ -383,7 +383,6 @@ static int attempt(struct migout *mo)
 	 * copies every page after it, so nothing written before is missed. */
 	pthread_mutex_lock(&mo->lock);
 	frameset_clear(&mo->dirty);
-	frameset_clear(&mo->sent);
 	frameset_clear(&mo->redirty);
 	mo->tracking = true;
 	mo->dlog->vcpu_running = true;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "vmm/mem.h"
 
@@ -183,6 +184,15 @@ struct migstream_writer {
 	struct migstream_desc *desc;
 	uint8_t *data;	    /* MIGSTREAM_BATCH_DATA page copies */
 	uint64_t *data_sum; /* their page hashes */
+	/* Guest stopped (migstream_writer_in_place): the batch's pages are
+	 * sent from guest RAM, one iovec each, not from `data`. */
+	int in_place;
+	struct iovec *iov; /* 3 + MIGSTREAM_BATCH_DATA */
+	/* send_range's snapshot of which pages the host populated, for RAM
+	 * indexes pop_first .. pop_first+pop_count-1 (pop_count 0: none). */
+	uint64_t pop_first, pop_count;
+	uint64_t *pop_bits;
+	int pop_known; /* 0: pagemap unreadable, every page is read */
 };
 
 /*
@@ -196,6 +206,17 @@ int migstream_writer_init(struct migstream_writer *w, int fd);
 
 /* Free the writer's buffers; the fd stays open. */
 void migstream_writer_destroy(struct migstream_writer *w);
+
+/*
+ * The guest can no longer write its RAM (its vCPU is stopped for the
+ * switch-over, for good or until the attempt ends): from now on every data
+ * page is hashed and sent where it lies in guest RAM, without the private
+ * copy that a running guest needs (see migstream_send_pages).  That copy
+ * read every page of the final round from memory once more and wrote it
+ * once more, with the guest stopped.  Between rounds only (no open
+ * round): returns 0, or -EINVAL.
+ */
+int migstream_writer_in_place(struct migstream_writer *w);
 
 /*
  * Every write below returns 0 or -errno.  -EINVAL is the caller's mistake
@@ -219,7 +240,8 @@ int migstream_round_begin(struct migstream_writer *w, uint64_t round);
  * before anything is sent.  The guest may keep running: each data page is
  * copied once and the copy is both hashed and sent, so a page the guest
  * changes meanwhile is never torn between checksum and data (the dirty log
- * sends it again next round).  Consecutive zero pages share one marker.
+ * sends it again next round); after migstream_writer_in_place, pages are
+ * hashed and sent from RAM without that copy.  Consecutive zero pages share one marker.
  * Pages may stay in the writer's batch until round_end.
  */
 int migstream_send_pages(struct migstream_writer *w, const struct guest_mem *m,

@@ -14,7 +14,7 @@
 
 #define PAGE	   MIGSTREAM_PAGE
 #define PAGE_WORDS (PAGE / 8)
-#define POP_CHUNK  4096 /* pages per mem_populated call */
+#define POP_CHUNK  65536 /* pages per mem_populated call: 256 MiB */
 
 /* What may come next, for the writer and the reader alike. */
 enum migstream_phase {

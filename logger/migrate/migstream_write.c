@@ -24,7 +24,9 @@ int migstream_writer_init(struct migstream_writer *w, int fd)
 	w->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 	w->desc = calloc(MIGSTREAM_BATCH_DESC, sizeof(*w->desc));
 	w->data_sum = calloc(MIGSTREAM_BATCH_DATA, sizeof(*w->data_sum));
-	if (!w->desc || !w->data_sum)
+	w->pop_bits = calloc(POP_CHUNK / 64, sizeof(*w->pop_bits));
+	w->iov = calloc(3 + MIGSTREAM_BATCH_DATA, sizeof(*w->iov));
+	if (!w->desc || !w->data_sum || !w->pop_bits || !w->iov)
 		goto err_free;
 	if (posix_memalign((void **)&w->data, PAGE, (size_t)MIGSTREAM_BATCH_DATA * PAGE))
 		goto err_free;
@@ -33,6 +35,8 @@ int migstream_writer_init(struct migstream_writer *w, int fd)
 err_free:
 	free(w->desc);
 	free(w->data_sum);
+	free(w->pop_bits);
+	free(w->iov);
 	memset(w, 0, sizeof(*w));
 	return -ENOMEM;
 }
@@ -42,9 +46,13 @@ void migstream_writer_destroy(struct migstream_writer *w)
 	free(w->desc);
 	free(w->data_sum);
 	free(w->data);
+	free(w->pop_bits);
+	free(w->iov);
+	w->iov = NULL;
 	w->desc = NULL;
 	w->data_sum = NULL;
 	w->data = NULL;
+	w->pop_bits = NULL;
 }
 
 /* Write every byte of iov[0..cnt) (consumed), retrying short writes and
@@ -105,13 +113,18 @@ static int emit(struct migstream_writer *w, uint32_t type, const void *head, uin
 	h.hdr_csum = migstream_fold32(migstream_hdr_chain(&h));
 	h.csum = migstream_rec_csum(&h, head, head_len, tail, tail_len, w->data_sum);
 
-	struct iovec iov[4] = {
-	    {&h, sizeof(h)},
-	    {(void *)head, head_len},
-	    {(void *)tail, tail_len},
-	    {w->data, (size_t)nr_data * PAGE},
-	};
-	int ret = put(w, iov, 4);
+	/* In place, add_page has pointed iov[3..] at the batch's pages in
+	 * guest RAM; otherwise the pages are one run in the batch buffer. */
+	struct iovec *iov = w->iov;
+	iov[0] = (struct iovec){&h, sizeof(h)};
+	iov[1] = (struct iovec){(void *)head, head_len};
+	iov[2] = (struct iovec){(void *)tail, tail_len};
+	int cnt = 3;
+	if (!w->in_place && nr_data)
+		iov[cnt++] = (struct iovec){w->data, (size_t)nr_data * PAGE};
+	else
+		cnt += (int)nr_data;
+	int ret = put(w, iov, cnt);
 	if (ret)
 		return ret;
 	w->stats.records++;
@@ -134,6 +147,14 @@ static int flush(struct migstream_writer *w)
 	w->round_zero += w->batch_zero;
 	w->nr_desc = w->nr_data = 0;
 	w->batch_pages = w->batch_zero = 0;
+	return 0;
+}
+
+int migstream_writer_in_place(struct migstream_writer *w)
+{
+	if (w->phase == PH_ROUND)
+		return -EINVAL;
+	w->in_place = 1;
 	return 0;
 }
 
@@ -196,11 +217,18 @@ static int add_page(struct migstream_writer *w, const struct guest_mem *m, uint6
 		}
 		w->batch_zero++;
 	} else {
-		/* Hash and send a private copy: the guest may write the page
-		 * while we work, and the bytes sent must be the bytes hashed. */
-		uint8_t *copy = w->data + (size_t)w->nr_data * PAGE;
-		memcpy(copy, src, PAGE);
-		w->data_sum[w->nr_data++] = migstream_page_hash(copy);
+		if (w->in_place) {
+			/* The guest is stopped: the page stays as hashed. */
+			w->iov[3 + w->nr_data] = (struct iovec){(void *)src, PAGE};
+			w->data_sum[w->nr_data++] = migstream_page_hash(src);
+		} else {
+			/* Hash and send a private copy: the guest may write the
+			 * page while we work, and the bytes sent must be the
+			 * bytes hashed. */
+			uint8_t *copy = w->data + (size_t)w->nr_data * PAGE;
+			memcpy(copy, src, PAGE);
+			w->data_sum[w->nr_data++] = migstream_page_hash(copy);
+		}
 		w->desc[w->nr_desc++] =
 		    (struct migstream_desc){.gpa = gpa, .kind = MIGSTREAM_PAGE_DATA, .count = 1};
 	}
@@ -234,6 +262,62 @@ int migstream_send_pages(struct migstream_writer *w, const struct guest_mem *m,
 	return 0;
 }
 
+/* Add RAM pages idx .. idx+count-1, all known zero without reading them
+ * (never populated), as zero runs: no work per page, so that round 0 over
+ * a mostly untouched 8 GiB guest costs what its populated pages cost. */
+static int add_zero_run(struct migstream_writer *w, const struct guest_mem *m, uint64_t idx,
+			uint64_t count)
+{
+	while (count) {
+		uint64_t gpa = mem_index_to_gpa(m, idx);
+		/* A run never crosses the hole: stop at the end of idx's slot. */
+		uint64_t slot_end = m->nr_pages;
+		for (int i = 0; i < m->nr_slots; i++)
+			if (m->slots[i].first_page > idx && m->slots[i].first_page < slot_end)
+				slot_end = m->slots[i].first_page;
+		uint64_t k = count < slot_end - idx ? count : slot_end - idx;
+		struct migstream_desc *last = w->nr_desc ? &w->desc[w->nr_desc - 1] : NULL;
+		if (last && last->kind == MIGSTREAM_PAGE_ZERO && last->count < MIGSTREAM_MAX_RUN &&
+		    last->gpa + (uint64_t)last->count * PAGE == gpa) {
+			uint64_t room = MIGSTREAM_MAX_RUN - last->count;
+			k = k < room ? k : room;
+			last->count += (uint32_t)k;
+		} else {
+			k = k < MIGSTREAM_MAX_RUN ? k : MIGSTREAM_MAX_RUN;
+			w->desc[w->nr_desc++] = (struct migstream_desc){
+			    .gpa = gpa, .kind = MIGSTREAM_PAGE_ZERO, .count = (uint32_t)k};
+		}
+		w->batch_zero += k;
+		w->batch_pages += k;
+		idx += k;
+		count -= k;
+		if (w->nr_desc == MIGSTREAM_BATCH_DESC) {
+			int ret = flush(w);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Make the populated snapshot cover RAM index idx: one mem_populated call
+ * per POP_CHUNK pages, however small the caller's ranges (the migration
+ * thread sends round 0 in 1 MiB steps, and a call per step was 8192
+ * pagemap walks for 8 GiB).  A snapshot taken earlier than the copy is
+ * as good as one taken just before it: a page written after it is in the
+ * dirty log, and is sent again.
+ */
+static void pop_cover(struct migstream_writer *w, const struct guest_mem *m, uint64_t idx)
+{
+	if (w->pop_count && idx >= w->pop_first && idx - w->pop_first < w->pop_count)
+		return;
+	w->pop_first = idx / POP_CHUNK * POP_CHUNK;
+	w->pop_count =
+	    m->nr_pages - w->pop_first < POP_CHUNK ? m->nr_pages - w->pop_first : POP_CHUNK;
+	w->pop_known = mem_populated(m, w->pop_first, w->pop_count, w->pop_bits) == 0;
+}
+
 int migstream_send_range(struct migstream_writer *w, const struct guest_mem *m, uint64_t first,
 			 uint64_t count)
 {
@@ -244,15 +328,27 @@ int migstream_send_range(struct migstream_writer *w, const struct guest_mem *m, 
 		return -EINVAL;
 	/* A fresh guest's RAM is mostly never touched: reading it to find
 	 * its zeros would fault in the kernel's zero page for each page. */
-	uint64_t bits[POP_CHUNK / 64];
-	for (uint64_t i = 0; i < count; i += POP_CHUNK) {
-		uint64_t n = count - i < POP_CHUNK ? count - i : POP_CHUNK;
-		bool known = mem_populated(m, first + i, n, bits) == 0;
-		for (uint64_t k = 0; k < n; k++) {
-			bool untouched = known && !(bits[k / 64] >> (k % 64) & 1);
-			if ((ret = add_page(w, m, first + i + k, untouched)))
+	for (uint64_t idx = first, end = first + count; idx < end;) {
+		pop_cover(w, m, idx);
+		uint64_t k = idx - w->pop_first, word = w->pop_bits[k / 64] >> (k % 64);
+		if (!w->pop_known || word & 1) {
+			if ((ret = add_page(w, m, idx, false)))
 				return ret;
+			idx++;
+			continue;
 		}
+		/* An untouched stretch goes out as zero runs, skipping whole
+		 * words of the snapshot, with no work per page. */
+		uint64_t z = word ? (uint64_t)__builtin_ctzll(word) : 64 - k % 64;
+		while (!word && k + z < w->pop_count && !w->pop_bits[(k + z) / 64])
+			z += 64;
+		if (z > w->pop_count - k)
+			z = w->pop_count - k;
+		if (z > end - idx)
+			z = end - idx;
+		if ((ret = add_zero_run(w, m, idx, z)))
+			return ret;
+		idx += z;
 	}
 	return 0;
 }
