@@ -37,7 +37,6 @@ void panic_trap(struct trapframe *tf) __attribute__((noreturn));
 #define panic(...) panic_at(__FILE_NAME__, __LINE__, __VA_ARGS__)
 
 /* standalone.c: the hypercalls' standalone forms (COM1, QEMU's debug exit) */
-const char *standalone_wl_name(uint32_t wl);
 void standalone_boot_line(const struct abi_boot_params *bp);
 void standalone_ready(void);
 void standalone_sync(uint64_t epoch, uint64_t pages, uint64_t stores);
@@ -45,7 +44,6 @@ void standalone_done(uint64_t status, uint64_t epochs, uint64_t check_failed)
     __attribute__((noreturn));
 void standalone_log(const char *text);
 void standalone_panic(const char *text, const uint64_t *args) __attribute__((noreturn));
-void standalone_exit(uint32_t code) __attribute__((noreturn));
 
 /* syscall.c */
 uint64_t syscall_epochs(void);

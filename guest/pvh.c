@@ -118,6 +118,16 @@ static void parse_cmdline(const char *s)
 	}
 }
 
+/* The loader's structure at pa, len bytes, through the direct map; it must
+ * lie in what pvh.S mapped (the start info's addresses are 64-bit). */
+static const void *loader_ptr(uint64_t pa, uint64_t len, const char *what)
+{
+	const uint64_t mapped = (uint64_t)ABI_PVH_MAPPED_GIB << 30;
+	if (pa >= mapped || len > mapped - pa)
+		panic("PVH %s at %lx+%lx lies above %u GiB", what, pa, len, ABI_PVH_MAPPED_GIB);
+	return P2V(pa);
+}
+
 /* Usable RAM from the memory map: RAM entries, past the kernel image and
  * below what pvh.S mapped, page aligned, at most ABI_MAX_RAM_RANGES. */
 static void take_memmap(const struct abi_pvh_start_info *si)
@@ -126,9 +136,10 @@ static void take_memmap(const struct abi_pvh_start_info *si)
 	const uint64_t mapped = (uint64_t)ABI_PVH_MAPPED_GIB << 30;
 	if (si->version < 1 || !si->memmap_paddr || !si->memmap_entries)
 		panic("PVH start info version %u has no memory map", si->version);
-	const struct abi_pvh_memmap_entry *e = P2V(si->memmap_paddr);
+	const struct abi_pvh_memmap_entry *e =
+	    loader_ptr(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(*e), "memory map");
 	for (uint32_t i = 0; i < si->memmap_entries; i++, e++) {
-		if (e->type != ABI_PVH_MEMMAP_RAM)
+		if (e->type != ABI_PVH_MEMMAP_RAM || e->addr + e->size < e->addr)
 			continue;
 		params.ram_size += e->size;
 		uint64_t base = e->addr, end = e->addr + e->size;
@@ -152,17 +163,15 @@ static void take_memmap(const struct abi_pvh_start_info *si)
 void pvh_main(uint64_t start_info_pa)
 {
 	hcall_standalone();
-	const struct abi_pvh_start_info *si = P2V(start_info_pa);
+	const struct abi_pvh_start_info *si = loader_ptr(start_info_pa, sizeof(*si), "start info");
 	if (si->magic != ABI_PVH_START_MAGIC)
 		panic("PVH start info: bad magic %x", si->magic);
-	/* The loader's memory may be reused: keep a copy of the command line. */
+	/* A bounded copy: the loader's string ends only at its NUL.  Longer
+	 * command lines are cut (a word cut in two then fails to parse). */
 	if (si->cmdline_paddr) {
-		const char *c = P2V(si->cmdline_paddr);
-		size_t n = 0;
-		while (c[n] && n < sizeof(cmdline) - 1) {
+		const char *c = loader_ptr(si->cmdline_paddr, sizeof(cmdline), "command line");
+		for (size_t n = 0; n < sizeof(cmdline) - 1 && c[n]; n++)
 			cmdline[n] = c[n];
-			n++;
-		}
 	}
 	params.magic = ABI_BOOT_MAGIC;
 	params.version = ABI_BOOT_VERSION;
@@ -171,11 +180,10 @@ void pvh_main(uint64_t start_info_pa)
 	uint64_t free = 0;
 	for (uint32_t i = 0; i < params.nr_ranges; i++)
 		free += params.ranges[i].size / ABI_PAGE_SIZE;
-	/* The VMM refuses a --wss that cannot fit (vmm/boot.c); so do we. */
-	if (params.wss_pages > free || params.wss_pages +
-					       abi_workload_kernel_pages(params.wss_pages) +
-					       ABI_KERNEL_RESERVE_PAGES >
-					   free)
+	/* The VMM refuses a --wss that cannot fit (vmm/boot.c); so do we,
+	 * before the page allocator runs dry in the middle of mapping it. */
+	uint64_t wss = params.wss_pages;
+	if (wss > free || wss + abi_workload_kernel_pages(wss) + ABI_KERNEL_RESERVE_PAGES > free)
 		panic("command line: ds.wss=%lu does not fit %lu free pages", params.wss_pages,
 		      free);
 	standalone_boot_line(&params);

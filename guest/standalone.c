@@ -22,13 +22,13 @@ static const char *const wl_names[] = {
 };
 
 /* The workload's name for a standalone workload number (pvh.c's table). */
-const char *standalone_wl_name(uint32_t wl)
+static const char *wl_name(uint32_t wl)
 {
 	return wl < sizeof(wl_names) / sizeof(wl_names[0]) && wl_names[wl] ? wl_names[wl] : "?";
 }
 
 /* End QEMU with status code * 2 + 1 (ABI_DEBUG_EXIT_*).  Never returns. */
-void standalone_exit(uint32_t code)
+static void __attribute__((noreturn)) standalone_exit(uint32_t code)
 {
 	outl(ABI_DEBUG_EXIT_PORT, code);
 	halt_forever(); /* no debug-exit device: stay stopped */
@@ -39,8 +39,8 @@ void standalone_boot_line(const struct abi_boot_params *bp)
 {
 	cprintf("{\"boot\":\"pvh\",\"workload\":\"%s\",\"wss\":%lu,\"epochs\":%u,"
 		"\"writes\":%lu,\"seed\":%lu,\"ram-mib\":%lu,\"tsc\":%lu}\n",
-		standalone_wl_name(bp->workload), bp->wss_pages, bp->nr_epochs,
-		bp->writes_per_epoch, bp->seed, bp->ram_size >> 20, rdtsc());
+		wl_name(bp->workload), bp->wss_pages, bp->nr_epochs, bp->writes_per_epoch, bp->seed,
+		bp->ram_size >> 20, rdtsc());
 }
 
 /* READY: the workload is mapped and about to start. */
