@@ -2,14 +2,33 @@
  * Serial console on COM1 and a small printf.  The VMM's UART is always ready
  * to transmit, so console_putc does not poll the line-status register: each
  * poll would cost a VM exit, and every exit is expensive on this platform.
+ * QEMU's 16550 is a real one: without its FIFO enabled it holds a single
+ * character, and one written before the last has left would replace it, so
+ * standalone (console_poll_ready) the kernel waits for the transmitter.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include "defs.h"
 #include "x86.h"
+
+#define UART_LSR      5	   /* line-status register, from the base port */
+#define UART_LSR_THRE 0x20 /* transmit holding register empty */
+
+static bool poll_ready;
+
+/* Poll the line-status register before each character from now on (a
+ * real UART, as QEMU's, rather than the VMM's). */
+void console_poll_ready(void)
+{
+	poll_ready = true;
+}
 
 /* Write one character to the serial port. */
 void console_putc(char c)
 {
+	if (poll_ready)
+		while (!(inb(ABI_SERIAL_PORT + UART_LSR) & UART_LSR_THRE))
+			;
 	outb(ABI_SERIAL_PORT, (uint8_t)c);
 }
 

@@ -13,14 +13,19 @@
 
 /* console.c */
 void console_putc(char c);
+void console_poll_ready(void);
 void cprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vsnprintf_k(char *buf, size_t size, const char *fmt, __builtin_va_list ap);
 int snprintf_k(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* hcall.c */
+/* hcall.c: to the VMM, or standalone (PVH boot) to standalone.c */
+void hcall_standalone(void);
 void hcall_ready(void);
-void hcall_sync(uint64_t epoch, uint64_t pages);
-uint32_t hcall_sync_reply(uint64_t round, uint64_t pages);
+void hcall_sync(uint64_t epoch, uint64_t pages, uint64_t stores);
+uint32_t hcall_reply(void);
+uint32_t hcall_sync_reply(uint64_t round, uint64_t pages, uint64_t stores);
+struct abi_progress;
+volatile struct abi_progress *hcall_progress(void);
 void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed);
 void hcall_sync_args(const uint64_t *args);
 void hcall_ready_desc(uint64_t desc_gpa);
@@ -30,6 +35,15 @@ void panic_at(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 void panic_trap(struct trapframe *tf) __attribute__((noreturn));
 #define panic(...) panic_at(__FILE_NAME__, __LINE__, __VA_ARGS__)
+
+/* standalone.c: the hypercalls' standalone forms (COM1, QEMU's debug exit) */
+void standalone_boot_line(const struct abi_boot_params *bp);
+void standalone_ready(void);
+void standalone_sync(uint64_t epoch, uint64_t pages, uint64_t stores);
+void standalone_done(uint64_t status, uint64_t epochs, uint64_t check_failed)
+    __attribute__((noreturn));
+void standalone_log(const char *text);
+void standalone_panic(const char *text, const uint64_t *args) __attribute__((noreturn));
 
 /* syscall.c */
 uint64_t syscall_epochs(void);

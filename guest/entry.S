@@ -3,6 +3,7 @@
  *
  * The VMM enters _start in 64-bit mode with paging on (boot page tables built
  * host-side: direct map + kernel map), interrupts off and RSP undefined.
+ * (A PVH loader enters at pvh_start instead: pvh.S.)
  */
 #include "../include/abi/boot.h"
 
@@ -19,6 +20,8 @@ image_header:
 _start:
 	lea boot_stack_top(%rip), %rsp
 	xor %ebp, %ebp
+	/* kmain(the VMM's boot parameters, by the direct map) */
+	movabs $0xffff800000000000 + ABI_BOOT_PARAMS_GPA, %rdi
 	call kmain
 1:	cli
 	hlt
@@ -126,6 +129,7 @@ trap_vectors:
 	.globl boot_stack
 boot_stack:
 	.skip 16384
+	.globl boot_stack_top
 boot_stack_top:
 	.globl df_stack_top
 	.skip 4096

@@ -2,14 +2,27 @@
  * Guest side of the hypercall ABI (include/abi/hcall.h): fill the shared page,
  * then one `out` to the hypercall port.  The "memory" clobber on outl orders
  * the page stores before the exit, so the VMM sees complete arguments.
+ *
+ * Booted standalone by a PVH loader (guest/pvh.c) there is no hypercall
+ * port: an `out` to it would go nowhere under QEMU, and the workload would
+ * wait for replies no one sends.  hcall_standalone() then turns every call
+ * here into its standalone form (guest/standalone.c: lines on COM1, the end
+ * through QEMU's debug-exit port), so the rest of the kernel calls the same
+ * functions whoever booted it.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include "defs.h"
 #include "trap.h"
 #include "x86.h"
 #include "../include/abi/hcall.h"
 
-static struct abi_hcall_page *const hp = P2V(ABI_HCALL_PAGE_GPA);
+static bool standalone;
+/* Standalone, klog and panic format into this page in .bss instead: GPA
+ * 0x2000 and 0x3000 are the loader's memory then, not pages set aside. */
+static struct abi_hcall_page standalone_page;
+static struct abi_progress standalone_progress;
+static struct abi_hcall_page *hp = P2V(ABI_HCALL_PAGE_GPA);
 
 static void hcall(uint32_t nr)
 {
@@ -17,33 +30,69 @@ static void hcall(uint32_t nr)
 	outl(ABI_HCALL_PORT, nr);
 }
 
+/* From now on there is no VMM: calls go to COM1 and the debug-exit port.
+ * Call once, first thing, on the PVH path. */
+void hcall_standalone(void)
+{
+	standalone = true;
+	hp = &standalone_page;
+	console_poll_ready();
+}
+
 /* Tell the host that boot is over and the workload is mapped. */
 void hcall_ready(void)
 {
+	if (standalone) {
+		standalone_ready();
+		return;
+	}
 	hp->args[0] = 0;
 	hcall(ABI_HC_READY);
 }
 
 /* End of an epoch: the host harvests its dirty log now.  `pages` is the
- * number of distinct workload pages written in the epoch. */
-void hcall_sync(uint64_t epoch, uint64_t pages)
+ * number of distinct workload pages written in the epoch, `stores` the
+ * stores made in it (only the standalone line reports it: the hypercall
+ * carries epoch and pages, and the VMM counts stores itself). */
+void hcall_sync(uint64_t epoch, uint64_t pages, uint64_t stores)
 {
+	if (standalone) {
+		standalone_sync(epoch, pages, stores);
+		return;
+	}
 	hp->args[0] = epoch;
 	hp->args[1] = pages;
 	hcall(ABI_HC_SYNC);
 }
 
-/* End of a round in a run the host delimits by time: the host's reply
- * (ABI_HC_REPLY_CONTINUE or ABI_HC_REPLY_STOP), read after the call. */
-uint32_t hcall_sync_reply(uint64_t round, uint64_t pages)
+/* The host's word on whether a run it delimits by time goes on
+ * (ABI_HC_REPLY_CONTINUE or ABI_HC_REPLY_STOP).  Standalone, no one says
+ * stop: the run goes on until the machine is powered off. */
+uint32_t hcall_reply(void)
 {
-	hcall_sync(round, pages);
-	return inl(ABI_HCALL_PORT);
+	return standalone ? ABI_HC_REPLY_CONTINUE : inl(ABI_HCALL_PORT);
+}
+
+/* End of a round in a run the host delimits by time: the host's reply,
+ * read after the call (see hcall_reply). */
+uint32_t hcall_sync_reply(uint64_t round, uint64_t pages, uint64_t stores)
+{
+	hcall_sync(round, pages, stores);
+	return hcall_reply();
+}
+
+/* Where the anonymous workload publishes its progress (include/abi/hcall.h):
+ * the page at ABI_PROGRESS_GPA, or standalone a counter no one reads. */
+volatile struct abi_progress *hcall_progress(void)
+{
+	return standalone ? &standalone_progress : P2V(ABI_PROGRESS_GPA);
 }
 
 /* End of a file-world epoch: args as include/abi/pcache.h lays them out. */
 void hcall_sync_args(const uint64_t *args)
 {
+	if (standalone)
+		panic("the file world has no standalone mode");
 	for (int i = 0; i < ABI_HCALL_NR_ARGS; i++)
 		hp->args[i] = args[i];
 	hcall(ABI_HC_SYNC);
@@ -52,6 +101,8 @@ void hcall_sync_args(const uint64_t *args)
 /* Boot done; args[0] is the page-cache descriptor's GPA (0: no page cache). */
 void hcall_ready_desc(uint64_t desc_gpa)
 {
+	if (standalone)
+		panic("the file world has no standalone mode");
 	hp->args[0] = desc_gpa;
 	hcall(ABI_HC_READY);
 }
@@ -60,6 +111,8 @@ void hcall_ready_desc(uint64_t desc_gpa)
  * what its own data check found wrong (anonymous workloads). */
 void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed)
 {
+	if (standalone)
+		standalone_done(status, epochs, check_failed);
 	hp->args[0] = status;
 	hp->args[1] = epochs;
 	hp->args[ABI_DONE_CHECK_FAILED] = check_failed;
@@ -74,7 +127,10 @@ void klog(const char *fmt, ...)
 	int n = vsnprintf_k(hp->buf, sizeof(hp->buf), fmt, ap);
 	va_end(ap);
 	hp->args[0] = n < (int)sizeof(hp->buf) ? (uint64_t)n : sizeof(hp->buf) - 1;
-	hcall(ABI_HC_LOG);
+	if (standalone)
+		standalone_log(hp->buf);
+	else
+		hcall(ABI_HC_LOG);
 }
 
 static void __attribute__((noreturn)) panic_send(int line)
@@ -82,6 +138,8 @@ static void __attribute__((noreturn)) panic_send(int line)
 	size_t len = strlen(hp->buf);
 	hp->args[ABI_PANIC_LINE] = (uint64_t)line;
 	hp->args[ABI_PANIC_LEN] = len;
+	if (standalone)
+		standalone_panic(hp->buf, hp->args);
 	hcall(ABI_HC_PANIC);
 	halt_forever(); /* the host never resumes a panicked guest */
 }

@@ -1,6 +1,6 @@
 /*
- * Kernel entry (from entry.S): set up segmentation and traps, take RAM from
- * the boot parameters, map the workload, and run it.
+ * Kernel entry (from entry.S or pvh.c): set up segmentation and traps, take
+ * RAM from the boot parameters, map the workload, and run it.
  */
 #include "../include/abi/syscall.h"
 #include "defs.h"
@@ -9,7 +9,7 @@
 #include "proc.h"
 #include "x86.h"
 
-void kmain(void) __attribute__((noreturn));
+void kmain(const struct abi_boot_params *bp) __attribute__((noreturn));
 
 /*
  * The file world: mount the disk, start the user program as process 1 and
@@ -40,10 +40,13 @@ static void __attribute__((noreturn)) file_world(const struct abi_boot_params *b
 	halt_forever();
 }
 
-void kmain(void)
+/*
+ * The kernel proper, from either entry: the VMM's (entry.S, bp = the page
+ * the VMM wrote at ABI_BOOT_PARAMS_GPA) or a PVH loader's (pvh.c, bp made
+ * from the start info and the command line).
+ */
+void kmain(const struct abi_boot_params *bp)
 {
-	const struct abi_boot_params *bp = P2V(ABI_BOOT_PARAMS_GPA);
-
 	gdt_init();
 	idt_init();
 	if (bp->magic != ABI_BOOT_MAGIC || bp->version != ABI_BOOT_VERSION)

@@ -109,7 +109,7 @@ static uint64_t content_sum(const struct wl *w)
  * Returns nonzero when its final data check fails. */
 uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t *rounds)
 {
-	volatile struct abi_progress *prog = P2V(ABI_PROGRESS_GPA);
+	volatile struct abi_progress *prog = hcall_progress();
 	struct wl w = {
 	    .base = base,
 	    .wss = bp->wss_pages,
@@ -139,7 +139,7 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 	uint64_t sum = content_sum(&w), stores = 0, epoch;
 	bool by_time = bp->nr_epochs == 0, stop = false;
 	for (epoch = 1; by_time || epoch <= bp->nr_epochs; epoch++) {
-		uint64_t distinct = 0;
+		uint64_t distinct = 0, epoch_stores = stores;
 		memset(w.seen, 0, w.seen_words * 8);
 		for (uint64_t i = 0; i < w.writes && !stop; i++) {
 			uint64_t page = pick(&w, bp->workload);
@@ -156,18 +156,22 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 				/* By time, ask as often whether to stop: the
 				 * run ends soon after its last epoch even when
 				 * a round is long.  The round then ends here. */
-				if (by_time && inl(ABI_HCALL_PORT) == ABI_HC_REPLY_STOP)
+				if (by_time && hcall_reply() == ABI_HC_REPLY_STOP)
 					stop = true;
 			}
 		}
 		prog->stores = stores;
 		prog->rounds = epoch;
+		epoch_stores = stores - epoch_stores;
 		if (!by_time)
-			hcall_sync(epoch, distinct);
-		else if (hcall_sync_reply(epoch, distinct) == ABI_HC_REPLY_STOP || stop)
+			hcall_sync(epoch, distinct, epoch_stores);
+		else if (hcall_sync_reply(epoch, distinct, epoch_stores) == ABI_HC_REPLY_STOP ||
+			 stop)
 			break;
 	}
 	*rounds = by_time ? epoch : bp->nr_epochs;
+	if (bp->flags & ABI_BOOT_F_TEST_BAD_CHECK)
+		((volatile uint64_t *)w.base)[0] ^= 1; /* a store the check never saw */
 	uint64_t now = content_sum(&w);
 	if (now == sum)
 		return 0;

@@ -20,6 +20,8 @@ command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
 command -v man >/dev/null 2>&1 || need="$need man-db"
 command -v bash >/dev/null 2>&1 || need="$need bash"
+# QEMU: test_qemu boots the guest kernel (guest.elf, PVH entry) standalone.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 # clang and its runtimes: the libFuzzer targets (scripts/fuzz.sh, tests/fuzz/).
 command -v clang-14 >/dev/null 2>&1 || need="$need clang-14"
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||

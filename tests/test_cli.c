@@ -17,7 +17,8 @@
  *     on stdout;
  *   - --help for the command and every subcommand, each with its "Exit
  *     status:" block; --version and -V; info itself, naming the binary
- *     that holds the guest kernel;
+ *     that holds the guest kernel and the build's guest.elf, in text and
+ *     in --json;
  *   - JSON output, read back with a JSON parser (tests/lib/ds_json.h) and
  *     checked field by field: a file holds one object per epoch, numbered
  *     from 1, plus the summary, which totals them, and is renamed into place
@@ -419,11 +420,46 @@ static void test_info(void)
 	char want[4096 + 64];
 	snprintf(want, sizeof(want), "\nguest kernel             %s (embedded, ", DIRTYSCOPE_BIN);
 	CHECK(strstr(p.out, want) != NULL, "%s: no '%s': %s", p.cmd, want + 1, p.out);
+	/* and its ELF file, for QEMU: the build tree's, beside the binary */
+	CHECK(strstr(p.out, "\nguest kernel ELF         /") && strstr(p.out, "/guest/guest.elf\n"),
+	      "%s: no guest kernel ELF line naming the build's guest/guest.elf: %s", p.cmd, p.out);
 	/* On kvm_pvm, KVM's ring range is not what holds a run: info says
 	 * which part does (docs/platform-notes.md). */
 	if (access("/sys/module/kvm_pvm", F_OK) == 0)
 		CHECK(strstr(p.out, "256 entries overflow") && strstr(p.out, "16384 to 65536"),
 		      "%s: no word on the ring sizes that hold a run here: %s", p.cmd, p.out);
+	ds_proc_free(&p);
+}
+
+/* info --json: one object, the text's facts under kebab-case keys, and
+ * "guest-kernel" the ELF file the text's "guest kernel ELF" line names. */
+static void test_info_json(void)
+{
+	struct ds_proc p;
+	struct ds_jsonl j;
+
+	ds_expect_ok(&p, ARGS("info", "--json"));
+	if (DS_JSONL_PARSE(&j, p.cmd, p.out) && CHECK(j.n == 1, "%s: %zu objects", p.cmd, j.n)) {
+		struct json_object *o = j.obj[0], *modes;
+		CHECK(DS_JSON_INT(o, "kvm-api-version") == 12, "%s: API version", p.cmd);
+		DS_JSON_GET(o, "dirty-log-mechanism", json_type_string);
+		DS_JSON_GET(o, "capabilities", json_type_object);
+		modes = DS_JSON_GET(o, "log-modes", json_type_array);
+		CHECK(modes && json_object_array_length(modes) == 4, "%s: 4 log modes", p.cmd);
+		CHECK(DS_JSON_INT(o, "ring-entries-min") == 256, "%s: ring-entries-min", p.cmd);
+		struct json_object *g = DS_JSON_GET(o, "guest-kernel", json_type_string);
+		const char *elf = g ? json_object_get_string(g) : "";
+		size_t n = strlen(elf);
+		CHECK(n > 16 && strcmp(elf + n - 16, "/guest/guest.elf") == 0 &&
+			  access(elf, R_OK) == 0,
+		      "%s: guest-kernel '%s' is not the build's guest/guest.elf", p.cmd, elf);
+		g = DS_JSON_GET(o, "guest-kernel-embedded-in", json_type_string);
+		CHECK(g && strcmp(json_object_get_string(g), DIRTYSCOPE_BIN) == 0,
+		      "%s: guest-kernel-embedded-in is not %s", p.cmd, DIRTYSCOPE_BIN);
+		CHECK(DS_JSON_INT(o, "guest-kernel-embedded-bytes") > 0, "%s: embedded bytes",
+		      p.cmd);
+	}
+	ds_jsonl_free(&j);
 	ds_proc_free(&p);
 }
 
@@ -1460,6 +1496,7 @@ static const struct ds_case kvm_cases[] = {
     {"run --ring-entries 64 (below minimum)", test_ring_below_minimum},
     {"run --ring-entries 1048576 (above maximum)", test_ring_above_maximum},
     {"info", test_info},
+    {"info --json", test_info_json},
     {"run --json FILE, then a failed run", test_json_file},
     {"run --verify --json -", test_json_stdout},
     {"run --epochs 3 --verify: table", test_table},

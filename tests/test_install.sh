@@ -10,7 +10,9 @@
 #     (a private mount namespace lays an empty tmpfs over both; without one,
 #     the build tree's guest.bin and guest.elf are renamed away for the
 #     while): --version prints "dirtyscope VERSION", info names the installed
-#     binary as the home of the guest kernel, and `run --epochs 1 --wss 16
+#     binary as the home of the guest kernel and the installed
+#     lib/dirtyscope/dirtyscope-guest.elf (the build's guest.elf, for QEMU)
+#     as its ELF file, in text and in --json, and `run --epochs 1 --wss 16
 #     --verify` boots that kernel;
 #   - each man page renders with groff's and man's warnings on and none
 #     printed, and its EXIT STATUS lists exactly the codes the matching
@@ -72,6 +74,12 @@ for page in $pages; do
 	[ -f "$MAN/$page.1" ] || fail "no man page $MAN/$page.1"
 done
 [ -f "$COMPL" ] && ok "bash completion" || fail "no $COMPL"
+GUEST_ELF=$P/lib/dirtyscope/dirtyscope-guest.elf
+if [ -f "$GUEST_ELF" ] && cmp -s "$GUEST_ELF" "$BUILD/guest/guest.elf"; then
+	ok "lib/dirtyscope/dirtyscope-guest.elf"
+else
+	fail "no $GUEST_ELF, or not the build's guest/guest.elf"
+fi
 [ -f "$DOC/README.md" ] || fail "no $DOC/README.md"
 for md in "$SRC"/docs/*.md; do
 	cmp -s "$md" "$DOC/docs/${md##*/}" || fail "docs/${md##*/} not installed in $DOC/docs"
@@ -128,6 +136,13 @@ if [ $kvm = 1 ]; then
 	else
 		fail "info (exit $rc) does not name $DS as the guest kernel's home: $out"
 	fi
+	line=$(printf '%s\n' "$out" | grep '^guest kernel ELF ')
+	[ "$line" = "guest kernel ELF         $GUEST_ELF" ] && ok "info: $line" ||
+		fail "info does not name $GUEST_ELF as the guest kernel's ELF: $out"
+	out=$(alone "$DS" info --json 2>&1)
+	got=$(printf '%s\n' "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["guest-kernel"])' 2>&1)
+	[ "$got" = "$GUEST_ELF" ] && ok "info --json: guest-kernel $got" ||
+		fail "info --json names guest-kernel '$got', not $GUEST_ELF: $out"
 	out=$(alone "$DS" run --epochs 1 --wss 16 --verify 2>&1)
 	rc=$?
 	if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q '^bitmap/seq: 1 epoch, .* 0 lost pages'; then

@@ -9,11 +9,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "logger/dlog/dlog.h"
+#include "util/json.h"
 #include "tools/cli.h"
 #include "vmm/boot.h"
 #include "vmm/kvm.h"
@@ -68,29 +72,153 @@ static const struct cli_exit info_exits[] = {
     {-1, NULL},
 };
 
+/* Where the guest kernel comes from: the binary that embeds it, and the
+ * ELF file QEMU can boot. */
+struct guest_kernel {
+	char self[4096]; /* this binary, as the kernel resolves /proc/self/exe */
+	bool self_ok;
+	size_t embedded_bytes;
+	char elf[4096 + 64]; /* guest.elf with the PVH note; "" when not found */
+};
+
 /*
- * Where the guest kernel comes from.  The build embeds it in the binary
- * (vmm/guest_image.S), so an installed dirtyscope needs no other file and
- * cannot pick up a stale kernel from a build tree: the path printed is the
- * binary's own, resolved by the kernel, not argv[0].
+ * The build embeds the kernel in the binary (vmm/guest_image.S), so an
+ * installed dirtyscope needs no other file to run it and cannot pick up a
+ * stale kernel from a build tree: the path given is the binary's own,
+ * resolved by the kernel, not argv[0].  The same kernel as an ELF file (for
+ * QEMU's -kernel, docs/abi.md) is looked up beside it: installed
+ * (DS_GUEST_ELF_INSTALLED, ../lib/dirtyscope/dirtyscope-guest.elf from the
+ * binary's directory), else in the build tree the binary was built in
+ * (DS_GUEST_ELF_BUILD, ../guest/guest.elf).  Installed comes first: an
+ * installed binary never names a build tree's kernel.
  */
-static void print_guest_kernel(void)
+static void find_guest_kernel(struct guest_kernel *g)
 {
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		snprintf(self, sizeof(self), "this binary (/proc/self/exe: %s)", strerror(errno));
-	else
-		self[n] = '\0';
-	printf("guest kernel             %s (embedded, %zu bytes)\n", self,
-	       (size_t)(guest_image_end - guest_image));
+	static const char *const rel[] = {DS_GUEST_ELF_INSTALLED, DS_GUEST_ELF_BUILD};
+	ssize_t n = readlink("/proc/self/exe", g->self, sizeof(g->self) - 1);
+
+	g->embedded_bytes = (size_t)(guest_image_end - guest_image);
+	g->elf[0] = '\0';
+	g->self_ok = n >= 0;
+	if (!g->self_ok) {
+		snprintf(g->self, sizeof(g->self), "this binary (/proc/self/exe: %s)",
+			 strerror(errno));
+		return;
+	}
+	g->self[n] = '\0';
+	char *slash = strrchr(g->self, '/');
+	int dirlen = slash ? (int)(slash - g->self) : 0;
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char path[sizeof(g->elf)], *real;
+		snprintf(path, sizeof(path), "%.*s/%s", dirlen, g->self, rel[i]);
+		if (access(path, R_OK) != 0 || !(real = realpath(path, NULL)))
+			continue;
+		snprintf(g->elf, sizeof(g->elf), "%s", real);
+		free(real);
+		return;
+	}
+}
+
+/* Everything info reports, gathered once for either output. */
+struct info {
+	int api_version;
+	const char *mechanism;
+	int manual, ring, ring_acq, ring_with_bitmap, stats_fd, memslots, readonly_mem;
+	unsigned ring_min;
+	int ring_max;
+	struct guest_kernel guest;
+	bool pvm;
+};
+
+static void print_text(const struct info *in, struct kvm *kvm)
+{
+	printf("KVM API version          %d\n", in->api_version);
+	printf("dirty-log mechanism      %s\n", in->mechanism);
+	printf("capabilities\n");
+	printf("  MANUAL_DIRTY_LOG_PROTECT2  %d (%s%s)\n", in->manual,
+	       in->manual & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE ? "manual-protect" : "none",
+	       in->manual & KVM_DIRTY_LOG_INITIALLY_SET ? ", initially-set" : "");
+	printf("  DIRTY_LOG_RING             %d bytes (%d entries max)\n", in->ring,
+	       in->ring / (int)sizeof(struct kvm_dirty_gfn));
+	printf("  DIRTY_LOG_RING_ACQ_REL     %d bytes\n", in->ring_acq);
+	printf("  DIRTY_LOG_RING_WITH_BITMAP %d\n", in->ring_with_bitmap);
+	printf("  BINARY_STATS_FD            %d\n", in->stats_fd);
+	printf("  NR_MEMSLOTS                %d\n", in->memslots);
+	printf("  READONLY_MEM               %d\n", in->readonly_mem);
+	printf("log modes\n");
+	for (int i = 0; dlog_modes[i]; i++) {
+		char why[160] = "";
+		struct dlog_config cfg = dlog_config_default();
+		enum ds_fail r = dlog_modes[i]->supported(kvm, &cfg, why, sizeof(why));
+		printf("  %-7s %-9s %s%s%s\n", dlog_modes[i]->name, r ? "no" : "available",
+		       dlog_modes[i]->desc, r ? ": " : "", why);
+	}
+	printf("ring entries             %u..%d (a power of two)\n", in->ring_min, in->ring_max);
+	printf("guest kernel             %s (embedded, %zu bytes)\n", in->guest.self,
+	       in->guest.embedded_bytes);
+	printf("guest kernel ELF         %s\n",
+	       in->guest.elf[0] ? in->guest.elf : "not found (neither installed nor built)");
+	/* The range above is KVM's; on kvm_pvm much of it cannot hold a run,
+	 * and saying so here spares the user finding out by an overflow. */
+	if (in->pvm)
+		printf(
+		    "note                     kvm_pvm emulates guest instructions and pushes one "
+		    "ring\n"
+		    "                         entry per emulated store, in batches that can run "
+		    "past\n"
+		    "                         a ring's soft limit; measured here: 256 entries "
+		    "overflow\n"
+		    "                         at boot for any workload, under 4096 at boot for "
+		    "the\n"
+		    "                         default one (512 pages), and the file workloads "
+		    "need\n"
+		    "                         16384 to 65536 or a bitmap mode. 'run' detects an\n"
+		    "                         overflow and names a size to try "
+		    "(docs/platform-notes.md)\n");
+}
+
+/* One JSON object, the same facts under kebab-case keys (docs/cli.md). */
+static void print_json(const struct info *in, struct kvm *kvm)
+{
+	printf("{\"kvm-api-version\":%d,\"dirty-log-mechanism\":", in->api_version);
+	json_string(stdout, in->mechanism);
+	printf(
+	    ",\"capabilities\":{\"manual-dirty-log-protect2\":%d,\"manual-protect\":%s,"
+	    "\"initially-set\":%s,\"dirty-log-ring-bytes\":%d,\"dirty-log-ring-acq-rel-bytes\":%d,"
+	    "\"dirty-log-ring-with-bitmap\":%d,\"binary-stats-fd\":%d,\"nr-memslots\":%d,"
+	    "\"readonly-mem\":%d}",
+	    in->manual, in->manual & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE ? "true" : "false",
+	    in->manual & KVM_DIRTY_LOG_INITIALLY_SET ? "true" : "false", in->ring, in->ring_acq,
+	    in->ring_with_bitmap, in->stats_fd, in->memslots, in->readonly_mem);
+	printf(",\"log-modes\":[");
+	for (int i = 0; dlog_modes[i]; i++) {
+		char why[160] = "";
+		struct dlog_config cfg = dlog_config_default();
+		enum ds_fail r = dlog_modes[i]->supported(kvm, &cfg, why, sizeof(why));
+		printf("%s{\"name\":", i ? "," : "");
+		json_string(stdout, dlog_modes[i]->name);
+		printf(",\"available\":%s,\"description\":", r ? "false" : "true");
+		json_string(stdout, dlog_modes[i]->desc);
+		printf(",\"reason\":");
+		json_string_or_null(stdout, r ? why : NULL);
+		printf("}");
+	}
+	printf("],\"ring-entries-min\":%u,\"ring-entries-max\":%d", in->ring_min, in->ring_max);
+	printf(",\"guest-kernel\":");
+	json_string_or_null(stdout, in->guest.elf[0] ? in->guest.elf : NULL);
+	printf(",\"guest-kernel-embedded-in\":");
+	json_string_or_null(stdout, in->guest.self_ok ? in->guest.self : NULL);
+	printf(",\"guest-kernel-embedded-bytes\":%zu,\"kvm-pvm\":%s}\n", in->guest.embedded_bytes,
+	       in->pvm ? "true" : "false");
 }
 
 enum ds_fail cmd_info(int argc, char **argv)
 {
 	const char *path = "/dev/kvm";
+	bool json = false;
 	static const struct option opts[] = {
 	    {"kvm-device", required_argument, NULL, 'k'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -101,14 +229,18 @@ enum ds_fail cmd_info(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'k') {
 			path = optarg;
+		} else if (opt == 'j') {
+			json = true;
 		} else if (opt == 'h') {
 			printf(
-			    "usage: dirtyscope info [--kvm-device PATH]\n"
+			    "usage: dirtyscope info [--kvm-device PATH] [--json]\n"
 			    "Print the KVM API version, the dirty-logging capabilities dirtyscope\n"
 			    "uses, the mechanism KVM uses on this host to log guest stores, and\n"
-			    "where the guest kernel comes from.\n"
+			    "where the guest kernel comes from: the binary it is embedded in, and\n"
+			    "the same kernel as an ELF file QEMU boots (-kernel, PVH).\n"
 			    "\n"
 			    "  --kvm-device PATH   KVM device (default /dev/kvm)\n"
+			    "  --json              one JSON object on stdout instead of text\n"
 			    "  -h, --help          this text\n"
 			    "\n");
 			cli_exit_status(stdout, info_exits);
@@ -129,52 +261,25 @@ enum ds_fail cmd_info(int argc, char **argv)
 	if (kvm_open(&kvm, path))
 		return DS_FAIL_PLATFORM;
 
-	int ring = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING);
-	int ring_acq = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL);
-	int manual = kvm_cap(&kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-	printf("KVM API version          %d\n", kvm.api_version);
-	printf("dirty-log mechanism      %s\n", mechanism());
-	printf("capabilities\n");
-	printf("  MANUAL_DIRTY_LOG_PROTECT2  %d (%s%s)\n", manual,
-	       manual & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE ? "manual-protect" : "none",
-	       manual & KVM_DIRTY_LOG_INITIALLY_SET ? ", initially-set" : "");
-	printf("  DIRTY_LOG_RING             %d bytes (%d entries max)\n", ring,
-	       ring / (int)sizeof(struct kvm_dirty_gfn));
-	printf("  DIRTY_LOG_RING_ACQ_REL     %d bytes\n", ring_acq);
-	printf("  DIRTY_LOG_RING_WITH_BITMAP %d\n",
-	       kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP));
-	printf("  BINARY_STATS_FD            %d\n", kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD));
-	printf("  NR_MEMSLOTS                %d\n", kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS));
-	printf("  READONLY_MEM               %d\n", kvm_cap(&kvm, KVM_CAP_READONLY_MEM));
-	printf("log modes\n");
-	for (int i = 0; dlog_modes[i]; i++) {
-		char why[160] = "";
-		struct dlog_config cfg = dlog_config_default();
-		enum ds_fail r = dlog_modes[i]->supported(&kvm, &cfg, why, sizeof(why));
-		printf("  %-7s %-9s %s%s%s\n", dlog_modes[i]->name, r ? "no" : "available",
-		       dlog_modes[i]->desc, r ? ": " : "", why);
-	}
-	printf("ring entries             %u..%d (a power of two)\n",
-	       (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
-	       (ring_acq ? ring_acq : ring) / (int)sizeof(struct kvm_dirty_gfn));
-	print_guest_kernel();
-	/* The range above is KVM's; on kvm_pvm much of it cannot hold a run,
-	 * and saying so here spares the user finding out by an overflow. */
-	if (module_loaded("kvm_pvm"))
-		printf(
-		    "note                     kvm_pvm emulates guest instructions and pushes one "
-		    "ring\n"
-		    "                         entry per emulated store, in batches that can run "
-		    "past\n"
-		    "                         a ring's soft limit; measured here: 256 entries "
-		    "overflow\n"
-		    "                         at boot for any workload, under 4096 at boot for "
-		    "the\n"
-		    "                         default one (512 pages), and the file workloads "
-		    "need\n"
-		    "                         16384 to 65536 or a bitmap mode. 'run' detects an\n"
-		    "                         overflow and names a size to try "
-		    "(docs/platform-notes.md)\n");
+	struct info in = {
+	    .api_version = kvm.api_version,
+	    .mechanism = mechanism(),
+	    .manual = kvm_cap(&kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2),
+	    .ring = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING),
+	    .ring_acq = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL),
+	    .ring_with_bitmap = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP),
+	    .stats_fd = kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD),
+	    .memslots = kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS),
+	    .readonly_mem = kvm_cap(&kvm, KVM_CAP_READONLY_MEM),
+	    .ring_min = (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
+	    .pvm = module_loaded("kvm_pvm"),
+	};
+	in.ring_max = (in.ring_acq ? in.ring_acq : in.ring) / (int)sizeof(struct kvm_dirty_gfn);
+	find_guest_kernel(&in.guest);
+	if (json)
+		print_json(&in, &kvm);
+	else
+		print_text(&in, &kvm);
 	kvm_close(&kvm);
 	return DS_FAIL_NONE;
 }

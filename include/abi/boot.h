@@ -25,11 +25,14 @@
 #define ABI_WL_FORKCOW 8 /* fork; parent and child store into anon + private pages */
 #define ABI_WL_MIXED   9 /* write(2) and mmap stores on one file, checked coherent */
 /* Test programs: misbehaving guests for the bad-input tests. */
-#define ABI_WL_BADSYS	  10 /* a user program making invalid system calls */
-#define ABI_WL_BADBLK	  11 /* the kernel submits hostile virtio descriptors */
-/* boot_params.flags */
-#define ABI_BOOT_F_TEST_NO_COW 1u /* tests only: fork shares private pages writable,
-				   * so forkcow's own check must fail */
+#define ABI_WL_BADSYS 10 /* a user program making invalid system calls */
+#define ABI_WL_BADBLK 11 /* the kernel submits hostile virtio descriptors */
+/* boot_params.flags, for tests only.  NO_COW: fork shares private pages
+ * writable, so forkcow's own check must fail.  BAD_CHECK: after its last
+ * epoch the anonymous workload changes a page behind its own data check's
+ * back, so the check must fail (standalone: ds.test=badcheck). */
+#define ABI_BOOT_F_TEST_NO_COW	  1u
+#define ABI_BOOT_F_TEST_BAD_CHECK 2u
 
 #define ABI_WL_FIRST_FILE ABI_WL_DB
 #define ABI_WL_LAST	  ABI_WL_BADBLK

@@ -61,7 +61,7 @@ _dirtyscope()
 	case $cmd in
 	run) opts="$_dirtyscope_run_common $_dirtyscope_run_only $_dirtyscope_migrate" ;;
 	compare) opts="$_dirtyscope_run_common --plot" ;;
-	info) opts="--kvm-device --help" ;;
+	info) opts="--kvm-device --json --help" ;;
 	mkimage) opts="--size --file --check --help" ;;
 	recover | verify-image) opts="--help" ;;
 	receive)
