@@ -376,6 +376,9 @@ static void check_unverified(const struct ds_mig_side *s, const struct ds_mig_si
 	CU_ASSERT_FALSE(d->sum.guest_check_failed);
 	/* Stopped: it never reached the workload's last epoch. */
 	CU_ASSERT(d->sum.first_epoch + d->sum.epochs - 1 < EPOCHS);
+	/* Both summaries name the check that failed, as their JSON does. */
+	CU_ASSERT(s->sum.failed_check && !strcmp(s->sum.failed_check, "migration-check"));
+	CU_ASSERT(d->sum.failed_check && !strcmp(d->sum.failed_check, "migration-check"));
 }
 
 static void test_teeth(void)
