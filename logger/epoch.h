@@ -119,6 +119,13 @@ struct run_summary {
 	int nr_ext;
 };
 
+/* A dirty rate in MiB/s: `pages` of 4 KiB dirtied in `ns` of running
+ * time (0 for no time), as every output and the progress line state it. */
+static inline double epoch_dirty_rate(uint64_t pages, uint64_t ns)
+{
+	return ns ? (double)pages * 4096.0 / (1 << 20) / ((double)ns / 1e9) : 0;
+}
+
 /* An output.  Either callback may be NULL. */
 struct sink {
 	void (*epoch)(struct sink *s, const struct epoch_rec *e);

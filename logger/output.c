@@ -17,9 +17,7 @@ static double us(uint64_t ns)
  * epochs' dirty pages over their running time, in MiB/s. */
 static double run_dirty_rate(const struct run_summary *r)
 {
-	return r->epoch_ns
-		   ? (double)r->dirty_pages * 4096.0 / (1 << 20) / ((double)r->epoch_ns / 1e9)
-		   : 0;
+	return epoch_dirty_rate(r->dirty_pages, r->epoch_ns);
 }
 
 static void table_epoch(struct sink *s, const struct epoch_rec *e)

@@ -158,9 +158,7 @@ int session_close_epoch(struct session *s, uint64_t workload_pages)
 	r->harvest_ns = s->harvest_ns;
 	r->harvest_clear_ns = s->harvest_clear_ns;
 	r->epoch_ns = end - s->epoch_start_ns;
-	r->dirty_rate_mibs =
-	    r->epoch_ns ? (double)r->dirty_pages * 4096.0 / (1 << 20) / ((double)r->epoch_ns / 1e9)
-			: 0;
+	r->dirty_rate_mibs = epoch_dirty_rate(r->dirty_pages, r->epoch_ns);
 	r->ring_full_exits = s->ring_full;
 	stats_delta(s, r->stats);
 	if (s->file_world) {

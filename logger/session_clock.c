@@ -81,13 +81,12 @@ static int progress_show(struct session *s)
 	ret = s->file_world ? 0 : guest_stores(s, &stores);
 	if (ret)
 		return ret;
-	double secs = (double)elapsed / 1e9;
 	char what[64] = "";
 	if (!s->file_world)
 		snprintf(what, sizeof(what), ", %" PRIu64 " stores", stores - s->stores);
 	fprintf(stderr, "\r\033[Kepoch %" PRIu64 ": %.1f s%s, %" PRIu64 " pages dirty, %.1f MiB/s",
-		s->epoch, secs, what, s->dirty.count,
-		(double)s->dirty.count * 4096.0 / (1 << 20) / secs);
+		s->epoch, (double)elapsed / 1e9, what, s->dirty.count,
+		epoch_dirty_rate(s->dirty.count, elapsed));
 	s->progress_shown = true;
 	return 0;
 }

@@ -33,16 +33,7 @@ CMAKE=$1 VERSION=$4
 BUILD=$(cd "$2" && pwd -P) && SRC=$(cd "$3" && pwd -P) || exit 2
 export LC_ALL=C MANPAGER=cat PAGER=cat MANWIDTH=80
 
-failures=0
-fail()
-{
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-ok()
-{
-	echo "ok: $*"
-}
+. "$(dirname "$0")/lib/ds_check.sh"
 
 TMP=$(mktemp -d /tmp/test_install.XXXXXX) || exit 1
 P=$(cd "$TMP" && pwd -P)/prefix

@@ -27,16 +27,7 @@ DS=$1
 QEMU=qemu-system-x86_64
 export LC_ALL=C
 
-failures=0
-fail()
-{
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-ok()
-{
-	echo "ok: $*"
-}
+. "$(dirname "$0")/lib/ds_check.sh"
 
 if ! [ -c /dev/kvm ] || ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	echo "SKIP: no usable /dev/kvm"

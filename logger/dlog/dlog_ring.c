@@ -82,6 +82,16 @@ static int ring_vcpu_created(struct dlog *d)
 	return 0;
 }
 
+/* Where a harvest's trouble came, for its message: "at boot" (the phase
+ * before epoch 1) or "in epoch N". */
+static void ring_where(char *buf, size_t len, uint64_t epoch)
+{
+	if (epoch)
+		snprintf(buf, len, "in epoch %llu", (unsigned long long)epoch);
+	else
+		snprintf(buf, len, "at boot");
+}
+
 static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 {
 	if (!d->ring)
@@ -134,10 +144,8 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 		/* KVM's reset index out of step with the ring: what an
 		 * overflow it did not flag leaves (docs/platform-notes.md).
 		 * Entries went missing, so it fails the check like one. */
-		char where[48] = "at boot";
-		if (d->epoch)
-			snprintf(where, sizeof(where), "in epoch %llu",
-				 (unsigned long long)d->epoch);
+		char where[48];
+		ring_where(where, sizeof(where), d->epoch);
 		log_err("dirty ring out of step %s: KVM_RESET_DIRTY_RINGS reset %d entries, "
 			"%lld were harvested, so KVM overran the ring and dirty pages may be lost; "
 			"use a larger --ring-entries or --log bitmap or clear",
@@ -152,10 +160,7 @@ void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t entries, uint32_t ma
 			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped)
 {
 	char where[48], advice[160], before[80] = "";
-	if (epoch)
-		snprintf(where, sizeof(where), "in epoch %llu", (unsigned long long)epoch);
-	else
-		snprintf(where, sizeof(where), "at boot");
+	ring_where(where, sizeof(where), epoch);
 	/* At least `seen` entries came, and those KVM overwrote are beyond
 	 * counting: four times the ring (and never less than twice what was
 	 * seen) is where to start, not a guarantee. */
