@@ -22,6 +22,13 @@ command -v man >/dev/null 2>&1 || need="$need man-db"
 command -v bash >/dev/null 2>&1 || need="$need bash"
 # QEMU: test_qemu boots the guest kernel (guest.elf, PVH entry) standalone.
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
+# libvirt: `dirtyscope libvirt` is written on its C API (libvirt-dev, found by
+# pkg-config); its tests talk to a real libvirtd (libvirt-daemon-system, the
+# QEMU driver), which scripts/libvirtd.sh starts without systemd.
+[ -f /usr/include/libvirt/libvirt.h ] || need="$need libvirt-dev"
+command -v libvirtd >/dev/null 2>&1 || need="$need libvirt-daemon libvirt-daemon-system"
+[ -f /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ] ||
+	need="$need libvirt-daemon-driver-qemu"
 # clang and its runtimes: the libFuzzer targets (scripts/fuzz.sh, tests/fuzz/).
 command -v clang-14 >/dev/null 2>&1 || need="$need clang-14"
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
