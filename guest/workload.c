@@ -28,52 +28,16 @@
 #include "defs.h"
 #include "x86.h"
 #include "../include/abi/hcall.h"
+#include "../include/abi/wlpick.h"
 
 struct wl {
 	uint64_t base, wss, writes;
 	uint64_t hot, hot_pct;
-	uint64_t rng, cursor, seed;
+	uint64_t seed;
+	struct abi_wlpick pick; /* the page sequence (include/abi/wlpick.h) */
 	uint64_t *seen; /* one bit per page: written this epoch */
 	uint64_t seen_words;
 };
-
-static uint64_t rng_next(struct wl *w)
-{
-	/* xorshift64*: cheap (a handful of instructions) and good enough. */
-	uint64_t x = w->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	w->rng = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-/* Uniform in [0, n) by multiply-high, avoiding a divide. */
-static uint64_t below(uint64_t r, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)r * n) >> 64);
-}
-
-static uint64_t pick(struct wl *w, uint32_t kind)
-{
-	switch (kind) {
-	case ABI_WL_SEQ: {
-		uint64_t p = w->cursor;
-		if (++w->cursor == w->wss)
-			w->cursor = 0;
-		return p;
-	}
-	case ABI_WL_RANDOM:
-		return below(rng_next(w), w->wss);
-	case ABI_WL_HOTCOLD: {
-		int hot = w->hot == w->wss || below(rng_next(w), 100) < w->hot_pct;
-		if (hot)
-			return below(rng_next(w), w->hot);
-		return w->hot + below(rng_next(w), w->wss - w->hot);
-	}
-	}
-	panic("unknown workload %u", kind);
-}
 
 /* A page's content as the check sees it: word 0 and the epoch word it names. */
 static uint64_t content_hash(uint64_t page, const volatile uint64_t *p)
@@ -121,11 +85,10 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 	if (w.wss == 0 || (bp->workload == ABI_WL_HOTCOLD && (w.hot == 0 || w.hot > w.wss)))
 		panic("bad workload geometry wss=%lu hot=%lu", w.wss, w.hot);
 
-	/* splitmix64 of the seed: any seed, including 0, gives a non-zero state. */
-	uint64_t z = bp->seed + 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	w.rng = (z ^ (z >> 31)) | 1;
+	if (bp->workload != ABI_WL_SEQ && bp->workload != ABI_WL_RANDOM &&
+	    bp->workload != ABI_WL_HOTCOLD)
+		panic("unknown workload %u", bp->workload);
+	abi_wlpick_init(&w.pick, bp->workload, w.wss, w.hot, w.hot_pct, w.seed);
 
 	/* The seen bitmap: physically contiguous kernel pages, via the direct map. */
 	w.seen_words = (w.wss + 63) / 64;
@@ -142,7 +105,7 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 		uint64_t distinct = 0, epoch_stores = stores;
 		memset(w.seen, 0, w.seen_words * 8);
 		for (uint64_t i = 0; i < w.writes && !stop; i++) {
-			uint64_t page = pick(&w, bp->workload);
+			uint64_t page = abi_wlpick_next(&w.pick);
 			uint64_t bit = 1ULL << (page & 63);
 			stamp(&w, page, epoch, i, &sum);
 			if (!(w.seen[page >> 6] & bit)) {

@@ -41,6 +41,7 @@ enum ds_fail cmd_compare(int argc, char **argv);
 enum ds_fail cmd_recover(int argc, char **argv);
 enum ds_fail cmd_verify_image(int argc, char **argv);
 enum ds_fail cmd_receive(int argc, char **argv);
+enum ds_fail cmd_libvirt(int argc, char **argv);
 
 /* Print "dirtyscope: <msg>" and return DS_FAIL_USAGE. */
 enum ds_fail usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

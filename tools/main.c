@@ -65,6 +65,7 @@ static void usage(FILE *f)
 		   "  recover  bring an image to its last committed host writeback epoch\n"
 		   "  verify-image  check an image and its host writeback journal\n"
 		   "  receive  the destination of a live migration (run --migrate-to)\n"
+		   "  libvirt  QEMU's dirty rate of libvirt domains, and its accuracy\n"
 		   "\n"
 		   "  -V, --version  print dirtyscope's version\n"
 		   "  -h, --help     this text\n"
@@ -87,6 +88,7 @@ static const struct {
     {"verify-image", cmd_verify_image},
     {"receive", cmd_receive},
     {"mkimage", cmd_mkimage},
+    {"libvirt", cmd_libvirt},
 };
 
 int main(int argc, char **argv)

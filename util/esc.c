@@ -29,3 +29,22 @@ char *esc_dup(const char *s, bool controls_only)
 	char *out = malloc(n);
 	return out ? (char *)esc_str(out, n, s, controls_only) : NULL;
 }
+
+/* XML text (esc.h). */
+void esc_put_xml(FILE *f, const char *s, size_t n)
+{
+	static const char special[] = "&<>\"'";
+	static const char *const entity[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
+
+	if (n < strlen(s))
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = strchr(special, s[i]);
+
+		if (e)
+			fputs(entity[e - special], f);
+		else /* XML 1.0 forbids control characters */
+			fputc((unsigned char)s[i] < 0x20 ? '?' : s[i], f);
+	}
+}

@@ -8,6 +8,7 @@
 #define UTIL_ESC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 
 /* Copy the NUL-terminated s into out (n bytes, n > 0), writing every byte
@@ -26,5 +27,10 @@ static inline bool esc_printable(unsigned char c)
 {
 	return c >= 0x20 && c <= 0x7e;
 }
+
+/* Write the first n bytes of s (backed off to a UTF-8 boundary) as XML text:
+ * the five specials as entities, control characters, which XML 1.0 forbids,
+ * as '?'.  For the SVG pictures. */
+void esc_put_xml(FILE *f, const char *s, size_t n);
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "logger/compare/plot_svg.h"
+#include "util/esc.h"
 #include "util/io.h"
 
 typedef unsigned long long u64; /* as in the kernel: printed with %llu */
@@ -67,25 +68,6 @@ static u64 div_up(u64 a, u64 b)
 static unsigned digits(u64 v)
 {
 	return snprintf(NULL, 0, "%llu", v);
-}
-
-/* The first n bytes of s (backed off to a UTF-8 boundary), XML-escaped. */
-static void put_escaped(FILE *f, const char *s, size_t n)
-{
-	static const char special[] = "&<>\"'";
-	static const char *const entity[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
-
-	if (n < strlen(s))
-		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	for (size_t i = 0; i < n; i++) {
-		const char *e = strchr(special, s[i]);
-
-		if (e)
-			fputs(entity[e - special], f);
-		else /* XML 1.0 forbids control characters */
-			fputc((unsigned char)s[i] < 0x20 ? '?' : s[i], f);
-	}
 }
 
 /* Check the grid and count its cells by class; 0 or -EINVAL. */
@@ -197,7 +179,7 @@ static void put_files(FILE *f, const struct plot_grid *g, const struct layout *l
 			put_line(f, x0, MT - 16, x0, MT + l->gh, "#000");
 		if (len <= room || room >= 3) { /* the name, or its start and ".." */
 			fprintf(f, "<text x=\"%llu\" y=\"%d\" font-size=\"11\">", x0 + 2, MT - 6);
-			put_escaped(f, name, len <= room ? len : room - 2);
+			esc_put_xml(f, name, len <= room ? len : room - 2);
 			fputs(len <= room ? "</text>\n" : "..</text>\n", f);
 		}
 		/* Labels on a 1-2-5 step of pages, at least lw px apart. */
@@ -271,7 +253,7 @@ int plot_svg_write(FILE *f, const struct plot_grid *g)
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
 		"<text x=\"8\" y=\"20\" font-size=\"14\" font-weight=\"bold\">",
 		w, h, w, h);
-	put_escaped(f, g->title ? g->title : "", g->title ? strlen(g->title) : 0);
+	esc_put_xml(f, g->title ? g->title : "", g->title ? strlen(g->title) : 0);
 	fputs("</text>\n", f);
 	put_cells(f, g, &l);
 	put_files(f, g, &l);

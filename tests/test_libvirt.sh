@@ -1,0 +1,208 @@
+#!/bin/bash
+# test_libvirt: `dirtyscope libvirt` against the real libvirtd and QEMU.
+#
+# usage: test_libvirt.sh DIRTYSCOPE_BIN
+#
+# libvirtd must answer at qemu:///system: CTest starts it first through
+# scripts/libvirtd.sh (the libvirtd fixture) and stops it after, if it
+# started it.  No libvirtd is a failure, not a skip: in CI these tests run.
+# What it checks:
+#   - boot: a transient domain starts and keeps running; `dirtyrate` on it
+#     measures page-sampling and dirty-bitmap (MiB/s > 0) and reports
+#     dirty-ring as unsupported; a second domain with --dirty-ring measures
+#     dirty-ring and reports dirty-bitmap as unsupported; both go away with a
+#     destroy;
+#   - boot --follow --epochs 3: three epoch lines, exit 0, domain gone;
+#   - accuracy --json -: a row per QEMU mode with the truth and QEMU's MiB/s,
+#     the truth within 5% of dirtyscope's exact bitmap count, a chart;
+#   - the replay's teeth: a replay with the wrong seed is noticed (exit 1);
+#   - bad input: an unknown domain exits 2 naming it; an unreachable
+#     libvirtd exits 3 naming the URI and the script; a calc time of 0 or 61
+#     exits 2; SIGINT during a calculation exits 130 and destroys what
+#     dirtyscope started.
+set -u
+[ $# -eq 1 ] || {
+	echo "usage: test_libvirt.sh DIRTYSCOPE_BIN" >&2
+	exit 2
+}
+DS=$1
+export LC_ALL=C
+URI=qemu:///system
+. "$(dirname "$0")/lib/ds_check.sh"
+
+if ! [ -c /dev/kvm ] || ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+	echo "SKIP: no usable /dev/kvm"
+	exit 77
+fi
+command -v virsh >/dev/null || {
+	echo "FAIL: no virsh (scripts/deps.sh installs libvirt)"
+	exit 1
+}
+virsh -q -c $URI version >/dev/null 2>&1 || {
+	echo "FAIL: no libvirtd at $URI (as root: scripts/libvirtd.sh start)"
+	exit 1
+}
+
+TMP=$(mktemp -d /tmp/test_libvirt.XXXXXX) || exit 1
+TAG=dstest-$$
+cleanup()
+{
+	for d in $(virsh -q -c $URI list --name 2>/dev/null | grep -e "^$TAG" -e "^dirtyscope-accuracy-"); do
+		virsh -q -c $URI destroy "$d" >/dev/null 2>&1
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+running() # NAME: is a domain of that name running?
+{
+	virsh -q -c $URI list --name 2>/dev/null | grep -qx "$1"
+}
+
+# json_get FILE PYEXPR: evaluate PYEXPR over `rows`, the JSON lines of FILE.
+json_get()
+{
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(eval(sys.argv[2]))
+PY
+}
+
+# ---- boot, dirtyrate on it, destroy
+"$DS" libvirt boot --name $TAG-a --wss 1024 >"$TMP/boot" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && running $TAG-a; then
+	ok "boot: $TAG-a running ($(head -1 "$TMP/boot"))"
+else
+	fail "boot: exit $rc, running: $(running $TAG-a && echo yes || echo no): $(cat "$TMP/boot")"
+fi
+"$DS" libvirt dirtyrate $TAG-a --json "$TMP/dr.json" >"$TMP/dr.out" 2>&1
+rc=$?
+st=$(json_get "$TMP/dr.json" '" ".join(r["mode"] + "=" + r["status"] + ":" + str(r.get("mibs", "-")) for r in rows if "mode" in r)')
+echo "  dirtyrate (bitmap domain): $st"
+if [ $rc -eq 0 ] &&
+	json_get "$TMP/dr.json" 'all(r["status"] == "measured" and r["mibs"] > 0 for r in rows if r.get("mode") in ("page-sampling", "dirty-bitmap"))' | grep -qx True &&
+	json_get "$TMP/dr.json" '[r["status"] for r in rows if r.get("mode") == "dirty-ring"]' | grep -qx "\['unsupported'\]"; then
+	ok "dirtyrate on a bitmap domain: page-sampling and dirty-bitmap measured, dirty-ring unsupported"
+else
+	fail "dirtyrate on a bitmap domain: exit $rc: $st $(cat "$TMP/dr.out")"
+fi
+
+"$DS" libvirt boot --name $TAG-r --wss 1024 --dirty-ring 4096 >"$TMP/boot" 2>&1
+rc=$?
+[ $rc -eq 0 ] && running $TAG-r || fail "boot --dirty-ring: exit $rc: $(cat "$TMP/boot")"
+"$DS" libvirt dirtyrate $TAG-r --json - >"$TMP/drr.json" 2>"$TMP/drr.err"
+rc=$?
+st=$(json_get "$TMP/drr.json" '" ".join(r["mode"] + "=" + r["status"] + ":" + str(r.get("mibs", "-")) for r in rows if "mode" in r)')
+echo "  dirtyrate (ring domain): $st"
+if [ $rc -eq 0 ] &&
+	json_get "$TMP/drr.json" '[r["status"] for r in rows if r.get("mode") == "dirty-ring"]' | grep -qx "\['measured'\]" &&
+	json_get "$TMP/drr.json" '[r["status"] for r in rows if r.get("mode") == "dirty-bitmap"]' | grep -qx "\['unsupported'\]" &&
+	json_get "$TMP/drr.json" '[len(r["vcpu-mibs"]) for r in rows if r.get("mode") == "dirty-ring"]' | grep -qx "\[1\]"; then
+	ok "dirtyrate on a ring domain: dirty-ring measured (per vCPU too), dirty-bitmap unsupported"
+else
+	fail "dirtyrate on a ring domain: exit $rc: $st $(cat "$TMP/drr.err")"
+fi
+for d in $TAG-a $TAG-r; do
+	virsh -q -c $URI destroy $d >/dev/null 2>&1
+	running $d && fail "destroy $d: still running" || ok "destroy $d: gone (transient)"
+	virsh -q -c $URI dominfo $d >/dev/null 2>&1 && fail "$d: still defined after destroy"
+done
+
+# ---- boot --follow
+timeout 120 "$DS" libvirt boot --follow --name $TAG-f --wss 256 --epochs 3 >"$TMP/follow" 2>&1
+rc=$?
+n=$(grep -c '^{"epoch":' "$TMP/follow")
+if [ $rc -eq 0 ] && [ "$n" = 3 ] && grep -q '"done":true' "$TMP/follow" && ! running $TAG-f; then
+	ok "boot --follow --epochs 3: 3 epoch lines, exit 0, domain gone"
+else
+	fail "boot --follow: exit $rc, $n epoch lines: $(tail -5 "$TMP/follow")"
+fi
+
+# ---- accuracy
+# A working set that a guest covers well within one window even on a busy
+# machine: then every window's distinct pages are the whole set, in QEMU's
+# guest and in dirtyscope's, whatever their speeds.
+timeout 600 "$DS" libvirt accuracy --wss 1024 --repeat 2 --json - --plot "$TMP/acc.svg" \
+	>"$TMP/acc.json" 2>"$TMP/acc.err"
+rc=$?
+if [ $rc -ne 0 ]; then
+	fail "accuracy: exit $rc: $(cat "$TMP/acc.err")"
+else
+	cat "$TMP/acc.json" | sed 's/^/  /'
+	modes=$(json_get "$TMP/acc.json" '" ".join(r["mode"] for r in rows if "mode" in r)')
+	[ "$modes" = "page-sampling dirty-bitmap dirty-ring" ] &&
+		json_get "$TMP/acc.json" 'all(r["status"] != "measured" or (r["truth-mibs"] > 0 and "measured-mibs" in r) for r in rows if "mode" in r)' | grep -qx True &&
+		ok "accuracy --json -: a row per mode ($modes), truth and QEMU's MiB/s" ||
+		fail "accuracy: rows $modes"
+	pct=$(json_get "$TMP/acc.json" '[r["truth-vs-exact-pct"] for r in rows if r.get("summary")][0]')
+	python3 -c "import sys; sys.exit(0 if abs(float('$pct')) <= 5 else 1)" &&
+		ok "accuracy: the truth is within 5% of dirtyscope's exact count ($pct%)" ||
+		fail "accuracy: the truth is $pct% off dirtyscope's exact count"
+	python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$TMP/acc.svg" 2>/dev/null &&
+		ok "accuracy --plot: a well-formed SVG" || fail "accuracy --plot: not well-formed XML"
+fi
+
+# ---- the replay's teeth: a replay with a seed the guest did not use
+DIRTYSCOPE_TEST_REPLAY_SEED=12345 timeout 300 "$DS" libvirt accuracy --workload random \
+	--wss 1024 --writes 700 --seed 7 --mode dirty-bitmap --repeat 1 >"$TMP/teeth" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "the replay of its workload gives" "$TMP/teeth" &&
+	ok "accuracy: a replay with the wrong seed is noticed (exit 1)" ||
+	fail "accuracy with a wrong replay seed: exit $rc: $(tail -2 "$TMP/teeth")"
+
+# ---- bad input
+"$DS" libvirt dirtyrate no-such-domain-$$ >"$TMP/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "no domain 'no-such-domain-$$'" "$TMP/out" &&
+	ok "an unknown domain exits 2 and is named" || fail "unknown domain: exit $rc: $(cat "$TMP/out")"
+bad_uri="qemu+unix:///system?socket=$TMP/no-such-socket"
+"$DS" libvirt dirtyrate x --connect "$bad_uri" >"$TMP/out" 2>&1
+rc=$?
+[ $rc -eq 3 ] && grep -qF "$bad_uri" "$TMP/out" && grep -q "scripts/libvirtd.sh start" "$TMP/out" &&
+	ok "an unreachable libvirtd exits 3 naming the URI and the script" ||
+	fail "unreachable libvirtd: exit $rc: $(cat "$TMP/out")"
+for t in 0 61; do
+	for cmd in "dirtyrate x" "accuracy"; do
+		"$DS" libvirt $cmd --calc-time $t >"$TMP/out" 2>&1
+		rc=$?
+		[ $rc -eq 2 ] && grep -q "calc-time" "$TMP/out" &&
+			ok "$cmd --calc-time $t exits 2" || fail "$cmd --calc-time $t: exit $rc"
+	done
+done
+
+# SIGINT in the middle of a calculation: accuracy's first domain is up and
+# measuring (its 5 s calculation has begun) when the signal comes.
+"$DS" libvirt accuracy --wss 256 --calc-time 5 --repeat 1 >"$TMP/int" 2>&1 &
+pid=$!
+dom=dirtyscope-accuracy-$pid-1
+for _ in $(seq 1 1200); do
+	virsh -q -c $URI domstats --dirtyrate $dom 2>/dev/null | grep -q "calc_status=1" && break
+	sleep 0.1
+done
+virsh -q -c $URI domstats --dirtyrate $dom 2>/dev/null | grep -q "calc_status=1" ||
+	fail "SIGINT test: $dom never started measuring"
+sleep 1
+kill -INT $pid
+wait $pid
+rc=$?
+sleep 0.5
+if [ $rc -eq 130 ] && ! running $dom; then
+	ok "SIGINT during a calculation: exit 130, domain $dom destroyed"
+else
+	fail "SIGINT during a calculation: exit $rc, $dom running: $(running $dom && echo yes || echo no): $(cat "$TMP/int")"
+fi
+
+"$DS" libvirt boot --name $TAG-s --wss 256 >/dev/null 2>&1
+"$DS" libvirt dirtyrate $TAG-s --mode dirty-bitmap --calc-time 5 >"$TMP/int" 2>&1 &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && ok "SIGINT during dirtyrate: exit 130" || fail "SIGINT during dirtyrate: exit $rc: $(cat "$TMP/int")"
+virsh -q -c $URI destroy $TAG-s >/dev/null 2>&1
+
+[ $failures -eq 0 ] && echo "test_libvirt: all passed" || echo "test_libvirt: $failures failed"
+[ $failures -eq 0 ]

@@ -1,0 +1,208 @@
+/*
+ * The standalone guest's console, read on a thread (virt_console.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/esc.h"
+#include "util/log.h"
+#include "util/time.h"
+#include "virt/virt_conn.h"
+#include "virt/virt_console.h"
+
+/* Keep one finished line: parse it, hand it to the callback, and store the
+ * guest's objects.  Called on the reader thread. */
+static void finish_line(struct virt_console *c)
+{
+	struct virt_console_rec r = {.t_ns = c->t_line};
+	size_t n = c->len;
+	int ret;
+
+	while (n && c->line[n - 1] == '\r')
+		n--;
+	c->line[n] = '\0';
+	ret = c->too_long ? -E2BIG : virt_line_parse(c->line, n, &r.line);
+	if (c->cb)
+		c->cb(c->cb_arg, &r, c->line, n, ret != 0);
+	pthread_mutex_lock(&c->lock);
+	if (ret) {
+		if (c->bad_lines++ == 0)
+			esc_str(c->first_bad, sizeof(c->first_bad), c->line, false);
+	} else if (r.line.kind != VIRT_LINE_OTHER) {
+		if (c->nr == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 256;
+			void *p = realloc(c->recs, cap * sizeof(*c->recs));
+			if (!p) {
+				c->err = -ENOMEM;
+				goto out;
+			}
+			c->recs = p;
+			c->cap = cap;
+		}
+		c->recs[c->nr++] = r;
+		pthread_cond_broadcast(&c->cond);
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	c->len = 0;
+	c->too_long = false;
+}
+
+static void *reader(void *arg)
+{
+	struct virt_console *c = arg;
+	char buf[4096];
+	int err = 0;
+
+	for (;;) {
+		int n = virStreamRecv(c->st, buf, sizeof(buf));
+		if (n == 0)
+			break; /* the domain is gone */
+		if (n < 0) {
+			/* A stream aborted by close, or a domain destroyed
+			 * under it: the end, not a failure of the run. */
+			err = n == -2 ? -EAGAIN : 0;
+			break;
+		}
+		uint64_t now = time_now_ns();
+		for (int i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				finish_line(c);
+				continue;
+			}
+			if (c->len == 0 && !c->too_long)
+				c->t_line = now;
+			if (c->len < VIRT_LINE_MAX)
+				c->line[c->len++] = buf[i];
+			else
+				c->too_long = true;
+		}
+		pthread_mutex_lock(&c->lock);
+		bool stop = c->err != 0;
+		pthread_mutex_unlock(&c->lock);
+		if (stop)
+			break;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->eof = true;
+	if (!c->err)
+		c->err = err;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d,
+		      virt_console_cb cb, void *arg)
+{
+	sigset_t all, old;
+	pthread_condattr_t ca;
+
+	memset(c, 0, sizeof(*c));
+	c->cb = cb;
+	c->cb_arg = arg;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->st = virStreamNew(conn, 0);
+	if (!c->st || virDomainOpenConsole(d, NULL, c->st, VIR_DOMAIN_CONSOLE_FORCE) < 0) {
+		log_err("domain %s: opening its console: %s", virDomainGetName(d), virt_err());
+		goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = pthread_create(&c->thread, NULL, reader, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		log_err("domain %s: console thread: %s", virDomainGetName(d), strerror(ret));
+		goto fail;
+	}
+	c->started = true;
+	return 0;
+fail:
+	if (c->st) {
+		virStreamAbort(c->st);
+		virStreamFree(c->st);
+		c->st = NULL;
+	}
+	return -EIO;
+}
+
+int virt_console_wait(struct virt_console *c, enum virt_line_kind kind, uint64_t after_ns,
+		      uint64_t timeout_ns, volatile sig_atomic_t *stop, size_t *idx)
+{
+	uint64_t start = time_now_ns();
+	uint64_t end = timeout_ns > UINT64_MAX - start ? UINT64_MAX : start + timeout_ns;
+	size_t from = 0;
+	int ret = -ETIMEDOUT;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		for (; from < c->nr; from++)
+			if (c->recs[from].line.kind == kind && c->recs[from].t_ns >= after_ns) {
+				*idx = from;
+				ret = 0;
+				goto out;
+			}
+		if (c->err && c->err != -EAGAIN) {
+			ret = c->err;
+			break;
+		}
+		if (c->eof) {
+			ret = -EPIPE;
+			break;
+		}
+		if (stop && *stop) {
+			ret = -EINTR;
+			break;
+		}
+		uint64_t now = time_now_ns();
+		if (now >= end)
+			break;
+		/* Wake at least every 100 ms to look at *stop. */
+		uint64_t wake = now + (end - now < 100000000ULL ? end - now : 100000000ULL);
+		struct timespec ts = {.tv_sec = (time_t)(wake / 1000000000ULL),
+				      .tv_nsec = (long)(wake % 1000000000ULL)};
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+size_t virt_console_copy(struct virt_console *c, struct virt_console_rec **out)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->nr;
+	*out = n ? malloc(n * sizeof(**out)) : NULL;
+	if (*out)
+		memcpy(*out, c->recs, n * sizeof(**out));
+	else
+		n = 0;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void virt_console_close(struct virt_console *c)
+{
+	if (c->started) {
+		/* A destroyed domain ends the stream by itself; give it a
+		 * moment before aborting the stream under a blocked receive. */
+		size_t idx;
+		virt_console_wait(c, VIRT_LINE_OTHER, UINT64_MAX, 2000000000ULL, NULL, &idx);
+	}
+	if (c->st)
+		virStreamAbort(c->st);
+	if (c->started)
+		pthread_join(c->thread, NULL);
+	if (c->st)
+		virStreamFree(c->st);
+	free(c->recs);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	memset(c, 0, sizeof(*c));
+}

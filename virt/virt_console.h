@@ -1,0 +1,84 @@
+/*
+ * A standalone guest's serial console, read through libvirt while the
+ * guest runs: a thread receives the console stream, splits it into lines,
+ * stamps each with the host's clock when its first byte arrived, and keeps
+ * the guest's JSON objects (virt_line.h) for the measuring thread.
+ *
+ * The arrival stamp is what ties the guest's store counts to the host's
+ * measuring windows: the guest prints an epoch's line as soon as the
+ * epoch's last store is done, and the first byte reaches the host a
+ * serial character later (docs/libvirt.md says how long that is here).
+ */
+#ifndef VIRT_VIRT_CONSOLE_H
+#define VIRT_VIRT_CONSOLE_H
+
+#include <libvirt/libvirt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virt/virt_line.h"
+
+struct virt_console_rec {
+	uint64_t t_ns; /* time_now_ns() when the line's first byte arrived */
+	struct virt_line line;
+};
+
+/* Called on the reader thread for every complete line, object or text;
+ * `raw` is the line as received (no newline), `r` its record (kind
+ * VIRT_LINE_OTHER for text), `bad` non-zero when it claimed to be an object
+ * and did not parse. */
+typedef void (*virt_console_cb)(void *arg, const struct virt_console_rec *r, const char *raw,
+				size_t n, int bad);
+
+struct virt_console {
+	virStreamPtr st;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Under lock: the guest's objects in arrival order. */
+	struct virt_console_rec *recs;
+	size_t nr, cap;
+	uint64_t bad_lines; /* objects that did not parse, lines too long */
+	char first_bad[128]; /* the first of them, escaped */
+	bool eof;	/* the stream ended: the domain is gone */
+	int err;	/* -errno that stopped the reader, 0 */
+	virt_console_cb cb;
+	void *cb_arg;
+	/* Reader thread only: the line being assembled. */
+	char line[VIRT_LINE_MAX + 1];
+	size_t len;
+	uint64_t t_line;
+	bool too_long;
+};
+
+/*
+ * Open `d`'s console (forcing out another reader) and start the reader
+ * thread, which runs with every signal blocked so that SIGINT reaches the
+ * thread that can act on it.  `cb` may be NULL.  Returns 0, or -EIO after
+ * one line with libvirt's reason.
+ */
+int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d,
+		      virt_console_cb cb, void *arg);
+
+/*
+ * Wait until an object of `kind` that arrived at or after `after_ns` is
+ * kept; *idx receives its index in c->recs.  Returns 0; -ETIMEDOUT after
+ * `timeout_ns`; -EPIPE when the stream ended first; -EINTR when *stop
+ * became non-zero (checked every 100 ms); the reader's error.
+ */
+int virt_console_wait(struct virt_console *c, enum virt_line_kind kind, uint64_t after_ns,
+		      uint64_t timeout_ns, volatile sig_atomic_t *stop, size_t *idx);
+
+/* A copy of the records kept so far (malloc'd; the caller frees *out).
+ * Returns how many, or 0 with *out NULL when none or out of memory. */
+size_t virt_console_copy(struct virt_console *c, struct virt_console_rec **out);
+
+/* Stop reading and free everything.  Destroy the domain first: the stream
+ * then ends and the reader returns at once. */
+void virt_console_close(struct virt_console *c);
+
+#endif
