@@ -56,7 +56,7 @@ DS=$P/bin/dirtyscope
 MAN=$P/share/man/man1
 COMPL=$P/share/bash-completion/completions/dirtyscope
 DOC=$P/share/doc/dirtyscope
-commands="run compare info mkimage recover verify-image receive"
+commands="run compare info mkimage recover verify-image receive libvirt"
 pages="dirtyscope"
 for c in $commands; do pages="$pages dirtyscope-$c"; done
 
@@ -259,6 +259,31 @@ for c in $commands; do
 	done
 	ok "completion of 'dirtyscope $c --': $(echo $offered | wc -w) options"
 done
+
+# dirtyscope libvirt's own commands, the same way.
+for c in dirtyrate boot accuracy; do
+	help=$("$DS" libvirt $c --help)
+	named=$(printf '%s\n' "$help" | grep -oE '^  (-h, )?--[a-z][a-z-]*' | grep -oE -- '--[a-z-]+' |
+		sorted)
+	anywhere=$(printf '%s\n' "$help" | grep -oE -- '--[a-z][a-z-]*' | sorted)
+	offered=$(complete_words dirtyscope libvirt "$c" --)
+	for o in $named; do
+		case " $offered " in
+		*" $o "*) ;;
+		*) fail "completion of 'dirtyscope libvirt $c --' lacks $o (in its --help)" ;;
+		esac
+	done
+	for o in $offered; do
+		case " $anywhere " in
+		*" $o "*) ;;
+		*) fail "completion of 'dirtyscope libvirt $c --' offers $o, which its --help does not name" ;;
+		esac
+	done
+	ok "completion of 'dirtyscope libvirt $c --': $(echo $offered | wc -w) options"
+done
+expect_completion "libvirt" "--help accuracy boot dirtyrate " dirtyscope libvirt ""
+expect_completion "libvirt dirtyrate --mode" "all dirty-bitmap dirty-ring page-sampling " \
+	dirtyscope libvirt dirtyrate --mode ""
 
 if [ $failures -ne 0 ]; then
 	echo "$failures failure(s)"

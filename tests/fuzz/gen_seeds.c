@@ -390,6 +390,29 @@ static void virtio_blk_seeds(void)
 	vs_write(&s, "file_read_write_flush");
 }
 
+/* The guest's serial lines, one per seed, as guest/standalone.c prints them,
+ * plus a line for people and a cut object. */
+static void guestline_seeds(void)
+{
+	static const struct {
+		const char *name, *text;
+	} seeds[] = {
+	    {"boot", "{\"boot\":\"pvh\",\"workload\":\"random\",\"wss\":1024,\"epochs\":0,"
+		     "\"writes\":700,\"seed\":7,\"ram-mib\":127,\"tsc\":158254549724520}"},
+	    {"ready", "{\"ready\":true,\"tsc\":158254907005349}"},
+	    {"epoch", "{\"epoch\":1,\"pages\":4096,\"stores\":4096,\"tsc\":158256836105802}"},
+	    {"done", "{\"done\":true,\"status\":0,\"epochs\":3,\"check\":\"ok\",\"tsc\":1}"},
+	    {"text", "dirtyscope guest: 127 MiB RAM, wss 4096 pages"},
+	    {"cut", "{\"epoch\":2,\"pages\":40"},
+	};
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		int fd = open_seed("fuzz_guestline", seeds[i].name);
+		size_t n = strlen(seeds[i].text);
+		if (write(fd, seeds[i].text, n) != (ssize_t)n || close(fd))
+			die("fuzz_guestline seed");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -406,5 +429,6 @@ int main(int argc, char **argv)
 	vcpu_state_seeds();
 	virtio_state_seeds();
 	virtio_blk_seeds();
+	guestline_seeds();
 	return 0;
 }

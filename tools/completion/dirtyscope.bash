@@ -7,7 +7,7 @@
 # --help names is offered here, and that the workload, policy and log-mode
 # names are those the binary accepts.
 
-_dirtyscope_commands="run compare info mkimage recover verify-image receive"
+_dirtyscope_commands="run compare info mkimage recover verify-image receive libvirt"
 
 # Options of run and compare alike (tools/runopts.c); live migration's are
 # for run alone, --plot for compare alone.
@@ -18,6 +18,16 @@ _dirtyscope_run_common="--log --workload --policy --image --cache-pages --flush-
 _dirtyscope_run_only="--epoch-ms --quiet"
 _dirtyscope_migrate="--migrate-to --migrate-after-epoch --downtime-limit --max-rounds
 	--max-bandwidth --throttle --migrate-retries"
+
+# dirtyscope libvirt: its commands and their options.
+_dirtyscope_libvirt_commands="dirtyrate boot accuracy"
+_dirtyscope_libvirt_wl="--workload --wss --writes --seed --hot-pages --hot-pct --mem"
+_dirtyscope_libvirt_dirtyrate="--connect --mode --calc-time --repeat --json --help"
+_dirtyscope_libvirt_boot="--connect --name $_dirtyscope_libvirt_wl --epochs --dirty-ring
+	--follow --help"
+_dirtyscope_libvirt_accuracy="--connect $_dirtyscope_libvirt_wl --mode --calc-time --repeat
+	--dirty-ring --json --plot --help"
+_dirtyscope_dirtyrate_modes="page-sampling dirty-bitmap dirty-ring all"
 
 _dirtyscope_log_modes="bitmap clear ring uffd"
 _dirtyscope_anon_workloads="seq random hotcold"
@@ -64,6 +74,28 @@ _dirtyscope()
 	info) opts="--kvm-device --json --help" ;;
 	mkimage) opts="--size --file --check --help" ;;
 	recover | verify-image) opts="--help" ;;
+	libvirt)
+		if ((COMP_CWORD == 2)); then
+			_dirtyscope_words "$_dirtyscope_libvirt_commands --help" "$cur"
+			return 0
+		fi
+		case ${COMP_WORDS[2]} in
+		dirtyrate) opts=$_dirtyscope_libvirt_dirtyrate ;;
+		boot) opts=$_dirtyscope_libvirt_boot ;;
+		accuracy) opts=$_dirtyscope_libvirt_accuracy ;;
+		*) return 0 ;;
+		esac
+		case $prev in
+		--mode)
+			_dirtyscope_words "$_dirtyscope_dirtyrate_modes" "$cur"
+			return 0
+			;;
+		--workload)
+			_dirtyscope_words "$_dirtyscope_anon_workloads" "$cur"
+			return 0
+			;;
+		esac
+		;;
 	receive)
 		opts="--listen --allow-remote --log --ring-entries --image --disk-dir --verify
 			--json --console --kvm-device --help"
@@ -125,7 +157,8 @@ _dirtyscope()
 	--mem | --wss | --writes | --epochs | --epoch-ms | --seed | --hot-pages | --hot-pct | \
 		--ring-entries | --clear-chunk | --cache-pages | --flush-every | \
 		--sync-every | --migrate-after-epoch | --downtime-limit | --max-rounds | \
-		--max-bandwidth | --migrate-retries | --size | --file)
+		--max-bandwidth | --migrate-retries | --size | --file | --calc-time | --repeat | \
+		--dirty-ring | --connect | --name)
 		return 0 # a number, a size or a NAME:SIZE: nothing to offer
 		;;
 	esac

@@ -1,0 +1,289 @@
+/*
+ * virt/'s pure parts, without libvirt:
+ *
+ *   - virt_line_parse on every line the standalone guest prints, on text
+ *     for people, and on malformed objects (negative, too large, a double,
+ *     a missing member, a wrong type, an unknown workload, a cut object,
+ *     trailing bytes, pages above stores, a line too long);
+ *   - the replayed truth: seq's arithmetic, hotcold's refusals, and, the
+ *     replay's oracle, a live cross-check against the guest itself: for
+ *     random and hotcold, dirtyscope's VMM runs the guest and the replay
+ *     must give every epoch exactly the distinct pages the guest counted
+ *     ("workload-pages" in the JSON); a replay with the wrong seed must not;
+ *   - the domain XML: names refused, specials escaped, the ring only when
+ *     asked, the CPU model never "host";
+ *   - the accuracy chart: refusals, a value 14x the rest inside the plot,
+ *     escaped names, a failed write.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "abi/boot.h"
+#include "tests/lib/ds_test.h"
+#include "virt/virt_domain.h"
+#include "virt/virt_line.h"
+#include "virt/virt_plot.h"
+#include "virt/virt_truth.h"
+
+static int parse(const char *s, struct virt_line *l)
+{
+	return virt_line_parse(s, strlen(s), l);
+}
+
+static void test_lines(void)
+{
+	struct virt_line l;
+
+	CU_ASSERT_EQUAL(parse("{\"boot\":\"pvh\",\"workload\":\"hotcold\",\"wss\":256,\"epochs\":3,"
+			      "\"writes\":256,\"seed\":1,\"ram-mib\":127,\"tsc\":99}",
+			      &l),
+			0);
+	CU_ASSERT_EQUAL(l.kind, VIRT_LINE_BOOT);
+	CU_ASSERT_STRING_EQUAL(l.workload, "hotcold");
+	CU_ASSERT_EQUAL(l.wss, 256);
+	CU_ASSERT_EQUAL(l.tsc, 99);
+	CU_ASSERT_EQUAL(parse("{\"ready\":true,\"tsc\":5}", &l), 0);
+	CU_ASSERT_EQUAL(l.kind, VIRT_LINE_READY);
+	CU_ASSERT_EQUAL(parse("{\"epoch\":2,\"pages\":40,\"stores\":96,\"tsc\":7}\r", &l), 0);
+	CU_ASSERT_EQUAL(l.kind, VIRT_LINE_EPOCH);
+	CU_ASSERT(l.epoch == 2 && l.pages == 40 && l.stores == 96);
+	CU_ASSERT_EQUAL(parse("{\"done\":true,\"status\":0,\"epochs\":3,\"check\":\"failed\","
+			      "\"tsc\":8}",
+			      &l),
+			0);
+	CU_ASSERT(l.kind == VIRT_LINE_DONE && l.check_failed);
+	CU_ASSERT_EQUAL(parse("dirtyscope guest: 127 MiB RAM", &l), 0);
+	CU_ASSERT_EQUAL(l.kind, VIRT_LINE_OTHER);
+	CU_ASSERT_EQUAL(parse("", &l), 0);
+
+	static const char *const bad[] = {
+	    "{\"epoch\":-1,\"pages\":0,\"stores\":0,\"tsc\":1}",
+	    "{\"epoch\":1,\"pages\":0,\"stores\":18446744073709551616,\"tsc\":1}",
+	    "{\"epoch\":1,\"pages\":0,\"stores\":2.5,\"tsc\":1}",
+	    "{\"epoch\":1,\"pages\":0,\"tsc\":1}",
+	    "{\"epoch\":\"1\",\"pages\":0,\"stores\":0,\"tsc\":1}",
+	    "{\"epoch\":1,\"pages\":9,\"stores\":3,\"tsc\":1}",
+	    "{\"boot\":\"pvh\",\"workload\":\"db\",\"wss\":1,\"epochs\":1,\"writes\":1,\"seed\":1,"
+	    "\"ram-mib\":1,\"tsc\":1}",
+	    "{\"epoch\":2,\"pages\":40",
+	    "{\"ready\":true,\"tsc\":5} trailing",
+	    "{\"ready\":false,\"tsc\":5}",
+	    "{\"something\":1}",
+	    "[1,2]",
+	    "{\"done\":true,\"status\":0,\"epochs\":3,\"check\":\"maybe\",\"tsc\":8}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = parse(bad[i], &l);
+		DS_CHECK(ret == -EPROTO || (bad[i][0] == '[' && ret == 0 && !l.kind), "%s: %d",
+			 bad[i], ret);
+		CU_ASSERT_EQUAL(l.kind, VIRT_LINE_OTHER);
+	}
+	char big[VIRT_LINE_MAX + 2];
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	CU_ASSERT_EQUAL(virt_line_parse(big, sizeof(big), &l), -E2BIG);
+}
+
+static void test_truth_seq(void)
+{
+	struct virt_truth t;
+	struct virt_wl wl = {.workload = ABI_WL_SEQ, .wss = 100, .seed = 3};
+
+	CU_ASSERT_EQUAL_FATAL(virt_truth_init(&t, &wl), 0);
+	CU_ASSERT_EQUAL(virt_truth_distinct(&t, 0, 100), 100);
+	CU_ASSERT_EQUAL(virt_truth_distinct(&t, 0, 250), 100);
+	CU_ASSERT_EQUAL(virt_truth_distinct(&t, 5, 5), 0);
+	CU_ASSERT_EQUAL(virt_truth_distinct(&t, 9, 5), 0);
+	CU_ASSERT_EQUAL(virt_truth_distinct(&t, 97, 103), 6);
+	CU_ASSERT_EQUAL(virt_truth_distinct(&t, 1000, 1050), 50);
+	virt_truth_free(&t);
+
+	struct virt_wl hc = {.workload = ABI_WL_HOTCOLD, .wss = 10, .hot_pages = 11};
+	CU_ASSERT_EQUAL(virt_truth_init(&t, &hc), -EINVAL);
+	hc.hot_pages = 0;
+	CU_ASSERT_EQUAL(virt_truth_init(&t, &hc), -EINVAL);
+	struct virt_wl none = {.workload = ABI_WL_DB, .wss = 10};
+	CU_ASSERT_EQUAL(virt_truth_init(&t, &none), -EINVAL);
+}
+
+/*
+ * The replay's oracle: the guest's own per-epoch distinct counts, from a
+ * real run under dirtyscope's VMM.  Returns how many epochs agreed, or -1
+ * when the run could not be read; *disagree counts the others.
+ */
+static int cross_check(const char *workload, uint64_t seed_replayed, int *disagree)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s run --workload %s --wss 1000 --writes 700 --epochs 4 --seed 7 --json - "
+		 "2>/dev/null",
+		 DIRTYSCOPE_BIN, workload);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	struct virt_truth t;
+	struct virt_wl wl = {.workload = !strcmp(workload, "random") ? ABI_WL_RANDOM : ABI_WL_HOTCOLD,
+			     .wss = 1000,
+			     .hot_pages = 100, /* --hot-pages' default: wss/10 */
+			     .hot_pct = 90,
+			     .seed = seed_replayed};
+	if (virt_truth_init(&t, &wl)) {
+		pclose(p);
+		return -1;
+	}
+	char line[8192];
+	int agreed = 0;
+	uint64_t stores = 0;
+	*disagree = 0;
+	while (fgets(line, sizeof(line), p)) {
+		json_object *o = json_tokener_parse(line), *v;
+		/* Epoch lines only: the summary has a workload-pages total. */
+		if (o && json_object_object_get_ex(o, "epoch", NULL) &&
+		    json_object_object_get_ex(o, "workload-pages", &v)) {
+			uint64_t want = (uint64_t)json_object_get_int64(v);
+			uint64_t got = virt_truth_distinct(&t, stores, stores + 700);
+			stores += 700;
+			if (got == want)
+				agreed++;
+			else
+				(*disagree)++;
+		}
+		json_object_put(o);
+	}
+	virt_truth_free(&t);
+	return pclose(p) == 0 ? agreed : -1;
+}
+
+static void test_truth_against_guest(void)
+{
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		printf("(no /dev/kvm: skipped) ");
+		return;
+	}
+	int bad = 0;
+	DS_CHECK(cross_check("random", 7, &bad) == 4 && bad == 0, "random: %d disagree", bad);
+	DS_CHECK(cross_check("hotcold", 7, &bad) == 4 && bad == 0, "hotcold: %d disagree", bad);
+	/* Teeth: 700 uniform picks over 1000 pages collide ~200 times; another
+	 * seed cannot give the same four counts. */
+	int agreed = cross_check("random", 8, &bad);
+	DS_CHECK(agreed >= 0 && bad > 0, "a wrong seed agreed on all %d epochs", agreed);
+}
+
+static void test_domain_xml(void)
+{
+	char xml[8192];
+	struct virt_domain_cfg cfg = {.name = "ds-1",
+				      .kernel = "/a&b/<k>'\".elf",
+				      .cmdline = "ds.wss=1 x<y",
+				      .mem_mib = 128};
+
+	CU_ASSERT_EQUAL(virt_domain_xml(&cfg, xml, sizeof(xml)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<kernel>/a&amp;b/&lt;k&gt;&apos;&quot;.elf</kernel>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<cmdline>ds.wss=1 x&lt;y</cmdline>"));
+	CU_ASSERT_PTR_NULL(strstr(xml, "dirty-ring"));
+	CU_ASSERT_PTR_NULL(strstr(xml, "'host"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<model fallback='allow'>qemu64</model>"));
+	cfg.ring_entries = 4096;
+	CU_ASSERT_EQUAL(virt_domain_xml(&cfg, xml, sizeof(xml)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<dirty-ring state='on' size='4096'/>"));
+	cfg.ring_entries = 3000;
+	CU_ASSERT_EQUAL(virt_domain_xml(&cfg, xml, sizeof(xml)), -EINVAL);
+	cfg.ring_entries = 0;
+	CU_ASSERT_EQUAL(virt_domain_xml(&cfg, xml, 100), -ENAMETOOLONG);
+	static const char *const names[] = {"", "a b", "a/b", "<x>", "a'b"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cfg.name = names[i];
+		DS_CHECK(virt_domain_xml(&cfg, xml, sizeof(xml)) == -EINVAL, "name '%s'", names[i]);
+	}
+	char longname[VIRT_NAME_MAX + 2];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	CU_ASSERT_FALSE(virt_name_ok(longname));
+	longname[VIRT_NAME_MAX] = '\0';
+	CU_ASSERT_TRUE(virt_name_ok(longname));
+}
+
+static int render(const struct virt_plot *p, char **out)
+{
+	size_t len;
+	FILE *f = open_memstream(out, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	int ret = virt_plot_svg(f, p);
+	fclose(f);
+	return ret;
+}
+
+static void test_plot(void)
+{
+	const double t[] = {16, 16.1, 15.9}, m1[] = {12, 18, 9}, m2[] = {16, 16, 16},
+		     ring[] = {223, 230, 219}, nan[] = {0.0 / 0.0, 1, 1}, neg[] = {-1, 1, 1};
+	struct virt_plot_mode modes[] = {
+	    {.name = "page-sampling", .supported = true, .n = 3, .measured = m1, .truth = t},
+	    {.name = "dirty-bitmap", .supported = true, .n = 3, .measured = m2, .truth = t},
+	    {.name = "dirty-ring", .supported = true, .n = 3, .measured = ring, .truth = t},
+	    {.name = "<odd & mode>", .supported = false, .why = "needs \"the ring\" <enabled>"},
+	};
+	struct virt_plot p = {.title = "seq & <co>", .nr_modes = 4, .modes = modes, .exact_mibs = 16};
+	char *svg = NULL;
+
+	CU_ASSERT_EQUAL(render(&p, &svg), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "seq &amp; &lt;co&gt;"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "&lt;odd &amp; mode&gt;"));
+	CU_ASSERT_PTR_NULL(strstr(svg, "<odd"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "unsupported"));
+	/* Every bar's top lies inside the plot area (y >= its top margin,
+	 * 50): the 14x ring too. */
+	for (const char *s = svg; (s = strstr(s, "<rect x=")); s++) {
+		double y = -1;
+		const char *yp = strstr(s, " y=\"");
+		if (yp && sscanf(yp, " y=\"%lf\"", &y) == 1 && !strstr(s, "width=\"12\"") &&
+		    strncmp(s, "<rect width", 11))
+			DS_CHECK(y >= 28, "a rect at y=%g is above the plot", y);
+	}
+	char tmp[] = "/tmp/test_virt.XXXXXX.svg";
+	int fd = mkstemps(tmp, 4);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, svg, strlen(svg)), (ssize_t)strlen(svg));
+	close(fd);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' %s", tmp);
+	DS_CHECK(system(cmd) == 0, "the chart is not well-formed XML");
+	unlink(tmp);
+	free(svg);
+
+	modes[0].measured = nan;
+	CU_ASSERT_EQUAL(render(&p, &svg), -EINVAL);
+	free(svg);
+	modes[0].measured = neg;
+	CU_ASSERT_EQUAL(render(&p, &svg), -EINVAL);
+	free(svg);
+	modes[0].measured = m1;
+	p.nr_modes = 0;
+	CU_ASSERT_EQUAL(render(&p, &svg), -EINVAL);
+	free(svg);
+	p.nr_modes = 4;
+	FILE *full = fopen("/dev/full", "w");
+	if (full) {
+		CU_ASSERT_EQUAL(virt_plot_svg(full, &p), -EIO);
+		fclose(full);
+	}
+}
+
+static const struct ds_case cases[] = {
+    {"guest lines", test_lines},
+    {"truth: seq and refusals", test_truth_seq},
+    {"truth: the replay against the guest", test_truth_against_guest},
+    {"domain XML", test_domain_xml},
+    {"accuracy chart", test_plot},
+    {NULL, NULL},
+};
+
+int main(void)
+{
+	return ds_run_suite("virt", cases);
+}
