@@ -3,6 +3,7 @@
  */
 #include <libvirt/virterror.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/log.h"
 #include "virt/virt_conn.h"
@@ -15,8 +16,12 @@ static void quiet(void *opaque, virErrorPtr err)
 
 const char *virt_err(void)
 {
+	/* A copy: the error itself goes with the next libvirt call, and the
+	 * caller's message is often built around another call's result. */
+	static __thread char msg[1024];
 	const virError *e = virGetLastError();
-	return e && e->message ? e->message : "unknown error";
+	snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "unknown error");
+	return msg;
 }
 
 int virt_err_code(void)

@@ -24,7 +24,10 @@
  */
 virConnectPtr virt_connect(const char *uri);
 
-/* libvirt's last error message in this thread, or "unknown error". */
+/* A copy of libvirt's last error message in this thread (or "unknown
+ * error"), valid until this thread's next virt_err.  Call it before any
+ * other libvirt function, virDomainGetName included: each one clears the
+ * thread's last error. */
 const char *virt_err(void);
 
 /* libvirt's last error code in this thread (VIR_ERR_*), VIR_ERR_OK if none. */

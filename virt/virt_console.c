@@ -80,6 +80,7 @@ static void *reader(void *arg)
 				c->too_long = true;
 		}
 		pthread_mutex_lock(&c->lock);
+		c->bytes += (uint64_t)n;
 		bool stop = c->err != 0;
 		pthread_mutex_unlock(&c->lock);
 		if (stop)
@@ -108,9 +109,10 @@ int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	const char *name = virDomainGetName(d);
 	c->st = virStreamNew(conn, 0);
 	if (!c->st || virDomainOpenConsole(d, NULL, c->st, VIR_DOMAIN_CONSOLE_FORCE) < 0) {
-		log_err("domain %s: opening its console: %s", virDomainGetName(d), virt_err());
+		log_err("domain %s: opening its console: %s", name, virt_err());
 		goto fail;
 	}
 	sigfillset(&all);
@@ -118,7 +120,7 @@ int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d
 	int ret = pthread_create(&c->thread, NULL, reader, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
-		log_err("domain %s: console thread: %s", virDomainGetName(d), strerror(ret));
+		log_err("domain %s: console thread: %s", name, strerror(ret));
 		goto fail;
 	}
 	c->started = true;
@@ -172,6 +174,14 @@ int virt_console_wait(struct virt_console *c, enum virt_line_kind kind, uint64_t
 out:
 	pthread_mutex_unlock(&c->lock);
 	return ret;
+}
+
+uint64_t virt_console_bytes(struct virt_console *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t n = c->bytes;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 size_t virt_console_copy(struct virt_console *c, struct virt_console_rec **out)

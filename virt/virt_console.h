@@ -44,6 +44,7 @@ struct virt_console {
 	size_t nr, cap;
 	uint64_t bad_lines; /* objects that did not parse, lines too long */
 	char first_bad[128]; /* the first of them, escaped */
+	uint64_t bytes;	/* everything received, lines or not */
 	bool eof;	/* the stream ended: the domain is gone */
 	int err;	/* -errno that stopped the reader, 0 */
 	virt_console_cb cb;
@@ -72,6 +73,10 @@ int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d
  */
 int virt_console_wait(struct virt_console *c, enum virt_line_kind kind, uint64_t after_ns,
 		      uint64_t timeout_ns, volatile sig_atomic_t *stop, size_t *idx);
+
+/* How many bytes the console has received so far: 0 tells a guest that
+ * never printed (or a console that never carried anything) from a slow one. */
+uint64_t virt_console_bytes(struct virt_console *c);
 
 /* A copy of the records kept so far (malloc'd; the caller frees *out).
  * Returns how many, or 0 with *out NULL when none or out of memory. */

@@ -108,6 +108,8 @@ int virt_dirtyrate_measure(virDomainPtr d, enum virt_dr_mode m, unsigned calc_s,
 {
 	char mode[32];
 	int status, ret;
+	/* Taken first: every libvirt call clears the thread's last error. */
+	const char *name = virDomainGetName(d);
 
 	memset(r, 0, sizeof(*r));
 	r->mode = m;
@@ -119,7 +121,7 @@ int virt_dirtyrate_measure(virDomainPtr d, enum virt_dr_mode m, unsigned calc_s,
 		    virt_err_code() == VIR_ERR_OPERATION_INVALID)
 			return -ENOENT;
 		if (!refusal_is_unsupported()) {
-			log_err("domain %s: starting a %s calculation: %s", virDomainGetName(d),
+			log_err("domain %s: starting a %s calculation: %s", name,
 				modes[m].name, virt_err());
 			return -EIO;
 		}
@@ -144,7 +146,7 @@ int virt_dirtyrate_measure(virDomainPtr d, enum virt_dr_mode m, unsigned calc_s,
 		if ((ret = read_stats(d, &status, mode, sizeof(mode), r))) {
 			if (ret == -EIO)
 				log_err("domain %s: reading dirty-rate statistics: %s",
-					virDomainGetName(d), virt_err());
+					name, virt_err());
 			return ret;
 		}
 		if (status == VIR_DOMAIN_DIRTYRATE_MEASURED && !strcmp(mode, modes[m].name))

@@ -131,9 +131,10 @@ int virt_domain_destroy(virDomainPtr d)
 	int ret = 0;
 	if (!d)
 		return 0;
+	const char *name = virDomainGetName(d);
 	if (virDomainDestroy(d) < 0 && virt_err_code() != VIR_ERR_OPERATION_INVALID &&
 	    virt_err_code() != VIR_ERR_NO_DOMAIN) {
-		log_err("destroying domain %s: %s", virDomainGetName(d), virt_err());
+		log_err("destroying domain %s: %s", name, virt_err());
 		ret = -EIO;
 	}
 	virDomainFree(d);
@@ -155,13 +156,14 @@ virDomainPtr virt_domain_lookup(virConnectPtr c, const char *name, int *missing)
 			  virt_err_code() == VIR_ERR_INVALID_ARG);
 	if (!d) {
 		char shown[256];
+		const char *why = virt_err();
 		char *uri = virConnectGetURI(c);
 		if (*missing)
 			log_err("no domain '%s' at %s", esc_str(shown, sizeof(shown), name, false),
 				uri ? uri : "libvirt");
 		else
 			log_err("looking up domain '%s': %s", esc_str(shown, sizeof(shown), name, false),
-				virt_err());
+				why);
 		free(uri);
 	}
 	return d;
