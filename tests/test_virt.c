@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "abi/boot.h"
+#include "abi/wlpick.h"
 #include "tests/lib/ds_test.h"
 #include "virt/virt_domain.h"
 #include "virt/virt_line.h"
@@ -108,6 +109,56 @@ static void test_truth_seq(void)
 	CU_ASSERT_EQUAL(virt_truth_init(&t, &hc), -EINVAL);
 	struct virt_wl none = {.workload = ABI_WL_DB, .wss = 10};
 	CU_ASSERT_EQUAL(virt_truth_init(&t, &none), -EINVAL);
+}
+
+/* Distinct pages in stores [from, to) by brute force: the generator walked
+ * from the start and a byte per page, nothing shared with the replay. */
+static uint64_t brute_distinct(const struct virt_wl *wl, uint64_t from, uint64_t to)
+{
+	struct abi_wlpick p;
+	unsigned char *seen = calloc(wl->wss, 1);
+	uint64_t n = 0;
+	abi_wlpick_init(&p, wl->workload, wl->wss, wl->hot_pages, wl->hot_pct, wl->seed);
+	for (uint64_t k = 0; k < to; k++) {
+		uint64_t page = abi_wlpick_next(&p);
+		if (k >= from && !seen[page]++)
+			n++;
+	}
+	free(seen);
+	return n;
+}
+
+/* Several ranges in one replay, for every workload, against brute force;
+ * ranges out of order and past the limit are refused. */
+static void test_truth_ranges(void)
+{
+	static const struct virt_wl wls[] = {
+	    {.workload = ABI_WL_SEQ, .wss = 97, .seed = 1},
+	    {.workload = ABI_WL_RANDOM, .wss = 300, .seed = 7},
+	    {.workload = ABI_WL_HOTCOLD, .wss = 500, .hot_pages = 50, .hot_pct = 80, .seed = 9},
+	};
+	for (size_t w = 0; w < sizeof(wls) / sizeof(wls[0]); w++) {
+		struct virt_truth t;
+		struct virt_range r[] = {{0, 40, 0},	{40, 41, 0},	{41, 41, 0},
+					 {100, 700, 0}, {700, 1900, 0}, {5000, 5200, 0}};
+		size_t nr = sizeof(r) / sizeof(r[0]);
+		CU_ASSERT_EQUAL_FATAL(virt_truth_init(&t, &wls[w]), 0);
+		CU_ASSERT_EQUAL(virt_truth_ranges(&t, r, nr), 0);
+		for (size_t i = 0; i < nr; i++)
+			CU_ASSERT_EQUAL(r[i].distinct, brute_distinct(&wls[w], r[i].from, r[i].to));
+		/* A range that reaches back into the one before it. */
+		struct virt_range back[] = {{0, 100, 0}, {99, 200, 0}};
+		CU_ASSERT_EQUAL(virt_truth_ranges(&t, back, 2), -EINVAL);
+		struct virt_range inside_out[] = {{10, 5, 0}};
+		CU_ASSERT_EQUAL(virt_truth_ranges(&t, inside_out, 1), -EINVAL);
+		/* A guest's claim past the limit is refused before any walk. */
+		struct virt_range huge[] = {{0, 10, 0}, {10, VIRT_TRUTH_MAX_STORES + 1, 0}};
+		huge[0].distinct = 12345;
+		CU_ASSERT_EQUAL(virt_truth_ranges(&t, huge, 2), -E2BIG);
+		CU_ASSERT_EQUAL(huge[0].distinct, 12345);
+		CU_ASSERT_EQUAL(virt_truth_distinct(&t, 0, UINT64_MAX), 0);
+		virt_truth_free(&t);
+	}
 }
 
 /*
@@ -277,6 +328,7 @@ static void test_plot(void)
 static const struct ds_case cases[] = {
     {"guest lines", test_lines},
     {"truth: seq and refusals", test_truth_seq},
+    {"truth: ranges in one replay, against brute force; refusals", test_truth_ranges},
     {"truth: the replay against the guest", test_truth_against_guest},
     {"domain XML", test_domain_xml},
     {"accuracy chart", test_plot},

@@ -181,6 +181,7 @@ static enum ds_fail domain_truth(struct acc *a, struct virt_console *con, struct
 	size_t nr = virt_console_copy(con, &recs);
 	uint64_t *t = calloc(nr + 1, sizeof(*t)), *s = calloc(nr + 1, sizeof(*s));
 	struct virt_truth tr;
+	struct virt_range *ep = NULL, *wr = NULL;
 	enum ds_fail fail = DS_FAIL_CHECK;
 	struct virt_wl wl = {.workload = a->w.id,
 			     .wss = a->w.wss,
@@ -207,23 +208,49 @@ static enum ds_fail domain_truth(struct acc *a, struct virt_console *con, struct
 	long n = progress_points(recs, nr, t, s);
 	if (n < 0)
 		goto out;
-	/* The replay must agree with the guest on every epoch it printed. */
-	for (long i = 1; i < n; i++) {
+	if (n > 0 && s[n - 1] > VIRT_TRUTH_MAX_STORES) {
+		log_err("the guest's console claims %llu stores, more than the replay walks "
+			"(%llu): its counts cannot be used",
+			(unsigned long long)s[n - 1], (unsigned long long)VIRT_TRUTH_MAX_STORES);
+		goto out;
+	}
+	/* The replay must agree with the guest on every epoch it printed:
+	 * epoch i holds the stores s[i-1] to s[i]. */
+	ep = calloc(n > 1 ? (size_t)n - 1 : 1, sizeof(*ep));
+	size_t nw = 0;
+	for (int m = 0; m < nr_ms; m++)
+		nw += ms[m]->n;
+	wr = calloc(nw ? nw : 1, sizeof(*wr));
+	if (!ep || !wr) {
+		log_err("out of memory for the truth");
+		fail = DS_FAIL_RUN;
+		goto out;
+	}
+	for (long i = 1; i < n; i++)
+		ep[i - 1] = (struct virt_range){.from = s[i - 1], .to = s[i]};
+	if (virt_truth_ranges(&tr, ep, n > 1 ? (size_t)n - 1 : 0)) {
+		log_err("the guest's epochs do not replay"); /* not reached: sorted, capped */
+		goto out;
+	}
+	for (long i = 1, seen = 0; i < n; i++) {
 		uint64_t want = 0;
-		for (size_t k = 0, seen = 0; k < nr; k++)
-			if (recs[k].line.kind == VIRT_LINE_EPOCH && ++seen == (size_t)i) {
+		for (size_t k = (size_t)seen; k < nr; k++)
+			if (recs[k].line.kind == VIRT_LINE_EPOCH) {
 				want = recs[k].line.pages;
+				seen = (long)k + 1;
 				break;
 			}
-		uint64_t got = virt_truth_distinct(&tr, s[i - 1], s[i]);
-		if (got != want) {
+		if (ep[i - 1].distinct != want) {
 			log_err("epoch %ld: the guest wrote %llu distinct pages, the replay of its "
 				"workload gives %llu: the truth cannot be trusted",
-				i, (unsigned long long)want, (unsigned long long)got);
+				i, (unsigned long long)want, (unsigned long long)ep[i - 1].distinct);
 			goto out;
 		}
 		a->epochs_checked++;
 	}
+	/* The windows, in the order they were measured: one after the other,
+	 * each closed by an epoch line before the next began. */
+	nw = 0;
 	for (int m = 0; m < nr_ms; m++)
 		for (unsigned k = 0; k < ms[m]->n; k++) {
 			struct acc_window *wi = &ms[m]->win[k];
@@ -235,7 +262,17 @@ static enum ds_fail domain_truth(struct acc *a, struct virt_console *con, struct
 			}
 			wi->from = (uint64_t)(f + 0.5);
 			wi->to = (uint64_t)(g + 0.5);
-			wi->distinct = virt_truth_distinct(&tr, wi->from, wi->to);
+			wr[nw++] = (struct virt_range){.from = wi->from, .to = wi->to};
+		}
+	if (virt_truth_ranges(&tr, wr, nw)) {
+		log_err("the measured windows overlap in the guest's stores");
+		goto out;
+	}
+	nw = 0;
+	for (int m = 0; m < nr_ms; m++)
+		for (unsigned k = 0; k < ms[m]->n; k++) {
+			struct acc_window *wi = &ms[m]->win[k];
+			wi->distinct = wr[nw++].distinct;
 			wi->truth = (double)wi->distinct * 4096.0 / (1 << 20) /
 				    ((double)(wi->t1_ns - wi->t0_ns) / 1e9);
 			ms[m]->truth[k] = wi->truth;
@@ -243,7 +280,7 @@ static enum ds_fail domain_truth(struct acc *a, struct virt_console *con, struct
 	fail = DS_FAIL_NONE;
 out:
 	virt_truth_free(&tr);
-	free(recs), free(t), free(s);
+	free(recs), free(t), free(s), free(ep), free(wr);
 	return fail;
 }
 
