@@ -47,9 +47,11 @@ static uint64_t number(const char *key, const char *w)
 	uint64_t v = 0;
 	const char *p = w;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (~0ULL - 9) / 10)
+		uint64_t d = (uint64_t)(*p - '0');
+		/* v * 10 + d must fit: every uint64 is a number here. */
+		if (v > (~0ULL - d) / 10)
 			panic("command line: %s: number too large", key);
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	if (p == w || (*p && *p != ' '))
 		panic("command line: %s: not a number", key);

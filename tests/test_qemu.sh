@@ -121,5 +121,19 @@ else
 	cat "$TMP/out" "$TMP/err"
 fi
 
+# Numbers on the command line: every uint64 is one, 2^64 is not.
+boot microvm "ds.workload=random ds.wss=64 ds.epochs=1 ds.seed=18446744073709551615"
+if [ $rc -eq 1 ] && grep -q '"seed":18446744073709551615,' "$TMP/out"; then
+	ok "ds.seed=2^64-1: exit 1, the seed printed back whole"
+else
+	fail "ds.seed=2^64-1: exit $rc (want 1): $(head -n 1 "$TMP/out")"
+fi
+boot microvm "ds.workload=random ds.wss=64 ds.epochs=1 ds.seed=18446744073709551616"
+if [ $rc -eq 5 ] && grep -q '^guest panic: .*ds.seed: number too large' "$TMP/out"; then
+	ok "ds.seed=2^64: exit 5, number too large"
+else
+	fail "ds.seed=2^64: exit $rc (want 5): $(head -n 1 "$TMP/out")"
+fi
+
 [ $failures -eq 0 ] && echo "all passed" || echo "$failures failed"
 [ $failures -eq 0 ]

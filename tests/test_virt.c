@@ -47,6 +47,17 @@ static void test_lines(void)
 	CU_ASSERT_STRING_EQUAL(l.workload, "hotcold");
 	CU_ASSERT_EQUAL(l.wss, 256);
 	CU_ASSERT_EQUAL(l.tsc, 99);
+	/* A seed is a whole uint64 on the guest's side: 2^63 and 2^64 - 2 parse. */
+	CU_ASSERT_EQUAL(parse("{\"boot\":\"pvh\",\"workload\":\"seq\",\"wss\":1,\"epochs\":0,"
+			      "\"writes\":1,\"seed\":9223372036854775808,\"ram-mib\":1,\"tsc\":1}",
+			      &l),
+			0);
+	CU_ASSERT_EQUAL(l.seed, 1ULL << 63);
+	CU_ASSERT_EQUAL(parse("{\"boot\":\"pvh\",\"workload\":\"seq\",\"wss\":1,\"epochs\":0,"
+			      "\"writes\":1,\"seed\":18446744073709551614,\"ram-mib\":1,\"tsc\":1}",
+			      &l),
+			0);
+	CU_ASSERT_EQUAL(l.seed, UINT64_MAX - 1);
 	CU_ASSERT_EQUAL(parse("{\"ready\":true,\"tsc\":5}", &l), 0);
 	CU_ASSERT_EQUAL(l.kind, VIRT_LINE_READY);
 	CU_ASSERT_EQUAL(parse("{\"epoch\":2,\"pages\":40,\"stores\":96,\"tsc\":7}\r", &l), 0);
@@ -64,6 +75,9 @@ static void test_lines(void)
 	static const char *const bad[] = {
 	    "{\"epoch\":-1,\"pages\":0,\"stores\":0,\"tsc\":1}",
 	    "{\"epoch\":1,\"pages\":0,\"stores\":18446744073709551616,\"tsc\":1}",
+	    /* 2^64 - 1 cannot be told from a clamped overflow */
+	    "{\"epoch\":1,\"pages\":0,\"stores\":18446744073709551615,\"tsc\":1}",
+	    "{\"epoch\":1,\"pages\":0,\"stores\":-9223372036854775809,\"tsc\":1}",
 	    "{\"epoch\":1,\"pages\":0,\"stores\":2.5,\"tsc\":1}",
 	    "{\"epoch\":1,\"pages\":0,\"tsc\":1}",
 	    "{\"epoch\":\"1\",\"pages\":0,\"stores\":0,\"tsc\":1}",

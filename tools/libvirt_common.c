@@ -77,7 +77,9 @@ int lv_workload_opt(struct lv_workload *w, const char *opt, const char *arg)
 		} nums[] = {
 		    {"wss", 1, 1 << 20, offsetof(struct lv_workload, wss)},
 		    {"writes", 1, UINT32_MAX, offsetof(struct lv_workload, writes)},
-		    {"seed", 0, UINT64_MAX, offsetof(struct lv_workload, seed)},
+		    /* UINT64_MAX is what the guest-line parser cannot tell
+		     * from an overflow (virt/virt_line.c). */
+		    {"seed", 0, UINT64_MAX - 1, offsetof(struct lv_workload, seed)},
 		    {"hot-pages", 1, 1 << 20, offsetof(struct lv_workload, hot_pages)},
 		    {"hot-pct", 0, 100, offsetof(struct lv_workload, hot_pct)},
 		};

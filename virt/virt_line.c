@@ -13,18 +13,22 @@
 
 #include "virt/virt_line.h"
 
-/* A member that must be a non-negative integer below 2^63 (json-c keeps
- * integers as int64 and clamps what does not fit, so INT64_MAX itself may
- * be a clamped value: refused). */
+/* A member that must be a non-negative integer below 2^64 - 1.  json-c
+ * keeps a negative integer as int64 and a positive one that does not fit
+ * int64 as uint64, and clamps what fits neither to UINT64_MAX: so
+ * UINT64_MAX itself may be a clamped value, and is refused.  (A seed is a
+ * whole uint64 on the guest's side; the options stop one short of it.) */
 static int get_u64(json_object *o, const char *key, uint64_t *out)
 {
 	json_object *v;
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
 		return -EPROTO;
-	int64_t x = json_object_get_int64(v);
-	if (x < 0 || x == INT64_MAX)
+	if (json_object_get_int64(v) < 0)
 		return -EPROTO;
-	*out = (uint64_t)x;
+	uint64_t x = json_object_get_uint64(v);
+	if (x == UINT64_MAX)
+		return -EPROTO;
+	*out = x;
 	return 0;
 }
 
