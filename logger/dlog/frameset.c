@@ -25,18 +25,6 @@ int frameset_init(struct frameset *s, uint64_t nbits)
 	return 0;
 }
 
-int frameset_add(struct frameset *s, uint64_t idx)
-{
-	if (idx >= s->nbits)
-		return -ERANGE;
-	uint64_t bit = 1ULL << (idx % 64);
-	if (s->bits[idx / 64] & bit)
-		return 0;
-	s->bits[idx / 64] |= bit;
-	s->list[s->count++] = idx;
-	return 1;
-}
-
 void frameset_clear(struct frameset *s)
 {
 	for (uint64_t i = 0; i < s->count; i++)

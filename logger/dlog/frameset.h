@@ -6,6 +6,7 @@
 #ifndef LOGGER_FRAMESET_H
 #define LOGGER_FRAMESET_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,8 +22,19 @@ struct frameset {
 int frameset_init(struct frameset *s, uint64_t nbits);
 
 /* Add idx.  Returns 1 if it was new, 0 if already present, -ERANGE if
- * idx >= nbits (the set is unchanged). */
-int frameset_add(struct frameset *s, uint64_t idx);
+ * idx >= nbits (the set is unchanged).  Inline: the harvests call it once
+ * per dirty page, and a call costs as much as the work. */
+static inline int frameset_add(struct frameset *s, uint64_t idx)
+{
+	if (idx >= s->nbits)
+		return -ERANGE;
+	uint64_t bit = 1ULL << (idx % 64);
+	if (s->bits[idx / 64] & bit)
+		return 0;
+	s->bits[idx / 64] |= bit;
+	s->list[s->count++] = idx;
+	return 1;
+}
 
 static inline bool frameset_test(const struct frameset *s, uint64_t idx)
 {

@@ -24,22 +24,29 @@ int64_t harvest_bitmap(const uint64_t *bitmap, uint64_t nbits, uint64_t first_pa
 int64_t harvest_ring(struct kvm_dirty_gfn *ring, uint32_t entries, uint32_t *fetch,
 		     const struct harvest_slot *slots, uint32_t nr_slots, struct frameset *out)
 {
+	/* The cursor in a local: stores into the set and the ring could alias
+	 * *fetch as far as the compiler knows, and would force it through
+	 * memory on every entry. */
+	uint32_t f = *fetch, mask = entries - 1;
 	int64_t n = 0;
 	while (n < entries) {
-		struct kvm_dirty_gfn *e = &ring[*fetch & (entries - 1)];
+		struct kvm_dirty_gfn *e = &ring[f & mask];
 		/* Acquire: KVM writes slot/offset, then publishes DIRTY with release. */
 		uint32_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
 		if (!(flags & KVM_DIRTY_GFN_F_DIRTY))
 			break;
 		uint32_t as_id = e->slot >> 16, slot = e->slot & 0xffff;
-		if (as_id != 0 || slot >= nr_slots || e->offset >= slots[slot].pages)
+		uint64_t offset = e->offset;
+		if (as_id != 0 || slot >= nr_slots || offset >= slots[slot].pages ||
+		    (out && frameset_add(out, slots[slot].first_page + offset) < 0)) {
+			*fetch = f;
 			return -EIO;
-		if (out && frameset_add(out, slots[slot].first_page + e->offset) < 0)
-			return -EIO;
+		}
 		/* Release: our reads of the entry complete before KVM may reuse it. */
 		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
-		(*fetch)++;
+		f++;
 		n++;
 	}
+	*fetch = f;
 	return n;
 }
