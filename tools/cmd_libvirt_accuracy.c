@@ -326,13 +326,23 @@ static enum ds_fail run_domain(struct acc *a, unsigned ring, struct acc_mode **m
 			log_err("domain %s: resuming: %s", name, virt_err());
 			goto out;
 		}
+		virDomainInfo i0 = {0}, i1 = {0};
+		virDomainGetInfo(dom, &i0);
 		ret = virt_console_wait(&con, VIRT_LINE_READY, 0, quiet_ns, &lv_stop, &idx);
 		if (ret != -ETIMEDOUT || virt_console_bytes(&con) > 0 || start == ACC_STARTS)
 			break;
-		/* Not an error (nothing has failed yet): a progress line. */
-		log_info("dirtyscope: domain %s: its console carried nothing in %llu s; "
-			 "starting it again (%u of %u)",
-			 name, (unsigned long long)(quiet_ns / 1000000000ULL), start + 1, ACC_STARTS);
+		/* Not an error (nothing has failed yet): a progress line, with
+		 * what tells a guest that ran unheard from one that did not run:
+		 * the domain's state and the CPU time its vCPU used meanwhile. */
+		virDomainGetInfo(dom, &i1);
+		log_info("dirtyscope: domain %s: its console carried nothing in %llu s (domain %s, "
+			 "%.1f s of vCPU time meanwhile); starting it again (%u of %u)",
+			 name, (unsigned long long)(quiet_ns / 1000000000ULL),
+			 i1.state == VIR_DOMAIN_RUNNING	 ? "running"
+			 : i1.state == VIR_DOMAIN_PAUSED ? "paused"
+							 : "in another state",
+			 i1.cpuTime >= i0.cpuTime ? (double)(i1.cpuTime - i0.cpuTime) / 1e9 : 0.0,
+			 start + 1, ACC_STARTS);
 		a->restarts++;
 		virt_domain_destroy(dom);
 		dom = NULL;
