@@ -136,18 +136,6 @@ static void dr_row(FILE *f, unsigned rep, const struct virt_dr_result *r)
 	io_flush(f);
 }
 
-/* The calc time option, shared with accuracy: whole seconds, 1 to 60. */
-int lv_parse_calc_time(const char *arg, unsigned *out)
-{
-	uint64_t v;
-	if (parse_u64(arg, 1, VIRT_DR_MAX_CALC_S, &v)) {
-		usage_error("--calc-time: whole seconds from 1 to %d", VIRT_DR_MAX_CALC_S);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 static enum ds_fail cmd_dirtyrate(int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -59,8 +59,6 @@
 #define ACC_QUIET_NS (30ULL * 1000000000ULL)
 #define ACC_STARTS   3
 
-int lv_parse_calc_time(const char *arg, unsigned *out);
-
 /* One measurement and the truth of its window. */
 struct acc_window {
 	double measured; /* QEMU, MiB/s */

@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "vmm/vm.h"
+#include "virt/virt_dirtyrate.h"
 #include "vmm/wlnames.h"
 
 /* RAM the standalone guest keeps for itself and the firmware's holes,
@@ -148,4 +149,15 @@ enum ds_fail lv_kernel(char *buf, size_t len)
 	}
 	snprintf(buf, len, "%s", g.elf);
 	return DS_FAIL_NONE;
+}
+
+int lv_parse_calc_time(const char *arg, unsigned *out)
+{
+	uint64_t v;
+	if (parse_u64(arg, 1, VIRT_DR_MAX_CALC_S, &v)) {
+		usage_error("--calc-time: whole seconds from 1 to %d", VIRT_DR_MAX_CALC_S);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
 }

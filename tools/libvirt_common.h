@@ -39,6 +39,10 @@ void lv_workload_default(struct lv_workload *w, uint64_t wss);
  */
 int lv_workload_opt(struct lv_workload *w, const char *opt, const char *arg);
 
+/* --calc-time, as dirtyrate and accuracy take it: whole seconds from 1 to
+ * VIRT_DR_MAX_CALC_S into *out.  0, or -1 after the usage line. */
+int lv_parse_calc_time(const char *arg, unsigned *out);
+
 /* Check the whole (the working set fits the RAM, hotcold's geometry) and
  * fill the effective values.  DS_FAIL_USAGE after one line, or NONE. */
 enum ds_fail lv_workload_check(struct lv_workload *w);
