@@ -1,0 +1,145 @@
+/*
+ * The reaper thread over every vCPU's dirty ring (reaper.h).
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "logger/dlog/reaper.h"
+#include "util/time.h"
+
+int reaper_init(struct reaper *r, struct reaper_ring *rings, uint32_t nr_rings,
+		const struct harvest_slot *slots, uint32_t nr_slots, struct frameset *set,
+		reaper_reset_fn reset, void *reset_arg, uint64_t period_ns)
+{
+	pthread_condattr_t ca;
+
+	memset(r, 0, sizeof(*r));
+	if (!rings || !nr_rings || !slots || !nr_slots || !set || !reset || !period_ns)
+		return -EINVAL;
+	for (uint32_t i = 0; i < nr_rings; i++)
+		if (!rings[i].gfns || !rings[i].entries ||
+		    (rings[i].entries & (rings[i].entries - 1)))
+			return -EINVAL;
+	r->rings = rings;
+	r->nr_rings = nr_rings;
+	r->slots = slots;
+	r->nr_slots = nr_slots;
+	r->set = set;
+	r->reset = reset;
+	r->reset_arg = reset_arg;
+	r->period_ns = period_ns;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return 0;
+}
+
+/* One pass over every ring, then the reset.  Under r->lock. */
+static int64_t pass_locked(struct reaper *r)
+{
+	int64_t total = 0;
+
+	if (r->err)
+		return r->err;
+	for (uint32_t i = 0; i < r->nr_rings; i++) {
+		struct reaper_ring *g = &r->rings[i];
+		int64_t n =
+		    harvest_ring(g->gfns, g->entries, &g->fetch, r->slots, r->nr_slots, r->set);
+		if (n < 0) {
+			r->err = (int)n;
+			return n;
+		}
+		g->collected += (uint64_t)n;
+		total += n;
+	}
+	if (total == 0)
+		return 0;
+	/* The reset re-protects what was collected: only now may a store to
+	 * those pages push an entry again.  Its count must be ours: any other
+	 * means an entry was lost or invented between the two. */
+	int64_t reset = r->reset(r->reset_arg);
+	if (reset < 0) {
+		r->err = (int)reset;
+		return reset;
+	}
+	if (reset != total) {
+		r->err = -EPROTO;
+		return r->err;
+	}
+	r->passes++;
+	r->collected += (uint64_t)total;
+	if ((uint64_t)total > r->max_pass)
+		r->max_pass = (uint64_t)total;
+	return total;
+}
+
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop && !r->err) {
+		if (pass_locked(r) > 0)
+			r->thread_passes++;
+		uint64_t at = time_now_ns() + r->period_ns;
+		struct timespec ts = {.tv_sec = (time_t)(at / 1000000000ULL),
+				      .tv_nsec = (long)(at % 1000000000ULL)};
+		while (!r->stop && time_now_ns() < at)
+			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int reaper_start(struct reaper *r)
+{
+	int ret = pthread_create(&r->thread, NULL, reaper_main, r);
+	if (ret)
+		return -ret;
+	r->started = true;
+	return 0;
+}
+
+int64_t reaper_reap(struct reaper *r)
+{
+	pthread_mutex_lock(&r->lock);
+	int64_t n = pass_locked(r);
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+int reaper_close_epoch(struct reaper *r, struct frameset *next, struct frameset **closed)
+{
+	pthread_mutex_lock(&r->lock);
+	int64_t n = pass_locked(r);
+	if (n >= 0) {
+		*closed = r->set;
+		r->set = next;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n < 0 ? (int)n : 0;
+}
+
+int reaper_stop(struct reaper *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->started) {
+		pthread_join(r->thread, NULL);
+		r->started = false;
+	}
+	return r->err;
+}
+
+void reaper_destroy(struct reaper *r)
+{
+	if (r->started)
+		reaper_stop(r);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+}
