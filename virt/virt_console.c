@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/esc.h"
 #include "util/log.h"
@@ -99,16 +98,12 @@ int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d
 		      virt_console_cb cb, void *arg)
 {
 	sigset_t all, old;
-	pthread_condattr_t ca;
 
 	memset(c, 0, sizeof(*c));
 	c->cb = cb;
 	c->cb_arg = arg;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	time_cond_init(&c->cond);
 	const char *name = virDomainGetName(d);
 	c->st = virStreamNew(conn, 0);
 	if (!c->st || virDomainOpenConsole(d, NULL, c->st, VIR_DOMAIN_CONSOLE_FORCE) < 0) {
@@ -167,9 +162,7 @@ int virt_console_wait(struct virt_console *c, enum virt_line_kind kind, uint64_t
 			break;
 		/* Wake at least every 100 ms to look at *stop. */
 		uint64_t wake = now + (end - now < 100000000ULL ? end - now : 100000000ULL);
-		struct timespec ts = {.tv_sec = (time_t)(wake / 1000000000ULL),
-				      .tv_nsec = (long)(wake % 1000000000ULL)};
-		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		time_cond_wait_until(&c->cond, &c->lock, wake);
 	}
 out:
 	pthread_mutex_unlock(&c->lock);

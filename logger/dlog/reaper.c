@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "logger/dlog/reaper.h"
 #include "util/time.h"
@@ -12,8 +11,6 @@ int reaper_init(struct reaper *r, struct reaper_ring *rings, uint32_t nr_rings,
 		const struct harvest_slot *slots, uint32_t nr_slots, struct frameset *set,
 		reaper_reset_fn reset, void *reset_arg, uint64_t period_ns)
 {
-	pthread_condattr_t ca;
-
 	memset(r, 0, sizeof(*r));
 	if (!rings || !nr_rings || !slots || !nr_slots || !set || !reset || !period_ns)
 		return -EINVAL;
@@ -30,10 +27,7 @@ int reaper_init(struct reaper *r, struct reaper_ring *rings, uint32_t nr_rings,
 	r->reset_arg = reset_arg;
 	r->period_ns = period_ns;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	time_cond_init(&r->cond);
 	return 0;
 }
 
@@ -85,10 +79,8 @@ static void *reaper_main(void *arg)
 		if (pass_locked(r) > 0)
 			r->thread_passes++;
 		uint64_t at = time_now_ns() + r->period_ns;
-		struct timespec ts = {.tv_sec = (time_t)(at / 1000000000ULL),
-				      .tv_nsec = (long)(at % 1000000000ULL)};
 		while (!r->stop && time_now_ns() < at)
-			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+			time_cond_wait_until(&r->cond, &r->lock, at);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
