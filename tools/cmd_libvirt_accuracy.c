@@ -87,6 +87,7 @@ struct acc {
 	unsigned nr_exact;
 	uint64_t epochs_checked;
 	unsigned restarts; /* domains started again after a silent console */
+	pid_t pid;	   /* dirtyscope's, in the domains' names (not a child's) */
 };
 
 static void acc_usage(FILE *f)
@@ -297,7 +298,7 @@ static enum ds_fail run_domain(struct acc *a, unsigned ring, struct acc_mode **m
 	size_t idx;
 	int ret;
 
-	snprintf(name, sizeof(name), "dirtyscope-accuracy-%d-%d", (int)getpid(), seq);
+	snprintf(name, sizeof(name), "dirtyscope-accuracy-%d-%d", (int)a->pid, seq);
 	lv_cmdline(&a->w, cmdline, sizeof(cmdline));
 	struct virt_domain_cfg cfg = {.name = name,
 				      .kernel = a->kernel,
@@ -767,6 +768,7 @@ enum ds_fail cmd_libvirt_accuracy(int argc, char **argv)
 	 * of its own, and this process keeps none open across the fork. */
 	virConnectClose(conn);
 	conn = NULL;
+	a.pid = getpid();
 	if (nb && (fail = run_domain_apart(&a, 0, on_bitmap, nb, 1)))
 		goto out;
 	if (nr && (fail = run_domain_apart(&a, a.ring, on_ring, nr, 2)))
