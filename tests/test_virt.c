@@ -25,6 +25,7 @@
 #include "abi/boot.h"
 #include "abi/wlpick.h"
 #include "tests/lib/ds_test.h"
+#include "virt/virt_console.h"
 #include "virt/virt_domain.h"
 #include "virt/virt_line.h"
 #include "virt/virt_plot.h"
@@ -101,6 +102,57 @@ static void test_lines(void)
 	memset(big, ' ', sizeof(big));
 	big[0] = '{';
 	CU_ASSERT_EQUAL(virt_line_parse(big, sizeof(big), &l), -E2BIG);
+}
+
+/* The console's line assembly, fed as the reader thread feeds it, in
+ * pieces of every size from 1 byte to the whole transcript. */
+static void test_console_feed(void)
+{
+	char big[VIRT_LINE_MAX + 100];
+	memset(big, 'x', sizeof(big));
+	big[0] = '{';
+	char text[2048 + sizeof(big)];
+	int len = snprintf(text, sizeof(text),
+			   "{\"boot\":\"pvh\",\"workload\":\"seq\",\"wss\":4,\"epochs\":2,"
+			   "\"writes\":4,\"seed\":1,\"ram-mib\":127,\"tsc\":1}\r\n"
+			   "dirtyscope guest: 127 MiB RAM\n"
+			   "{\"ready\":true,\"tsc\":2}\n"
+			   "{\"epoch\":1,\"pages\":4,\"stores\":4,\"tsc\":3}\n"
+			   "{\"epoch\":1,\"pages\":9,\"stores\":4,\"tsc\":3}\n"
+			   "%.*s\n"
+			   "{\"epoch\":2,\"pages\":4,\"stores\":4,\"tsc\":4}\n"
+			   "{\"done\":true,\"status\":0,\"epochs\":2,\"check\":\"ok\",\"tsc\":5}\n"
+			   "{\"epoch\":3,\"pa",
+			   (int)sizeof(big), big);
+	CU_ASSERT_FATAL(len > 0 && (size_t)len < sizeof(text));
+	for (size_t piece = 1; piece <= (size_t)len; piece = piece < 64 ? piece + 1 : piece * 2) {
+		struct virt_console c;
+		struct virt_console_rec *recs = NULL;
+		virt_console_init(&c, NULL, NULL);
+		uint64_t t = 1000;
+		for (size_t off = 0; off < (size_t)len; off += piece, t++) {
+			size_t n = (size_t)len - off < piece ? (size_t)len - off : piece;
+			CU_ASSERT_EQUAL(virt_console_feed(&c, text + off, n, t), 0);
+		}
+		size_t nr = virt_console_copy(&c, &recs);
+		/* boot, ready, epoch 1, epoch 2, done; the bad epoch and the
+		 * over-long line are bad lines; the cut last line is not in. */
+		DS_CHECK(nr == 5 && recs[0].line.kind == VIRT_LINE_BOOT &&
+			     recs[1].line.kind == VIRT_LINE_READY &&
+			     recs[2].line.kind == VIRT_LINE_EPOCH && recs[2].line.epoch == 1 &&
+			     recs[3].line.kind == VIRT_LINE_EPOCH && recs[3].line.epoch == 2 &&
+			     recs[4].line.kind == VIRT_LINE_DONE,
+			 "pieces of %zu: %zu records", piece, nr);
+		CU_ASSERT_EQUAL(c.bad_lines, 2);
+		CU_ASSERT_EQUAL(virt_console_bytes(&c), (uint64_t)len);
+		/* Each line carries the time of its first byte's piece. */
+		for (size_t i = 1; i < nr; i++)
+			CU_ASSERT(recs[i].t_ns >= recs[i - 1].t_ns);
+		if (piece == 1)
+			CU_ASSERT_EQUAL(recs[0].t_ns, 1000);
+		free(recs);
+		virt_console_close(&c);
+	}
 }
 
 static void test_truth_seq(void)
@@ -341,6 +393,7 @@ static void test_plot(void)
 
 static const struct ds_case cases[] = {
     {"guest lines", test_lines},
+    {"console: lines assembled from pieces of any size", test_console_feed},
     {"truth: seq and refusals", test_truth_seq},
     {"truth: ranges in one replay, against brute force; refusals", test_truth_ranges},
     {"truth: the replay against the guest", test_truth_against_guest},

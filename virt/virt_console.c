@@ -49,6 +49,27 @@ out:
 	c->too_long = false;
 }
 
+int virt_console_feed(struct virt_console *c, const char *buf, size_t n, uint64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			finish_line(c);
+			continue;
+		}
+		if (c->len == 0 && !c->too_long)
+			c->t_line = now;
+		if (c->len < VIRT_LINE_MAX)
+			c->line[c->len++] = buf[i];
+		else
+			c->too_long = true;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->bytes += (uint64_t)n;
+	int err = c->err;
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 static void *reader(void *arg)
 {
 	struct virt_console *c = arg;
@@ -65,24 +86,7 @@ static void *reader(void *arg)
 			err = n == -2 ? -EAGAIN : 0;
 			break;
 		}
-		uint64_t now = time_now_ns();
-		for (int i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				finish_line(c);
-				continue;
-			}
-			if (c->len == 0 && !c->too_long)
-				c->t_line = now;
-			if (c->len < VIRT_LINE_MAX)
-				c->line[c->len++] = buf[i];
-			else
-				c->too_long = true;
-		}
-		pthread_mutex_lock(&c->lock);
-		c->bytes += (uint64_t)n;
-		bool stop = c->err != 0;
-		pthread_mutex_unlock(&c->lock);
-		if (stop)
+		if (virt_console_feed(c, buf, (size_t)n, time_now_ns()))
 			break;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -94,16 +98,21 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d,
-		      virt_console_cb cb, void *arg)
+void virt_console_init(struct virt_console *c, virt_console_cb cb, void *arg)
 {
-	sigset_t all, old;
-
 	memset(c, 0, sizeof(*c));
 	c->cb = cb;
 	c->cb_arg = arg;
 	pthread_mutex_init(&c->lock, NULL);
 	time_cond_init(&c->cond);
+}
+
+int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d,
+		      virt_console_cb cb, void *arg)
+{
+	sigset_t all, old;
+
+	virt_console_init(c, cb, arg);
 	const char *name = virDomainGetName(d);
 	c->st = virStreamNew(conn, 0);
 	if (!c->st || virDomainOpenConsole(d, NULL, c->st, VIR_DOMAIN_CONSOLE_FORCE) < 0) {

@@ -56,6 +56,21 @@ struct virt_console {
 	bool too_long;
 };
 
+/* A console with no stream and no thread: its bytes come only through
+ * virt_console_feed (what tests and the fuzz target use); close it with
+ * virt_console_close.  virt_console_open starts with the same. */
+void virt_console_init(struct virt_console *c, virt_console_cb cb, void *arg);
+
+/*
+ * The reader thread's work on `n` bytes received at `now` (time_now_ns):
+ * split them into lines of at most VIRT_LINE_MAX bytes (a longer one is
+ * kept as a bad line, never cut into pieces that could parse), parse each,
+ * keep the guest's objects with the time their first byte arrived, count
+ * the bytes.  Returns the console's error (-ENOMEM when the records could
+ * not grow), 0 while it can go on.
+ */
+int virt_console_feed(struct virt_console *c, const char *buf, size_t n, uint64_t now);
+
 /*
  * Open `d`'s console (forcing out another reader) and start the reader
  * thread, which runs with every signal blocked so that SIGINT reaches the

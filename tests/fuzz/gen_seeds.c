@@ -392,6 +392,32 @@ static void virtio_blk_seeds(void)
 
 /* The guest's serial lines, one per seed, as guest/standalone.c prints them,
  * plus a line for people and a cut object. */
+/* Console transcripts: the first byte is the size of the pieces less one. */
+static void guestconsole_seeds(void)
+{
+	static const struct {
+		const char *name, *text;
+	} seeds[] = {
+	    {"run", "\x07{\"boot\":\"pvh\",\"workload\":\"random\",\"wss\":64,\"epochs\":2,"
+		    "\"writes\":64,\"seed\":7,\"ram-mib\":127,\"tsc\":1}\r\n"
+		    "dirtyscope guest: 127 MiB RAM, wss 64 pages\n"
+		    "{\"ready\":true,\"tsc\":2}\n"
+		    "{\"epoch\":1,\"pages\":60,\"stores\":64,\"tsc\":3}\n"
+		    "{\"epoch\":2,\"pages\":61,\"stores\":64,\"tsc\":4}\n"
+		    "{\"done\":true,\"status\":0,\"epochs\":2,\"check\":\"ok\",\"tsc\":5}\n"},
+	    {"bytewise", "\x00{\"ready\":true,\"tsc\":2}\n{\"epoch\":1,\"pages\":1,"
+			 "\"stores\":1,\"tsc\":3}\n"},
+	    {"cut", "\x03{\"ready\":true,\"tsc\":2}\n{\"epoch\":1,\"pa"},
+	    {"panic", "\x10guest panic: pvh.c:51: command line: ds.seed: number too large\n"},
+	};
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		int fd = open_seed("fuzz_guestconsole", seeds[i].name);
+		size_t n = strlen(seeds[i].text);
+		if (write(fd, seeds[i].text, n) != (ssize_t)n || close(fd))
+			die("fuzz_guestconsole seed");
+	}
+}
+
 static void guestline_seeds(void)
 {
 	static const struct {
@@ -430,5 +456,6 @@ int main(int argc, char **argv)
 	virtio_state_seeds();
 	virtio_blk_seeds();
 	guestline_seeds();
+	guestconsole_seeds();
 	return 0;
 }
