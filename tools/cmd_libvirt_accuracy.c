@@ -313,6 +313,11 @@ static enum ds_fail run_domain(struct acc *a, unsigned ring, struct acc_mode **m
 	const char *hook = getenv("DIRTYSCOPE_TEST_SILENT_START");
 	uint64_t quiet_ns = hook && *hook ? strtoull(hook, NULL, 10) * 1000000000ULL : ACC_QUIET_NS;
 	for (unsigned start = 1;; start++) {
+		/* SIGINT while the last start was being taken down. */
+		if (lv_stop) {
+			ret = -EINTR;
+			break;
+		}
 		/* A connection of its own for each domain: its console stream
 		 * and its auto-destroy end with it, and nothing of an earlier
 		 * domain's stream can linger in the next one's. */
