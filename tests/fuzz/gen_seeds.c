@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,34 +392,19 @@ static void virtio_blk_seeds(void)
 	vs_write(&s, "file_read_write_flush");
 }
 
-/* The guest's serial lines, one per seed, as guest/standalone.c prints them,
- * plus a line for people and a cut object. */
-/* Console transcripts: the first byte is the size of the pieces less one. */
-static void guestconsole_seeds(void)
+/* One seed file of `target`: the byte `head` when has_head, then `text`. */
+static void text_seed(const char *target, const char *name, bool has_head, uint8_t head,
+		      const char *text)
 {
-	static const struct {
-		const char *name, *text;
-	} seeds[] = {
-	    {"run", "\x07{\"boot\":\"pvh\",\"workload\":\"random\",\"wss\":64,\"epochs\":2,"
-		    "\"writes\":64,\"seed\":7,\"ram-mib\":127,\"tsc\":1}\r\n"
-		    "dirtyscope guest: 127 MiB RAM, wss 64 pages\n"
-		    "{\"ready\":true,\"tsc\":2}\n"
-		    "{\"epoch\":1,\"pages\":60,\"stores\":64,\"tsc\":3}\n"
-		    "{\"epoch\":2,\"pages\":61,\"stores\":64,\"tsc\":4}\n"
-		    "{\"done\":true,\"status\":0,\"epochs\":2,\"check\":\"ok\",\"tsc\":5}\n"},
-	    {"bytewise", "\x00{\"ready\":true,\"tsc\":2}\n{\"epoch\":1,\"pages\":1,"
-			 "\"stores\":1,\"tsc\":3}\n"},
-	    {"cut", "\x03{\"ready\":true,\"tsc\":2}\n{\"epoch\":1,\"pa"},
-	    {"panic", "\x10guest panic: pvh.c:51: command line: ds.seed: number too large\n"},
-	};
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		int fd = open_seed("fuzz_guestconsole", seeds[i].name);
-		size_t n = strlen(seeds[i].text);
-		if (write(fd, seeds[i].text, n) != (ssize_t)n || close(fd))
-			die("fuzz_guestconsole seed");
-	}
+	int fd = open_seed(target, name);
+	size_t n = strlen(text);
+	if ((has_head && write(fd, &head, 1) != 1) || write(fd, text, n) != (ssize_t)n ||
+	    close(fd))
+		die(target);
 }
 
+/* The guest's serial lines, one per seed, as guest/standalone.c prints them,
+ * plus a line for people and a cut object. */
 static void guestline_seeds(void)
 {
 	static const struct {
@@ -431,12 +418,34 @@ static void guestline_seeds(void)
 	    {"text", "dirtyscope guest: 127 MiB RAM, wss 4096 pages"},
 	    {"cut", "{\"epoch\":2,\"pages\":40"},
 	};
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		int fd = open_seed("fuzz_guestline", seeds[i].name);
-		size_t n = strlen(seeds[i].text);
-		if (write(fd, seeds[i].text, n) != (ssize_t)n || close(fd))
-			die("fuzz_guestline seed");
-	}
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		text_seed("fuzz_guestline", seeds[i].name, false, 0, seeds[i].text);
+}
+
+/* Console transcripts, each after the byte that sets the size of the pieces
+ * they arrive in, less one (fuzz_guestconsole.c). */
+static void guestconsole_seeds(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t piece;
+		const char *text;
+	} seeds[] = {
+	    {"run", 7,
+	     "{\"boot\":\"pvh\",\"workload\":\"random\",\"wss\":64,\"epochs\":2,"
+	     "\"writes\":64,\"seed\":7,\"ram-mib\":127,\"tsc\":1}\r\n"
+	     "dirtyscope guest: 127 MiB RAM, wss 64 pages\n"
+	     "{\"ready\":true,\"tsc\":2}\n"
+	     "{\"epoch\":1,\"pages\":60,\"stores\":64,\"tsc\":3}\n"
+	     "{\"epoch\":2,\"pages\":61,\"stores\":64,\"tsc\":4}\n"
+	     "{\"done\":true,\"status\":0,\"epochs\":2,\"check\":\"ok\",\"tsc\":5}\n"},
+	    {"bytewise", 0,
+	     "{\"ready\":true,\"tsc\":2}\n{\"epoch\":1,\"pages\":1,\"stores\":1,\"tsc\":3}\n"},
+	    {"cut", 3, "{\"ready\":true,\"tsc\":2}\n{\"epoch\":1,\"pa"},
+	    {"panic", 16, "guest panic: pvh.c:51: command line: ds.seed: number too large\n"},
+	};
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		text_seed("fuzz_guestconsole", seeds[i].name, true, seeds[i].piece, seeds[i].text);
 }
 
 int main(int argc, char **argv)
