@@ -37,10 +37,10 @@ ours() {
 	[ -f "$STATE/ours" ]
 }
 
-# Wait up to $2 tenths of a second for pid file $1's process to end.
+# Wait up to $2 tenths of a second for pid file $1's process to end (a
+# daemon removes its own pid file as it exits: a file gone means it ended).
 wait_gone() {
-	[ -f "$1" ] || return 0
-	pid=$(cat "$1")
+	pid=$(cat "$1" 2>/dev/null) || return 0
 	n=0
 	while kill -0 "$pid" 2>/dev/null && [ $n -lt "$2" ]; do
 		sleep 0.1
@@ -142,7 +142,7 @@ stop() {
 	for d in libvirtd virtlogd; do
 		f="$STATE/$d.pid"
 		[ -f "$f" ] || continue
-		kill "$(cat "$f")" 2>/dev/null
+		kill "$(cat "$f" 2>/dev/null)" 2>/dev/null
 		if ! wait_gone "$f" 100; then
 			echo "libvirtd.sh: $d (pid $(cat "$f")) did not stop in 10 s" >&2
 			rc=1

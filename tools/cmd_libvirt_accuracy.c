@@ -340,10 +340,12 @@ static enum ds_fail run_domain(struct acc *a, unsigned ring, struct acc_mode **m
 			break;
 		/* Not an error (nothing has failed yet): a progress line, with
 		 * what tells a guest that ran unheard from one that did not run:
-		 * the domain's state and the CPU time its vCPU used meanwhile. */
+		 * the domain's state and the CPU time its QEMU used meanwhile
+		 * (libvirt counts the whole process: a spinning guest's vCPU
+		 * shows as nearly the whole wait, an idle QEMU as next to 0). */
 		virDomainGetInfo(dom, &i1);
 		log_info("dirtyscope: domain %s: its console carried nothing in %llu s (domain %s, "
-			 "%.1f s of vCPU time meanwhile); starting it again (%u of %u)",
+			 "QEMU used %.1f s of CPU meanwhile); starting it again (%u of %u)",
 			 name, (unsigned long long)(quiet_ns / 1000000000ULL),
 			 i1.state == VIR_DOMAIN_RUNNING	 ? "running"
 			 : i1.state == VIR_DOMAIN_PAUSED ? "paused"
