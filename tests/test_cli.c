@@ -311,9 +311,34 @@ static void test_run_not_kvm_device(void)
 	expect_fail(3, ARGS("/dev/null"), ARGS("run", "--kvm-device", "/dev/null"));
 }
 
+/* No KVM device: exit 3 naming it, and still what info knows without KVM,
+ * the guest kernel's ELF file (QEMU and libvirt boot it on such a host). */
 static void test_info_missing_device(void)
 {
-	expect_fail(3, ARGS("/nonexistent"), ARGS("info", "--kvm-device", "/nonexistent"));
+	struct ds_proc p;
+	struct ds_jsonl j;
+
+	ds_proc_run(&p, NULL, ARGS("info", "--kvm-device", "/nonexistent"));
+	ds_proc_check_exit(&p, 3, ARGS("/nonexistent"));
+	CHECK(strstr(p.out, "not available: /nonexistent") && strstr(p.out, "/guest/guest.elf"),
+	      "%s: stdout '%s'", p.cmd, p.out);
+	ds_proc_free(&p);
+
+	ds_proc_run(&p, NULL, ARGS("info", "--kvm-device", "/nonexistent", "--json"));
+	ds_proc_check_exit(&p, 3, ARGS("/nonexistent"));
+	if (DS_JSONL_PARSE(&j, p.cmd, p.out) && CHECK(j.n == 1, "%s: %zu objects", p.cmd, j.n)) {
+		struct json_object *o = j.obj[0];
+		struct json_object *e = DS_JSON_GET(o, "kvm-error", json_type_string);
+		CHECK(e && strstr(json_object_get_string(e), "/nonexistent"), "%s: kvm-error",
+		      p.cmd);
+		DS_JSON_NULL(o, "kvm-api-version");
+		DS_JSON_NULL(o, "log-modes");
+		struct json_object *g = DS_JSON_GET(o, "guest-kernel", json_type_string);
+		CHECK(g && access(json_object_get_string(g), R_OK) == 0, "%s: guest-kernel",
+		      p.cmd);
+	}
+	ds_jsonl_free(&j);
+	ds_proc_free(&p);
 }
 
 /* No permission on /dev/kvm (mode 0600, root's): an unprivileged user gets
@@ -458,6 +483,7 @@ static void test_info_json(void)
 		      "%s: guest-kernel-embedded-in is not %s", p.cmd, DIRTYSCOPE_BIN);
 		CHECK(DS_JSON_INT(o, "guest-kernel-embedded-bytes") > 0, "%s: embedded bytes",
 		      p.cmd);
+		DS_JSON_NULL(o, "kvm-error");
 	}
 	ds_jsonl_free(&j);
 	ds_proc_free(&p);

@@ -84,10 +84,27 @@ struct info {
 	int ring_max;
 	struct guest_kernel guest;
 	bool pvm;
+	/* Empty when KVM opened; else why not.  The guest kernel's lines are
+	 * printed either way: QEMU and libvirt boot that file without KVM. */
+	char kvm_error[160];
 };
+
+static void print_guest_text(const struct info *in)
+{
+	printf("guest kernel             %s (embedded, %zu bytes)\n", in->guest.self,
+	       in->guest.embedded_bytes);
+	printf("guest kernel ELF         %s\n",
+	       in->guest.elf[0] ? in->guest.elf : "not found (neither installed nor built)");
+}
 
 static void print_text(const struct info *in, struct kvm *kvm)
 {
+	if (in->kvm_error[0]) {
+		printf("KVM                      not available: %s\n", in->kvm_error);
+		printf("dirty-log mechanism      %s\n", in->mechanism);
+		print_guest_text(in);
+		return;
+	}
 	printf("KVM API version          %d\n", in->api_version);
 	printf("dirty-log mechanism      %s\n", in->mechanism);
 	printf("capabilities\n");
@@ -110,10 +127,7 @@ static void print_text(const struct info *in, struct kvm *kvm)
 		       dlog_modes[i]->desc, r ? ": " : "", why);
 	}
 	printf("ring entries             %u..%d (a power of two)\n", in->ring_min, in->ring_max);
-	printf("guest kernel             %s (embedded, %zu bytes)\n", in->guest.self,
-	       in->guest.embedded_bytes);
-	printf("guest kernel ELF         %s\n",
-	       in->guest.elf[0] ? in->guest.elf : "not found (neither installed nor built)");
+	print_guest_text(in);
 	/* The range above is KVM's; on kvm_pvm much of it cannot hold a run,
 	 * and saying so here spares the user finding out by an overflow. */
 	if (in->pvm)
@@ -136,6 +150,15 @@ static void print_text(const struct info *in, struct kvm *kvm)
 /* One JSON object, the same facts under kebab-case keys (docs/cli.md). */
 static void print_json(const struct info *in, struct kvm *kvm)
 {
+	if (in->kvm_error[0]) {
+		/* The same keys, null where only KVM could answer. */
+		printf("{\"kvm-api-version\":null,\"dirty-log-mechanism\":");
+		json_string(stdout, in->mechanism);
+		printf(",\"capabilities\":null,\"log-modes\":null,\"ring-entries-min\":%u,"
+		       "\"ring-entries-max\":null",
+		       in->ring_min);
+		goto guest;
+	}
 	printf("{\"kvm-api-version\":%d,\"dirty-log-mechanism\":", in->api_version);
 	json_string(stdout, in->mechanism);
 	printf(
@@ -160,12 +183,15 @@ static void print_json(const struct info *in, struct kvm *kvm)
 		printf("}");
 	}
 	printf("],\"ring-entries-min\":%u,\"ring-entries-max\":%d", in->ring_min, in->ring_max);
+guest:
 	printf(",\"guest-kernel\":");
 	json_string_or_null(stdout, in->guest.elf[0] ? in->guest.elf : NULL);
 	printf(",\"guest-kernel-embedded-in\":");
 	json_string_or_null(stdout, in->guest.self_ok ? in->guest.self : NULL);
-	printf(",\"guest-kernel-embedded-bytes\":%zu,\"kvm-pvm\":%s}\n", in->guest.embedded_bytes,
-	       in->pvm ? "true" : "false");
+	printf(",\"guest-kernel-embedded-bytes\":%zu,\"kvm-pvm\":%s,\"kvm-error\":",
+	       in->guest.embedded_bytes, in->pvm ? "true" : "false");
+	json_string_or_null(stdout, in->kvm_error[0] ? in->kvm_error : NULL);
+	printf("}\n");
 }
 
 enum ds_fail cmd_info(int argc, char **argv)
@@ -212,10 +238,25 @@ enum ds_fail cmd_info(int argc, char **argv)
 		return usage_error("info: unexpected argument '%s'", argv[optind]);
 
 	/* Whatever keeps the device from opening as KVM is the platform's
-	 * (kvm_open printed what). */
+	 * (kvm_open printed what, and the exit status stays 3); what info knows
+	 * without KVM, where the guest kernel is, is still printed, since QEMU
+	 * and libvirt can boot it on such a host. */
 	struct kvm kvm;
-	if (kvm_open(&kvm, path))
+	int err = kvm_open(&kvm, path);
+	if (err) {
+		struct info in = {
+		    .mechanism = mechanism(),
+		    .ring_min = (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
+		    .pvm = module_loaded("kvm_pvm"),
+		};
+		snprintf(in.kvm_error, sizeof(in.kvm_error), "%s: %s", path, strerror(-err));
+		guestkernel_find(&in.guest);
+		if (json)
+			print_json(&in, NULL);
+		else
+			print_text(&in, NULL);
 		return DS_FAIL_PLATFORM;
+	}
 
 	struct info in = {
 	    .api_version = kvm.api_version,
