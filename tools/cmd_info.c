@@ -243,40 +243,32 @@ enum ds_fail cmd_info(int argc, char **argv)
 	 * and libvirt can boot it on such a host. */
 	struct kvm kvm;
 	int err = kvm_open(&kvm, path);
-	if (err) {
-		struct info in = {
-		    .mechanism = mechanism(),
-		    .ring_min = (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
-		    .pvm = module_loaded("kvm_pvm"),
-		};
-		snprintf(in.kvm_error, sizeof(in.kvm_error), "%s: %s", path, strerror(-err));
-		guestkernel_find(&in.guest);
-		if (json)
-			print_json(&in, NULL);
-		else
-			print_text(&in, NULL);
-		return DS_FAIL_PLATFORM;
-	}
-
 	struct info in = {
-	    .api_version = kvm.api_version,
 	    .mechanism = mechanism(),
-	    .manual = kvm_cap(&kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2),
-	    .ring = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING),
-	    .ring_acq = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL),
-	    .ring_with_bitmap = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP),
-	    .stats_fd = kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD),
-	    .memslots = kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS),
-	    .readonly_mem = kvm_cap(&kvm, KVM_CAP_READONLY_MEM),
 	    .ring_min = (unsigned)(DLOG_RING_MIN_BYTES / sizeof(struct kvm_dirty_gfn)),
 	    .pvm = module_loaded("kvm_pvm"),
 	};
-	in.ring_max = (in.ring_acq ? in.ring_acq : in.ring) / (int)sizeof(struct kvm_dirty_gfn);
 	guestkernel_find(&in.guest);
+	if (err) {
+		snprintf(in.kvm_error, sizeof(in.kvm_error), "%s: %s", path, strerror(-err));
+	} else {
+		in.api_version = kvm.api_version;
+		in.manual = kvm_cap(&kvm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+		in.ring = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING);
+		in.ring_acq = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL);
+		in.ring_with_bitmap = kvm_cap(&kvm, KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP);
+		in.stats_fd = kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD);
+		in.memslots = kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS);
+		in.readonly_mem = kvm_cap(&kvm, KVM_CAP_READONLY_MEM);
+		in.ring_max =
+		    (in.ring_acq ? in.ring_acq : in.ring) / (int)sizeof(struct kvm_dirty_gfn);
+	}
 	if (json)
-		print_json(&in, &kvm);
+		print_json(&in, err ? NULL : &kvm);
 	else
-		print_text(&in, &kvm);
+		print_text(&in, err ? NULL : &kvm);
+	if (err)
+		return DS_FAIL_PLATFORM;
 	kvm_close(&kvm);
 	return DS_FAIL_NONE;
 }
