@@ -33,6 +33,15 @@ command -v libvirtd >/dev/null 2>&1 || need="$need libvirt-daemon libvirt-daemon
 command -v clang-14 >/dev/null 2>&1 || need="$need clang-14"
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
 	need="$need libclang-rt-14-dev"
+# Without a KVM device, scripts/kvmhost.sh emulates a KVM host: a stock
+# kernel (with kvm_amd) booted under QEMU's TCG from an initramfs of a
+# static busybox and the kernel's modules.
+if ! [ -e /dev/kvm ]; then
+	ls /boot/vmlinuz-* >/dev/null 2>&1 || need="$need linux-image-amd64"
+	[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need="$need busybox-static"
+	command -v cpio >/dev/null 2>&1 || need="$need cpio"
+	command -v modprobe >/dev/null 2>&1 || need="$need kmod"
+fi
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	apt-get update -qq
