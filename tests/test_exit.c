@@ -57,6 +57,8 @@ static void test_usage(void)
 	/* The hook itself is checked like an option, before KVM. */
 	expect_exit(2, "DIRTYSCOPE_TEST_KVM_FAIL=KVM_NOPE:EINVAL", ARGS("DIRTYSCOPE_TEST_KVM_FAIL"),
 		    ARGS("run", "--epochs", "2"));
+	expect_exit(2, "DIRTYSCOPE_TEST_RING_OVERRUN=1", ARGS("DIRTYSCOPE_TEST_RING_OVERRUN"),
+		    ARGS("run", "--log", "bitmap", "--epochs", "2"));
 }
 
 static void test_input(void)

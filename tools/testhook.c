@@ -78,8 +78,31 @@ static enum ds_fail stop_in_commit_hook(struct run_opts *o)
 	return DS_FAIL_NONE;
 }
 
+/*
+ * TEST HOOK: DIRTYSCOPE_TEST_RING_OVERRUN=N makes the dirty-ring harvest of
+ * epoch N (0: the boot phase) find an entry past the end of what KVM
+ * published, as after KVM overran the ring (logger/dlog/dlog.h).  A correct
+ * KVM honours the ring's soft limit and never overruns it, so this is how
+ * tests reach the overflow path on every host; it needs --log ring.
+ */
+static enum ds_fail ring_overrun_hook(struct run_opts *o)
+{
+	const char *v = getenv("DIRTYSCOPE_TEST_RING_OVERRUN");
+	if (!v || !*v)
+		return DS_FAIL_NONE;
+	uint64_t n;
+	if (!o->cfg.mode || strcmp(o->cfg.mode->name, "ring") || parse_u64(v, 0, UINT32_MAX, &n))
+		return usage_error("DIRTYSCOPE_TEST_RING_OVERRUN=%s: a test hook, an epoch >= 0 "
+				   "(0: boot), with --log ring",
+				   v);
+	o->cfg.dlog.test_ring_overrun = n + 1;
+	return DS_FAIL_NONE;
+}
+
 enum ds_fail runopts_test_hooks(struct run_opts *o)
 {
 	enum ds_fail fail = kvm_fail_hook(&o->cfg);
-	return fail ? fail : stop_in_commit_hook(o);
+	if (!fail)
+		fail = stop_in_commit_hook(o);
+	return fail ? fail : ring_overrun_hook(o);
 }

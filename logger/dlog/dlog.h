@@ -22,6 +22,12 @@
 struct dlog_config {
 	uint32_t ring_entries;	    /* ring: entries per vCPU ring, a power of two */
 	uint64_t clear_chunk_pages; /* clear: pages per KVM_CLEAR_DIRTY_LOG (multiple of 64) */
+	/* TEST HOOK (tools/testhook.c): ring: the harvest of epoch
+	 * test_ring_overrun - 1 (boot is epoch 0) finds a published entry
+	 * beyond the first unpublished one, as after KVM overran the ring.
+	 * 0: never.  A correct KVM does not overrun, so only this shows the
+	 * overflow path on every host. */
+	uint64_t test_ring_overrun;
 };
 
 /* The configuration every mode runs with unless told otherwise (the CLI's

@@ -119,6 +119,8 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 	for (uint32_t i = 0; !d->vcpu_running && i < d->cfg.ring_entries; i++)
 		stray +=
 		    __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
+	if (d->cfg.test_ring_overrun && d->epoch + 1 == d->cfg.test_ring_overrun)
+		stray++;
 	if (n == d->cfg.ring_entries || stray) {
 		char msg[384];
 		uint64_t max_bytes = (uint64_t)kvm_cap(&d->vm->kvm, ring_cap(&d->vm->kvm));
