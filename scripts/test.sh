@@ -8,8 +8,8 @@
 # need KVM skip; each such skip must say so in its own output (it names
 # /dev/kvm), any other skip still fails, and the skipped suites are listed
 # at the end; then those of them that pass on a real NPT host run again, in
-# the normal build, in an emulated KVM host (scripts/kvmhost.sh), where
-# they must pass.  Every stage runs even after one failed; the exit status is
+# both builds, in an emulated KVM host (scripts/kvmhost.sh), where they
+# must pass.  Every stage runs even after one failed; the exit status is
 # the first failure's.
 set -e
 cd "$(dirname "$0")/.."
@@ -87,30 +87,37 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_
 
 # On a host with no /dev/kvm, the KVM suites that pass on a real NPT host
 # run in the emulated one (scripts/kvmhost.sh, docs/platform-notes.md), in
-# the normal build; there /dev/kvm exists, so a skip fails like a failure.
+# both builds; there /dev/kvm exists, so a skip fails like a failure.
 # The others fail there for reasons of their own (the platform notes name
 # them) and stay in the NOT RUN list.
 emulated='test_cli|test_virtio_kvm|test_compare|test_hostwb|test_exit|test_edges|test_trust|test_imageid|test_stop|test_install'
-if [ $kvm = 0 ]; then
+
+# run_emulated DIR: those suites of DIR in the emulated KVM host.
+run_emulated() {
 	rc=0
-	(cd "$root/build" && "$root/scripts/kvmhost.sh" --timeout 1800 \
-		ctest --timeout 600 --output-on-failure -R "^($emulated)\$") >"$root/build/kvmhost.log" 2>&1 || rc=$?
-	cat "$root/build/kvmhost.log"
+	(cd "$1" && "$root/scripts/kvmhost.sh" --timeout 1800 \
+		ctest --timeout 600 --output-on-failure -R "^($emulated)\$") >"$1/kvmhost.log" 2>&1 || rc=$?
+	cat "$1/kvmhost.log"
 	if [ "$rc" -ne 0 ]; then
-		echo "test.sh: a suite failed in the emulated KVM host (exit $rc)" >&2
+		echo "test.sh: a suite failed in the emulated KVM host in $1 (exit $rc)" >&2
 		failed "$rc"
-	elif grep -Eq '\*\*\*Skipped|Not Run' "$root/build/kvmhost.log"; then
-		echo "test.sh: a suite skipped in the emulated KVM host, which has /dev/kvm" >&2
+	elif grep -Eq '\*\*\*Skipped|Not Run' "$1/kvmhost.log"; then
+		echo "test.sh: a suite skipped in the emulated KVM host in $1, which has /dev/kvm" >&2
 		failed 1
 	else
-		echo "test.sh: ran in the emulated KVM host (normal build): $(echo "$emulated" | tr '|' ' ')" >&2
+		echo "test.sh: ran in the emulated KVM host in $(basename "$1"): $(echo "$emulated" | tr '|' ' ')" >&2
 	fi
+}
+if [ $kvm = 0 ]; then
+	run_emulated "$root/build"
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		run_emulated "$root/build-san"
 fi
 
 scripts/fuzz.sh 10 || failed $?
 if [ -n "$no_kvm" ]; then
 	echo "test.sh: NOT RUN for want of /dev/kvm (this machine has none; they run on a KVM host;" \
-		"the emulated KVM host ran the normal build's $(echo "$emulated" | tr '|' ' ')):$no_kvm" >&2
+		"the emulated KVM host ran both builds' $(echo "$emulated" | tr '|' ' ')):$no_kvm" >&2
 fi
 [ "$status" -eq 0 ] || echo "test.sh: failed (exit $status); the first failure is above" >&2
 exit "$status"
