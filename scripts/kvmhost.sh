@@ -98,6 +98,8 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod "$m" || echo "kvmhost: insmod $m failed"; done </load
+# Loopback: tests listen and connect on localhost.
+ip link set lo up
 dir=$(sed -n 's/.*kvmhost=\([^ ]*\).*/\1/p' /proc/cmdline)
 if ! [ -c /dev/kvm ]; then
 	echo "kvmhost: kvm_amd gave no /dev/kvm"
