@@ -21,9 +21,12 @@ int snprintf_k(char *buf, size_t size, const char *fmt, ...) __attribute__((form
 /* hcall.c: to the VMM, or standalone (PVH boot) to standalone.c */
 void hcall_standalone(void);
 void hcall_ready(void);
-void hcall_sync(uint64_t epoch, uint64_t pages, uint64_t stores);
+void hcall_start_aps(void);
+void hcall_sync(uint64_t epoch, uint64_t pages, uint64_t stores, const uint64_t *cpu_pages,
+		uint32_t nr_cpus);
 uint32_t hcall_reply(void);
-uint32_t hcall_sync_reply(uint64_t round, uint64_t pages, uint64_t stores);
+uint32_t hcall_sync_reply(uint64_t round, uint64_t pages, uint64_t stores,
+			  const uint64_t *cpu_pages, uint32_t nr_cpus);
 struct abi_progress;
 volatile struct abi_progress *hcall_progress(void);
 void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed);
@@ -49,9 +52,10 @@ void standalone_panic(const char *text, const uint64_t *args) __attribute__((nor
 uint64_t syscall_epochs(void);
 
 /* gdt.c, trap.c */
-void gdt_init(void);
+void gdt_init(uint32_t cpu);
 void gdt_set_kstack(uint64_t top);
 void idt_init(void);
+void idt_load(void);
 
 /* lib.c */
 void *memset(void *dst, int c, size_t n);
@@ -84,6 +88,7 @@ int blk_flush(void);
 int blk_selftest_hostile(void); /* ABI_WL_BADBLK: 0 when the device refused every bad request */
 
 /* workload.c */
-uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t *rounds);
+uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t cr3,
+		      uint64_t *rounds);
 
 #endif

@@ -6,6 +6,7 @@
  * (A PVH loader enters at pvh_start instead: pvh.S.)
  */
 #include "../include/abi/boot.h"
+#include "smp.h"
 
 	.section .head, "a"
 	.globl image_header
@@ -13,7 +14,7 @@ image_header:
 	.quad ABI_IMAGE_MAGIC
 	.quad _start
 	.quad _end - 0xffffffff80000000 /* load_end as a GPA */
-	.quad 0
+	.quad ap_start
 
 	.text
 	.globl _start
@@ -26,6 +27,23 @@ _start:
 1:	cli
 	hlt
 	jmp 1b
+
+/*
+ * The other CPUs (smp.c), entered like _start with RDI their number (1 and
+ * up): the top of kernel stack ap_stacks[RDI - 1] is RDI strides up, less
+ * the double-fault stack above it.
+ */
+	.globl ap_start
+ap_start:
+	imul $SMP_AP_STRIDE, %rdi, %rax
+	lea ap_stacks(%rip), %rsp
+	add %rax, %rsp
+	sub $SMP_DFSTACK_SIZE, %rsp
+	xor %ebp, %ebp
+	call ap_main
+2:	cli
+	hlt
+	jmp 2b
 
 /*
  * Exception vectors 0-31.  Each stub makes the frame uniform (a zero error

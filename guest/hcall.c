@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include "defs.h"
+#include "smp.h"
 #include "trap.h"
 #include "x86.h"
 #include "../include/abi/hcall.h"
@@ -22,10 +23,17 @@ static bool standalone;
  * 0x2000 and 0x3000 are the loader's memory then, not pages set aside. */
 static struct abi_hcall_page standalone_page;
 static struct abi_progress standalone_progress;
-static struct abi_hcall_page *hp = P2V(ABI_HCALL_PAGE_GPA);
+
+/* This CPU's hypercall page (include/abi/layout.h): CPUs calling at once
+ * never share one. */
+static struct abi_hcall_page *my_page(void)
+{
+	return standalone ? &standalone_page : P2V(abi_hcall_page_gpa(cpu_id()));
+}
 
 static void hcall(uint32_t nr)
 {
+	struct abi_hcall_page *hp = my_page();
 	hp->nr = nr;
 	outl(ABI_HCALL_PORT, nr);
 }
@@ -35,13 +43,21 @@ static void hcall(uint32_t nr)
 void hcall_standalone(void)
 {
 	standalone = true;
-	hp = &standalone_page;
 	console_poll_ready();
+}
+
+/* CPU 0: the VMM may run the other CPUs now (smp.c). */
+void hcall_start_aps(void)
+{
+	if (standalone)
+		panic("one CPU only when booted standalone");
+	hcall(ABI_HC_START_APS);
 }
 
 /* Tell the host that boot is over and the workload is mapped. */
 void hcall_ready(void)
 {
+	struct abi_hcall_page *hp = my_page();
 	if (standalone) {
 		standalone_ready();
 		return;
@@ -50,18 +66,23 @@ void hcall_ready(void)
 	hcall(ABI_HC_READY);
 }
 
-/* End of an epoch: the host harvests its dirty log now.  `pages` is the
- * number of distinct workload pages written in the epoch, `stores` the
+/* End of an epoch, from CPU 0 once every CPU reached it: the host harvests
+ * its dirty log now.  `pages` is the number of distinct workload pages any
+ * CPU wrote in the epoch, cpu_pages[c] those CPU c wrote, `stores` the
  * stores made in it (only the standalone line reports it: the hypercall
  * carries epoch and pages, and the VMM counts stores itself). */
-void hcall_sync(uint64_t epoch, uint64_t pages, uint64_t stores)
+void hcall_sync(uint64_t epoch, uint64_t pages, uint64_t stores, const uint64_t *cpu_pages,
+		uint32_t nr_cpus)
 {
+	struct abi_hcall_page *hp = my_page();
 	if (standalone) {
 		standalone_sync(epoch, pages, stores);
 		return;
 	}
 	hp->args[0] = epoch;
 	hp->args[1] = pages;
+	hp->args[ABI_SYNC_NR_CPUS] = nr_cpus;
+	memcpy(hp->buf, cpu_pages, nr_cpus * sizeof(uint64_t));
 	hcall(ABI_HC_SYNC);
 }
 
@@ -75,9 +96,10 @@ uint32_t hcall_reply(void)
 
 /* End of a round in a run the host delimits by time: the host's reply,
  * read after the call (see hcall_reply). */
-uint32_t hcall_sync_reply(uint64_t round, uint64_t pages, uint64_t stores)
+uint32_t hcall_sync_reply(uint64_t round, uint64_t pages, uint64_t stores,
+			  const uint64_t *cpu_pages, uint32_t nr_cpus)
 {
-	hcall_sync(round, pages, stores);
+	hcall_sync(round, pages, stores, cpu_pages, nr_cpus);
 	return hcall_reply();
 }
 
@@ -91,6 +113,7 @@ volatile struct abi_progress *hcall_progress(void)
 /* End of a file-world epoch: args as include/abi/pcache.h lays them out. */
 void hcall_sync_args(const uint64_t *args)
 {
+	struct abi_hcall_page *hp = my_page();
 	if (standalone)
 		panic("the file world has no standalone mode");
 	for (int i = 0; i < ABI_HCALL_NR_ARGS; i++)
@@ -101,6 +124,7 @@ void hcall_sync_args(const uint64_t *args)
 /* Boot done; args[0] is the page-cache descriptor's GPA (0: no page cache). */
 void hcall_ready_desc(uint64_t desc_gpa)
 {
+	struct abi_hcall_page *hp = my_page();
 	if (standalone)
 		panic("the file world has no standalone mode");
 	hp->args[0] = desc_gpa;
@@ -111,6 +135,7 @@ void hcall_ready_desc(uint64_t desc_gpa)
  * what its own data check found wrong (anonymous workloads). */
 void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed)
 {
+	struct abi_hcall_page *hp = my_page();
 	if (standalone)
 		standalone_done(status, epochs, check_failed);
 	hp->args[0] = status;
@@ -122,6 +147,7 @@ void hcall_done(uint64_t status, uint64_t epochs, uint64_t check_failed)
 /* Send one formatted line to the host log (one exit, unlike the console). */
 void klog(const char *fmt, ...)
 {
+	struct abi_hcall_page *hp = my_page();
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf_k(hp->buf, sizeof(hp->buf), fmt, ap);
@@ -135,6 +161,7 @@ void klog(const char *fmt, ...)
 
 static void __attribute__((noreturn)) panic_send(int line)
 {
+	struct abi_hcall_page *hp = my_page();
 	size_t len = strlen(hp->buf);
 	hp->args[ABI_PANIC_LINE] = (uint64_t)line;
 	hp->args[ABI_PANIC_LEN] = len;
@@ -147,6 +174,7 @@ static void __attribute__((noreturn)) panic_send(int line)
 /* Report a broken invariant at file:line and stop.  Never returns. */
 void panic_at(const char *file, int line, const char *fmt, ...)
 {
+	struct abi_hcall_page *hp = my_page();
 	va_list ap;
 	int n = snprintf_k(hp->buf, sizeof(hp->buf), "%s:%d: ", file, line);
 	va_start(ap, fmt);
@@ -165,6 +193,7 @@ static const char *const trap_names[32] = {
 /* Report an unhandled exception with its trap frame.  Never returns. */
 void panic_trap(struct trapframe *tf)
 {
+	struct abi_hcall_page *hp = my_page();
 	const char *name =
 	    tf->vector < 32 && trap_names[tf->vector] ? trap_names[tf->vector] : "exception";
 	snprintf_k(hp->buf, sizeof(hp->buf), "%s:%d: %s (vector %lu, error %lx)", __FILE_NAME__,

@@ -47,7 +47,7 @@ static void __attribute__((noreturn)) file_world(const struct abi_boot_params *b
  */
 void kmain(const struct abi_boot_params *bp)
 {
-	gdt_init();
+	gdt_init(0);
 	idt_init();
 	if (bp->magic != ABI_BOOT_MAGIC || bp->version != ABI_BOOT_VERSION)
 		panic("boot parameters: bad magic or version %u", bp->version);
@@ -62,16 +62,19 @@ void kmain(const struct abi_boot_params *bp)
 		hcall_done((uint64_t)status, 0, 0);
 		halt_forever();
 	}
-	if (bp->workload >= ABI_WL_FIRST_FILE && bp->workload <= ABI_WL_LAST)
+	if (bp->workload >= ABI_WL_FIRST_FILE && bp->workload <= ABI_WL_LAST) {
+		if (bp->nr_cpus != 1)
+			panic("the file world runs on one CPU, not %u", bp->nr_cpus);
 		file_world(bp);
+	}
 
 	uint64_t *pml4 = vm_new_space();
 	vm_map_fresh(pml4, ABI_WORKLOAD_BASE, bp->wss_pages);
 	lcr3(V2P(pml4));
-	hcall_ready();
 
+	/* The other CPUs start in it; READY is the workload's to send. */
 	uint64_t rounds;
-	uint64_t bad = workload_run(bp, ABI_WORKLOAD_BASE, &rounds);
+	uint64_t bad = workload_run(bp, ABI_WORKLOAD_BASE, V2P(pml4), &rounds);
 	hcall_done(0, rounds, bad);
 	halt_forever();
 }

@@ -66,6 +66,7 @@ static void parse_cmdline(const char *s)
 	params.wss_pages = 512;
 	params.nr_epochs = 10;
 	params.seed = 1;
+	params.nr_cpus = 1; /* under a PVH loader only the boot CPU runs */
 	while (*s) {
 		while (*s == ' ')
 			s++;
@@ -185,7 +186,7 @@ void pvh_main(uint64_t start_info_pa)
 	/* The VMM refuses a --wss that cannot fit (vmm/boot.c); so do we,
 	 * before the page allocator runs dry in the middle of mapping it. */
 	uint64_t wss = params.wss_pages;
-	if (wss > free || wss + abi_workload_kernel_pages(wss) + ABI_KERNEL_RESERVE_PAGES > free)
+	if (wss > free || wss + abi_workload_kernel_pages(wss, 1) + ABI_KERNEL_RESERVE_PAGES > free)
 		panic("command line: ds.wss=%lu does not fit %lu free pages", params.wss_pages,
 		      free);
 	standalone_boot_line(&params);

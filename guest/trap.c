@@ -48,6 +48,12 @@ void idt_init(void)
 		idt[i].off_hi = off >> 32;
 		idt[i].zero = 0;
 	}
+	idt_load();
+}
+
+/* Point this CPU at the IDT, which every CPU shares. */
+void idt_load(void)
+{
 	struct {
 		uint16_t limit;
 		uint64_t base;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "abi/layout.h"
 #include "logger/dlog/frameset.h"
 #include "util/fail.h"
 #include "util/report.h"
@@ -23,6 +24,30 @@ struct pcview;
 #define REPORT_MAX_EXT 4
 
 #define EPOCH_LOST_LISTED 64 /* lost GPAs carried in a record; the count is exact */
+
+/*
+ * Per-vCPU figures.  Dirty pages come from each vCPU's own dirty ring with
+ * --log ring (the pages KVM logged for stores that vCPU made, kernel pages
+ * included); with the bitmap logs, which cannot tell vCPUs apart, from the
+ * guest's own count of the workload pages each CPU wrote (its SYNC), and
+ * not at all by time, where the guest's rounds do not follow the epochs.
+ */
+enum vcpu_source {
+	VCPU_SOURCE_NONE = 0,
+	VCPU_SOURCE_RING,
+	VCPU_SOURCE_GUEST,
+};
+
+struct vcpu_figs {
+	uint32_t nr; /* vCPUs */
+	enum vcpu_source source;
+	uint64_t dirty_pages[ABI_MAX_CPUS];
+	uint64_t exits[ABI_MAX_CPUS]; /* UINT64_MAX: absent */
+	uint64_t ring_full_exits[ABI_MAX_CPUS];
+};
+
+/* The name of a source in the outputs: "ring", "guest", or NULL. */
+const char *vcpu_source_name(enum vcpu_source src);
 
 struct epoch_rec {
 	uint64_t epoch; /* 1-based; the boot phase is not an epoch */
@@ -51,6 +76,7 @@ struct epoch_rec {
 	double dirty_rate_mibs;
 	uint64_t ring_full_exits;
 	uint64_t stats[VSTAT_NR]; /* KVM vCPU counters during the epoch; UINT64_MAX: absent */
+	struct vcpu_figs vcpu;	  /* per vCPU, this epoch */
 	/* File workloads: what the guest kernel published (include/abi/pcache.h). */
 	bool file_world;
 	uint64_t guest_dirty_pages;   /* pages its page cache considers dirty now */
@@ -92,7 +118,8 @@ struct run_summary {
 	uint64_t epoch_ns; /* the epochs' running time, summed: the dirty rate's base */
 	uint64_t total_ns;
 	uint64_t stats[VSTAT_NR];
-	const char *policy; /* file workloads; NULL otherwise */
+	struct vcpu_figs vcpu; /* per vCPU, summed over the epochs */
+	const char *policy;    /* file workloads; NULL otherwise */
 	uint64_t guest_page_writes;
 	uint64_t device_dirty_pages;
 	uint64_t blk_requests, blk_bytes_read, blk_bytes_written;

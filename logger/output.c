@@ -50,6 +50,30 @@ static void table_epoch(struct sink *s, const struct epoch_rec *e)
 	io_flush(s->f);
 }
 
+/* With several vCPUs, one row each over the whole run. */
+static void table_vcpus(FILE *f, const struct run_summary *r)
+{
+	const struct vcpu_figs *v = &r->vcpu;
+	const char *src = vcpu_source_name(v->source);
+	fprintf(f, "%6s %8s %10s %8s %9s   (dirty: %s)\n", "vcpu", "dirty", "MiB/s", "exits",
+		"ring-full",
+		v->source == VCPU_SOURCE_RING	 ? "each vCPU's dirty ring"
+		: v->source == VCPU_SOURCE_GUEST ? "the guest's count per CPU"
+						 : "not per vCPU with this log");
+	for (uint32_t i = 0; i < v->nr; i++) {
+		char dirty[24] = "-", rate[24] = "-", exits[24] = "-";
+		if (src) {
+			snprintf(dirty, sizeof(dirty), "%" PRIu64, v->dirty_pages[i]);
+			snprintf(rate, sizeof(rate), "%.1f",
+				 epoch_dirty_rate(v->dirty_pages[i], r->epoch_ns));
+		}
+		if (v->exits[i] != UINT64_MAX)
+			snprintf(exits, sizeof(exits), "%" PRIu64, v->exits[i]);
+		fprintf(f, "%6u %8s %10s %8s %9" PRIu64 "\n", i, dirty, rate, exits,
+			v->ring_full_exits[i]);
+	}
+}
+
 static void table_summary(struct sink *s, const struct run_summary *r)
 {
 	/* A run that failed on the way has said why on stderr; a totals line
@@ -83,6 +107,8 @@ static void table_summary(struct sink *s, const struct run_summary *r)
 			"epoch %" PRIu64 " was open at the switch-over: it ends at the "
 			"destination, which reports it\n",
 			r->partial_epoch);
+	if (r->vcpu.nr > 1)
+		table_vcpus(s->f, r);
 	for (int i = 0; i < r->nr_ext; i++)
 		if (r->ext[i]->table_after_summary)
 			r->ext[i]->table_after_summary(r->ext[i], s->f, r->verified);
@@ -102,6 +128,39 @@ static void json_stats(FILE *f, const uint64_t *stats)
 	for (int k = 0; k < VSTAT_NR; k++)
 		if (stats[k] != UINT64_MAX)
 			fprintf(f, ",\"%s\":%" PRIu64, vstat_json_names[k], stats[k]);
+}
+
+/* Per-vCPU arrays (epoch.h, struct vcpu_figs), as QEMU's vcpu-dirty-rate
+ * gives one rate per vCPU: dirty pages and rate are null where the log
+ * cannot tell vCPUs apart and the guest's count does not apply. */
+static void json_vcpus(FILE *f, const struct vcpu_figs *v, uint64_t ns)
+{
+	const char *src = vcpu_source_name(v->source);
+	fprintf(f, ",\"vcpus\":%u,\"vcpu-dirty-source\":", v->nr);
+	json_string_or_null(f, src);
+	fprintf(f, ",\"vcpu-dirty-pages\":");
+	if (!src) {
+		fprintf(f, "null,\"vcpu-dirty-rate-mibs\":null");
+	} else {
+		for (uint32_t i = 0; i < v->nr; i++)
+			fprintf(f, "%c%" PRIu64, i ? ',' : '[', v->dirty_pages[i]);
+		fprintf(f, "],\"vcpu-dirty-rate-mibs\":");
+		for (uint32_t i = 0; i < v->nr; i++)
+			fprintf(f, "%c%.3f", i ? ',' : '[', epoch_dirty_rate(v->dirty_pages[i], ns));
+		fprintf(f, "]");
+	}
+	fprintf(f, ",\"vcpu-exits\":");
+	for (uint32_t i = 0; i < v->nr; i++) {
+		fprintf(f, "%c", i ? ',' : '[');
+		if (v->exits[i] == UINT64_MAX)
+			fprintf(f, "null");
+		else
+			fprintf(f, "%" PRIu64, v->exits[i]);
+	}
+	fprintf(f, "],\"vcpu-ring-full-exits\":");
+	for (uint32_t i = 0; i < v->nr; i++)
+		fprintf(f, "%c%" PRIu64, i ? ',' : '[', v->ring_full_exits[i]);
+	fprintf(f, "]");
 }
 
 static void json_epoch(struct sink *s, const struct epoch_rec *e)
@@ -147,6 +206,8 @@ static void json_epoch(struct sink *s, const struct epoch_rec *e)
 	for (int i = 0; i < e->nr_ext; i++)
 		if (e->ext[i]->json_epoch)
 			e->ext[i]->json_epoch(e->ext[i], f, e->verified);
+	if (e->vcpu.nr)
+		json_vcpus(f, &e->vcpu, e->epoch_ns);
 	json_stats(f, e->stats);
 	fprintf(f, "}\n");
 	io_flush(f);
@@ -234,6 +295,8 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 	for (int i = 0; i < r->nr_ext; i++)
 		if (r->ext[i]->json_summary)
 			r->ext[i]->json_summary(r->ext[i], f, r->verified);
+	if (r->vcpu.nr)
+		json_vcpus(f, &r->vcpu, r->epoch_ns);
 	json_stats(f, r->stats);
 	fprintf(f, "}\n");
 	io_flush(f);

@@ -113,7 +113,7 @@ static void on_lost(void *ctx, uint64_t index)
 static void stats_delta(struct session *s, uint64_t *out)
 {
 	uint64_t now[VSTAT_NR];
-	if (stats_read(&s->vm.stats, now)) {
+	if (vm_stats_read(&s->vm, -1, now)) {
 		for (int k = 0; k < VSTAT_NR; k++)
 			out[k] = UINT64_MAX;
 		return;
@@ -121,6 +121,42 @@ static void stats_delta(struct session *s, uint64_t *out)
 	for (int k = 0; k < VSTAT_NR; k++) {
 		out[k] = now[k] == UINT64_MAX ? UINT64_MAX : now[k] - s->stats_base[k];
 		s->stats_base[k] = now[k];
+	}
+}
+
+const char *vcpu_source_name(enum vcpu_source src)
+{
+	return src == VCPU_SOURCE_RING ? "ring" : src == VCPU_SOURCE_GUEST ? "guest" : NULL;
+}
+
+/* The open epoch's per-vCPU figures into f, and the counters behind them
+ * reset for the next. */
+static void vcpu_figs_close(struct session *s, struct vcpu_figs *f, uint64_t dirty_pages)
+{
+	uint32_t n = s->vm.nr_vcpus;
+	memset(f, 0, sizeof(*f));
+	f->nr = n;
+	if (s->cfg->mode == &dlog_mode_ring)
+		f->source = VCPU_SOURCE_RING;
+	else if (!s->cfg->epoch_ms && !s->file_world)
+		f->source = VCPU_SOURCE_GUEST;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t st[VSTAT_NR];
+		if (vm_stats_read(&s->vm, (int)i, st) || st[VSTAT_EXITS] == UINT64_MAX) {
+			f->exits[i] = UINT64_MAX;
+		} else {
+			f->exits[i] = st[VSTAT_EXITS] - s->vcpu_exits_base[i];
+			s->vcpu_exits_base[i] = st[VSTAT_EXITS];
+		}
+		f->ring_full_exits[i] = s->vcpu_ring_full[i];
+		s->vcpu_ring_full[i] = 0;
+		if (f->source == VCPU_SOURCE_RING)
+			f->dirty_pages[i] = n == 1 ? dirty_pages : s->dlog.vcpu_dirty[i].count;
+		else if (f->source == VCPU_SOURCE_GUEST)
+			f->dirty_pages[i] = s->guest_cpu_pages[i];
+		s->guest_cpu_pages[i] = 0;
+		if (n > 1 && f->source == VCPU_SOURCE_RING)
+			frameset_clear(&s->dlog.vcpu_dirty[i]);
 	}
 }
 
@@ -161,6 +197,7 @@ int session_close_epoch(struct session *s, uint64_t workload_pages)
 	r->dirty_rate_mibs = epoch_dirty_rate(r->dirty_pages, r->epoch_ns);
 	r->ring_full_exits = s->ring_full;
 	stats_delta(s, r->stats);
+	vcpu_figs_close(s, &r->vcpu, r->dirty_pages);
 	if (s->file_world) {
 		r->file_world = true;
 		r->guest_dirty_pages = s->view.dirty_total;
@@ -198,6 +235,16 @@ int session_close_epoch(struct session *s, uint64_t workload_pages)
 		for (int k = 0; k < VSTAT_NR; k++)
 			s->sum.stats[k] =
 			    r->stats[k] == UINT64_MAX ? UINT64_MAX : s->sum.stats[k] + r->stats[k];
+		struct vcpu_figs *v = &s->sum.vcpu;
+		v->nr = r->vcpu.nr;
+		v->source = r->vcpu.source;
+		for (uint32_t i = 0; i < r->vcpu.nr; i++) {
+			v->dirty_pages[i] += r->vcpu.dirty_pages[i];
+			v->exits[i] = r->vcpu.exits[i] == UINT64_MAX || v->exits[i] == UINT64_MAX
+					  ? UINT64_MAX
+					  : v->exits[i] + r->vcpu.exits[i];
+			v->ring_full_exits[i] += r->vcpu.ring_full_exits[i];
+		}
 		for (int i = 0; i < s->cfg->nr_sinks; i++)
 			if (s->cfg->sinks[i]->epoch)
 				s->cfg->sinks[i]->epoch(s->cfg->sinks[i], r);
@@ -225,6 +272,26 @@ int session_guest_protocol(const char *what, uint64_t got, uint64_t want)
 {
 	log_err("guest failed: %s %" PRIu64 ", expected %" PRIu64 "", what, got, want);
 	return -EFAULT;
+}
+
+int session_cpu_pages(struct session *s, const struct hcall *hc)
+{
+	const struct boot_workload *wl = &s->cfg->wl;
+	if (hc->args[ABI_SYNC_NR_CPUS] != s->vm.nr_vcpus)
+		return session_guest_protocol("sync for CPUs", hc->args[ABI_SYNC_NR_CPUS],
+					      s->vm.nr_vcpus);
+	for (uint32_t i = 0; i < s->vm.nr_vcpus; i++) {
+		/* A CPU writes at most its share of the stores, and each page
+		 * at most once; together they wrote at least `pages`. */
+		uint64_t share = wl->writes_per_epoch / s->vm.nr_vcpus +
+				 (i < wl->writes_per_epoch % s->vm.nr_vcpus);
+		if (hc->cpu_pages[i] > wl->wss_pages || hc->cpu_pages[i] > share)
+			return session_guest_protocol("workload pages of a CPU", hc->cpu_pages[i],
+						      share);
+	}
+	for (uint32_t i = 0; i < s->vm.nr_vcpus; i++)
+		s->guest_cpu_pages[i] += hc->cpu_pages[i];
+	return 0;
 }
 
 static int on_hcall(void *ctx, const struct hcall *hc)
@@ -273,8 +340,13 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 			}
 			if (ret)
 				return ret;
-		} else if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch) {
-			return session_guest_protocol("workload pages", hc->args[1], wl->wss_pages);
+		} else {
+			if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch)
+				return session_guest_protocol("workload pages", hc->args[1],
+							      wl->wss_pages);
+			ret = session_cpu_pages(s, hc);
+			if (ret)
+				return ret;
 		}
 		return session_close_epoch(s, hc->args[1]);
 	case ABI_HC_DONE:
@@ -322,11 +394,13 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 	return session_guest_protocol("hypercall", hc->nr, ABI_HC_SYNC);
 }
 
-static int on_ring_full(void *ctx)
+static int on_ring_full(void *ctx, uint32_t cpu)
 {
 	struct session *s = ctx;
 	uint64_t before = s->log_entries;
 	s->ring_full++;
+	if (cpu < ABI_MAX_CPUS)
+		s->vcpu_ring_full[cpu]++;
 	int ret = session_timed_harvest(s);
 	if (ret)
 		return ret;
@@ -503,6 +577,13 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		failed(&s, DS_FAIL_PLATFORM, ret);
 		goto out_report;
 	}
+	long max_vcpus = kvm_cap(&s.vm.kvm, KVM_CAP_MAX_VCPUS);
+	if (cfg->wl.nr_cpus > 1 && max_vcpus > 0 && cfg->wl.nr_cpus > max_vcpus) {
+		log_err("--vcpus %u: this KVM runs at most %ld vCPUs in a VM", cfg->wl.nr_cpus,
+			max_vcpus);
+		ret = failed(&s, DS_FAIL_USAGE, -EINVAL);
+		goto out_vm;
+	}
 	s.vm.serial.echo = cfg->echo_console;
 	/* The virtio selftest (badblk) needs a disk but has no page cache. */
 	s.file_world = session_file_workload(cfg->wl.workload) && cfg->wl.workload != ABI_WL_BADBLK;
@@ -561,7 +642,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		failed(&s, DS_FAIL_USAGE, ret); /* the workload does not fit the RAM */
 		goto out_dlog;
 	}
-	ret = vm_create_vcpu(&s.vm);
+	ret = vm_create_vcpus(&s.vm);
 	if (ret)
 		goto out_dlog;
 	if (cfg->mode->vcpu_created && (ret = cfg->mode->vcpu_created(&s.dlog)))
@@ -597,6 +678,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	if (cfg->on_incoming)
 		cfg->on_incoming(cfg->on_incoming_ctx, &s.vm.mem);
 	stats_delta(&s, s.rec.stats); /* baseline */
+	vcpu_figs_close(&s, &s.rec.vcpu, 0);
 	s.sum.mode = cfg->mode->name;
 	s.sum.workload = cfg->workload_name;
 	s.sum.mem_bytes = cfg->mem_bytes;

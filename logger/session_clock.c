@@ -59,8 +59,13 @@ int session_time_sync(struct session *s, const struct hcall *hc)
 		return session_guest_protocol("sync for round", hc->args[0], s->rounds + 1);
 	if (hc->args[1] > wl->wss_pages || hc->args[1] > wl->writes_per_epoch)
 		return session_guest_protocol("workload pages", hc->args[1], wl->wss_pages);
+	int ret = session_cpu_pages(s, hc);
+	if (ret)
+		return ret;
 	s->rounds++;
-	s->vm.hc_reply = session_in_tail(s) ? ABI_HC_REPLY_STOP : ABI_HC_REPLY_CONTINUE;
+	__atomic_store_n(&s->vm.hc_reply,
+			 session_in_tail(s) ? ABI_HC_REPLY_STOP : ABI_HC_REPLY_CONTINUE,
+			 __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -116,7 +121,7 @@ int session_clock_kicked(struct session *s)
 			return ret;
 		if (session_in_tail(s)) {
 			ticker_stop(&s->tick); /* the last epoch is over */
-			s->vm.hc_reply = ABI_HC_REPLY_STOP;
+			__atomic_store_n(&s->vm.hc_reply, ABI_HC_REPLY_STOP, __ATOMIC_RELEASE);
 		}
 		return 0;
 	}

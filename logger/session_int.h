@@ -41,6 +41,11 @@ struct session {
 	uint64_t log_entries;
 	uint64_t ring_full;
 	uint64_t stats_base[VSTAT_NR];
+	/* Per vCPU, in the open epoch: exits at its start, ring-full exits,
+	 * and the guest's own count from its SYNC (vcpu_figs in epoch.h). */
+	uint64_t vcpu_exits_base[ABI_MAX_CPUS];
+	uint64_t vcpu_ring_full[ABI_MAX_CPUS];
+	uint64_t guest_cpu_pages[ABI_MAX_CPUS];
 	bool done;
 	bool file_world;
 	struct pcview view;    /* file world: the guest's published page-cache view */
@@ -69,6 +74,9 @@ int session_close_epoch(struct session *s, uint64_t workload_pages);
 
 /* A guest that broke the hypercall protocol: one line, -EFAULT. */
 int session_guest_protocol(const char *what, uint64_t got, uint64_t want);
+/* An anonymous workload's SYNC: its per-CPU pages, checked, added to the
+ * open epoch's.  0 or -EFAULT. */
+int session_cpu_pages(struct session *s, const struct hcall *hc);
 
 /* session_clock.c */
 

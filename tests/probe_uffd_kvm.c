@@ -111,7 +111,7 @@ static int run(int after, uint32_t wl, uint64_t wss, uint32_t epochs, uint64_t m
 		goto out_dlog;
 	if (after && (ret = uffd_track_open(p.uffd, vm.mem.host, vm.mem.nr_pages)))
 		goto out_dlog;
-	if ((ret = vm_create_vcpu(&vm)))
+	if ((ret = vm_create_vcpus(&vm)))
 		goto out_dlog;
 	if ((ret = frameset_init(&p.kvm, vm.mem.nr_pages)))
 		goto out_dlog;

@@ -255,8 +255,8 @@ static void test_wss_exceeds_ram(void)
 
 	/* the message must give the real maximum for 16 MiB of RAM */
 	snprintf(most, sizeof(most), "at most %llu pages",
-		 (unsigned long long)boot_max_wss(16ull << 20, guest_image));
-	CU_ASSERT_FATAL(boot_max_wss(16ull << 20, guest_image) < 100000);
+		 (unsigned long long)boot_max_wss(16ull << 20, guest_image, 1));
+	CU_ASSERT_FATAL(boot_max_wss(16ull << 20, guest_image, 1) < 100000);
 	expect_fail(2, ARGS("--wss 100000", most), ARGS("run", "--wss", "100000", "--mem", "16M"));
 }
 

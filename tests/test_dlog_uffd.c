@@ -243,7 +243,7 @@ static void twin_run(int after, uint32_t wl, uint64_t mem, uint64_t wss, uint32_
 	CU_ASSERT_EQUAL_FATAL(vm_load_guest(&t->vm, &bw), 0);
 	if (after)
 		CU_ASSERT_EQUAL_FATAL(dlog_init(&t->uffd, &dlog_mode_uffd, &cfg, &t->vm), 0);
-	CU_ASSERT_EQUAL_FATAL(vm_create_vcpu(&t->vm), 0);
+	CU_ASSERT_EQUAL_FATAL(vm_create_vcpus(&t->vm), 0);
 	CU_ASSERT_EQUAL_FATAL(frameset_init(&t->a, t->vm.mem.nr_pages), 0);
 	CU_ASSERT_EQUAL_FATAL(frameset_init(&t->b, t->vm.mem.nr_pages), 0);
 	CU_ASSERT(dlog_harvest(&t->kvm, NULL) >= 0);

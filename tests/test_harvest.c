@@ -521,25 +521,25 @@ static void test_overflow_msg(void)
 {
 	char m[512];
 	/* At boot: no earlier harvest to name, four times the ring advised. */
-	dlog_ring_overflow_msg(m, sizeof(m), 256, 65536, 256, 0, 0, false);
+	dlog_ring_overflow_msg(m, sizeof(m), 0, 256, 65536, 256, 0, 0, false);
 	CU_ASSERT(strstr(m, "overflow at boot:") != NULL);
-	CU_ASSERT(strstr(m, "ring of 256 entries filled up") != NULL);
+	CU_ASSERT(strstr(m, "vCPU 0's ring of 256 entries filled up") != NULL);
 	CU_ASSERT(strstr(m, "at least 256 entries") != NULL);
 	CU_ASSERT(strstr(m, "largest harvest") == NULL);
 	CU_ASSERT(strstr(m, "try --ring-entries 1024 or more") != NULL);
 	/* In an epoch, wrapped: four times the ring is under twice what was
 	 * seen, so the advice doubles until it is not (2 * 5000 -> 16384). */
-	dlog_ring_overflow_msg(m, sizeof(m), 2048, 65536, 5000, 4077, 7, true);
+	dlog_ring_overflow_msg(m, sizeof(m), 3, 2048, 65536, 5000, 4077, 7, true);
 	CU_ASSERT(strstr(m, "overflow in epoch 7:") != NULL);
-	CU_ASSERT(strstr(m, "2048 entries wrapped") != NULL);
+	CU_ASSERT(strstr(m, "vCPU 3's ring of 2048 entries wrapped") != NULL);
 	CU_ASSERT(strstr(m, "at least 5000 entries") != NULL);
 	CU_ASSERT(strstr(m, "largest harvest before took 4077") != NULL);
 	CU_ASSERT(strstr(m, "try --ring-entries 16384 or more") != NULL);
 	/* Past KVM's largest ring: that ring, or a bitmap mode. */
-	dlog_ring_overflow_msg(m, sizeof(m), 32768, 65536, 32768, 100, 2, false);
+	dlog_ring_overflow_msg(m, sizeof(m), 0, 32768, 65536, 32768, 100, 2, false);
 	CU_ASSERT(strstr(m, "try --ring-entries 65536 (this KVM's largest)") != NULL);
 	/* Already the largest: only a bitmap mode. */
-	dlog_ring_overflow_msg(m, sizeof(m), 65536, 65536, 65536, 100, 2, false);
+	dlog_ring_overflow_msg(m, sizeof(m), 0, 65536, 65536, 65536, 100, 2, false);
 	CU_ASSERT(strstr(m, "no ring this KVM allows holds it: use --log bitmap or clear") != NULL);
 	/* One line, whatever the numbers. */
 	CU_ASSERT(strchr(m, '\n') == NULL);

@@ -257,13 +257,13 @@ static uint64_t usable_pages(uint64_t ram)
 
 static void check_wss_fits(uint64_t ram)
 {
-	uint64_t w = boot_max_wss(ram, guest_image);
+	uint64_t w = boot_max_wss(ram, guest_image, 1);
 	uint64_t usable = usable_pages(ram);
 
 	CU_ASSERT(w > 0);
-	CU_ASSERT(w + abi_workload_kernel_pages(w) + ABI_KERNEL_RESERVE_PAGES <= usable);
+	CU_ASSERT(w + abi_workload_kernel_pages(w, 1) + ABI_KERNEL_RESERVE_PAGES <= usable);
 	/* And it is the largest: one more page (and its tables) does not fit. */
-	CU_ASSERT(w + 1 + abi_workload_kernel_pages(w + 1) + ABI_KERNEL_RESERVE_PAGES > usable);
+	CU_ASSERT(w + 1 + abi_workload_kernel_pages(w + 1, 1) + ABI_KERNEL_RESERVE_PAGES > usable);
 }
 
 static void test_max_wss(void)
@@ -275,7 +275,7 @@ static void test_max_wss(void)
 
 	CU_ASSERT_FATAL(image_load_end() < ABI_RAM_MIN);
 	for (size_t i = 0; i < sizeof(rams) / sizeof(rams[0]); i++) {
-		uint64_t w = boot_max_wss(rams[i], guest_image);
+		uint64_t w = boot_max_wss(rams[i], guest_image, 1);
 
 		check_wss_fits(rams[i]);
 		CU_ASSERT(w > prev); /* grows with RAM */
@@ -283,7 +283,7 @@ static void test_max_wss(void)
 		prev = w;
 	}
 	/* RAM above the hole counts: 4.5 GiB maps more than 3 GiB. */
-	CU_ASSERT(boot_max_wss(BIG_RAM, guest_image) - boot_max_wss(3 * GIB, guest_image) >
+	CU_ASSERT(boot_max_wss(BIG_RAM, guest_image, 1) - boot_max_wss(3 * GIB, guest_image, 1) >
 		  HIGH_PAGES - HIGH_PAGES / 256);
 }
 
@@ -297,13 +297,13 @@ static void test_max_wss_nothing_fits(void)
 	    .load_end = ABI_RAM_MIN - ABI_KERNEL_RESERVE_PAGES * ABI_PAGE_SIZE,
 	};
 
-	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h), 0);
+	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h, 1), 0);
 	/* Five more pages: still nothing, as mapping one page takes four
 	 * page-table pages (PT, PD, PDPT, PML4) and a seen-bitmap page too. */
 	h.load_end -= 5 * ABI_PAGE_SIZE;
-	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h), 0);
+	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h, 1), 0);
 	h.load_end -= 1 * ABI_PAGE_SIZE; /* 6 pages: 1 + 4 page-table + 1 bitmap */
-	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h), 1);
+	CU_ASSERT_EQUAL(boot_max_wss(ABI_RAM_MIN, &h, 1), 1);
 }
 
 static void test_check_image(void)
@@ -354,7 +354,7 @@ static void test_hcall_sync(void)
 	pg->args[1] = 12345; /* distinct pages written */
 	memset(&hc, 0, sizeof(hc));
 	strcpy(hc.text, "stale"); /* hcall_read starts from a clean struct */
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_SYNC, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_SYNC, &hc), 0);
 	CU_ASSERT_EQUAL(hc.nr, ABI_HC_SYNC);
 	CU_ASSERT_EQUAL(hc.args[0], 7);
 	CU_ASSERT_EQUAL(hc.args[1], 12345);
@@ -366,10 +366,26 @@ static void test_hcall_sync(void)
 	pg->args[0] = 8;
 	CU_ASSERT_EQUAL(hc.args[0], 7);
 
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_READY, &hc), 0);
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_DONE, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_READY, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_DONE, &hc), 0);
 	CU_ASSERT_EQUAL(hc.nr, ABI_HC_DONE);
 	CU_ASSERT_EQUAL(hc.args[0], 8);
+
+	/* Each vCPU calls through its own page; SYNC's per-CPU pages come
+	 * from buf; a vCPU past ABI_MAX_CPUS has none. */
+	struct abi_hcall_page *ap = mem_gpa_to_hva(&m, abi_hcall_page_gpa(3), sizeof(*ap));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ap);
+	CU_ASSERT_EQUAL(abi_hcall_page_gpa(3), ABI_AP_HCALL_GPA + 2 * ABI_PAGE_SIZE);
+	ap->args[0] = 99;
+	uint64_t words[ABI_MAX_CPUS] = {5, 6, 7};
+	memcpy(ap->buf, words, sizeof(words));
+	CU_ASSERT_EQUAL(hcall_read(&m, 3, ABI_HC_SYNC, &hc), 0);
+	CU_ASSERT_EQUAL(hc.cpu, 3);
+	CU_ASSERT_EQUAL(hc.args[0], 99);
+	CU_ASSERT(memcmp(hc.cpu_pages, words, sizeof(words)) == 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_SYNC, &hc), 0);
+	CU_ASSERT_EQUAL(hc.args[0], 8);
+	CU_ASSERT_EQUAL(hcall_read(&m, ABI_MAX_CPUS, ABI_HC_SYNC, &hc), -EINVAL);
 	mem_destroy(&m);
 }
 
@@ -383,16 +399,16 @@ static void test_hcall_log(void)
 	memset(pg->buf, 'x', sizeof(pg->buf)); /* must not leak past the length */
 	memcpy(pg->buf, "hello, world", 12);
 	pg->args[0] = 5;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), 0);
 	CU_ASSERT_STRING_EQUAL(hc.text, "hello");
 
 	pg->args[0] = 0;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), 0);
 	CU_ASSERT_STRING_EQUAL(hc.text, "");
 
 	/* The longest text leaves room for the NUL. */
 	pg->args[0] = ABI_HCALL_BUF_SIZE - 1;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), 0);
 	CU_ASSERT_EQUAL(hc.text[ABI_HCALL_BUF_SIZE - 2], 'x');
 	CU_ASSERT_EQUAL(hc.text[ABI_HCALL_BUF_SIZE - 1], '\0');
 	mem_destroy(&m);
@@ -408,15 +424,15 @@ static void test_hcall_log_too_long(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pg);
 	memset(pg->buf, 'a', sizeof(pg->buf));
 	pg->args[0] = ABI_HCALL_BUF_SIZE;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), -EINVAL);
 	pg->args[0] = UINT64_MAX;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), -EINVAL);
 	pg->args[0] = 1ULL << 32; /* would be 0 if truncated to 32 bits */
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), -EINVAL);
 
 	/* Same for PANIC, whose length is args[ABI_PANIC_LEN]. */
 	pg->args[ABI_PANIC_LEN] = ABI_HCALL_BUF_SIZE;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_PANIC, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_PANIC, &hc), -EINVAL);
 	mem_destroy(&m);
 }
 
@@ -433,7 +449,7 @@ static void test_hcall_log_unprintable(void)
 	memcpy(pg->buf, raw, sizeof(raw));
 	pg->buf[sizeof(raw)] = 'Z'; /* past the length */
 	pg->args[0] = sizeof(raw);
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_LOG, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_LOG, &hc), 0);
 	CU_ASSERT_STRING_EQUAL(hc.text, "ok???????~ ?");
 	CU_ASSERT_EQUAL(hc.text[sizeof(raw)], '\0');
 	mem_destroy(&m);
@@ -450,7 +466,7 @@ static void test_hcall_panic(void)
 	pg->args[ABI_PANIC_LINE] = 42;
 	pg->args[ABI_PANIC_LEN] = 19;
 	pg->args[ABI_PANIC_VECTOR] = ABI_PANIC_NO_TRAP;
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_PANIC, &hc), 0);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_PANIC, &hc), 0);
 	CU_ASSERT_STRING_EQUAL(hc.text, "vm.c: out of memory");
 	CU_ASSERT_EQUAL(hc.args[ABI_PANIC_LINE], 42);
 	CU_ASSERT_EQUAL(hc.args[ABI_PANIC_VECTOR], ABI_PANIC_NO_TRAP);
@@ -464,9 +480,9 @@ static void test_hcall_unknown(void)
 	struct hcall hc;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pg);
-	CU_ASSERT_EQUAL(hcall_read(&m, 0, &hc), -EINVAL);
-	CU_ASSERT_EQUAL(hcall_read(&m, ABI_HC_PANIC + 1, &hc), -EINVAL);
-	CU_ASSERT_EQUAL(hcall_read(&m, UINT32_MAX, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, 0, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, ABI_HC_START_APS + 1, &hc), -EINVAL);
+	CU_ASSERT_EQUAL(hcall_read(&m, 0, UINT32_MAX, &hc), -EINVAL);
 	CU_ASSERT_STRING_EQUAL(hcall_name(ABI_HC_SYNC), "sync");
 	CU_ASSERT_STRING_EQUAL(hcall_name(ABI_HC_LOG), "log");
 	CU_ASSERT_STRING_EQUAL(hcall_name(0), "unknown");

@@ -1138,11 +1138,11 @@ static const void *mem_cb(void *ctx, uint64_t gpa, uint64_t len)
 static uint64_t boot_guest(struct guest_mem *gm, uint64_t ram_size, uint64_t *entry)
 {
 	struct boot_workload wl = {0};
-	uint64_t cr3 = 0;
+	uint64_t cr3 = 0, ap_entry = 0;
 	CU_ASSERT_EQUAL_FATAL(mem_create(gm, ram_size), 0);
-	CU_ASSERT_EQUAL_FATAL(
-	    boot_load(gm, guest_image, (size_t)(guest_image_end - guest_image), &wl, entry, &cr3),
-	    0);
+	CU_ASSERT_EQUAL_FATAL(boot_load(gm, guest_image, (size_t)(guest_image_end - guest_image),
+					&wl, entry, &ap_entry, &cr3),
+			      0);
 	return cr3;
 }
 

@@ -97,7 +97,7 @@ static void run_badblk(uint64_t ram)
 	CU_ASSERT_EQUAL(vm_attach_blk(&vm, path), -EBUSY);
 	struct boot_workload wl = {.workload = ABI_WL_BADBLK};
 	CU_ASSERT_FATAL(vm_load_guest(&vm, &wl) == 0);
-	CU_ASSERT_FATAL(vm_create_vcpu(&vm) == 0);
+	CU_ASSERT_FATAL(vm_create_vcpus(&vm) == 0);
 
 	struct vm_handlers h = {.ctx = &c, .hcall = on_hcall, .dma_dirty = on_dirty};
 	CU_ASSERT_EQUAL(vm_run(&vm, &h), 0);

@@ -103,7 +103,7 @@ static int boot_vm(struct vm *vm, const struct boot_workload *wl, const char *im
 	if (ret)
 		return ret;
 	if ((ret = vm_register_memory(vm, 0)) || (image && (ret = vm_attach_blk(vm, image))) ||
-	    (ret = vm_load_guest(vm, wl)) || (ret = vm_create_vcpu(vm))) {
+	    (ret = vm_load_guest(vm, wl)) || (ret = vm_create_vcpus(vm))) {
 		vm_destroy(vm);
 		return ret;
 	}
@@ -158,8 +158,8 @@ static void migrate(const char *name, const struct boot_workload *wl, const char
 
 	/* Source side: finish the OUT that stopped the run, then save. */
 	t0 = now_s();
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_settle(&a.vcpu), 0);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&a.vcpu, &sa), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_settle(&a.vcpus[0]), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&a.vcpus[0], &sa), 0);
 	if (image)
 		CU_ASSERT_EQUAL_FATAL(virtio_blk_state_save(a.blk, &ba), 0);
 	double t_save = now_s() - t0;
@@ -181,12 +181,12 @@ static void migrate(const char *name, const struct boot_workload *wl, const char
 		if (ret)
 			fprintf(stderr, "\n    virtio_blk_state_load: %s", why);
 	}
-	int ret = vcpu_state_load(&b.vcpu, &sa, why, sizeof(why));
+	int ret = vcpu_state_load(&b.vcpus[0], &sa, why, sizeof(why));
 	double t_load = now_s() - t0;
 	CU_ASSERT_EQUAL(ret, 0);
 	if (ret)
 		fprintf(stderr, "\n    vcpu_state_load: %s", why);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&b.vcpu, &sb), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&b.vcpus[0], &sb), 0);
 	compare_states(&sa, &sb);
 
 	struct mig_run rb = {.wl = wl, .next = STOP_EPOCH + 1};
@@ -279,7 +279,7 @@ static int boot_vm_irqchip(struct vm *vm, bool irqchip)
 	if (irqchip && ioctl(vm->kvm.vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		ret = -errno;
 	if (ret || (ret = vm_register_memory(vm, 0)) || (ret = vm_load_guest(vm, &wl)) ||
-	    (ret = vm_create_vcpu(vm))) {
+	    (ret = vm_create_vcpus(vm))) {
 		vm_destroy(vm);
 		return ret;
 	}
@@ -295,23 +295,23 @@ static void test_lapic(void)
 	CU_ASSERT_EQUAL_FATAL(boot_vm_irqchip(&a, true), 0);
 	CU_ASSERT_EQUAL_FATAL(boot_vm_irqchip(&b, true), 0);
 	CU_ASSERT_EQUAL_FATAL(boot_vm_irqchip(&plain, false), 0);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&a.vcpu, &sa), 0);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&plain.vcpu, &sp), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&a.vcpus[0], &sa), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&plain.vcpus[0], &sp), 0);
 	CU_ASSERT(sa.flags & VCPU_STATE_F_LAPIC);
 	CU_ASSERT_FALSE(sp.flags & VCPU_STATE_F_LAPIC);
 
-	int ret = vcpu_state_load(&b.vcpu, &sa, why, sizeof(why));
+	int ret = vcpu_state_load(&b.vcpus[0], &sa, why, sizeof(why));
 	CU_ASSERT_EQUAL(ret, 0);
 	if (ret)
 		fprintf(stderr, "\n    %s", why);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&b.vcpu, &sb), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&b.vcpus[0], &sb), 0);
 	compare_states(&sa, &sb);
 
-	CU_ASSERT_EQUAL(vcpu_state_load(&plain.vcpu, &sa, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(vcpu_state_load(&plain.vcpus[0], &sa, why, sizeof(why)), -EINVAL);
 	printf("\n    irqchip blob into a plain VM: %s", why);
 	CU_ASSERT(strstr(why, "irqchip") != NULL);
 	why[0] = 0;
-	CU_ASSERT_EQUAL(vcpu_state_load(&b.vcpu, &sp, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(vcpu_state_load(&b.vcpus[0], &sp, why, sizeof(why)), -EINVAL);
 	printf("\n    plain blob into an irqchip VM: %s", why);
 	CU_ASSERT(strstr(why, "irqchip") != NULL);
 	vm_destroy(&plain);
@@ -387,7 +387,7 @@ static void test_vcpu_teeth(void)
 	struct boot_workload wl = ds_anon_workload(ABI_WL_RANDOM, 16, 1);
 
 	CU_ASSERT_EQUAL_FATAL(boot_vm(&vm, &wl, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpu, &good), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpus[0], &good), 0);
 	CU_ASSERT_FATAL(good.nr_msrs >= 2);
 
 	for (int k = 0; k < VB_NR; k++) {
@@ -397,9 +397,9 @@ static void test_vcpu_teeth(void)
 		bad.regs.rip += 0x1000;
 		bad.regs.rax = 0x5eed;
 		why[0] = 0;
-		CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpu, &before), 0);
-		int ret = vcpu_state_load(&vm.vcpu, &bad, why, sizeof(why));
-		CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpu, &after), 0);
+		CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpus[0], &before), 0);
+		int ret = vcpu_state_load(&vm.vcpus[0], &bad, why, sizeof(why));
+		CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpus[0], &after), 0);
 		printf("\n    bad %s: %d, \"%s\"", vbad_names[k], ret, why);
 		CU_ASSERT_EQUAL(ret, -EINVAL);
 		CU_ASSERT(why[0] != 0 && strchr(why, '\n') == NULL);
@@ -411,7 +411,7 @@ static void test_vcpu_teeth(void)
 	bad = good;
 	bad.sregs.cr0 &= ~1ULL; /* PG without PE */
 	why[0] = 0;
-	CU_ASSERT(vcpu_state_load(&vm.vcpu, &bad, why, sizeof(why)) < 0);
+	CU_ASSERT(vcpu_state_load(&vm.vcpus[0], &bad, why, sizeof(why)) < 0);
 	printf("\n    CR0.PG without PE: \"%s\"", why);
 	CU_ASSERT(strstr(why, "KVM_SET_SREGS") != NULL);
 
@@ -422,16 +422,16 @@ static void test_vcpu_teeth(void)
 	CU_ASSERT_FATAL(kgs >= 0);
 	bad.msrs[kgs].data = 0x8000000000000000ULL;
 	why[0] = 0;
-	CU_ASSERT_EQUAL(vcpu_state_load(&vm.vcpu, &bad, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(vcpu_state_load(&vm.vcpus[0], &bad, why, sizeof(why)), -EINVAL);
 	printf("\n    non-canonical KERNEL_GS_BASE: \"%s\"", why);
 	CU_ASSERT(strstr(why, "KVM_SET_MSRS refused MSR 0xc0000102") != NULL);
 
 	/* The good blob still loads over the half-loaded vCPU. */
-	int ret = vcpu_state_load(&vm.vcpu, &good, why, sizeof(why));
+	int ret = vcpu_state_load(&vm.vcpus[0], &good, why, sizeof(why));
 	CU_ASSERT_EQUAL(ret, 0);
 	if (ret)
 		fprintf(stderr, "\n    %s", why);
-	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpu, &after), 0);
+	CU_ASSERT_EQUAL_FATAL(vcpu_state_save(&vm.vcpus[0], &after), 0);
 	compare_states(&good, &after);
 	vm_destroy(&vm);
 }

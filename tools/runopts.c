@@ -56,6 +56,8 @@ enum {
 	OPT_RETRIES,
 	OPT_EPOCH_MS,
 	OPT_QUIET,
+	OPT_VCPUS,
+	OPT_SHARE,
 };
 
 static const struct option run_options[] = {
@@ -90,6 +92,8 @@ static const struct option run_options[] = {
     {"migrate-retries", required_argument, NULL, OPT_RETRIES},
     {"epoch-ms", required_argument, NULL, OPT_EPOCH_MS},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"vcpus", required_argument, NULL, OPT_VCPUS},
+    {"share", required_argument, NULL, OPT_SHARE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -264,6 +268,13 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			NUM("--migrate-retries", 0, 1000, a->retries);
 			a->retries_set = a->migrate_opt = true;
 			break;
+		case OPT_VCPUS:
+			NUM("--vcpus", 1, ABI_MAX_CPUS, a->vcpus);
+			break;
+		case OPT_SHARE:
+			NUM("--share", 0, 100, a->share_pct);
+			a->share_set = true;
+			break;
 		case OPT_EPOCH_MS:
 			NUM("--epoch-ms", 1, 3600000, a->epoch_ms);
 			break;
@@ -355,6 +366,19 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)));
 	if (a->epoch_ms && a->migrate)
 		return usage_error("--epoch-ms: not with --migrate-to");
+	/* Several vCPUs: the anonymous workloads, one worker per vCPU.  The
+	 * file world's kernel and a migration's vmstate are one vCPU's yet. */
+	if (a->vcpus > 1 && file_world)
+		return usage_error("--vcpus %llu: the file workloads run on one vCPU; "
+				   "the anonymous workloads (%s) on up to %u",
+				   (unsigned long long)a->vcpus,
+				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)), ABI_MAX_CPUS);
+	if (a->vcpus > 1 && a->migrate)
+		return usage_error("--vcpus %llu: not with --migrate-to (a migration moves one "
+				   "vCPU)",
+				   (unsigned long long)a->vcpus);
+	if (a->share_set && a->vcpus < 2)
+		return usage_error("--share: for a guest with --vcpus 2 or more");
 	if (a->hot_pages && wl != ABI_WL_HOTCOLD)
 		return usage_error("--hot-pages: only for --workload hotcold");
 	uint64_t n = a->ring_entries;
@@ -384,7 +408,9 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 		   .policy = a->policy,
 		   .cache_pages = a->cache_pages,
 		   .flush_every = a->flush_every,
-		   .sync_every = a->sync_every},
+		   .sync_every = a->sync_every,
+		   .nr_cpus = a->vcpus ? (uint32_t)a->vcpus : 1,
+		   .share_pct = (uint32_t)a->share_pct},
 	    .policy_name = a->policy_name,
 	    .mem_bytes = a->mem_bytes ? a->mem_bytes : 256ull << 20,
 	    .verify = a->verify,
@@ -458,13 +484,17 @@ enum ds_fail runopts_limits(const struct run_opts *o, const struct run_args *a)
 				   "(writes x (epochs + 1))",
 				   (unsigned long long)cfg->wl.writes_per_epoch,
 				   ABI_WL_FORKCOW_MAX_STORES);
-	uint64_t max_wss = boot_max_wss(cfg->mem_bytes, guest_image);
+	uint64_t max_wss = boot_max_wss(cfg->mem_bytes, guest_image, cfg->wl.nr_cpus);
 	if (!o->file_world && cfg->wl.wss_pages > max_wss)
 		return usage_error("--wss %llu: a guest with %llu MiB of RAM can map at most %llu "
 				   "pages",
 				   (unsigned long long)cfg->wl.wss_pages,
 				   (unsigned long long)(cfg->mem_bytes >> 20),
 				   (unsigned long long)max_wss);
+	if (cfg->wl.wss_pages < cfg->wl.nr_cpus)
+		return usage_error("--wss %llu: fewer pages than --vcpus %u (each vCPU writes a "
+				   "partition of its own)",
+				   (unsigned long long)cfg->wl.wss_pages, cfg->wl.nr_cpus);
 	if (cfg->wl.workload == ABI_WL_HOTCOLD && cfg->wl.hot_pages > cfg->wl.wss_pages)
 		return usage_error("--hot-pages %llu: larger than --wss %llu",
 				   (unsigned long long)cfg->wl.hot_pages,

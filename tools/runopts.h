@@ -78,6 +78,9 @@ struct run_args {
 	uint64_t retries;
 	bool retries_set;
 	uint64_t epoch_ms; /* --epoch-ms: epochs by the host's clock */
+	uint64_t vcpus;	   /* --vcpus: 1..ABI_MAX_CPUS */
+	uint64_t share_pct; /* --share: anonymous writes over the whole working set */
+	bool share_set;
 	bool quiet;	   /* --quiet: no progress line */
 };
 

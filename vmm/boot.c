@@ -12,6 +12,7 @@
  * asked for.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -27,16 +28,22 @@
 
 #define GIB (1ULL << 30)
 
+/* Whether a guest-virtual entry point lies in the loaded image. */
+static bool in_text(uint64_t va, size_t len)
+{
+	return va >= ABI_KERNEL_VBASE + ABI_KERNEL_GPA && va < ABI_KERNEL_VBASE + GIB &&
+	       va - ABI_KERNEL_VBASE < ABI_KERNEL_GPA + len;
+}
+
 int boot_check_image(const void *image, size_t len)
 {
 	struct abi_image_header h;
 	if (len < sizeof(h))
 		return -ENOEXEC;
 	memcpy(&h, image, sizeof(h));
-	uint64_t vend = ABI_KERNEL_VBASE + GIB;
 	if (h.magic != ABI_IMAGE_MAGIC || h.load_end < ABI_KERNEL_GPA + len || h.load_end > GIB ||
-	    h.load_end % ABI_PAGE_SIZE || h.entry < ABI_KERNEL_VBASE + ABI_KERNEL_GPA ||
-	    h.entry >= vend || h.entry - ABI_KERNEL_VBASE >= ABI_KERNEL_GPA + len)
+	    h.load_end % ABI_PAGE_SIZE || !in_text(h.entry, len) ||
+	    (h.ap_entry && !in_text(h.ap_entry, len)))
 		return -ENOEXEC;
 	return 0;
 }
@@ -58,7 +65,7 @@ static uint32_t ram_ranges(uint64_t ram_size, uint64_t kernel_end, struct abi_ra
 	return n;
 }
 
-uint64_t boot_max_wss(uint64_t ram_size, const void *image)
+uint64_t boot_max_wss(uint64_t ram_size, const void *image, uint32_t cpus)
 {
 	struct abi_ram_range r[ABI_MAX_RAM_RANGES];
 	uint32_t n = ram_ranges(ram_size, load_end(image), r);
@@ -71,7 +78,7 @@ uint64_t boot_max_wss(uint64_t ram_size, const void *image)
 	/* Largest w with w + kernel_pages(w) <= pages.  kernel_pages(w) > w / 512,
 	 * so no w above pages * 512 / 513 fits: start there and step down. */
 	uint64_t w = pages - pages / 513;
-	while (w && w + abi_workload_kernel_pages(w) > pages)
+	while (w && w + abi_workload_kernel_pages(w, cpus) > pages)
 		w--;
 	return w;
 }
@@ -115,7 +122,7 @@ static int build_page_tables(struct guest_mem *m)
 }
 
 int boot_load(struct guest_mem *m, const void *image, size_t len, const struct boot_workload *wl,
-	      uint64_t *entry, uint64_t *cr3)
+	      uint64_t *entry, uint64_t *ap_entry, uint64_t *cr3)
 {
 	int ret = boot_check_image(image, len);
 	if (ret) {
@@ -151,8 +158,11 @@ int boot_load(struct guest_mem *m, const void *image, size_t len, const struct b
 	bp->cache_pages = wl->cache_pages;
 	bp->sync_every = wl->sync_every;
 	bp->flags = wl->flags;
+	bp->nr_cpus = wl->nr_cpus ? wl->nr_cpus : 1;
+	bp->share_pct = wl->share_pct;
 
 	*entry = ((const struct abi_image_header *)image)->entry;
+	*ap_entry = ((const struct abi_image_header *)image)->ap_entry;
 	*cr3 = ABI_BOOT_PT_GPA;
 	return 0;
 }

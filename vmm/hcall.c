@@ -16,14 +16,18 @@ const char *hcall_name(uint32_t nr)
 		return "done";
 	case ABI_HC_PANIC:
 		return "panic";
+	case ABI_HC_START_APS:
+		return "start-aps";
 	}
 	return "unknown";
 }
 
-int hcall_read(const struct guest_mem *m, uint32_t nr, struct hcall *hc)
+int hcall_read(const struct guest_mem *m, uint32_t cpu, uint32_t nr, struct hcall *hc)
 {
 	struct abi_hcall_page page;
-	const void *src = mem_gpa_to_hva(m, ABI_HCALL_PAGE_GPA, sizeof(page));
+	if (cpu >= ABI_MAX_CPUS)
+		return -EINVAL;
+	const void *src = mem_gpa_to_hva(m, abi_hcall_page_gpa(cpu), sizeof(page));
 	uint64_t len;
 
 	if (!src)
@@ -31,12 +35,16 @@ int hcall_read(const struct guest_mem *m, uint32_t nr, struct hcall *hc)
 	memcpy(&page, src, sizeof(page));
 	memset(hc, 0, sizeof(*hc));
 	hc->nr = nr;
+	hc->cpu = cpu;
 	memcpy(hc->args, page.args, sizeof(hc->args));
 
 	switch (nr) {
-	case ABI_HC_READY:
 	case ABI_HC_SYNC:
+		memcpy(hc->cpu_pages, page.buf, sizeof(hc->cpu_pages));
+		return 0;
+	case ABI_HC_READY:
 	case ABI_HC_DONE:
+	case ABI_HC_START_APS:
 		return 0;
 	case ABI_HC_LOG:
 		len = page.args[0];

@@ -70,7 +70,7 @@ err_close:
 	return ret;
 }
 
-int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
+int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3, uint64_t rdi)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -110,6 +110,7 @@ int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t cr3)
 	}
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
+	regs.rdi = rdi;
 	regs.rflags = 0x2;
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
 		int ret = -errno;

@@ -2,6 +2,12 @@
  * The machine and its run loop.  Exits are dispatched by reason; port I/O by
  * port.  Anything the guest does that this VMM does not model is a guest
  * failure: it is reported with the vCPU registers, never ignored.
+ *
+ * With several vCPUs each runs this loop on a thread of its own (vm.h,
+ * struct vm_threads).  What only touches the exiting vCPU (the console
+ * under its lock, a log line, the reply to `in`) is handled at once; what
+ * touches the machine (the handlers, the disk) runs exclusive: the others
+ * are kicked out of KVM_RUN and parked first.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,7 +23,7 @@
 #include "abi/virtio.h"
 #include "vmm/vm.h"
 
-static int vm_run_loop(struct vm *vm, const struct vm_handlers *h);
+static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu);
 
 /* Set from a signal handler: async-signal-safe state only. */
 static volatile sig_atomic_t stop_requested;
@@ -38,8 +44,8 @@ bool vm_stop_requested(void)
 	return stop_requested != 0;
 }
 
-/* The vCPU thread's kvm_run, for the kick signal's handler, which runs on
- * that thread. */
+/* The thread's kvm_run, for the kick signal's handler, which runs on that
+ * thread. */
 static __thread struct kvm_run *volatile kick_run;
 
 static void on_kick_signal(int sig)
@@ -63,7 +69,12 @@ int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size)
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->vcpu.fd = vm->stats.fd = -1;
+	vm->nr_vcpus = 1;
+	for (int i = 0; i < ABI_MAX_CPUS; i++)
+		vm->vcpus[i].fd = vm->stats[i].fd = -1;
+	vm->t.owner = -1;
+	pthread_mutex_init(&vm->t.lock, NULL);
+	pthread_cond_init(&vm->t.cond, NULL);
 	ret = kvm_open(&vm->kvm, kvm_path);
 	if (ret)
 		return ret;
@@ -102,104 +113,326 @@ int vm_attach_blk(struct vm *vm, const char *image_path)
 
 int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
 {
-	return boot_load(&vm->mem, guest_image, guest_image_end - guest_image, wl, &vm->entry,
-			 &vm->cr3);
+	uint32_t n = wl->nr_cpus ? wl->nr_cpus : 1;
+	if (n > ABI_MAX_CPUS) {
+		log_err("%u vCPUs: at most %u", n, ABI_MAX_CPUS);
+		return -EINVAL;
+	}
+	int ret = boot_load(&vm->mem, guest_image, guest_image_end - guest_image, wl, &vm->entry,
+			    &vm->ap_entry, &vm->cr3);
+	if (ret)
+		return ret;
+	if (n > 1 && !vm->ap_entry) {
+		log_err("guest image: no entry for vCPUs other than 0");
+		return -EINVAL;
+	}
+	vm->nr_vcpus = n;
+	return 0;
 }
 
-int vm_create_vcpu(struct vm *vm)
+int vm_create_vcpus(struct vm *vm)
 {
-	int ret = vcpu_create(&vm->vcpu, &vm->kvm, 0);
-	if (ret)
-		return ret;
-	ret = vcpu_setup_long_mode(&vm->vcpu, vm->entry, vm->cr3);
-	if (ret)
-		return ret;
-	return stats_open(&vm->stats, vm->vcpu.fd);
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		int ret = vcpu_create(&vm->vcpus[i], &vm->kvm, (int)i);
+		if (ret)
+			return ret;
+		ret = vcpu_setup_long_mode(&vm->vcpus[i], i ? vm->ap_entry : vm->entry, vm->cr3,
+					   i);
+		if (ret)
+			return ret;
+		ret = stats_open(&vm->stats[i], vm->vcpus[i].fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
-static int guest_failed(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vm_stats_read(const struct vm *vm, int cpu, uint64_t out[VSTAT_NR])
+{
+	if (cpu >= 0)
+		return cpu < (int)vm->nr_vcpus ? stats_read(&vm->stats[cpu], out) : -EINVAL;
+	for (int k = 0; k < VSTAT_NR; k++)
+		out[k] = 0;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		uint64_t one[VSTAT_NR];
+		int ret = stats_read(&vm->stats[i], one);
+		if (ret)
+			return ret;
+		for (int k = 0; k < VSTAT_NR; k++)
+			out[k] = (out[k] == UINT64_MAX || one[k] == UINT64_MAX) ? UINT64_MAX
+										: out[k] + one[k];
+	}
+	return 0;
+}
 
-static int guest_failed(struct vm *vm, const char *fmt, ...)
+/* ---- threads: exclusive sections, parking, the end of a run ---- */
+
+/* Wake every other vCPU thread out of KVM_RUN.  Under t.lock. */
+static void kick_others(struct vm *vm, uint32_t self)
+{
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		if (i == self)
+			continue;
+		if (i == 0 && __atomic_load_n(&vm->in_run, __ATOMIC_SEQ_CST))
+			pthread_kill((pthread_t)vm->vcpu_thread, VM_KICK_SIGNAL);
+		else if (i > 0 && vm->t.started[i])
+			pthread_kill(vm->t.thread[i], VM_KICK_SIGNAL);
+	}
+}
+
+/* Park this thread while another holds the machine.  Under t.lock. */
+static void park_locked(struct vm *vm, uint32_t self)
+{
+	while (vm->t.owner >= 0 && vm->t.owner != (int)self && !vm->t.ending) {
+		vm->t.parked++;
+		pthread_cond_broadcast(&vm->t.cond);
+		pthread_cond_wait(&vm->t.cond, &vm->t.lock);
+		vm->t.parked--;
+	}
+}
+
+/* Take the machine: every other live vCPU thread parked.  Returns false
+ * when the run ended meanwhile. */
+static bool exclusive_enter(struct vm *vm, uint32_t self)
+{
+	if (vm->nr_vcpus == 1)
+		return true;
+	pthread_mutex_lock(&vm->t.lock);
+	park_locked(vm, self);
+	if (vm->t.ending) {
+		pthread_mutex_unlock(&vm->t.lock);
+		return false;
+	}
+	vm->t.owner = (int)self;
+	kick_others(vm, self);
+	while (vm->t.parked + 1 < vm->t.live)
+		pthread_cond_wait(&vm->t.cond, &vm->t.lock);
+	pthread_mutex_unlock(&vm->t.lock);
+	return true;
+}
+
+static void exclusive_exit(struct vm *vm)
+{
+	if (vm->nr_vcpus == 1)
+		return;
+	pthread_mutex_lock(&vm->t.lock);
+	vm->t.owner = -1;
+	pthread_cond_broadcast(&vm->t.cond);
+	pthread_mutex_unlock(&vm->t.lock);
+}
+
+/* End the run for every thread; err (-errno) is kept if it is the first. */
+static void end_run(struct vm *vm, uint32_t self, int err)
+{
+	pthread_mutex_lock(&vm->t.lock);
+	if (err && !vm->t.err)
+		vm->t.err = err;
+	vm->t.ending = true;
+	kick_others(vm, self);
+	pthread_cond_broadcast(&vm->t.cond);
+	pthread_mutex_unlock(&vm->t.lock);
+}
+
+/* Between exits: park if another thread holds the machine.  Returns
+ * false when the run has ended. */
+static bool checkpoint(struct vm *vm, uint32_t self)
+{
+	if (vm->nr_vcpus == 1)
+		return true;
+	pthread_mutex_lock(&vm->t.lock);
+	park_locked(vm, self);
+	bool go_on = !vm->t.ending;
+	pthread_mutex_unlock(&vm->t.lock);
+	return go_on;
+}
+
+struct ap_arg {
+	struct vm *vm;
+	const struct vm_handlers *h;
+	uint32_t cpu;
+};
+
+static void *ap_thread(void *p)
+{
+	struct ap_arg a = *(struct ap_arg *)p;
+	free(p);
+	kick_run = a.vm->vcpus[a.cpu].run;
+	int ret = vm_run_loop(a.vm, a.h, a.cpu);
+	kick_run = NULL;
+	/* A vCPU done (its halt) leaves the others running; a failure or
+	 * a stop ends the run for all. */
+	if (ret)
+		end_run(a.vm, a.cpu, ret);
+	pthread_mutex_lock(&a.vm->t.lock);
+	a.vm->t.live--;
+	pthread_cond_broadcast(&a.vm->t.cond);
+	pthread_mutex_unlock(&a.vm->t.lock);
+	return NULL;
+}
+
+/* ABI_HC_START_APS: a thread for every vCPU but 0.  Exclusive, so the new
+ * threads park until the call returns. */
+static int start_aps(struct vm *vm, const struct vm_handlers *h)
+{
+	for (uint32_t i = 1; i < vm->nr_vcpus; i++) {
+		if (vm->t.started[i]) {
+			log_err("guest failed: it asked twice for its other vCPUs");
+			return -EFAULT;
+		}
+		struct ap_arg *a = malloc(sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		*a = (struct ap_arg){vm, h, i};
+		pthread_mutex_lock(&vm->t.lock);
+		int ret = pthread_create(&vm->t.thread[i], NULL, ap_thread, a);
+		if (ret == 0) {
+			vm->t.started[i] = true;
+			vm->t.live++;
+		}
+		pthread_mutex_unlock(&vm->t.lock);
+		if (ret) {
+			free(a);
+			log_err("vCPU %u thread: %s", i, strerror(ret));
+			return -ret;
+		}
+	}
+	return 0;
+}
+
+/* ---- exits ---- */
+
+static struct serial_lock {
+	pthread_mutex_t m;
+} console = {PTHREAD_MUTEX_INITIALIZER};
+
+static int guest_failed(struct vm *vm, uint32_t cpu, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int guest_failed(struct vm *vm, uint32_t cpu, const char *fmt, ...)
 {
 	char msg[2048]; /* guest text in it is at most a hypercall page (1 KiB) */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_err("guest failed: %s", msg);
+	if (vm->nr_vcpus > 1)
+		log_err("guest failed: vCPU %u: %s", cpu, msg);
+	else
+		log_err("guest failed: %s", msg);
 	/* The crash report: registers and the console's last lines. */
-	vcpu_dump(&vm->vcpu, stderr);
+	vcpu_dump(&vm->vcpus[cpu], stderr);
+	pthread_mutex_lock(&console.m);
 	serial_dump_tail(&vm->serial, stderr);
+	pthread_mutex_unlock(&console.m);
 	return -EFAULT;
 }
 
-static int do_hcall(struct vm *vm, const struct vm_handlers *h, uint32_t nr)
+/* A handler, with the machine to itself. */
+static int call_exclusive(struct vm *vm, uint32_t cpu, int (*fn)(void *, const struct hcall *),
+			  void *ctx, const struct hcall *hc)
+{
+	if (!exclusive_enter(vm, cpu))
+		return 1;
+	int ret = fn(ctx, hc);
+	exclusive_exit(vm);
+	return ret;
+}
+
+static int do_hcall(struct vm *vm, const struct vm_handlers *h, uint32_t cpu, uint32_t nr)
 {
 	struct hcall hc;
 
-	if (hcall_read(&vm->mem, nr, &hc))
-		return guest_failed(vm, "malformed hypercall %u (%s)", nr, hcall_name(nr));
+	if (hcall_read(&vm->mem, cpu, nr, &hc))
+		return guest_failed(vm, cpu, "malformed hypercall %u (%s)", nr, hcall_name(nr));
 	switch (nr) {
 	case ABI_HC_LOG:
-		log_info("guest log: %s", hc.text);
+		if (vm->nr_vcpus > 1)
+			log_info("guest log, vCPU %u: %s", cpu, hc.text);
+		else
+			log_info("guest log: %s", hc.text);
 		return 0;
 	case ABI_HC_PANIC:
 		if (hc.args[ABI_PANIC_VECTOR] == ABI_PANIC_NO_TRAP)
-			return guest_failed(vm, "panic at %s", hc.text);
-		return guest_failed(vm, "%s; rip %#llx rsp %#llx cr2 %#llx", hc.text,
+			return guest_failed(vm, cpu, "panic at %s", hc.text);
+		return guest_failed(vm, cpu, "%s; rip %#llx rsp %#llx cr2 %#llx", hc.text,
 				    (unsigned long long)hc.args[ABI_PANIC_RIP],
 				    (unsigned long long)hc.args[ABI_PANIC_RSP],
 				    (unsigned long long)hc.args[ABI_PANIC_CR2]);
-	default:
-		return h->hcall ? h->hcall(h->ctx, &hc) : 0;
 	}
+	/* The rest speaks for the machine: vCPU 0's alone. */
+	if (cpu != 0)
+		return guest_failed(vm, cpu, "hypercall %s from a vCPU other than 0",
+				    hcall_name(nr));
+	if (nr == ABI_HC_START_APS)
+		return vm->nr_vcpus > 1 ? start_aps(vm, h)
+					: guest_failed(vm, cpu, "start-aps with one vCPU");
+	return h->hcall ? call_exclusive(vm, cpu, h->hcall, h->ctx, &hc) : 0;
 }
 
-static int do_io(struct vm *vm, const struct vm_handlers *h)
+static int do_io(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 {
-	struct kvm_run *run = vm->vcpu.run;
+	struct kvm_run *run = vm->vcpus[cpu].run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	uint16_t port = run->io.port;
 	int out = run->io.direction == KVM_EXIT_IO_OUT;
 
-	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > vm->vcpu.run_size)
-		return guest_failed(vm, "I/O exit data outside kvm_run");
+	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > vm->vcpus[cpu].run_size)
+		return guest_failed(vm, cpu, "I/O exit data outside kvm_run");
 	if (port >= ABI_SERIAL_PORT && port < ABI_SERIAL_PORT + 8 && run->io.size == 1) {
+		pthread_mutex_lock(&console.m);
 		for (uint32_t i = 0; i < run->io.count; i++)
 			serial_io(&vm->serial, port - ABI_SERIAL_PORT, out, data + i);
+		pthread_mutex_unlock(&console.m);
 		return 0;
 	}
 	if (port == ABI_HCALL_PORT && out && run->io.size == 4 && run->io.count == 1) {
 		uint32_t nr;
 		memcpy(&nr, data, 4);
-		return do_hcall(vm, h, nr);
+		return do_hcall(vm, h, cpu, nr);
 	}
 	/* The reply to a SYNC in a run the host delimits by time
 	 * (include/abi/hcall.h): whatever the handler left, never RAM. */
 	if (port == ABI_HCALL_PORT && !out && run->io.size == 4 && run->io.count == 1) {
-		memcpy(data, &vm->hc_reply, 4);
+		uint32_t reply = __atomic_load_n(&vm->hc_reply, __ATOMIC_ACQUIRE);
+		memcpy(data, &reply, 4);
 		return 0;
 	}
-	return guest_failed(vm, "unexpected port I/O: %s port %#x size %u", out ? "out" : "in",
-			    port, run->io.size);
+	return guest_failed(vm, cpu, "unexpected port I/O: %s port %#x size %u",
+			    out ? "out" : "in", port, run->io.size);
 }
 
 /* Only the virtio-blk window is device memory; any other access to a GPA
  * without RAM is a guest bug, as before the device existed. */
-static int do_mmio(struct vm *vm)
+static int do_mmio(struct vm *vm, uint32_t cpu)
 {
-	struct kvm_run *run = vm->vcpu.run;
+	struct kvm_run *run = vm->vcpus[cpu].run;
 	uint64_t a = run->mmio.phys_addr;
 	uint32_t len = run->mmio.len;
 
 	if (vm->blk && len <= sizeof(run->mmio.data) && a >= ABI_VIRTIO_BLK_GPA &&
 	    a - ABI_VIRTIO_BLK_GPA <= ABI_VIRTIO_MMIO_SIZE - len) {
+		if (!exclusive_enter(vm, cpu))
+			return 1;
 		virtio_blk_mmio(vm->blk, a - ABI_VIRTIO_BLK_GPA, run->mmio.data, len,
 				run->mmio.is_write);
+		exclusive_exit(vm);
 		return 0;
 	}
-	return guest_failed(vm, "%s of %u bytes at unmapped GPA %#llx",
+	return guest_failed(vm, cpu, "%s of %u bytes at unmapped GPA %#llx",
 			    run->mmio.is_write ? "write" : "read", len, (unsigned long long)a);
+}
+
+static int ring_full_fn(void *ctx, const struct hcall *hc)
+{
+	const struct vm_handlers *h = ctx;
+	return h->ring_full(h->ctx, hc->cpu);
+}
+
+static int kicked_fn(void *ctx, const struct hcall *hc)
+{
+	(void)hc;
+	const struct vm_handlers *h = ctx;
+	return h->kicked ? h->kicked(h->ctx) : 0;
 }
 
 int vm_run(struct vm *vm, const struct vm_handlers *h)
@@ -211,29 +444,55 @@ int vm_run(struct vm *vm, const struct vm_handlers *h)
 	struct sigaction sa = {.sa_handler = on_kick_signal, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	sigaction(VM_KICK_SIGNAL, &sa, NULL);
-	kick_run = vm->vcpu.run;
+	kick_run = vm->vcpus[0].run;
 	vm->vcpu_thread = (unsigned long)pthread_self();
+	pthread_mutex_lock(&vm->t.lock);
+	vm->t.live = 1;
+	vm->t.ending = false;
+	vm->t.err = 0;
+	pthread_mutex_unlock(&vm->t.lock);
 	__atomic_store_n(&vm->in_run, 1, __ATOMIC_SEQ_CST);
-	running = vm->vcpu.run;
-	int ret = vm_run_loop(vm, h);
+	running = vm->vcpus[0].run;
+	int ret = vm_run_loop(vm, h, 0);
 	running = NULL;
+	/* vCPU 0's end is everyone's: stop the others and wait for them. */
+	end_run(vm, 0, ret);
+	for (uint32_t i = 1; i < vm->nr_vcpus; i++) {
+		if (vm->t.started[i]) {
+			pthread_join(vm->t.thread[i], NULL);
+			vm->t.started[i] = false;
+		}
+	}
 	__atomic_store_n(&vm->in_run, 0, __ATOMIC_SEQ_CST);
 	kick_run = NULL;
+	pthread_mutex_lock(&vm->t.lock);
+	if (!ret)
+		ret = vm->t.err; /* another vCPU's failure ended it */
+	vm->t.live = 0;
+	vm->t.ending = false;
+	pthread_mutex_unlock(&vm->t.lock);
 	return ret;
 }
 
-static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
+/* One vCPU's loop: 0 when the run ends normally (a handler's positive
+ * return, another thread's end, or, for vCPUs other than 0, their halt),
+ * else -errno. */
+static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 {
+	struct vcpu *v = &vm->vcpus[cpu];
 	for (;;) {
 		if (stop_requested) {
-			log_err("interrupted");
+			if (cpu == 0)
+				log_err("interrupted");
 			return -EINTR;
 		}
-		if (__atomic_exchange_n(&vm->kick, 0, __ATOMIC_SEQ_CST)) {
+		if (!checkpoint(vm, cpu))
+			return 0;
+		if (cpu == 0 && __atomic_exchange_n(&vm->kick, 0, __ATOMIC_SEQ_CST)) {
 			/* A kick's signal may have set immediate_exit; any
 			 * kick after this exchange sets it again. */
-			vm->vcpu.run->immediate_exit = 0;
-			int ret = h->kicked ? h->kicked(h->ctx) : 0;
+			v->run->immediate_exit = 0;
+			int ret = call_exclusive(vm, cpu, kicked_fn, (void *)h, NULL);
 			if (ret < 0)
 				return ret;
 			if (ret > 0)
@@ -241,54 +500,60 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h)
 			continue;
 		}
 		/* The test hook (vmm/kvm.h) fails KVM_RUN the way KVM would. */
-		int test_err = kvm_test_fail(KVM_TEST_RUN);
+		int test_err = cpu == 0 ? kvm_test_fail(KVM_TEST_RUN) : 0;
 		if (test_err)
 			errno = test_err;
-		if (test_err || ioctl(vm->vcpu.fd, KVM_RUN, NULL) < 0) {
+		if (test_err || ioctl(v->fd, KVM_RUN, NULL) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				/* A kick already handled may have left
 				 * immediate_exit set; a new kick sets the
 				 * flag before its signal, so clearing here
 				 * and looking at the flag next loses none. */
 				if (!stop_requested)
-					vm->vcpu.run->immediate_exit = 0;
+					v->run->immediate_exit = 0;
 				continue;
 			}
 			int ret = -errno;
-			log_err("KVM_RUN: %s", strerror(-ret));
-			vcpu_dump(&vm->vcpu, stderr);
+			if (cpu)
+				log_err("KVM_RUN on vCPU %u: %s", cpu, strerror(-ret));
+			else
+				log_err("KVM_RUN: %s", strerror(-ret));
+			vcpu_dump(v, stderr);
 			return ret == -EFAULT ? -EIO : ret;
 		}
-		struct kvm_run *run = vm->vcpu.run;
+		struct kvm_run *run = v->run;
 		int ret;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
-			ret = do_io(vm, h);
+			ret = do_io(vm, h, cpu);
 			break;
 		case KVM_EXIT_DIRTY_RING_FULL:
-			ret = h->ring_full ? h->ring_full(h->ctx)
-					   : guest_failed(vm, "dirty ring full without a ring");
+			ret = h->ring_full ? call_exclusive(vm, cpu, ring_full_fn, (void *)h,
+							    &(struct hcall){.cpu = cpu})
+					   : guest_failed(vm, cpu, "dirty ring full without a ring");
 			break;
 		case KVM_EXIT_HLT:
-			ret = guest_failed(vm, "guest halted before finishing");
+			/* vCPUs other than 0 halt when their share of the
+			 * work is done; vCPU 0 ends the run with DONE. */
+			ret = cpu ? 1 : guest_failed(vm, cpu, "guest halted before finishing");
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			ret = guest_failed(vm, "triple fault (KVM_EXIT_SHUTDOWN)");
+			ret = guest_failed(vm, cpu, "triple fault (KVM_EXIT_SHUTDOWN)");
 			break;
 		case KVM_EXIT_MMIO:
-			ret = do_mmio(vm);
+			ret = do_mmio(vm, cpu);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			ret = guest_failed(
-			    vm, "VM entry failed, reason %#llx",
+			    vm, cpu, "VM entry failed, reason %#llx",
 			    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
-			ret = guest_failed(vm, "KVM internal error, suberror %u",
+			ret = guest_failed(vm, cpu, "KVM internal error, suberror %u",
 					   run->internal.suberror);
 			break;
 		default:
-			ret = guest_failed(vm, "unexpected exit reason %u", run->exit_reason);
+			ret = guest_failed(vm, cpu, "unexpected exit reason %u", run->exit_reason);
 		}
 		if (ret < 0)
 			return ret;
@@ -304,8 +569,12 @@ void vm_destroy(struct vm *vm)
 		free(vm->blk);
 		vm->blk = NULL;
 	}
-	stats_close(&vm->stats);
-	vcpu_destroy(&vm->vcpu);
+	for (int i = 0; i < ABI_MAX_CPUS; i++) {
+		stats_close(&vm->stats[i]);
+		vcpu_destroy(&vm->vcpus[i]);
+	}
 	mem_destroy(&vm->mem);
 	kvm_close(&vm->kvm);
+	pthread_mutex_destroy(&vm->t.lock);
+	pthread_cond_destroy(&vm->t.cond);
 }

@@ -1,8 +1,9 @@
-/* A whole machine: KVM VM, guest RAM, one vCPU, its stats, the console, and
- * optionally a virtio-blk disk. */
+/* A whole machine: KVM VM, guest RAM, 1..ABI_MAX_CPUS vCPUs and their stats,
+ * the console, and optionally a virtio-blk disk. */
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,21 +16,46 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio_blk.h"
 
+/*
+ * Threads.  vm_run runs vCPU 0 on the calling thread and, once the guest
+ * asks (ABI_HC_START_APS), every other vCPU on a thread of its own.  Each
+ * thread takes its vCPU's exits itself; the handlers below, which see the
+ * whole machine, run with every other vCPU stopped: the thread that took
+ * the exit kicks the others out of KVM_RUN and waits until each is parked
+ * (docs/architecture.md, "vCPU threads").  So the session never sees a
+ * store land while it harvests, as with one vCPU.
+ */
+struct vm_threads {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread[ABI_MAX_CPUS];
+	bool started[ABI_MAX_CPUS]; /* thread[] holds a thread to join */
+	uint32_t live;		    /* vCPU threads in their run loop */
+	uint32_t parked;	    /* of them, stopped for an exclusive one */
+	int owner;		    /* the vCPU whose thread runs a handler, or -1 */
+	bool ending;		    /* the run is over: every thread returns */
+	int err;		    /* the first thread's failure, -errno */
+};
+
 struct vm {
 	struct kvm kvm;
 	struct guest_mem mem;
-	struct vcpu vcpu;
-	struct vcpu_stats stats;
+	uint32_t nr_vcpus; /* from the loaded guest's boot parameters */
+	struct vcpu vcpus[ABI_MAX_CPUS];
+	struct vcpu_stats stats[ABI_MAX_CPUS];
 	struct serial serial;
 	struct virtio_blk *blk; /* optional, vm_attach_blk() */
-	uint64_t entry, cr3;
+	uint64_t entry, ap_entry, cr3;
 	/* What the guest reads with `in` from the hypercall port: a handler's
-	 * reply to the call it just took (include/abi/hcall.h). */
+	 * reply to the call it just took (include/abi/hcall.h).  Any vCPU
+	 * reads it: atomic. */
 	uint32_t hc_reply;
-	/* Private: vm_kick's request flag and the thread in vm_run. */
+	/* Private: vm_kick's request flag, vCPU 0's thread in vm_run, and
+	 * the threads. */
 	int kick;
 	unsigned long vcpu_thread;
 	int in_run;
+	struct vm_threads t;
 };
 
 /*
@@ -38,8 +64,9 @@ struct vm {
  */
 struct vm_handlers {
 	void *ctx;
-	int (*hcall)(void *ctx, const struct hcall *hc); /* READY, SYNC, DONE */
-	int (*ring_full)(void *ctx);			 /* KVM_EXIT_DIRTY_RING_FULL */
+	/* READY, SYNC, DONE: vCPU 0's alone (another's is a guest failure). */
+	int (*hcall)(void *ctx, const struct hcall *hc);
+	int (*ring_full)(void *ctx, uint32_t cpu); /* KVM_EXIT_DIRTY_RING_FULL on vCPU cpu */
 	/* Guest RAM the virtio-blk device stored into (KVM's dirty log misses
 	 * device writes); called during the run, may be NULL. */
 	void (*dma_dirty)(void *ctx, uint64_t gpa, uint64_t len);
@@ -64,11 +91,18 @@ int vm_register_memory(struct vm *vm, uint32_t slot_flags);
  */
 int vm_attach_blk(struct vm *vm, const char *image_path);
 
-/* Load the embedded guest with its workload parameters. */
+/* Load the embedded guest with its workload parameters; wl->nr_cpus (0
+ * means 1) sets the vCPUs vm_create_vcpus makes.  -EINVAL for more than
+ * ABI_MAX_CPUS or an image without an AP entry. */
 int vm_load_guest(struct vm *vm, const struct boot_workload *wl);
 
-/* Create vCPU 0 in long mode at the guest entry, and open its stats. */
-int vm_create_vcpu(struct vm *vm);
+/* Create the vCPUs in long mode, vCPU 0 at the guest entry and the others
+ * at its AP entry with their number in RDI, and open their stats. */
+int vm_create_vcpus(struct vm *vm);
+
+/* Sum of every vCPU's stats (absent counters UINT64_MAX), or per vCPU
+ * with cpu >= 0.  0 or -errno. */
+int vm_stats_read(const struct vm *vm, int cpu, uint64_t out[VSTAT_NR]);
 
 /*
  * Run until a handler ends the run (returns 0), the guest fails (-EFAULT:
@@ -80,8 +114,8 @@ int vm_run(struct vm *vm, const struct vm_handlers *h);
 #define VM_KICK_SIGNAL (SIGRTMIN + 3)
 
 /*
- * From any thread: make the thread in vm_run leave the guest as soon as it
- * can and call the kicked handler once (several kicks before it runs may
+ * From any thread: make vCPU 0's thread in vm_run leave the guest as soon as
+ * it can and call the kicked handler once (with the other vCPUs stopped) (several kicks before it runs may
  * give one call).  A signal (VM_KICK_SIGNAL, installed with SA_RESTART by
  * vm_run) interrupts KVM_RUN; its handler sets kvm_run.immediate_exit so a
  * kick between the flag check and KVM_RUN is not lost.  Without a running

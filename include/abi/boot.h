@@ -10,7 +10,7 @@
 
 #define ABI_IMAGE_MAGIC	   0x45474d4953445344ULL /* "DSDSIMGE" little-endian */
 #define ABI_BOOT_MAGIC	   0x544f4f4253445344ULL /* "DSDSBOOT" */
-#define ABI_BOOT_VERSION   2
+#define ABI_BOOT_VERSION   3
 #define ABI_MAX_RAM_RANGES 4
 
 /* Workload identifiers (boot_params.workload). */
@@ -49,7 +49,10 @@ struct abi_image_header {
 	uint64_t magic;	   /* ABI_IMAGE_MAGIC */
 	uint64_t entry;	   /* guest-virtual entry point */
 	uint64_t load_end; /* GPA just past .bss (kernel image incl. stack) */
-	uint64_t reserved;
+	/* Guest-virtual entry of the application processors (vCPUs 1 and up),
+	 * which the VMM starts in long mode like vCPU 0, with the CPU number
+	 * in RDI; 0 when the image cannot run them. */
+	uint64_t ap_entry;
 };
 _Static_assert(sizeof(struct abi_image_header) == 32, "image header layout");
 
@@ -81,13 +84,19 @@ struct abi_boot_params {
 	uint32_t flush_every; /* system calls between flusher runs; 0: never */
 	uint64_t cache_pages; /* page-cache limit in pages; 0: as RAM allows */
 	uint64_t sync_every;  /* db/shared2/mixed: stores per msync; log: appends per fsync */
+	/* version 3: SMP */
+	uint32_t nr_cpus;   /* vCPUs running, 1..ABI_MAX_CPUS; APs wait at ap_entry */
+	uint32_t share_pct; /* anonymous workloads: share of each CPU's writes that go
+			     * to pages over the whole working set rather than the
+			     * CPU's own partition (0..100) */
 };
 _Static_assert(sizeof(struct abi_ram_range) == 16, "ram range layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, ranges) == 16, "boot params layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, ram_size) == 80, "boot params layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, wss_pages) == 96, "boot params layout");
 _Static_assert(__builtin_offsetof(struct abi_boot_params, policy) == 136, "boot params layout");
-_Static_assert(sizeof(struct abi_boot_params) == 160, "boot params layout");
+_Static_assert(__builtin_offsetof(struct abi_boot_params, nr_cpus) == 160, "boot params layout");
+_Static_assert(sizeof(struct abi_boot_params) == 168, "boot params layout");
 _Static_assert(sizeof(struct abi_boot_params) <= ABI_PAGE_SIZE, "boot params fit a page");
 #endif
 

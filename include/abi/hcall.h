@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest -> host calls.  The guest fills the hypercall page at
- * ABI_HCALL_PAGE_GPA, then writes the call number with a 32-bit `out` to
+ * Guest -> host calls.  The guest fills its CPU's hypercall page
+ * (abi_hcall_page_gpa() in layout.h), then writes the call number with a 32-bit `out` to
  * ABI_HCALL_PORT.  The vCPU exits with KVM_EXIT_IO; the VMM reads the page,
  * validates every field (the guest is untrusted) and resumes the guest.
  * Calls return nothing, with one exception below (SYNC in a run the host
@@ -21,6 +21,15 @@
 #define ABI_HC_LOG   3 /* args[0] length of the text in buf */
 #define ABI_HC_DONE  4 /* args[0] status (0 ok), args[1] epochs run, args[2] bad pages */
 #define ABI_HC_PANIC 5 /* args: see ABI_PANIC_*; buf: "file:line: message" */
+#define ABI_HC_START_APS 6 /* CPU 0, before READY: start CPUs 1..nr_cpus-1; no arguments */
+/*
+ * ABI_HC_SYNC from CPU 0 speaks for every CPU: the CPUs meet at the end of
+ * the epoch first, so no CPU stores while the host harvests.  args[1] is the
+ * distinct pages any CPU wrote; args[ABI_SYNC_NR_CPUS] the number of CPUs
+ * whose own distinct pages follow in buf, one uint64_t each (the boot
+ * parameters' nr_cpus).  Only CPU 0 may SYNC, READY or be DONE.
+ */
+#define ABI_SYNC_NR_CPUS 2
 
 /* ABI_HC_PANIC argument slots.  vector is ABI_PANIC_NO_TRAP for panic() calls,
  * else the exception vector, with the trap frame's error code, rip, rsp, cr2. */
@@ -86,6 +95,7 @@ struct abi_hcall_page {
 _Static_assert(__builtin_offsetof(struct abi_hcall_page, args) == 8, "hcall page layout");
 _Static_assert(__builtin_offsetof(struct abi_hcall_page, buf) == 72, "hcall page layout");
 _Static_assert(sizeof(struct abi_hcall_page) <= ABI_PAGE_SIZE, "hcall page fits a page");
+_Static_assert(ABI_MAX_CPUS * 8 <= ABI_HCALL_BUF_SIZE, "SYNC's per-CPU pages fit buf");
 #endif
 
 #endif

@@ -10,6 +10,7 @@
  *   0x0000_1000    0x0000_2000     boot parameters (boot.h)       VMM, before boot
  *   0x0000_2000    0x0000_3000     hypercall page (hcall.h)       guest
  *   0x0000_3000    0x0000_4000     progress counters (hcall.h)    guest
+ *   0x0000_4000    0x0000_b000     hypercall pages of CPUs 1..7   guest
  *   0x0001_0000    0x0002_0000-ish boot page tables: PML4,        VMM, before boot
  *                                  direct-map PDPT, kernel PDPT,
  *                                  one PD per GiB of GPA space
@@ -41,6 +42,10 @@
 #define ABI_BOOT_PARAMS_GPA 0x1000
 #define ABI_HCALL_PAGE_GPA  0x2000
 #define ABI_PROGRESS_GPA    0x3000
+#define ABI_AP_HCALL_GPA    0x4000 /* CPU c >= 1: its page at + (c - 1) pages */
+/* vCPUs a guest may have: the VMM creates 1..ABI_MAX_CPUS, the guest keeps
+ * per-CPU state for as many. */
+#define ABI_MAX_CPUS 8
 #define ABI_BOOT_PT_GPA	    0x10000 /* PML4; PDPTs and PDs follow it */
 #define ABI_BOOT_PT_END	    0x200000
 #define ABI_KERNEL_GPA	    0x200000
@@ -64,6 +69,18 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
+_Static_assert(ABI_AP_HCALL_GPA + (ABI_MAX_CPUS - 1) * ABI_PAGE_SIZE <= ABI_BOOT_PT_GPA,
+	       "the CPUs' hypercall pages fit below the boot page tables");
+
+/* Each CPU makes its hypercalls through a page of its own, so that two CPUs
+ * calling at once never mix their arguments: CPU 0's is ABI_HCALL_PAGE_GPA,
+ * the others' follow ABI_AP_HCALL_GPA. */
+static inline uint64_t abi_hcall_page_gpa(uint32_t cpu)
+{
+	return cpu == 0 ? ABI_HCALL_PAGE_GPA
+			: ABI_AP_HCALL_GPA + (uint64_t)(cpu - 1) * ABI_PAGE_SIZE;
+}
+
 /* Page-table pages the guest needs to map `pages` 4 KiB pages contiguously at
  * ABI_WORKLOAD_BASE (PTs, PDs, PDPT, plus its own PML4). */
 static inline uint64_t abi_workload_pt_pages(uint64_t pages)
@@ -74,12 +91,14 @@ static inline uint64_t abi_workload_pt_pages(uint64_t pages)
 	return pt + pd + pdpt + 1;
 }
 
-/* Kernel pages a workload of `pages` pages costs: its page tables and the
- * per-epoch "seen" bitmap (one bit per page).  The VMM uses the same formula
- * to refuse a --wss the guest could not map. */
-static inline uint64_t abi_workload_kernel_pages(uint64_t pages)
+/* Kernel pages a workload of `pages` pages costs on `cpus` CPUs: its page
+ * tables and the per-epoch "seen" bitmaps (one bit per page): one per CPU,
+ * and with several CPUs one more for the pages any of them wrote.  The VMM
+ * uses the same formula to refuse a --wss the guest could not map. */
+static inline uint64_t abi_workload_kernel_pages(uint64_t pages, uint64_t cpus)
 {
-	return abi_workload_pt_pages(pages) + (pages + 32767) / 32768;
+	uint64_t bitmaps = cpus + (cpus > 1);
+	return abi_workload_pt_pages(pages) + bitmaps * ((pages + 32767) / 32768);
 }
 
 /* Pages the guest kernel keeps for itself beyond its image and

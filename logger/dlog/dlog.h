@@ -49,7 +49,7 @@ struct dlog_mode {
 	enum ds_fail (*supported)(const struct kvm *kvm, const struct dlog_config *cfg, char *why,
 				  size_t len);
 	int (*vm_created)(struct dlog *d);   /* VM exists; no slots, no vCPUs yet */
-	int (*vcpu_created)(struct dlog *d); /* vCPU 0 exists */
+	int (*vcpu_created)(struct dlog *d); /* every vCPU exists */
 	/* Add pages dirtied since the last harvest to out (NULL: discard) and
 	 * re-arm tracking for them.  Returns pages harvested or -errno. */
 	int64_t (*harvest)(struct dlog *d, struct frameset *out);
@@ -62,9 +62,17 @@ struct dlog {
 	struct vm *vm;
 	struct harvest_slot slots[MEM_MAX_SLOTS]; /* indexed by KVM slot id */
 	uint64_t *bitmap;			  /* bitmap/clear: one slot's bits */
-	struct kvm_dirty_gfn *ring;		  /* ring: vCPU 0's ring */
+	/* ring: every vCPU's ring, and where its next entry is */
+	struct kvm_dirty_gfn *ring[ABI_MAX_CPUS];
+	uint32_t ring_fetch[ABI_MAX_CPUS];
+	uint32_t nr_rings;
 	size_t ring_bytes;
-	uint32_t ring_fetch;
+	/* ring with several vCPUs: the pages each vCPU's ring named, and its
+	 * entries, since the caller last cleared them (per-vCPU figures);
+	 * scratch collects one ring's harvest. */
+	struct frameset vcpu_dirty[ABI_MAX_CPUS];
+	uint64_t vcpu_entries[ABI_MAX_CPUS];
+	struct frameset scratch;
 	struct uffd_track *uffd; /* uffd: host-level tracker of guest RAM */
 	uint64_t kvm_calls;	 /* dirty-log ioctls made, all harvests (uffd: its ioctls) */
 	/* Time in the clear or reset step of all harvests (clear's
@@ -88,14 +96,15 @@ struct dlog {
 
 /*
  * The one-line reason of a dirty ring overflow, into buf: where it happened
- * (epoch, or boot for epoch 0), the ring's size, at least how many entries
+ * (epoch, or boot for epoch 0), whose ring (vCPU cpu), the ring's size, at least how many entries
  * came between two harvests (seen: the published entries found), the
  * run's largest harvest before it (peak; 0 leaves it out), and what to try: a ring at least
  * four times the size, up to this KVM's max_entries, else a bitmap mode.
  * The overwritten entries cannot be counted, so the advice is a lower
  * bound, and says so.  Pure: tests call it directly.
  */
-void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t entries, uint32_t max_entries,
+void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entries,
+			    uint32_t max_entries,
 			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped);
 
 /* NULL-terminated table of all modes. */

@@ -1,9 +1,11 @@
 /*
  * The dirty ring: KVM appends (slot, offset) entries to a per-vCPU ring we
- * mmap from the vCPU fd.  We collect published entries (harvest_ring: acquire
- * on the flag, release on the RESET mark), then KVM_RESET_DIRTY_RINGS
- * re-protects the collected pages and recycles their entries; the count it
- * returns must equal what we collected, or entries were lost or invented.
+ * mmap from the vCPU fd.  We collect every ring's published entries
+ * (harvest_ring: acquire on the flag, release on the RESET mark), then one
+ * KVM_RESET_DIRTY_RINGS re-protects the collected pages and recycles their
+ * entries in all rings; the count it returns must equal what we collected,
+ * or entries were lost or invented.  With several vCPUs each ring's pages
+ * are also kept apart, for the per-vCPU figures.
  *
  * A harvest may also run while the vCPU runs (the live migration thread):
  * KVM keeps pushing meanwhile, which the entries' flags make safe; only the
@@ -14,6 +16,7 @@
  * open and resumes, so no entry is lost and the epoch's set stays whole.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -71,14 +74,25 @@ static int ring_vm_created(struct dlog *d)
 static int ring_vcpu_created(struct dlog *d)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, d->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, d->vm->vcpu.fd,
-		       (off_t)page * KVM_DIRTY_LOG_PAGE_OFFSET);
-	if (p == MAP_FAILED) {
-		int ret = -errno;
-		log_err("mmap of the dirty ring of vCPU 0: %s", strerror(-ret));
-		return ret;
+	for (uint32_t i = 0; i < d->vm->nr_vcpus; i++) {
+		void *p = mmap(NULL, d->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       d->vm->vcpus[i].fd, (off_t)page * KVM_DIRTY_LOG_PAGE_OFFSET);
+		if (p == MAP_FAILED) {
+			int ret = -errno;
+			log_err("mmap of the dirty ring of vCPU %u: %s", i, strerror(-ret));
+			return ret;
+		}
+		d->ring[i] = p;
+		d->nr_rings = i + 1;
 	}
-	d->ring = p;
+	if (d->nr_rings == 1)
+		return 0;
+	uint64_t pages = d->vm->mem.nr_pages;
+	if (frameset_init(&d->scratch, pages))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->nr_rings; i++)
+		if (frameset_init(&d->vcpu_dirty[i], pages))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -92,47 +106,81 @@ static void ring_where(char *buf, size_t len, uint64_t epoch)
 		snprintf(buf, len, "at boot");
 }
 
-static int64_t ring_harvest(struct dlog *d, struct frameset *out)
+/* Collect ring i into out, and with several vCPUs into its own set too.
+ * Returns the entries collected, or -errno (printed). */
+static int64_t ring_collect(struct dlog *d, uint32_t i, struct frameset *out)
 {
-	if (!d->ring)
-		return 0; /* before the vCPU exists nothing can be dirty */
-	int64_t n = harvest_ring(d->ring, d->cfg.ring_entries, &d->ring_fetch, d->slots,
-				 (uint32_t)d->vm->mem.nr_slots, out);
+	bool apart = d->nr_rings > 1;
+	struct frameset *into = apart ? &d->scratch : out;
+	int64_t n = harvest_ring(d->ring[i], d->cfg.ring_entries, &d->ring_fetch[i], d->slots,
+				 (uint32_t)d->vm->mem.nr_slots, into);
 	if (n < 0) {
-		log_err("dirty ring entry %u names a page outside guest RAM", d->ring_fetch);
+		log_err("dirty ring entry %u of vCPU %u names a page outside guest RAM",
+			d->ring_fetch[i], i);
 		return n;
 	}
-	/*
-	 * KVM asks for a ring-full exit when a ring reaches its soft limit,
-	 * which leaves a reserve of entries for pushes already under way.  A
-	 * ring we find completely full, or published entries beyond the first
-	 * unpublished one (KVM's write index ran past ours), means that reserve
-	 * was not honoured: KVM pushed past the end and overwrote entries we
-	 * never saw.  The dirty set is then incomplete, and no later harvest can
-	 * repair it (KVM's reset index is out of step with the ring), so say so
-	 * instead of reporting a set that looks whole.
-	 */
-	uint32_t stray = 0;
-	/* With the vCPU running, KVM publishes new entries during this scan:
-	 * they would look like strays.  The next harvest with the vCPU
-	 * stopped (every epoch end, and the switch-over) still looks. */
-	for (uint32_t i = 0; !d->vcpu_running && i < d->cfg.ring_entries; i++)
-		stray +=
-		    __atomic_load_n(&d->ring[i].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
-	if (d->cfg.test_ring_overrun && d->epoch + 1 == d->cfg.test_ring_overrun)
-		stray++;
-	if (n == d->cfg.ring_entries || stray) {
-		char msg[384];
-		uint64_t max_bytes = (uint64_t)kvm_cap(&d->vm->kvm, ring_cap(&d->vm->kvm));
-		dlog_ring_overflow_msg(msg, sizeof(msg), d->cfg.ring_entries,
-				       (uint32_t)(max_bytes / sizeof(struct kvm_dirty_gfn)),
-				       (uint64_t)n + stray, d->ring_peak, d->epoch, stray != 0);
-		log_err("%s", msg);
-		d->overflowed = true; /* a failed check, not a KVM failure */
-		return -EOVERFLOW;
+	if (apart) {
+		for (uint64_t k = 0; k < d->scratch.count; k++) {
+			uint64_t idx = d->scratch.list[k];
+			frameset_add(&d->vcpu_dirty[i], idx); /* same bounds: cannot fail */
+			if (out)
+				frameset_add(out, idx);
+		}
+		frameset_clear(&d->scratch);
+		d->vcpu_entries[i] += (uint64_t)n;
 	}
-	if ((uint64_t)n > d->ring_peak)
-		d->ring_peak = (uint32_t)n;
+	return n;
+}
+
+/*
+ * KVM asks for a ring-full exit when a ring reaches its soft limit, which
+ * leaves a reserve of entries for pushes already under way.  A ring we find
+ * completely full, or published entries beyond the first unpublished one
+ * (KVM's write index ran past ours), means that reserve was not honoured:
+ * KVM pushed past the end and overwrote entries we never saw.  The dirty set
+ * is then incomplete, and no later harvest can repair it (KVM's reset index
+ * is out of step with the ring), so say so instead of reporting a set that
+ * looks whole.  0, or -EOVERFLOW (printed).
+ */
+static int ring_check_overrun(struct dlog *d, uint32_t i, int64_t n)
+{
+	uint32_t stray = 0;
+	/* With the vCPUs running, KVM publishes new entries during this scan:
+	 * they would look like strays.  The next harvest with them stopped
+	 * (every epoch end, and the switch-over) still looks. */
+	for (uint32_t k = 0; !d->vcpu_running && k < d->cfg.ring_entries; k++)
+		stray += __atomic_load_n(&d->ring[i][k].flags, __ATOMIC_ACQUIRE) &
+			 KVM_DIRTY_GFN_F_DIRTY;
+	if (i == 0 && d->cfg.test_ring_overrun && d->epoch + 1 == d->cfg.test_ring_overrun)
+		stray++;
+	if (n != d->cfg.ring_entries && !stray)
+		return 0;
+	char msg[384];
+	uint64_t max_bytes = (uint64_t)kvm_cap(&d->vm->kvm, ring_cap(&d->vm->kvm));
+	dlog_ring_overflow_msg(msg, sizeof(msg), i, d->cfg.ring_entries,
+			       (uint32_t)(max_bytes / sizeof(struct kvm_dirty_gfn)),
+			       (uint64_t)n + stray, d->ring_peak, d->epoch, stray != 0);
+	log_err("%s", msg);
+	d->overflowed = true; /* a failed check, not a KVM failure */
+	return -EOVERFLOW;
+}
+
+static int64_t ring_harvest(struct dlog *d, struct frameset *out)
+{
+	int64_t total = 0;
+	for (uint32_t i = 0; i < d->nr_rings; i++) {
+		int64_t n = ring_collect(d, i, out);
+		if (n < 0)
+			return n;
+		int ret = ring_check_overrun(d, i, n);
+		if (ret)
+			return ret;
+		if ((uint64_t)n > d->ring_peak)
+			d->ring_peak = (uint32_t)n;
+		total += n;
+	}
+	if (!d->nr_rings)
+		return 0; /* before the vCPUs exist nothing can be dirty */
 	d->kvm_calls++;
 	uint64_t t0 = time_now_ns();
 	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
@@ -142,7 +190,7 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 		log_err("KVM_RESET_DIRTY_RINGS: %s", strerror(-ret));
 		return ret;
 	}
-	if (reset != n) {
+	if (reset != total) {
 		/* KVM's reset index out of step with the ring: what an
 		 * overflow it did not flag leaves (docs/platform-notes.md).
 		 * Entries went missing, so it fails the check like one. */
@@ -151,14 +199,15 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 		log_err("dirty ring out of step %s: KVM_RESET_DIRTY_RINGS reset %d entries, "
 			"%lld were harvested, so KVM overran the ring and dirty pages may be lost; "
 			"use a larger --ring-entries or --log bitmap or clear",
-			where, reset, (long long)n);
+			where, reset, (long long)total);
 		d->overflowed = true; /* a failed check, not a KVM failure */
 		return -EOVERFLOW;
 	}
-	return n;
+	return total;
 }
 
-void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t entries, uint32_t max_entries,
+void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entries,
+			    uint32_t max_entries,
 			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped)
 {
 	char where[48], advice[160], before[80] = "";
@@ -184,18 +233,22 @@ void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t entries, uint32_t ma
 		snprintf(before, sizeof(before), "; this run's largest harvest before took %u",
 			 peak);
 	snprintf(buf, len,
-		 "dirty ring overflow %s: vCPU 0's ring of %u entries %s without stopping at "
+		 "dirty ring overflow %s: vCPU %u's ring of %u entries %s without stopping at "
 		 "its soft limit (at least %llu entries came between two harvests%s), so KVM "
 		 "overwrote entries and dirty pages were lost; %s (docs/platform-notes.md)",
-		 where, entries, wrapped ? "wrapped" : "filled up", (unsigned long long)seen,
+		 where, cpu, entries, wrapped ? "wrapped" : "filled up", (unsigned long long)seen,
 		 before, advice);
 }
 
 static void ring_teardown(struct dlog *d)
 {
-	if (d->ring)
-		munmap(d->ring, d->ring_bytes);
-	d->ring = NULL;
+	for (uint32_t i = 0; i < d->nr_rings; i++) {
+		munmap(d->ring[i], d->ring_bytes);
+		d->ring[i] = NULL;
+		frameset_free(&d->vcpu_dirty[i]);
+	}
+	frameset_free(&d->scratch);
+	d->nr_rings = 0;
 }
 
 const struct dlog_mode dlog_mode_ring = {

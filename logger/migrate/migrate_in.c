@@ -177,7 +177,7 @@ static int load_blobs(struct blobs *b, struct vm *vm, migin_session_load load, v
 		snprintf(why, whylen, "virtio-blk state: %s", r);
 		return -EPROTO;
 	}
-	if ((ret = vcpu_state_load(&vm->vcpu, &b->vcpu, r, sizeof(r)))) {
+	if ((ret = vcpu_state_load(&vm->vcpus[0], &b->vcpu, r, sizeof(r)))) {
 		snprintf(why, whylen, "vCPU state: %s", r);
 		return -EPROTO;
 	}

@@ -187,9 +187,9 @@ int64_t migout_take_dirty(struct migout *mo, bool stopped)
 static int pause_save(struct migout *mo)
 {
 	struct vm *vm = mo->vm;
-	int ret = vcpu_state_settle(&vm->vcpu);
+	int ret = vcpu_state_settle(&vm->vcpus[0]);
 	if (!ret)
-		ret = vcpu_state_save(&vm->vcpu, &mo->vcpu);
+		ret = vcpu_state_save(&vm->vcpus[0], &mo->vcpu);
 	if (!ret && vm->blk) {
 		ret = virtio_blk_state_save(vm->blk, &mo->blk);
 		if (!ret && fdatasync(vm->blk->fd) < 0)

@@ -56,7 +56,7 @@ static inline bool ds_jsonl_parse(struct ds_jsonl *j, const char *what, const ch
 	bool ok = true;
 
 	memset(j, 0, sizeof(*j));
-	snprintf(j->what, sizeof(j->what), "%s", what);
+	snprintf(j->what, sizeof(j->what), "%.*s", (int)sizeof(j->what) - 1, what);
 	if (!ds_check_at(text != NULL, file, line, "%s: no text to parse", j->what))
 		return false;
 	for (size_t i = 0; i < len; i++)

@@ -1,0 +1,78 @@
+/*
+ * The other CPUs.  The VMM creates every vCPU in long mode, at the image's
+ * ap_entry with its number in RDI (include/abi/boot.h), but runs CPUs 1 and
+ * up only once CPU 0 asks (ABI_HC_START_APS), as a real machine's boot CPU
+ * wakes the others with INIT and SIPI once it has a kernel for them.  They
+ * enter ap_start (entry.S) on stacks of their own and come here: their own
+ * TSS, the shared IDT, the address space CPU 0 built, then the workload.
+ *
+ * Which CPU am I?  The kernel reads it off its stack pointer: every CPU runs
+ * on stacks of its own (CPU 0 on the boot stack and the processes' kernel
+ * stacks, CPU c on ap_stacks[c - 1]).  A GS base would need swapgs on every
+ * way into the kernel, and this kernel enters from user mode through int3
+ * with the user's GS; the stack needs nothing.
+ */
+#include <stdbool.h>
+
+#include "defs.h"
+#include "smp.h"
+#include "x86.h"
+
+/* CPU c >= 1: ap_stacks[c - 1], kernel stack below, double-fault stack above. */
+__attribute__((aligned(4096))) char ap_stacks[ABI_MAX_CPUS - 1][SMP_AP_STRIDE];
+_Static_assert(SMP_AP_STRIDE % 4096 == 0, "AP stacks stay page aligned");
+
+extern char df_stack_top[];
+
+static uint32_t nr_cpus = 1;
+static volatile uint32_t online; /* CPUs other than 0 that reached ap_main */
+static uint64_t smp_cr3;
+
+uint32_t cpu_id(void)
+{
+	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+	uint64_t lo = (uint64_t)ap_stacks;
+	if (sp < lo || sp >= lo + sizeof(ap_stacks))
+		return 0;
+	return 1 + (uint32_t)((sp - lo) / SMP_AP_STRIDE);
+}
+
+uint32_t smp_nr_cpus(void)
+{
+	return nr_cpus;
+}
+
+uint64_t smp_df_stack_top(uint32_t cpu)
+{
+	if (cpu == 0)
+		return (uint64_t)df_stack_top;
+	return (uint64_t)ap_stacks[cpu - 1] + SMP_AP_STRIDE;
+}
+
+void smp_start(const struct abi_boot_params *bp, uint64_t cr3)
+{
+	if (bp->nr_cpus == 0 || bp->nr_cpus > ABI_MAX_CPUS)
+		panic("boot parameters: %u CPUs", bp->nr_cpus);
+	if (bp->nr_cpus == 1)
+		return;
+	smp_cr3 = cr3;
+	nr_cpus = bp->nr_cpus;
+	hcall_start_aps(); /* an exit: our stores above are visible first */
+	/* They come up in well under a million instructions each. */
+	while (__atomic_load_n(&online, __ATOMIC_ACQUIRE) != nr_cpus - 1)
+		cpu_relax();
+}
+
+void ap_main(uint64_t cpu) __attribute__((noreturn));
+
+/* From ap_start (entry.S), on ap_stacks[cpu - 1]. */
+void ap_main(uint64_t cpu)
+{
+	if (cpu == 0 || cpu >= nr_cpus || cpu != cpu_id())
+		panic("application processor %lu of %u: not where its stack says", cpu, nr_cpus);
+	gdt_init((uint32_t)cpu);
+	idt_load();
+	lcr3(smp_cr3);
+	__atomic_add_fetch(&online, 1, __ATOMIC_RELEASE);
+	ap_run((uint32_t)cpu);
+}

@@ -1,0 +1,321 @@
+/*
+ * Guests with several vCPUs (--vcpus): one worker per vCPU, each on a
+ * thread of the VMM's own (docs/architecture.md, "vCPU threads").
+ *
+ *   usage      --vcpus 0 and 9, --vcpus with a file workload or with
+ *              --migrate-to, --share without --vcpus 2 or more, a working
+ *              set smaller than the vCPUs: 2, each with its one line
+ *   modes      every log mode KVM keeps itself (bitmap, clear, ring) with
+ *              2 and 4 vCPUs, random: 0 lost pages, the guest's own check
+ *              passing, and per-vCPU figures for as many vCPUs.  With the
+ *              bitmap logs the per-vCPU pages are the guest's own counts,
+ *              whose partitions do not overlap: they sum to the epoch's
+ *              workload pages.  With the ring they are each vCPU's ring,
+ *              every dirty page in at least one: they sum to at least
+ *              the epoch's dirty pages, and every vCPU wrote some.
+ *   shared     --share 100: all four vCPUs write all over the working set,
+ *              two of them often the same page in one epoch, so the
+ *              per-CPU counts sum to more than the pages any CPU wrote;
+ *              still 0 lost and the check passing
+ *   small ring a 256-entry ring per vCPU with four vCPUs each making
+ *              ~500 stores an epoch: ring-full exits from the vCPUs other
+ *              than 0 too, their per-vCPU counts summing to the run's,
+ *              and 0 lost
+ *   json       run --vcpus 4 --log ring --json -: the arrays
+ *              vcpu-dirty-pages, vcpu-dirty-rate-mibs, vcpu-exits and
+ *              vcpu-ring-full-exits of length 4 in every epoch and the
+ *              summary
+ *   teeth      the oracle, with four vCPUs, catches a ring log that never
+ *              reads vCPU 1's ring; the guest's check catches a page
+ *              changed behind one CPU's back
+ *
+ * Needs /dev/kvm for all but the usage cases; without it those run and the
+ * suite exits 77 (skipped).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "abi/boot.h"
+#include "logger/session.h"
+#include "tests/lib/ds_json.h"
+#include "tests/lib/ds_proc.h"
+#include "tests/lib/ds_session.h"
+#include "tests/lib/ds_test.h"
+
+#define CHECK DS_CHECK
+
+static void test_usage(void)
+{
+	struct ds_proc p;
+	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "0"));
+	ds_proc_check_exit(&p, 2, ARGS("--vcpus 0: out of range (1..8)"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "9"));
+	ds_proc_check_exit(&p, 2, ARGS("--vcpus 9: out of range (1..8)"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "two"));
+	ds_proc_check_exit(&p, 2, ARGS("--vcpus two: not a number"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "2", "--workload", "db"));
+	ds_proc_check_exit(&p, 2, ARGS("--vcpus 2: the file workloads run on one vCPU"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL,
+		    ARGS("run", "--vcpus", "2", "--migrate-to", "unix:/nonexistent/x.sock"));
+	ds_proc_check_exit(&p, 2, ARGS("--vcpus 2: not with --migrate-to"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--share", "50"));
+	ds_proc_check_exit(&p, 2, ARGS("--share: for a guest with --vcpus 2 or more"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "4", "--share", "101"));
+	ds_proc_check_exit(&p, 2, ARGS("--share 101: out of range (0..100)"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "4", "--wss", "3"));
+	ds_proc_check_exit(&p, 2, ARGS("--wss 3: fewer pages than --vcpus 4"));
+	ds_proc_free(&p);
+}
+
+/* Every epoch's per-vCPU figures, checked as they come. */
+struct capture {
+	struct sink sink;
+	uint32_t nr;
+	uint64_t epochs;
+	uint64_t bad_nr;	  /* epochs whose figures are not for nr vCPUs */
+	uint64_t guest_sum_off;	  /* guest source: per-CPU pages do not sum to the union */
+	uint64_t guest_sum_over;  /* guest source: sum above the union (shared pages) */
+	uint64_t ring_sum_under;  /* ring source: per-vCPU pages sum below the dirty pages */
+	uint64_t idle_vcpu;	  /* a vCPU without a dirty page in an epoch */
+	uint64_t ring_full_diff;  /* per-vCPU ring-full exits do not sum to the epoch's */
+	uint64_t ring_full_ap;	  /* ring-full exits of vCPUs other than 0 */
+	uint64_t ring_full;	  /* the epochs' ring-full exits */
+	enum vcpu_source source;
+};
+
+static void capture_epoch(struct sink *s, const struct epoch_rec *e)
+{
+	struct capture *c = (struct capture *)s;
+	const struct vcpu_figs *v = &e->vcpu;
+	c->epochs++;
+	c->source = v->source;
+	if (v->nr != c->nr) {
+		c->bad_nr++;
+		return;
+	}
+	uint64_t sum = 0, full = 0;
+	for (uint32_t i = 0; i < v->nr; i++) {
+		sum += v->dirty_pages[i];
+		full += v->ring_full_exits[i];
+		if (i > 0)
+			c->ring_full_ap += v->ring_full_exits[i];
+		if (v->dirty_pages[i] == 0)
+			c->idle_vcpu++;
+	}
+	if (full != e->ring_full_exits)
+		c->ring_full_diff++;
+	c->ring_full += e->ring_full_exits;
+	if (v->source == VCPU_SOURCE_GUEST && sum < e->workload_pages)
+		c->guest_sum_off++;
+	if (v->source == VCPU_SOURCE_GUEST && sum > e->workload_pages)
+		c->guest_sum_over++;
+	if (v->source == VCPU_SOURCE_RING && sum < e->dirty_pages)
+		c->ring_sum_under++;
+}
+
+static void config(struct session_config *cfg, struct capture *cap, const char *mode,
+		   uint32_t vcpus, uint64_t wss, uint32_t epochs)
+{
+	memset(cap, 0, sizeof(*cap));
+	cap->sink.epoch = capture_epoch;
+	cap->nr = vcpus;
+	ds_session_config(cfg, mode, ABI_WL_RANDOM, 256ull << 20, wss, epochs, &cap->sink);
+	cfg->wl.nr_cpus = vcpus;
+}
+
+static void test_modes(void)
+{
+	static const char *const modes[] = {"bitmap", "clear", "ring"};
+	static const uint32_t nr[] = {2, 4};
+	for (int m = 0; m < 3; m++) {
+		for (int k = 0; k < 2; k++) {
+			struct session_config cfg;
+			struct capture cap;
+			struct run_summary sum;
+			config(&cfg, &cap, modes[m], nr[k], 512, 4);
+			int ret = session_run(&cfg, &sum);
+			printf("\n    %s, %u vCPUs: ret %d, %llu epochs, lost %llu, check %s",
+			       modes[m], nr[k], ret, (unsigned long long)cap.epochs,
+			       (unsigned long long)sum.lost_pages,
+			       sum.guest_check_failed ? "failed" : "passed");
+			CU_ASSERT_EQUAL(ret, 0);
+			CU_ASSERT_EQUAL(cap.epochs, 4);
+			CU_ASSERT_EQUAL(sum.lost_pages, 0);
+			CU_ASSERT_FALSE(sum.guest_check_failed);
+			CU_ASSERT_EQUAL(cap.bad_nr, 0);
+			CU_ASSERT_EQUAL(sum.vcpu.nr, nr[k]);
+			CU_ASSERT_EQUAL(cap.ring_full_diff, 0);
+			CU_ASSERT_EQUAL(cap.idle_vcpu, 0);
+			CU_ASSERT_EQUAL(cap.source, m == 2 ? VCPU_SOURCE_RING : VCPU_SOURCE_GUEST);
+			/* Private partitions: each page is one CPU's. */
+			CU_ASSERT_EQUAL(cap.guest_sum_off, 0);
+			CU_ASSERT_EQUAL(cap.guest_sum_over, 0);
+			CU_ASSERT_EQUAL(cap.ring_sum_under, 0);
+			for (uint32_t i = 0; i < nr[k]; i++)
+				CU_ASSERT(sum.vcpu.exits[i] != UINT64_MAX && sum.vcpu.exits[i] > 0);
+		}
+	}
+}
+
+static void test_shared(void)
+{
+	struct session_config cfg;
+	struct capture cap;
+	struct run_summary sum;
+	config(&cfg, &cap, "bitmap", 4, 256, 4);
+	cfg.wl.share_pct = 100;
+	int ret = session_run(&cfg, &sum);
+	printf("\n    4 vCPUs sharing 256 pages: ret %d, workload pages %llu, per-CPU sums "
+	       "above it in %llu of %llu epochs",
+	       ret, (unsigned long long)sum.workload_pages,
+	       (unsigned long long)cap.guest_sum_over, (unsigned long long)cap.epochs);
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_EQUAL(sum.lost_pages, 0);
+	CU_ASSERT_FALSE(sum.guest_check_failed);
+	CU_ASSERT_EQUAL(cap.guest_sum_off, 0);
+	/* 64 random picks each over 256 pages: two CPUs meet on a page in
+	 * every epoch but with odds far below one in a million. */
+	CU_ASSERT_EQUAL(cap.guest_sum_over, 4);
+}
+
+static void test_small_ring(void)
+{
+	struct session_config cfg;
+	struct capture cap;
+	struct run_summary sum;
+	config(&cfg, &cap, "ring", 4, 2048, 3);
+	cfg.dlog.ring_entries = 256;
+	int ret = session_run(&cfg, &sum);
+	printf("\n    4 rings of 256: ret %d, %llu ring-full exits, %llu of them by vCPUs 1-3, "
+	       "lost %llu",
+	       ret, (unsigned long long)sum.ring_full_exits, (unsigned long long)cap.ring_full_ap,
+	       (unsigned long long)sum.lost_pages);
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_EQUAL(sum.lost_pages, 0);
+	CU_ASSERT_FALSE(sum.log_overflowed);
+	CU_ASSERT(cap.ring_full_ap > 0);
+	CU_ASSERT_EQUAL(cap.ring_full_diff, 0);
+	/* The summary's per-vCPU figures cover the epochs, boot left out. */
+	uint64_t full = 0;
+	for (uint32_t i = 0; i < 4; i++)
+		full += sum.vcpu.ring_full_exits[i];
+	CU_ASSERT_EQUAL(full, cap.ring_full);
+}
+
+/* An array of n numbers (nulls allowed only where `nulls`). */
+static void check_array(struct json_object *o, const char *key, size_t n, const char *what)
+{
+	struct json_object *a = NULL;
+	if (!CHECK(json_object_object_get_ex(o, key, &a) && json_object_is_type(a, json_type_array),
+		   "%s: %s is not an array: %.300s", what, key, ds_json_text(o)))
+		return;
+	CHECK(json_object_array_length(a) == n, "%s: %s has %zu entries, not %zu", what, key,
+	      json_object_array_length(a), n);
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *x = json_object_array_get_idx(a, i);
+		CHECK(json_object_is_type(x, json_type_int) || json_object_is_type(x, json_type_double),
+		      "%s: %s[%zu] is not a number", what, key, i);
+	}
+}
+
+static void test_json(void)
+{
+	struct ds_proc p;
+	struct ds_jsonl j;
+	ds_expect_ok(&p, ARGS("run", "--vcpus", "4", "--log", "ring", "--workload", "random",
+			      "--epochs", "3", "--verify", "--json", "-"));
+	if (!DS_JSONL_PARSE(&j, p.cmd, p.out))
+		goto out;
+	struct json_object *sum = DS_JSONL_SUMMARY(&j);
+	CHECK(DS_JSONL_EPOCHS(&j, 1) == 3 && j.n == 4, "%s: not epochs 1..3 and the summary",
+	      p.cmd);
+	DS_JSON_INT_EQ(sum, "lost-pages", 0);
+	DS_JSON_INT_EQ(sum, "vcpus", 4);
+	DS_JSON_STR_EQ(sum, "vcpu-dirty-source", "ring");
+	for (size_t i = 0; i < j.n; i++) {
+		static const char *const keys[] = {"vcpu-dirty-pages", "vcpu-dirty-rate-mibs",
+						   "vcpu-exits", "vcpu-ring-full-exits"};
+		for (int k = 0; k < 4; k++)
+			check_array(j.obj[i], keys[k], 4, p.cmd);
+	}
+out:
+	ds_jsonl_free(&j);
+	ds_proc_free(&p);
+}
+
+/* A ring log that never reads vCPU 1's ring: every page only vCPU 1
+ * named is hidden.  vCPU 1 stamps new content on the pages of its own
+ * partition every epoch, so the oracle must see them all. */
+static int64_t lossy_harvest(struct dlog *d, struct frameset *out)
+{
+	struct frameset tmp;
+	if (frameset_init(&tmp, d->vm->mem.nr_pages))
+		return -ENOMEM;
+	int64_t n = dlog_mode_ring.harvest(d, &tmp);
+	for (uint64_t i = 0; n > 0 && i < tmp.count; i++) {
+		uint64_t idx = tmp.list[i];
+		bool others = false;
+		for (uint32_t c = 0; c < d->nr_rings; c++)
+			others |= c != 1 && frameset_test(&d->vcpu_dirty[c], idx);
+		if (out && others)
+			frameset_add(out, idx);
+	}
+	frameset_free(&tmp);
+	return n;
+}
+
+static void test_teeth(void)
+{
+	struct dlog_mode lossy = dlog_mode_ring;
+	lossy.name = "lossy-test";
+	lossy.harvest = lossy_harvest;
+	struct session_config cfg;
+	struct capture cap;
+	struct run_summary sum;
+	config(&cfg, &cap, "ring", 4, 512, 3);
+	cfg.mode = &lossy;
+	int ret = session_run(&cfg, &sum);
+	printf("\n    hiding vCPU 1's ring: ret %d, lost %llu (vCPU 1 wrote %llu pages)", ret,
+	       (unsigned long long)sum.lost_pages, (unsigned long long)sum.vcpu.dirty_pages[1]);
+	CU_ASSERT_EQUAL(ret, 1);
+	/* At least the workload pages vCPU 1 wrote: ~80 an epoch. */
+	CU_ASSERT(sum.lost_pages >= 3 * 50);
+
+	config(&cfg, &cap, "bitmap", 4, 512, 2);
+	cfg.wl.flags = ABI_BOOT_F_TEST_BAD_CHECK;
+	fprintf(stderr, "\n    (a failed self-check follows; it is expected)\n");
+	ret = session_run(&cfg, &sum);
+	CU_ASSERT_EQUAL(ret, 1);
+	CU_ASSERT(sum.guest_check_failed);
+}
+
+static const struct ds_case plain_cases[] = {
+    {"usage: --vcpus and --share out of range or out of place: 2", test_usage},
+    {NULL, NULL},
+};
+
+static const struct ds_case kvm_cases[] = {
+    {"every KVM log, 2 and 4 vCPUs: 0 lost, per-vCPU figures", test_modes},
+    {"four vCPUs sharing every page: 0 lost, per-CPU counts overlap", test_shared},
+    {"a small ring per vCPU: ring-full exits from every vCPU, 0 lost", test_small_ring},
+    {"run --vcpus 4 --json: per-vCPU arrays of 4", test_json},
+    {"teeth: a hidden page and a page changed behind a CPU are caught", test_teeth},
+    {NULL, NULL},
+};
+
+int main(void)
+{
+	return ds_run_partly_kvm("test_smp", plain_cases, kvm_cases);
+}
