@@ -501,7 +501,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	uint64_t mem = mem_mib << 20;
-	uint64_t max_wss = boot_max_wss(mem, guest_image);
+	uint64_t max_wss = boot_max_wss(mem, guest_image, 1);
 
 	FILE *csv = NULL;
 	if (csv_path) {
