@@ -112,6 +112,11 @@ struct run_summary {
 	bool verified;
 	uint64_t lost_pages; /* boot phase included */
 	uint64_t ring_full_exits;
+	/* ring: the reaper (logger/dlog/reaper.h): its period (0: no thread),
+	 * passes that found entries, of them the thread's, the largest. */
+	bool reaper;
+	uint32_t reaper_us;
+	uint64_t reaper_passes, reaper_thread_passes, reaper_max_pass;
 	uint64_t kvm_calls;
 	uint64_t harvest_ns;
 	uint64_t harvest_clear_ns;

@@ -297,6 +297,17 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 			r->ext[i]->json_summary(r->ext[i], f, r->verified);
 	if (r->vcpu.nr)
 		json_vcpus(f, &r->vcpu, r->epoch_ns);
+	if (r->reaper) {
+		fprintf(f, ",\"reaper-us\":");
+		if (r->reaper_us)
+			fprintf(f, "%u", r->reaper_us);
+		else
+			fprintf(f, "null");
+		fprintf(f,
+			",\"reaper-passes\":%" PRIu64 ",\"reaper-thread-passes\":%" PRIu64
+			",\"reaper-max-pass\":%" PRIu64,
+			r->reaper_passes, r->reaper_thread_passes, r->reaper_max_pass);
+	}
 	json_stats(f, r->stats);
 	fprintf(f, "}\n");
 	io_flush(f);

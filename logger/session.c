@@ -148,15 +148,12 @@ static void vcpu_figs_close(struct session *s, struct vcpu_figs *f, uint64_t dir
 			f->exits[i] = st[VSTAT_EXITS] - s->vcpu_exits_base[i];
 			s->vcpu_exits_base[i] = st[VSTAT_EXITS];
 		}
-		f->ring_full_exits[i] = s->vcpu_ring_full[i];
-		s->vcpu_ring_full[i] = 0;
+		f->ring_full_exits[i] = __atomic_exchange_n(&s->vcpu_ring_full[i], 0, __ATOMIC_RELAXED);
 		if (f->source == VCPU_SOURCE_RING)
-			f->dirty_pages[i] = n == 1 ? dirty_pages : s->dlog.vcpu_dirty[i].count;
+			f->dirty_pages[i] = n == 1 ? dirty_pages : dlog_vcpu_pages_take(&s->dlog, i);
 		else if (f->source == VCPU_SOURCE_GUEST)
 			f->dirty_pages[i] = s->guest_cpu_pages[i];
 		s->guest_cpu_pages[i] = 0;
-		if (n > 1 && f->source == VCPU_SOURCE_RING)
-			frameset_clear(&s->dlog.vcpu_dirty[i]);
 	}
 }
 
@@ -195,7 +192,7 @@ int session_close_epoch(struct session *s, uint64_t workload_pages)
 	r->harvest_clear_ns = s->harvest_clear_ns;
 	r->epoch_ns = end - s->epoch_start_ns;
 	r->dirty_rate_mibs = epoch_dirty_rate(r->dirty_pages, r->epoch_ns);
-	r->ring_full_exits = s->ring_full;
+	r->ring_full_exits = __atomic_exchange_n(&s->ring_full, 0, __ATOMIC_RELAXED);
 	stats_delta(s, r->stats);
 	vcpu_figs_close(s, &r->vcpu, r->dirty_pages);
 	if (s->file_world) {
@@ -256,7 +253,6 @@ int session_close_epoch(struct session *s, uint64_t workload_pages)
 	s->harvest_ns = 0;
 	s->harvest_clear_ns = 0;
 	s->log_entries = 0;
-	s->ring_full = 0;
 	s->epoch++;
 	s->dlog.epoch = s->epoch;
 	s->epoch_start_ns = time_now_ns();
@@ -394,23 +390,17 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 	return session_guest_protocol("hypercall", hc->nr, ABI_HC_SYNC);
 }
 
+/* KVM_EXIT_DIRTY_RING_FULL, on the vCPU's own thread while the others run
+ * (vm.h): a reaper pass empties every ring into the log's pending set, and
+ * the next harvest takes it into the epoch (logger/dlog/dlog_ring.c). */
 static int on_ring_full(void *ctx, uint32_t cpu)
 {
 	struct session *s = ctx;
-	uint64_t before = s->log_entries;
-	s->ring_full++;
+	__atomic_add_fetch(&s->ring_full, 1, __ATOMIC_RELAXED);
 	if (cpu < ABI_MAX_CPUS)
-		s->vcpu_ring_full[cpu]++;
-	int ret = session_timed_harvest(s);
-	if (ret)
-		return ret;
-	/* Resuming after an empty harvest would exit again at once, forever;
-	 * unless the migration thread emptied the ring first. */
-	if (s->log_entries == before && !(s->mo && migout_active(s->mo))) {
-		log_err("KVM_EXIT_DIRTY_RING_FULL, but the ring holds no published entry");
-		return -EIO;
-	}
-	return 0;
+		__atomic_add_fetch(&s->vcpu_ring_full[cpu], 1, __ATOMIC_RELAXED);
+	int64_t n = dlog_reap(&s->dlog);
+	return n < 0 ? (int)n : 0;
 }
 
 /* vm_handlers.kicked: the migration's pause or throttle; at a
@@ -724,7 +714,13 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	bool mig_unverified = s.mo && s.sum.migrated && !migout_stats(s.mo)->verified;
 	if (mig_unverified)
 		s.sum.migration_unverified = true;
-	s.sum.kvm_calls = s.dlog.kvm_calls;
+	s.sum.kvm_calls = __atomic_load_n(&s.dlog.kvm_calls, __ATOMIC_RELAXED);
+	if (cfg->mode == &dlog_mode_ring) {
+		s.sum.reaper = true;
+		s.sum.reaper_us = cfg->dlog.reaper_us;
+		dlog_reaper_stats(&s.dlog, &s.sum.reaper_passes, &s.sum.reaper_thread_passes,
+				  &s.sum.reaper_max_pass);
+	}
 	if (s.file_world) {
 		s.sum.policy = cfg->policy_name;
 		s.sum.blk_requests = s.vm.blk->stats.requests;

@@ -4,7 +4,8 @@
  *
  *   usage      --vcpus 0 and 9, --vcpus with a file workload or with
  *              --migrate-to, --share without --vcpus 2 or more, a working
- *              set smaller than the vCPUs: 2, each with its one line
+ *              set smaller than the vCPUs, --reaper-us without the ring or
+ *              out of range: 2, each with its one line
  *   modes      every log mode KVM keeps itself (bitmap, clear, ring) with
  *              2 and 4 vCPUs, random: 0 lost pages, the guest's own check
  *              passing, and per-vCPU figures for as many vCPUs.  With the
@@ -18,9 +19,11 @@
  *              per-CPU counts sum to more than the pages any CPU wrote;
  *              still 0 lost and the check passing
  *   small ring a 256-entry ring per vCPU with four vCPUs each making
- *              ~500 stores an epoch: ring-full exits from the vCPUs other
+ *              ~500 stores an epoch, no reaper thread: ring-full exits from the vCPUs other
  *              than 0 too, their per-vCPU counts summing to the run's,
  *              and 0 lost
+ *   reaper     the same rings with the reaper thread every 1 ms: its
+ *              passes empty them, 0 lost
  *   json       run --vcpus 4 --log ring --json -: the arrays
  *              vcpu-dirty-pages, vcpu-dirty-rate-mibs, vcpu-exits and
  *              vcpu-ring-full-exits of length 4 in every epoch and the
@@ -73,6 +76,12 @@ static void test_usage(void)
 	ds_proc_free(&p);
 	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "4", "--share", "101"));
 	ds_proc_check_exit(&p, 2, ARGS("--share 101: out of range (0..100)"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--reaper-us", "100"));
+	ds_proc_check_exit(&p, 2, ARGS("--reaper-us: for --log ring"));
+	ds_proc_free(&p);
+	ds_proc_run(&p, NULL, ARGS("run", "--log", "ring", "--reaper-us", "1000001"));
+	ds_proc_check_exit(&p, 2, ARGS("--reaper-us 1000001: out of range (0..1000000)"));
 	ds_proc_free(&p);
 	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "4", "--wss", "3"));
 	ds_proc_check_exit(&p, 2, ARGS("--wss 3: fewer pages than --vcpus 4"));
@@ -197,8 +206,9 @@ static void test_small_ring(void)
 	struct run_summary sum;
 	config(&cfg, &cap, "ring", 4, 2048, 3);
 	cfg.dlog.ring_entries = 256;
+	cfg.dlog.reaper_us = 0; /* the vCPUs' own ring-full exits are the point */
 	int ret = session_run(&cfg, &sum);
-	printf("\n    4 rings of 256: ret %d, %llu ring-full exits, %llu of them by vCPUs 1-3, "
+	printf("\n    4 rings of 256, no reaper thread: ret %d, %llu ring-full exits, %llu of them by vCPUs 1-3, "
 	       "lost %llu",
 	       ret, (unsigned long long)sum.ring_full_exits, (unsigned long long)cap.ring_full_ap,
 	       (unsigned long long)sum.lost_pages);
@@ -212,6 +222,29 @@ static void test_small_ring(void)
 	for (uint32_t i = 0; i < 4; i++)
 		full += sum.vcpu.ring_full_exits[i];
 	CU_ASSERT_EQUAL(full, cap.ring_full);
+}
+
+/* The same small rings with the reaper thread emptying them every 1 ms:
+ * it does the work the ring-full exits did, and nothing is lost. */
+static void test_reaper(void)
+{
+	struct session_config cfg;
+	struct capture cap;
+	struct run_summary sum;
+	config(&cfg, &cap, "ring", 4, 2048, 3);
+	cfg.dlog.ring_entries = 256;
+	cfg.dlog.reaper_us = 1000;
+	int ret = session_run(&cfg, &sum);
+	printf("\n    4 rings of 256, reaper every 1 ms: ret %d, %llu passes (%llu by the thread, "
+	       "largest %llu entries), %llu ring-full exits, lost %llu",
+	       ret, (unsigned long long)sum.reaper_passes,
+	       (unsigned long long)sum.reaper_thread_passes, (unsigned long long)sum.reaper_max_pass,
+	       (unsigned long long)sum.ring_full_exits, (unsigned long long)sum.lost_pages);
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_EQUAL(sum.lost_pages, 0);
+	CU_ASSERT_FALSE(sum.log_overflowed);
+	CU_ASSERT(sum.reaper_thread_passes > 0);
+	CU_ASSERT(sum.reaper_max_pass <= 4 * 256);
 }
 
 /* An array of n numbers (nulls allowed only where `nulls`). */
@@ -310,6 +343,7 @@ static const struct ds_case kvm_cases[] = {
     {"every KVM log, 2 and 4 vCPUs: 0 lost, per-vCPU figures", test_modes},
     {"four vCPUs sharing every page: 0 lost, per-CPU counts overlap", test_shared},
     {"a small ring per vCPU: ring-full exits from every vCPU, 0 lost", test_small_ring},
+    {"the same rings with the reaper thread: 0 lost", test_reaper},
     {"run --vcpus 4 --json: per-vCPU arrays of 4", test_json},
     {"teeth: a hidden page and a page changed behind a CPU are caught", test_teeth},
     {NULL, NULL},

@@ -77,6 +77,8 @@ static void run_usage(FILE *f)
 		"  --hot-pages N       hotcold: size of the hot subset (default wss/10, min 1)\n"
 		"  --hot-pct N         hotcold: percent of writes to the hot subset (default 90)\n"
 		"  --ring-entries N    ring: entries per vCPU ring, a power of two (default 4096)\n"
+		"  --reaper-us N       ring: a host thread empties every vCPU's ring each N\n"
+		"                      microseconds while the vCPUs run, 0 none (default 1000)\n"
 		"  --clear-chunk N     clear: pages per KVM_CLEAR_DIRTY_LOG, multiple of 64\n"
 		"                      (default 262144)\n"
 		"  --verify            check every harvest against a copy of guest RAM; lost\n"

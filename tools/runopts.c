@@ -58,6 +58,7 @@ enum {
 	OPT_QUIET,
 	OPT_VCPUS,
 	OPT_SHARE,
+	OPT_REAPER,
 };
 
 static const struct option run_options[] = {
@@ -94,6 +95,7 @@ static const struct option run_options[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"vcpus", required_argument, NULL, OPT_VCPUS},
     {"share", required_argument, NULL, OPT_SHARE},
+    {"reaper-us", required_argument, NULL, OPT_REAPER},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -275,6 +277,10 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			NUM("--share", 0, 100, a->share_pct);
 			a->share_set = true;
 			break;
+		case OPT_REAPER:
+			NUM("--reaper-us", 0, 1000000, a->reaper_us);
+			a->reaper_set = true;
+			break;
 		case OPT_EPOCH_MS:
 			NUM("--epoch-ms", 1, 3600000, a->epoch_ms);
 			break;
@@ -377,6 +383,8 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 		return usage_error("--vcpus %llu: not with --migrate-to (a migration moves one "
 				   "vCPU)",
 				   (unsigned long long)a->vcpus);
+	if (a->reaper_set && (!a->mode || a->mode != &dlog_mode_ring))
+		return usage_error("--reaper-us: for --log ring");
 	if (a->share_set && a->vcpus < 2)
 		return usage_error("--share: for a guest with --vcpus 2 or more");
 	if (a->hot_pages && wl != ABI_WL_HOTCOLD)
@@ -423,6 +431,8 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 		cfg->dlog.ring_entries = (uint32_t)a->ring_entries;
 	if (a->clear_chunk)
 		cfg->dlog.clear_chunk_pages = a->clear_chunk;
+	if (a->reaper_set)
+		cfg->dlog.reaper_us = (uint32_t)a->reaper_us;
 	o->json_path = a->json_path;
 	o->plot_path = a->plot_path;
 	o->disk.path = a->image_path;

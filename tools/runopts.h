@@ -81,6 +81,8 @@ struct run_args {
 	uint64_t vcpus;	   /* --vcpus: 1..ABI_MAX_CPUS */
 	uint64_t share_pct; /* --share: anonymous writes over the whole working set */
 	bool share_set;
+	uint64_t reaper_us; /* --reaper-us: the ring reaper's period, 0 none */
+	bool reaper_set;
 	bool quiet;	   /* --quiet: no progress line */
 };
 

@@ -5,8 +5,9 @@
  *
  * With several vCPUs each runs this loop on a thread of its own (vm.h,
  * struct vm_threads).  What only touches the exiting vCPU (the console
- * under its lock, a log line, the reply to `in`) is handled at once; what
- * touches the machine (the handlers, the disk) runs exclusive: the others
+ * under its lock, a log line, the reply to `in`, a full dirty ring, which
+ * the dirty log's reaper empties) is handled at once; what touches the
+ * machine (the other handlers, the disk) runs exclusive: the others
  * are kicked out of KVM_RUN and parked first.
  */
 #include <errno.h>
@@ -422,12 +423,6 @@ static int do_mmio(struct vm *vm, uint32_t cpu)
 			    run->mmio.is_write ? "write" : "read", len, (unsigned long long)a);
 }
 
-static int ring_full_fn(void *ctx, const struct hcall *hc)
-{
-	const struct vm_handlers *h = ctx;
-	return h->ring_full(h->ctx, hc->cpu);
-}
-
 static int kicked_fn(void *ctx, const struct hcall *hc)
 {
 	(void)hc;
@@ -528,8 +523,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 			ret = do_io(vm, h, cpu);
 			break;
 		case KVM_EXIT_DIRTY_RING_FULL:
-			ret = h->ring_full ? call_exclusive(vm, cpu, ring_full_fn, (void *)h,
-							    &(struct hcall){.cpu = cpu})
+			ret = h->ring_full ? h->ring_full(h->ctx, cpu)
 					   : guest_failed(vm, cpu, "dirty ring full without a ring");
 			break;
 		case KVM_EXIT_HLT:

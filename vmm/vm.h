@@ -66,7 +66,10 @@ struct vm_handlers {
 	void *ctx;
 	/* READY, SYNC, DONE: vCPU 0's alone (another's is a guest failure). */
 	int (*hcall)(void *ctx, const struct hcall *hc);
-	int (*ring_full)(void *ctx, uint32_t cpu); /* KVM_EXIT_DIRTY_RING_FULL on vCPU cpu */
+	/* KVM_EXIT_DIRTY_RING_FULL on vCPU cpu: the one handler called on the
+	 * exiting vCPU's thread while the others run, so it must be safe for
+	 * that (the dirty log's reaper is). */
+	int (*ring_full)(void *ctx, uint32_t cpu);
 	/* Guest RAM the virtio-blk device stored into (KVM's dirty log misses
 	 * device writes); called during the run, may be NULL. */
 	void (*dma_dirty)(void *ctx, uint64_t gpa, uint64_t len);

@@ -25,7 +25,8 @@ const struct dlog_mode *dlog_find(const char *name)
 struct dlog_config dlog_config_default(void)
 {
 	return (struct dlog_config){.ring_entries = DLOG_RING_ENTRIES,
-				    .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES};
+				    .clear_chunk_pages = DLOG_CLEAR_CHUNK_PAGES,
+				    .reaper_us = DLOG_REAPER_US};
 }
 
 const char *dlog_mode_list(bool kvm_log_only, const char *sep, const char *last, char *buf,

@@ -12,16 +12,22 @@
 
 #include "logger/dlog/frameset.h"
 #include "logger/dlog/harvest.h"
+#include "logger/dlog/reaper.h"
 #include "util/fail.h"
 #include "vmm/vm.h"
 
 #define DLOG_RING_MIN_BYTES    4096	  /* KVM refuses a ring smaller than a page */
 #define DLOG_RING_ENTRIES      4096	  /* default entries per vCPU ring: 64 KiB */
 #define DLOG_CLEAR_CHUNK_PAGES (1u << 18) /* 1 GiB per KVM_CLEAR_DIRTY_LOG, as QEMU */
+#define DLOG_REAPER_US	       1000	  /* ring: the reaper thread's period */
 
 struct dlog_config {
 	uint32_t ring_entries;	    /* ring: entries per vCPU ring, a power of two */
 	uint64_t clear_chunk_pages; /* clear: pages per KVM_CLEAR_DIRTY_LOG (multiple of 64) */
+	/* ring: the reaper thread empties every ring this often while the
+	 * vCPUs run (logger/dlog/reaper.h); 0: no thread, the rings are
+	 * emptied at harvests and ring-full exits only. */
+	uint32_t reaper_us;
 	/* TEST HOOK (tools/testhook.c): ring: the harvest of epoch
 	 * test_ring_overrun - 1 (boot is epoch 0) finds a published entry
 	 * beyond the first unpublished one, as after KVM overran the ring.
@@ -67,11 +73,18 @@ struct dlog {
 	uint32_t ring_fetch[ABI_MAX_CPUS];
 	uint32_t nr_rings;
 	size_t ring_bytes;
-	/* ring with several vCPUs: the pages each vCPU's ring named, and its
-	 * entries, since the caller last cleared them (per-vCPU figures);
-	 * scratch collects one ring's harvest. */
+	/* ring: the rings go through a reaper (reaper.h), with or without
+	 * its thread; what it collects waits in `pending` until a harvest
+	 * takes it.  With several vCPUs each ring's pages also go to its
+	 * vcpu_dirty set (per-vCPU figures: dlog_vcpu_pages_take), by way
+	 * of scratch. */
+	struct reaper reaper;
+	struct reaper_ring rrings[ABI_MAX_CPUS];
+	bool reaper_ready;
+	struct frameset pending;
+	uint64_t reaper_taken; /* entries the harvests have taken so far */
+	bool in_take;	       /* a harvest holds the reaper: time its reset */
 	struct frameset vcpu_dirty[ABI_MAX_CPUS];
-	uint64_t vcpu_entries[ABI_MAX_CPUS];
 	struct frameset scratch;
 	struct uffd_track *uffd; /* uffd: host-level tracker of guest RAM */
 	uint64_t kvm_calls;	 /* dirty-log ioctls made, all harvests (uffd: its ioctls) */
@@ -106,6 +119,20 @@ struct dlog {
 void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entries,
 			    uint32_t max_entries,
 			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped);
+
+/* ring: one reaper pass now, from any thread, while vCPUs run: what a vCPU
+ * whose ring is full does (the pages wait for the next harvest).  Entries
+ * collected, or -errno (an overflow: printed, d->overflowed set). */
+int64_t dlog_reap(struct dlog *d);
+
+/* ring with several vCPUs: the pages vCPU cpu's ring named since the last
+ * call, and forget them.  0 in any other case. */
+uint64_t dlog_vcpu_pages_take(struct dlog *d, uint32_t cpu);
+
+/* ring: the reaper's passes that found entries, of them the thread's, and
+ * the largest; zeros without a ring. */
+void dlog_reaper_stats(struct dlog *d, uint64_t *passes, uint64_t *thread_passes,
+		       uint64_t *max_pass);
 
 /* NULL-terminated table of all modes. */
 extern const struct dlog_mode *const dlog_modes[];

@@ -71,6 +71,24 @@ static int ring_vm_created(struct dlog *d)
 	return kvm_enable_cap(&d->vm->kvm, (uint32_t)ring_cap(&d->vm->kvm), d->ring_bytes);
 }
 
+/* The reaper's reset: KVM_RESET_DIRTY_RINGS on the VM, timed when a
+ * harvest runs it (the thread's own passes are not a harvest's cost). */
+static int64_t ring_reset(void *arg)
+{
+	struct dlog *d = arg;
+	uint64_t t0 = time_now_ns();
+	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
+	if (d->in_take)
+		d->clear_ns += time_now_ns() - t0;
+	__atomic_add_fetch(&d->kvm_calls, 1, __ATOMIC_RELAXED);
+	if (reset < 0) {
+		int ret = -errno;
+		log_err("KVM_RESET_DIRTY_RINGS: %s", strerror(-ret));
+		return ret;
+	}
+	return reset;
+}
+
 static int ring_vcpu_created(struct dlog *d)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -84,16 +102,56 @@ static int ring_vcpu_created(struct dlog *d)
 		}
 		d->ring[i] = p;
 		d->nr_rings = i + 1;
+		d->rrings[i] = (struct reaper_ring){.gfns = p, .entries = d->cfg.ring_entries};
 	}
-	if (d->nr_rings == 1)
-		return 0;
 	uint64_t pages = d->vm->mem.nr_pages;
-	if (frameset_init(&d->scratch, pages))
+	if (frameset_init(&d->pending, pages))
 		return -ENOMEM;
-	for (uint32_t i = 0; i < d->nr_rings; i++)
-		if (frameset_init(&d->vcpu_dirty[i], pages))
+	int ret = reaper_init(&d->reaper, d->rrings, d->nr_rings, d->slots,
+			      (uint32_t)d->vm->mem.nr_slots, &d->pending, ring_reset, d,
+			      d->cfg.reaper_us ? (uint64_t)d->cfg.reaper_us * 1000 : 1);
+	if (ret)
+		return ret;
+	d->reaper_ready = true;
+	if (d->nr_rings > 1) {
+		if (frameset_init(&d->scratch, pages))
 			return -ENOMEM;
+		d->reaper.scratch = &d->scratch;
+		for (uint32_t i = 0; i < d->nr_rings; i++) {
+			if (frameset_init(&d->vcpu_dirty[i], pages))
+				return -ENOMEM;
+			d->rrings[i].own = &d->vcpu_dirty[i];
+		}
+	}
+	if (d->cfg.reaper_us && (ret = reaper_start(&d->reaper))) {
+		log_err("the dirty ring's reaper thread: %s", strerror(-ret));
+		return ret;
+	}
 	return 0;
+}
+
+uint64_t dlog_vcpu_pages_take(struct dlog *d, uint32_t cpu)
+{
+	if (!d->reaper_ready || d->nr_rings < 2 || cpu >= d->nr_rings)
+		return 0;
+	reaper_lock(&d->reaper);
+	uint64_t n = d->vcpu_dirty[cpu].count;
+	frameset_clear(&d->vcpu_dirty[cpu]);
+	reaper_unlock(&d->reaper);
+	return n;
+}
+
+void dlog_reaper_stats(struct dlog *d, uint64_t *passes, uint64_t *thread_passes,
+		       uint64_t *max_pass)
+{
+	*passes = *thread_passes = *max_pass = 0;
+	if (!d->reaper_ready)
+		return;
+	reaper_lock(&d->reaper);
+	*passes = d->reaper.passes;
+	*thread_passes = d->reaper.thread_passes;
+	*max_pass = d->reaper.max_pass;
+	reaper_unlock(&d->reaper);
 }
 
 /* Where a harvest's trouble came, for its message: "at boot" (the phase
@@ -106,43 +164,18 @@ static void ring_where(char *buf, size_t len, uint64_t epoch)
 		snprintf(buf, len, "at boot");
 }
 
-/* Collect ring i into out, and with several vCPUs into its own set too.
- * Returns the entries collected, or -errno (printed). */
-static int64_t ring_collect(struct dlog *d, uint32_t i, struct frameset *out)
-{
-	bool apart = d->nr_rings > 1;
-	struct frameset *into = apart ? &d->scratch : out;
-	int64_t n = harvest_ring(d->ring[i], d->cfg.ring_entries, &d->ring_fetch[i], d->slots,
-				 (uint32_t)d->vm->mem.nr_slots, into);
-	if (n < 0) {
-		log_err("dirty ring entry %u of vCPU %u names a page outside guest RAM",
-			d->ring_fetch[i], i);
-		return n;
-	}
-	if (apart) {
-		for (uint64_t k = 0; k < d->scratch.count; k++) {
-			uint64_t idx = d->scratch.list[k];
-			frameset_add(&d->vcpu_dirty[i], idx); /* same bounds: cannot fail */
-			if (out)
-				frameset_add(out, idx);
-		}
-		frameset_clear(&d->scratch);
-		d->vcpu_entries[i] += (uint64_t)n;
-	}
-	return n;
-}
-
 /*
  * KVM asks for a ring-full exit when a ring reaches its soft limit, which
- * leaves a reserve of entries for pushes already under way.  A ring we find
- * completely full, or published entries beyond the first unpublished one
- * (KVM's write index ran past ours), means that reserve was not honoured:
- * KVM pushed past the end and overwrote entries we never saw.  The dirty set
- * is then incomplete, and no later harvest can repair it (KVM's reset index
- * is out of step with the ring), so say so instead of reporting a set that
- * looks whole.  0, or -EOVERFLOW (printed).
+ * leaves a reserve of entries for pushes already under way.  A ring some
+ * pass found completely full, or published entries beyond the first
+ * unpublished one (KVM's write index ran past ours), means that reserve was
+ * not honoured: KVM pushed past the end and overwrote entries we never saw.
+ * The dirty set is then incomplete, and no later harvest can repair it
+ * (KVM's reset index is out of step with the ring), so say so instead of
+ * reporting a set that looks whole.  Under the reaper's lock.  0, or
+ * -EOVERFLOW (printed).
  */
-static int ring_check_overrun(struct dlog *d, uint32_t i, int64_t n)
+static int ring_check_overrun(struct dlog *d, uint32_t i, uint64_t seen)
 {
 	uint32_t stray = 0;
 	/* With the vCPUs running, KVM publishes new entries during this scan:
@@ -153,57 +186,94 @@ static int ring_check_overrun(struct dlog *d, uint32_t i, int64_t n)
 			 KVM_DIRTY_GFN_F_DIRTY;
 	if (i == 0 && d->cfg.test_ring_overrun && d->epoch + 1 == d->cfg.test_ring_overrun)
 		stray++;
-	if (n != d->cfg.ring_entries && !stray)
+	if (!d->rrings[i].full_passes && !stray)
 		return 0;
 	char msg[384];
 	uint64_t max_bytes = (uint64_t)kvm_cap(&d->vm->kvm, ring_cap(&d->vm->kvm));
 	dlog_ring_overflow_msg(msg, sizeof(msg), i, d->cfg.ring_entries,
 			       (uint32_t)(max_bytes / sizeof(struct kvm_dirty_gfn)),
-			       (uint64_t)n + stray, d->ring_peak, d->epoch, stray != 0);
+			       d->rrings[i].full_passes ? d->cfg.ring_entries + (uint64_t)stray
+							: seen + stray,
+			       d->ring_peak, d->epoch, stray != 0);
 	log_err("%s", msg);
 	d->overflowed = true; /* a failed check, not a KVM failure */
 	return -EOVERFLOW;
 }
 
-static int64_t ring_harvest(struct dlog *d, struct frameset *out)
+/* A pass under the reaper's lock, the overflow checks, and what the
+ * reaper collected since the last harvest moved into out.  Returns the
+ * entries that came since the last harvest, or -errno. */
+static int64_t ring_pass_locked(struct dlog *d)
 {
-	int64_t total = 0;
-	for (uint32_t i = 0; i < d->nr_rings; i++) {
-		int64_t n = ring_collect(d, i, out);
-		if (n < 0)
-			return n;
-		int ret = ring_check_overrun(d, i, n);
-		if (ret)
-			return ret;
-		if ((uint64_t)n > d->ring_peak)
-			d->ring_peak = (uint32_t)n;
-		total += n;
-	}
-	if (!d->nr_rings)
-		return 0; /* before the vCPUs exist nothing can be dirty */
-	d->kvm_calls++;
-	uint64_t t0 = time_now_ns();
-	int reset = ioctl(d->vm->kvm.vm_fd, KVM_RESET_DIRTY_RINGS, 0);
-	d->clear_ns += time_now_ns() - t0;
-	if (reset < 0) {
-		int ret = -errno;
-		log_err("KVM_RESET_DIRTY_RINGS: %s", strerror(-ret));
-		return ret;
-	}
-	if (reset != total) {
-		/* KVM's reset index out of step with the ring: what an
+	int64_t n = reaper_pass_locked(&d->reaper);
+	if (n == -EPROTO) {
+		/* KVM's reset count differs from what we collected: what an
 		 * overflow it did not flag leaves (docs/platform-notes.md).
 		 * Entries went missing, so it fails the check like one. */
 		char where[48];
 		ring_where(where, sizeof(where), d->epoch);
-		log_err("dirty ring out of step %s: KVM_RESET_DIRTY_RINGS reset %d entries, "
-			"%lld were harvested, so KVM overran the ring and dirty pages may be lost; "
-			"use a larger --ring-entries or --log bitmap or clear",
-			where, reset, (long long)total);
+		log_err("dirty ring out of step %s: KVM_RESET_DIRTY_RINGS reset a different "
+			"number of entries than were harvested, so KVM overran the ring and dirty "
+			"pages may be lost; use a larger --ring-entries or --log bitmap or clear",
+			where);
 		d->overflowed = true; /* a failed check, not a KVM failure */
 		return -EOVERFLOW;
 	}
-	return total;
+	if (n == -EIO)
+		log_err("a dirty ring entry names a page outside guest RAM");
+	return n;
+}
+
+static int64_t ring_take_locked(struct dlog *d, struct frameset *out)
+{
+	d->in_take = true;
+	int64_t n = ring_pass_locked(d);
+	d->in_take = false;
+	if (n < 0)
+		return n;
+	uint64_t since = d->reaper.collected - d->reaper_taken;
+	for (uint32_t i = 0; i < d->nr_rings; i++) {
+		int ret = ring_check_overrun(d, i, since);
+		if (ret)
+			return ret;
+	}
+	d->reaper_taken = d->reaper.collected;
+	if (since > d->ring_peak)
+		d->ring_peak = (uint32_t)since;
+	if (out)
+		for (uint64_t k = 0; k < d->pending.count; k++)
+			frameset_add(out, d->pending.list[k]);
+	frameset_clear(&d->pending);
+	return (int64_t)since;
+}
+
+int64_t dlog_reap(struct dlog *d)
+{
+	if (!d->reaper_ready)
+		return -EINVAL;
+	reaper_lock(&d->reaper);
+	int64_t n = ring_pass_locked(d);
+	for (uint32_t i = 0; n >= 0 && i < d->nr_rings; i++)
+		if (d->rrings[i].full_passes) {
+			/* The stray scan needs stopped vCPUs: the next
+			 * harvest makes it; a full ring is enough here. */
+			bool running = d->vcpu_running;
+			d->vcpu_running = true;
+			n = ring_check_overrun(d, i, d->cfg.ring_entries);
+			d->vcpu_running = running;
+		}
+	reaper_unlock(&d->reaper);
+	return n;
+}
+
+static int64_t ring_harvest(struct dlog *d, struct frameset *out)
+{
+	if (!d->reaper_ready)
+		return 0; /* before the vCPUs exist nothing can be dirty */
+	reaper_lock(&d->reaper);
+	int64_t n = ring_take_locked(d, out);
+	reaper_unlock(&d->reaper);
+	return n;
 }
 
 void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entries,
@@ -242,6 +312,11 @@ void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entrie
 
 static void ring_teardown(struct dlog *d)
 {
+	/* The thread first: it reads the rings. */
+	if (d->reaper_ready)
+		reaper_destroy(&d->reaper);
+	d->reaper_ready = false;
+	frameset_free(&d->pending);
 	for (uint32_t i = 0; i < d->nr_rings; i++) {
 		munmap(d->ring[i], d->ring_bytes);
 		d->ring[i] = NULL;

@@ -40,12 +40,23 @@ static int64_t pass_locked(struct reaper *r)
 		return r->err;
 	for (uint32_t i = 0; i < r->nr_rings; i++) {
 		struct reaper_ring *g = &r->rings[i];
+		struct frameset *into = g->own ? r->scratch : r->set;
 		int64_t n =
-		    harvest_ring(g->gfns, g->entries, &g->fetch, r->slots, r->nr_slots, r->set);
+		    harvest_ring(g->gfns, g->entries, &g->fetch, r->slots, r->nr_slots, into);
 		if (n < 0) {
 			r->err = (int)n;
 			return n;
 		}
+		if (g->own) {
+			/* Same capacity as the set: adding cannot fail. */
+			for (uint64_t k = 0; k < r->scratch->count; k++) {
+				frameset_add(r->set, r->scratch->list[k]);
+				frameset_add(g->own, r->scratch->list[k]);
+			}
+			frameset_clear(r->scratch);
+		}
+		if (n == g->entries)
+			g->full_passes++;
 		g->collected += (uint64_t)n;
 		total += n;
 	}
@@ -101,6 +112,21 @@ int64_t reaper_reap(struct reaper *r)
 	int64_t n = pass_locked(r);
 	pthread_mutex_unlock(&r->lock);
 	return n;
+}
+
+void reaper_lock(struct reaper *r)
+{
+	pthread_mutex_lock(&r->lock);
+}
+
+void reaper_unlock(struct reaper *r)
+{
+	pthread_mutex_unlock(&r->lock);
+}
+
+int64_t reaper_pass_locked(struct reaper *r)
+{
+	return pass_locked(r);
 }
 
 int reaper_close_epoch(struct reaper *r, struct frameset *next, struct frameset **closed)

@@ -39,6 +39,12 @@ struct reaper_ring {
 	uint32_t entries;   /* a power of two */
 	uint32_t fetch;	    /* the next entry to collect */
 	uint64_t collected; /* entries collected from this ring, in all */
+	/* Optional, set after reaper_init: this ring's pages go here too (a
+	 * vCPU's own figures; the reaper's scratch set must then be set). */
+	struct frameset *own;
+	/* Passes that found the ring completely full: KVM did not stop at the
+	 * soft limit, and may have overwritten entries (an overflow). */
+	uint64_t full_passes;
 };
 
 /* The reset: recycle every entry marked RESET in every ring and re-protect
@@ -66,6 +72,9 @@ struct reaper {
 	uint64_t collected;	/* entries, all rings */
 	uint64_t max_pass;	/* the most entries one pass collected */
 	uint64_t thread_passes; /* of `passes`, run by the thread */
+	/* Optional, set after reaper_init: where a ring with an own set is
+	 * collected first, then added to both (empty between passes). */
+	struct frameset *scratch;
 };
 
 /*
@@ -92,6 +101,16 @@ int64_t reaper_reap(struct reaper *r);
  * (nothing swapped).
  */
 int reaper_close_epoch(struct reaper *r, struct frameset *next, struct frameset **closed);
+
+/*
+ * For a caller that must look at the rings or the set between passes (an
+ * overflow check, taking the set's pages): the reaper's lock, and a pass
+ * under it.  reaper_pass_locked returns the entries collected, or the
+ * reaper's -errno.
+ */
+void reaper_lock(struct reaper *r);
+void reaper_unlock(struct reaper *r);
+int64_t reaper_pass_locked(struct reaper *r);
 
 /* Stop and join the thread (no pass of its own: close the epoch for that).
  * Returns the reaper's -errno, 0 when it never failed. */

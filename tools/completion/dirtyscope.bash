@@ -13,7 +13,7 @@ _dirtyscope_commands="run compare info mkimage recover verify-image receive libv
 # for run alone, --plot for compare alone.
 _dirtyscope_run_common="--log --workload --policy --image --cache-pages --flush-every
 	--sync-every --writeback --mem --wss --writes --epochs --seed --hot-pages --hot-pct
-	--ring-entries --clear-chunk --verify --json --console --kvm-device --help"
+	--ring-entries --reaper-us --clear-chunk --verify --json --console --kvm-device --help"
 # run alone: epochs by the host's clock, no progress line, several vCPUs.
 _dirtyscope_run_only="--epoch-ms --quiet --vcpus --share"
 _dirtyscope_migrate="--migrate-to --migrate-after-epoch --downtime-limit --max-rounds
@@ -155,7 +155,7 @@ _dirtyscope()
 		return 0
 		;;
 	--mem | --wss | --writes | --epochs | --epoch-ms | --vcpus | --share | --seed | --hot-pages | --hot-pct | \
-		--ring-entries | --clear-chunk | --cache-pages | --flush-every | \
+		--ring-entries | --reaper-us | --clear-chunk | --cache-pages | --flush-every | \
 		--sync-every | --migrate-after-epoch | --downtime-limit | --max-rounds | \
 		--max-bandwidth | --migrate-retries | --size | --file | --calc-time | --repeat | \
 		--dirty-ring | --connect | --name)
