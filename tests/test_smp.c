@@ -24,6 +24,11 @@
  *              and 0 lost
  *   reaper     the same rings with the reaper thread every 1 ms: its
  *              passes empty them, 0 lost
+ *   race       bitmap and clear harvested every 0.3 ms by a host thread
+ *              while four vCPUs store, the epoch's last harvest and the
+ *              oracle with them stopped: 0 lost, so a page stored after a
+ *              harvest returned is in a later one; dropping the mid-epoch
+ *              harvests instead loses pages (the test's teeth)
  *   json       run --vcpus 4 --log ring --json -: the arrays
  *              vcpu-dirty-pages, vcpu-dirty-rate-mibs, vcpu-exits and
  *              vcpu-ring-full-exits of length 4 in every epoch and the
@@ -43,8 +48,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include "abi/boot.h"
+#include "logger/dlog/dlog.h"
 #include "logger/session.h"
+#include "logger/verify/oracle.h"
+#include "util/time.h"
 #include "tests/lib/ds_json.h"
 #include "tests/lib/ds_proc.h"
 #include "tests/lib/ds_session.h"
@@ -247,6 +258,136 @@ static void test_reaper(void)
 	CU_ASSERT(sum.reaper_max_pass <= 4 * 256);
 }
 
+/*
+ * The race between a store and a harvest, on purpose: a host thread
+ * harvests bitmap (or clear) over and over while four vCPUs store, and at
+ * each epoch's end, with the vCPUs stopped, the last harvest and the
+ * oracle run.  A page written after a mid-epoch KVM_GET_DIRTY_LOG returned
+ * must be in a later harvest, or the oracle counts it lost.  Teeth: the
+ * same run with the mid-epoch harvests thrown away must lose pages.
+ */
+struct race {
+	struct vm vm;
+	struct dlog d;
+	struct oracle o;
+	struct frameset set;
+	pthread_mutex_t m;
+	bool drop;		  /* teeth: forget what the thread harvests */
+	volatile int stop;
+	uint64_t lost, syncs, thread_harvests, thread_pages, done;
+	int err;
+};
+
+static void race_lost(void *ctx, uint64_t index)
+{
+	(void)ctx;
+	(void)index;
+}
+
+static int race_hcall(void *ctx, const struct hcall *hc)
+{
+	struct race *r = ctx;
+	if (hc->nr == ABI_HC_DONE) {
+		r->done = 1;
+		return 1;
+	}
+	if (hc->nr != ABI_HC_READY && hc->nr != ABI_HC_SYNC)
+		return -EPROTO;
+	/* vCPUs stopped (vm.h): the epoch's last harvest, then the oracle. */
+	pthread_mutex_lock(&r->m);
+	int64_t n = dlog_harvest(&r->d, &r->set);
+	if (n < 0)
+		r->err = (int)n;
+	else
+		r->lost += oracle_check(&r->o, &r->set, race_lost, r);
+	frameset_clear(&r->set);
+	r->syncs++;
+	pthread_mutex_unlock(&r->m);
+	return n < 0 ? (int)n : 0;
+}
+
+static void *race_thread(void *p)
+{
+	struct race *r = p;
+	while (!r->stop) {
+		pthread_mutex_lock(&r->m);
+		r->d.vcpu_running = true;
+		uint64_t before = r->set.count;
+		int64_t n = dlog_harvest(&r->d, r->drop ? NULL : &r->set);
+		r->d.vcpu_running = false;
+		if (n < 0 && !r->err)
+			r->err = (int)n;
+		if (n > 0 && r->syncs > 0) {
+			r->thread_harvests++;
+			r->thread_pages += r->drop ? (uint64_t)n : r->set.count - before;
+		}
+		pthread_mutex_unlock(&r->m);
+		usleep(300);
+	}
+	return NULL;
+}
+
+static void race_run(const char *mode, bool drop, struct race *r)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->m, NULL);
+	r->drop = drop;
+	struct boot_workload wl = ds_anon_workload(ABI_WL_RANDOM, 2048, 6);
+	wl.nr_cpus = 4;
+	struct dlog_config dc = dlog_config_default();
+	pthread_t t;
+	bool thread = false;
+	int ret = vm_create(&r->vm, "/dev/kvm", 256ull << 20);
+	CU_ASSERT_EQUAL_FATAL(ret, 0);
+	if ((ret = dlog_init(&r->d, dlog_find(mode), &dc, &r->vm)) ||
+	    (ret = vm_register_memory(&r->vm, KVM_MEM_LOG_DIRTY_PAGES)) ||
+	    (ret = vm_load_guest(&r->vm, &wl)) || (ret = vm_create_vcpus(&r->vm)) ||
+	    (ret = frameset_init(&r->set, r->vm.mem.nr_pages)) ||
+	    (ret = dlog_harvest(&r->d, NULL) < 0 ? -EIO : 0) ||
+	    (ret = oracle_init(&r->o, r->vm.mem.host, r->vm.mem.nr_pages)))
+		goto out;
+	if ((ret = -pthread_create(&t, NULL, race_thread, r)))
+		goto out;
+	thread = true;
+	struct vm_handlers h = {.ctx = r, .hcall = race_hcall};
+	ret = vm_run(&r->vm, &h);
+out:
+	r->stop = 1;
+	if (thread)
+		pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_EQUAL(r->err, 0);
+	CU_ASSERT_EQUAL(r->done, 1);
+	oracle_free(&r->o);
+	frameset_free(&r->set);
+	dlog_teardown(&r->d);
+	vm_destroy(&r->vm);
+	pthread_mutex_destroy(&r->m);
+}
+
+static void test_harvest_race(void)
+{
+	static const char *const modes[] = {"bitmap", "clear"};
+	for (int m = 0; m < 2; m++) {
+		struct race r;
+		race_run(modes[m], false, &r);
+		printf("\n    %s, harvested every 0.3 ms while 4 vCPUs store: %llu epochs, %llu "
+		       "mid-epoch harvests found %llu pages, lost %llu",
+		       modes[m], (unsigned long long)r.syncs - 1,
+		       (unsigned long long)r.thread_harvests, (unsigned long long)r.thread_pages,
+		       (unsigned long long)r.lost);
+		CU_ASSERT_EQUAL(r.syncs, 7); /* READY and six epochs */
+		CU_ASSERT(r.thread_harvests > 0);
+		CU_ASSERT_EQUAL(r.lost, 0);
+		/* Teeth: the mid-epoch harvests' pages dropped are lost pages. */
+		race_run(modes[m], true, &r);
+		printf("; dropping them: %llu mid-epoch pages, lost %llu",
+		       (unsigned long long)r.thread_pages, (unsigned long long)r.lost);
+		CU_ASSERT(r.thread_pages > 0);
+		CU_ASSERT(r.lost > 0);
+	}
+}
+
 /* An array of n numbers (nulls allowed only where `nulls`). */
 static void check_array(struct json_object *o, const char *key, size_t n, const char *what)
 {
@@ -344,6 +485,7 @@ static const struct ds_case kvm_cases[] = {
     {"four vCPUs sharing every page: 0 lost, per-CPU counts overlap", test_shared},
     {"a small ring per vCPU: ring-full exits from every vCPU, 0 lost", test_small_ring},
     {"the same rings with the reaper thread: 0 lost", test_reaper},
+    {"a harvest racing four storing vCPUs loses nothing (bitmap, clear)", test_harvest_race},
     {"run --vcpus 4 --json: per-vCPU arrays of 4", test_json},
     {"teeth: a hidden page and a page changed behind a CPU are caught", test_teeth},
     {NULL, NULL},
