@@ -44,6 +44,7 @@ struct vcpu_figs {
 	uint64_t dirty_pages[ABI_MAX_CPUS];
 	uint64_t exits[ABI_MAX_CPUS]; /* UINT64_MAX: absent */
 	uint64_t ring_full_exits[ABI_MAX_CPUS];
+	uint64_t held_ns[ABI_MAX_CPUS]; /* --dirty-limit: time held out of the guest */
 };
 
 /* The name of a source in the outputs: "ring", "guest", or NULL. */
@@ -116,6 +117,7 @@ struct run_summary {
 	 * passes that found entries, of them the thread's, the largest. */
 	bool reaper;
 	uint32_t reaper_us;
+	uint32_t dirty_limit_mibs; /* --dirty-limit; 0 none */
 	uint64_t reaper_passes, reaper_thread_passes, reaper_max_pass;
 	uint64_t kvm_calls;
 	uint64_t harvest_ns;

@@ -160,6 +160,9 @@ static void json_vcpus(FILE *f, const struct vcpu_figs *v, uint64_t ns)
 	fprintf(f, "],\"vcpu-ring-full-exits\":");
 	for (uint32_t i = 0; i < v->nr; i++)
 		fprintf(f, "%c%" PRIu64, i ? ',' : '[', v->ring_full_exits[i]);
+	fprintf(f, "],\"vcpu-held-ms\":");
+	for (uint32_t i = 0; i < v->nr; i++)
+		fprintf(f, "%c%.3f", i ? ',' : '[', (double)v->held_ns[i] / 1e6);
 	fprintf(f, "]");
 }
 
@@ -297,6 +300,11 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 			r->ext[i]->json_summary(r->ext[i], f, r->verified);
 	if (r->vcpu.nr)
 		json_vcpus(f, &r->vcpu, r->epoch_ns);
+	fprintf(f, ",\"dirty-limit-mibs\":");
+	if (r->dirty_limit_mibs)
+		fprintf(f, "%u", r->dirty_limit_mibs);
+	else
+		fprintf(f, "null");
 	if (r->reaper) {
 		fprintf(f, ",\"reaper-us\":");
 		if (r->reaper_us)

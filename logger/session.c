@@ -149,6 +149,7 @@ static void vcpu_figs_close(struct session *s, struct vcpu_figs *f, uint64_t dir
 			s->vcpu_exits_base[i] = st[VSTAT_EXITS];
 		}
 		f->ring_full_exits[i] = __atomic_exchange_n(&s->vcpu_ring_full[i], 0, __ATOMIC_RELAXED);
+		f->held_ns[i] = __atomic_exchange_n(&s->limit[i].held_ns, 0, __ATOMIC_RELAXED);
 		if (f->source == VCPU_SOURCE_RING)
 			f->dirty_pages[i] = n == 1 ? dirty_pages : dlog_vcpu_pages_take(&s->dlog, i);
 		else if (f->source == VCPU_SOURCE_GUEST)
@@ -241,6 +242,7 @@ int session_close_epoch(struct session *s, uint64_t workload_pages)
 					  ? UINT64_MAX
 					  : v->exits[i] + r->vcpu.exits[i];
 			v->ring_full_exits[i] += r->vcpu.ring_full_exits[i];
+			v->held_ns[i] += r->vcpu.held_ns[i];
 		}
 		for (int i = 0; i < s->cfg->nr_sinks; i++)
 			if (s->cfg->sinks[i]->epoch)
@@ -315,6 +317,8 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		ret = session_close_epoch(s, 0);
 		if (ret)
 			return ret;
+		if (s->cfg->dirty_limit_mibs)
+			session_limit_start(s);
 		/* Epoch 1 starts now: so does the host's clock. */
 		ret = session_clock_start(s);
 		return ret;
@@ -400,7 +404,10 @@ static int on_ring_full(void *ctx, uint32_t cpu)
 	if (cpu < ABI_MAX_CPUS)
 		__atomic_add_fetch(&s->vcpu_ring_full[cpu], 1, __ATOMIC_RELAXED);
 	int64_t n = dlog_reap(&s->dlog);
-	return n < 0 ? (int)n : 0;
+	if (n < 0)
+		return (int)n;
+	session_limit_throttle(s, cpu);
+	return 0;
 }
 
 /* vm_handlers.kicked: the migration's pause or throttle; at a
@@ -675,6 +682,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 	s.sum.wss_pages = cfg->wl.wss_pages;
 	s.sum.verified = cfg->verify;
 	s.sum.epoch_ms = cfg->epoch_ms;
+	s.sum.dirty_limit_mibs = cfg->dirty_limit_mibs;
 	s.epoch_start_ns = time_now_ns();
 
 	/* The run: from the guest's first instruction on, a failure is the

@@ -41,6 +41,9 @@ struct session_config {
 	 * runs rounds of wl.writes_per_epoch stores until told to stop.
 	 * Anonymous workloads only; 0: the guest's SYNC ends each epoch. */
 	uint32_t epoch_ms;
+	/* --dirty-limit: each vCPU's dirty rate capped at this many MiB/s,
+	 * held out of the guest at its ring-full exits (ring only); 0 none. */
+	uint32_t dirty_limit_mibs;
 	/* Print a live progress line on stderr (a terminal) once an epoch
 	 * lasts longer than a second. */
 	bool progress;

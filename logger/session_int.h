@@ -46,6 +46,13 @@ struct session {
 	uint64_t vcpu_exits_base[ABI_MAX_CPUS];
 	uint64_t vcpu_ring_full[ABI_MAX_CPUS];
 	uint64_t guest_cpu_pages[ABI_MAX_CPUS];
+	/* --dirty-limit, per vCPU (session_limit.c): the window's start and
+	 * its ring's entries then, and the time held out of the guest in the
+	 * open epoch (atomic: its thread adds, the epoch's close takes). */
+	struct {
+		uint64_t t0, base;
+		uint64_t held_ns;
+	} limit[ABI_MAX_CPUS];
 	bool done;
 	bool file_world;
 	struct pcview view;    /* file world: the guest's published page-cache view */
@@ -98,6 +105,13 @@ int session_clock_kicked(struct session *s);
 
 /* Erase the progress line, if one is shown, before output takes its place. */
 void session_progress_clear(struct session *s);
+
+/* session_limit.c */
+/* Open every vCPU's dirty-limit window (at READY). */
+void session_limit_start(struct session *s);
+/* At vCPU cpu's ring-full exit, on its thread: hold it out of the guest
+ * until its ring's entries fit the limit over its window. */
+void session_limit_throttle(struct session *s, uint32_t cpu);
 
 /* session_verdict.c */
 

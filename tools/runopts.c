@@ -59,6 +59,7 @@ enum {
 	OPT_VCPUS,
 	OPT_SHARE,
 	OPT_REAPER,
+	OPT_DIRTY_LIMIT,
 };
 
 static const struct option run_options[] = {
@@ -96,6 +97,7 @@ static const struct option run_options[] = {
     {"vcpus", required_argument, NULL, OPT_VCPUS},
     {"share", required_argument, NULL, OPT_SHARE},
     {"reaper-us", required_argument, NULL, OPT_REAPER},
+    {"dirty-limit", required_argument, NULL, OPT_DIRTY_LIMIT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -277,6 +279,9 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			NUM("--share", 0, 100, a->share_pct);
 			a->share_set = true;
 			break;
+		case OPT_DIRTY_LIMIT:
+			NUM("--dirty-limit", 1, 1000000, a->dirty_limit);
+			break;
 		case OPT_REAPER:
 			NUM("--reaper-us", 0, 1000000, a->reaper_us);
 			a->reaper_set = true;
@@ -385,6 +390,15 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 				   (unsigned long long)a->vcpus);
 	if (a->reaper_set && (!a->mode || a->mode != &dlog_mode_ring))
 		return usage_error("--reaper-us: for --log ring");
+	if (a->dirty_limit && (!a->mode || a->mode != &dlog_mode_ring))
+		return usage_error("--dirty-limit: for --log ring (each vCPU's ring measures its "
+				   "rate)");
+	if (a->dirty_limit && a->reaper_set && a->reaper_us)
+		return usage_error("--dirty-limit: not with --reaper-us %llu (the limit acts when "
+				   "a ring fills, which the reaper thread prevents)",
+				   (unsigned long long)a->reaper_us);
+	if (a->dirty_limit && cmd->compare)
+		return usage_error("compare: --dirty-limit is for run");
 	if (a->share_set && a->vcpus < 2)
 		return usage_error("--share: for a guest with --vcpus 2 or more");
 	if (a->hot_pages && wl != ABI_WL_HOTCOLD)
@@ -433,6 +447,9 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 		cfg->dlog.clear_chunk_pages = a->clear_chunk;
 	if (a->reaper_set)
 		cfg->dlog.reaper_us = (uint32_t)a->reaper_us;
+	cfg->dirty_limit_mibs = (uint32_t)a->dirty_limit;
+	if (a->dirty_limit)
+		cfg->dlog.reaper_us = 0; /* the limit acts at ring-full exits */
 	o->json_path = a->json_path;
 	o->plot_path = a->plot_path;
 	o->disk.path = a->image_path;

@@ -83,6 +83,7 @@ struct run_args {
 	bool share_set;
 	uint64_t reaper_us; /* --reaper-us: the ring reaper's period, 0 none */
 	bool reaper_set;
+	uint64_t dirty_limit; /* --dirty-limit MiB/s per vCPU; 0 none */
 	bool quiet;	   /* --quiet: no progress line */
 };
 

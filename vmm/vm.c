@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 
 #include "util/log.h"
+#include "util/time.h"
 #include "abi/layout.h"
 #include "abi/virtio.h"
 #include "vmm/vm.h"
@@ -75,7 +76,7 @@ int vm_create(struct vm *vm, const char *kvm_path, uint64_t ram_size)
 		vm->vcpus[i].fd = vm->stats[i].fd = -1;
 	vm->t.owner = -1;
 	pthread_mutex_init(&vm->t.lock, NULL);
-	pthread_cond_init(&vm->t.cond, NULL);
+	time_cond_init(&vm->t.cond); /* throttle_wait's deadlines are monotonic */
 	ret = kvm_open(&vm->kvm, kvm_path);
 	if (ret)
 		return ret;
@@ -245,6 +246,33 @@ static bool checkpoint(struct vm *vm, uint32_t self)
 	bool go_on = !vm->t.ending;
 	pthread_mutex_unlock(&vm->t.lock);
 	return go_on;
+}
+
+void vm_throttle(struct vm *vm, uint32_t cpu, uint64_t until_ns)
+{
+	if (cpu < ABI_MAX_CPUS)
+		vm->throttle_until_ns[cpu] = until_ns;
+}
+
+/* Wait out vCPU cpu's throttle, counted as parked.  Returns early for a
+ * kick of vCPU 0 (its loop handles it and comes back), a stop, or the
+ * run's end. */
+static void throttle_wait(struct vm *vm, uint32_t cpu)
+{
+	pthread_mutex_lock(&vm->t.lock);
+	for (;;) {
+		uint64_t until = vm->throttle_until_ns[cpu];
+		if (time_now_ns() >= until || vm->t.ending || stop_requested ||
+		    (cpu == 0 && __atomic_load_n(&vm->kick, __ATOMIC_SEQ_CST)))
+			break;
+		vm->t.parked++;
+		pthread_cond_broadcast(&vm->t.cond);
+		/* Slices, so that a kick (a signal, no broadcast) is seen. */
+		uint64_t slice = time_now_ns() + 2000000;
+		time_cond_wait_until(&vm->t.cond, &vm->t.lock, until < slice ? until : slice);
+		vm->t.parked--;
+	}
+	pthread_mutex_unlock(&vm->t.lock);
 }
 
 struct ap_arg {
@@ -483,6 +511,10 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 		}
 		if (!checkpoint(vm, cpu))
 			return 0;
+		if (vm->throttle_until_ns[cpu] && time_now_ns() < vm->throttle_until_ns[cpu]) {
+			throttle_wait(vm, cpu);
+			continue; /* a kick, a stop, an owner: the top of the loop */
+		}
 		if (cpu == 0 && __atomic_exchange_n(&vm->kick, 0, __ATOMIC_SEQ_CST)) {
 			/* A kick's signal may have set immediate_exit; any
 			 * kick after this exchange sets it again. */

@@ -56,6 +56,9 @@ struct vm {
 	unsigned long vcpu_thread;
 	int in_run;
 	struct vm_threads t;
+	/* vm_throttle: vCPU i stays out of the guest until then (ns,
+	 * time_now_ns); written and read by its own thread. */
+	uint64_t throttle_until_ns[ABI_MAX_CPUS];
 };
 
 /*
@@ -125,6 +128,14 @@ int vm_run(struct vm *vm, const struct vm_handlers *h);
  * vm_run the kick waits for the next one.
  */
 void vm_kick(struct vm *vm);
+
+/*
+ * From the ring_full handler, on vCPU cpu's own thread: keep that vCPU out
+ * of the guest until `until_ns` (time_now_ns's clock), as dirty-limit does.
+ * It waits counted as parked, so a handler that needs the machine does not
+ * wait for it, and vCPU 0 still takes its kicks meanwhile.
+ */
+void vm_throttle(struct vm *vm, uint32_t cpu, uint64_t until_ns);
 
 /* Ask vm_run to stop (it returns -EINTR): async-signal-safe, for SIGINT and
  * SIGTERM handlers. */

@@ -125,6 +125,9 @@ void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entrie
  * collected, or -errno (an overflow: printed, d->overflowed set). */
 int64_t dlog_reap(struct dlog *d);
 
+/* ring: the entries collected from vCPU cpu's ring so far (any thread). */
+uint64_t dlog_ring_collected(struct dlog *d, uint32_t cpu);
+
 /* ring with several vCPUs: the pages vCPU cpu's ring named since the last
  * call, and forget them.  0 in any other case. */
 uint64_t dlog_vcpu_pages_take(struct dlog *d, uint32_t cpu);

@@ -141,6 +141,16 @@ uint64_t dlog_vcpu_pages_take(struct dlog *d, uint32_t cpu)
 	return n;
 }
 
+uint64_t dlog_ring_collected(struct dlog *d, uint32_t cpu)
+{
+	if (!d->reaper_ready || cpu >= d->nr_rings)
+		return 0;
+	reaper_lock(&d->reaper);
+	uint64_t n = d->rrings[cpu].collected;
+	reaper_unlock(&d->reaper);
+	return n;
+}
+
 void dlog_reaper_stats(struct dlog *d, uint64_t *passes, uint64_t *thread_passes,
 		       uint64_t *max_pass)
 {

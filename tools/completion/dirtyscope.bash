@@ -15,7 +15,7 @@ _dirtyscope_run_common="--log --workload --policy --image --cache-pages --flush-
 	--sync-every --writeback --mem --wss --writes --epochs --seed --hot-pages --hot-pct
 	--ring-entries --reaper-us --clear-chunk --verify --json --console --kvm-device --help"
 # run alone: epochs by the host's clock, no progress line, several vCPUs.
-_dirtyscope_run_only="--epoch-ms --quiet --vcpus --share"
+_dirtyscope_run_only="--epoch-ms --quiet --vcpus --share --dirty-limit"
 _dirtyscope_migrate="--migrate-to --migrate-after-epoch --downtime-limit --max-rounds
 	--max-bandwidth --throttle --migrate-retries"
 
@@ -154,7 +154,7 @@ _dirtyscope()
 		compopt -o nospace 2>/dev/null
 		return 0
 		;;
-	--mem | --wss | --writes | --epochs | --epoch-ms | --vcpus | --share | --seed | --hot-pages | --hot-pct | \
+	--mem | --wss | --writes | --epochs | --epoch-ms | --vcpus | --share | --dirty-limit | --seed | --hot-pages | --hot-pct | \
 		--ring-entries | --reaper-us | --clear-chunk | --cache-pages | --flush-every | \
 		--sync-every | --migrate-after-epoch | --downtime-limit | --max-rounds | \
 		--max-bandwidth | --migrate-retries | --size | --file | --calc-time | --repeat | \
