@@ -639,6 +639,10 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		failed(&s, DS_FAIL_USAGE, ret); /* the workload does not fit the RAM */
 		goto out_dlog;
 	}
+	if (cfg->incoming && (ret = vm_set_vcpus(&s.vm, cfg->wl.nr_cpus ? cfg->wl.nr_cpus : 1))) {
+		failed(&s, DS_FAIL_MIGRATION, ret);
+		goto out_dlog;
+	}
 	ret = vm_create_vcpus(&s.vm);
 	if (ret)
 		goto out_dlog;

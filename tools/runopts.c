@@ -378,16 +378,12 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 	if (a->epoch_ms && a->migrate)
 		return usage_error("--epoch-ms: not with --migrate-to");
 	/* Several vCPUs: the anonymous workloads, one worker per vCPU.  The
-	 * file world's kernel and a migration's vmstate are one vCPU's yet. */
+	 * file world's kernel runs on one CPU yet. */
 	if (a->vcpus > 1 && file_world)
 		return usage_error("--vcpus %llu: the file workloads run on one vCPU; "
 				   "the anonymous workloads (%s) on up to %u",
 				   (unsigned long long)a->vcpus,
 				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)), ABI_MAX_CPUS);
-	if (a->vcpus > 1 && a->migrate)
-		return usage_error("--vcpus %llu: not with --migrate-to (a migration moves one "
-				   "vCPU)",
-				   (unsigned long long)a->vcpus);
 	if (a->reaper_set && (!a->mode || a->mode != &dlog_mode_ring))
 		return usage_error("--reaper-us: for --log ring");
 	if (a->dirty_limit && (!a->mode || a->mode != &dlog_mode_ring))

@@ -132,6 +132,16 @@ int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
 	return 0;
 }
 
+int vm_set_vcpus(struct vm *vm, uint32_t n)
+{
+	if (n == 0 || n > ABI_MAX_CPUS) {
+		log_err("%u vCPUs: 1 to %u", n, ABI_MAX_CPUS);
+		return -EINVAL;
+	}
+	vm->nr_vcpus = n;
+	return 0;
+}
+
 int vm_create_vcpus(struct vm *vm)
 {
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
@@ -476,7 +486,9 @@ int vm_run(struct vm *vm, const struct vm_handlers *h)
 	pthread_mutex_unlock(&vm->t.lock);
 	__atomic_store_n(&vm->in_run, 1, __ATOMIC_SEQ_CST);
 	running = vm->vcpus[0].run;
-	int ret = vm_run_loop(vm, h, 0);
+	int ret = vm->aps_up && vm->nr_vcpus > 1 ? start_aps(vm, h) : 0;
+	if (!ret)
+		ret = vm_run_loop(vm, h, 0);
 	running = NULL;
 	/* vCPU 0's end is everyone's: stop the others and wait for them. */
 	end_run(vm, 0, ret);

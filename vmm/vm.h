@@ -46,6 +46,10 @@ struct vm {
 	struct serial serial;
 	struct virtio_blk *blk; /* optional, vm_attach_blk() */
 	uint64_t entry, ap_entry, cr3;
+	/* The guest's other vCPUs were started before this machine ran (an
+	 * incoming guest's, at its source): vm_run starts their threads at
+	 * once rather than at ABI_HC_START_APS. */
+	bool aps_up;
 	/* What the guest reads with `in` from the hypercall port: a handler's
 	 * reply to the call it just took (include/abi/hcall.h).  Any vCPU
 	 * reads it: atomic. */
@@ -105,6 +109,10 @@ int vm_load_guest(struct vm *vm, const struct boot_workload *wl);
 /* Create the vCPUs in long mode, vCPU 0 at the guest entry and the others
  * at its AP entry with their number in RDI, and open their stats. */
 int vm_create_vcpus(struct vm *vm);
+
+/* A machine whose guest comes from elsewhere (no vm_load_guest): its vCPU
+ * count, 1..ABI_MAX_CPUS, before vm_create_vcpus.  -EINVAL otherwise. */
+int vm_set_vcpus(struct vm *vm, uint32_t n);
 
 /* Sum of every vCPU's stats (absent counters UINT64_MAX), or per vCPU
  * with cpu >= 0.  0 or -errno. */

@@ -149,8 +149,9 @@ struct migrate_stats {
  * image is named by its file name only, never the source's path, and its
  * size travels with it; the destination picks the disk itself (--image or
  * --disk-dir, docs/migration.md#security).  Version 3: and its identity,
- * which the destination's disk must carry. */
-#define MIGRATE_CFG_VERSION 3
+ * which the destination's disk must carry.  Version 4: the vCPUs, whose
+ * states then come as that many VCPU records, vCPU 0 first. */
+#define MIGRATE_CFG_VERSION 4
 struct migrate_hello_cfg {
 	uint32_t version; /* MIGRATE_CFG_VERSION */
 	uint32_t flags;	  /* MIGRATE_CFG_F_* */
@@ -165,9 +166,11 @@ struct migrate_hello_cfg {
 	char image[1024];	/* the disk's file name, no directory ("" if none) */
 	uint64_t image_size;	/* its size in bytes (0 if none) */
 	uint8_t image_uuid[16]; /* its identity (abi_fs_super.uuid; zero: none) */
+	uint32_t nr_cpus;	/* v4: vCPUs, 1..ABI_MAX_CPUS */
+	uint32_t share_pct;	/* v4: boot parameter share_pct */
 };
 #define MIGRATE_CFG_F_DISK 1u
-_Static_assert(sizeof(struct migrate_hello_cfg) == 1184, "migration config layout");
+_Static_assert(sizeof(struct migrate_hello_cfg) == 1192, "migration config layout");
 
 /* The session's own state: where the guest is in its epochs. */
 #define MIGRATE_SESSION_VERSION 1

@@ -53,7 +53,8 @@ static int check_cfg(const struct migrate_hello_cfg *c, uint64_t ram_size, char 
 	}
 	if (c->mem_bytes != ram_size || c->flags & ~MIGRATE_CFG_F_DISK ||
 	    c->workload < ABI_WL_SEQ || c->workload > ABI_WL_LAST || c->epochs == 0 ||
-	    c->hot_pct > 100 || c->policy > ABI_POLICY_LOSSY ||
+	    c->hot_pct > 100 || c->policy > ABI_POLICY_LOSSY || c->nr_cpus == 0 ||
+	    c->nr_cpus > ABI_MAX_CPUS || c->share_pct > 100 ||
 	    !str_ok(c->workload_name, sizeof(c->workload_name)) ||
 	    !str_ok(c->policy_name, sizeof(c->policy_name)) ||
 	    !str_ok(c->image, sizeof(c->image)) ||
@@ -106,7 +107,9 @@ void migin_workload(const struct migin *in, struct boot_workload *wl)
 				     .flush_every = h->flush_every,
 				     .cache_pages = h->cache_pages,
 				     .sync_every = h->sync_every,
-				     .flags = h->boot_flags};
+				     .flags = h->boot_flags,
+				     .nr_cpus = h->nr_cpus,
+				     .share_pct = h->share_pct};
 }
 
 void migin_close(struct migin *in)
@@ -117,22 +120,31 @@ void migin_close(struct migin *in)
 
 /* The state blobs, kept until END has proved the RAM right. */
 struct blobs {
-	struct vcpu_state vcpu;
+	struct vcpu_state vcpu[ABI_MAX_CPUS];
 	struct virtio_blk_state blk;
 	struct serial_state serial;
 	struct migrate_session_state sess;
-	bool have_vcpu, have_blk, have_serial, have_sess;
+	uint32_t nr_vcpu; /* VCPU records taken, in order */
+	bool have_blk, have_serial, have_sess;
 };
 
-static int take_state(struct blobs *b, const struct migstream_event *ev, char *why, size_t whylen)
+static int take_state(struct blobs *b, uint32_t nr_cpus, const struct migstream_event *ev,
+		      char *why, size_t whylen)
 {
 	void *dst;
 	size_t len;
-	bool *have;
+	bool *have, more;
 
 	switch (ev->state_kind) {
 	case MIGRATE_STATE_VCPU:
-		dst = &b->vcpu, len = sizeof(b->vcpu), have = &b->have_vcpu;
+		/* One record per vCPU the configuration named, vCPU 0 first. */
+		if (b->nr_vcpu >= nr_cpus) {
+			snprintf(why, whylen, "state kind %u: more vCPU states than the %u vCPUs",
+				 ev->state_kind, nr_cpus);
+			return -EPROTO;
+		}
+		more = false;
+		dst = &b->vcpu[b->nr_vcpu], len = sizeof(b->vcpu[0]), have = &more;
 		break;
 	case MIGRATE_STATE_BLK:
 		dst = &b->blk, len = sizeof(b->blk), have = &b->have_blk;
@@ -154,6 +166,8 @@ static int take_state(struct blobs *b, const struct migstream_event *ev, char *w
 	}
 	memcpy(dst, ev->blob, len);
 	*have = true;
+	if (ev->state_kind == MIGRATE_STATE_VCPU)
+		b->nr_vcpu++;
 	return 0;
 }
 
@@ -165,11 +179,12 @@ static int load_blobs(struct blobs *b, struct vm *vm, migin_session_load load, v
 	char r[256];
 	int ret;
 
-	if (!b->have_vcpu || !b->have_serial || !b->have_sess || b->have_blk != !!vm->blk) {
+	if (b->nr_vcpu != vm->nr_vcpus || !b->have_serial || !b->have_sess ||
+	    b->have_blk != !!vm->blk) {
 		snprintf(why, whylen,
-			 "the stream lacks a state blob (vCPU %d, serial %d, session %d, "
+			 "the stream lacks a state blob (vCPUs %u of %u, serial %d, session %d, "
 			 "disk %d for a machine %s a disk)",
-			 b->have_vcpu, b->have_serial, b->have_sess, b->have_blk,
+			 b->nr_vcpu, vm->nr_vcpus, b->have_serial, b->have_sess, b->have_blk,
 			 vm->blk ? "with" : "without");
 		return -EPROTO;
 	}
@@ -177,10 +192,13 @@ static int load_blobs(struct blobs *b, struct vm *vm, migin_session_load load, v
 		snprintf(why, whylen, "virtio-blk state: %s", r);
 		return -EPROTO;
 	}
-	if ((ret = vcpu_state_load(&vm->vcpus[0], &b->vcpu, r, sizeof(r)))) {
-		snprintf(why, whylen, "vCPU state: %s", r);
-		return -EPROTO;
-	}
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		if ((ret = vcpu_state_load(&vm->vcpus[i], &b->vcpu[i], r, sizeof(r)))) {
+			snprintf(why, whylen, "vCPU %u state: %s", i, r);
+			return -EPROTO;
+		}
+	/* The guest started its other vCPUs at the source: they run at once. */
+	vm->aps_up = vm->nr_vcpus > 1;
 	if ((ret = serial_state_load(&vm->serial, &b->serial, sizeof(b->serial), r, sizeof(r)))) {
 		snprintf(why, whylen, "%s", r);
 		return -EPROTO;
@@ -263,7 +281,7 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		ret = migstream_read(&in->r, &ev, why, sizeof(why));
 		if (ret)
 			goto refused;
-		if (ev.type == MIGSTREAM_EV_STATE && (ret = take_state(b, &ev, why, sizeof(why))))
+		if (ev.type == MIGSTREAM_EV_STATE && (ret = take_state(b, in->cfg.nr_cpus, &ev, why, sizeof(why))))
 			goto refused;
 		if (ev.type == MIGSTREAM_EV_END)
 			break;

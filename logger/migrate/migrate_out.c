@@ -42,6 +42,8 @@ void migrate_hello_fill(struct migrate_hello_cfg *c, const struct boot_workload 
 	c->boot_flags = wl->flags;
 	c->cache_pages = wl->cache_pages;
 	c->sync_every = wl->sync_every;
+	c->nr_cpus = wl->nr_cpus ? wl->nr_cpus : 1;
+	c->share_pct = wl->share_pct;
 	snprintf(c->workload_name, sizeof(c->workload_name), "%s",
 		 workload_name ? workload_name : "");
 	snprintf(c->policy_name, sizeof(c->policy_name), "%s", policy_name ? policy_name : "");
@@ -181,15 +183,20 @@ int64_t migout_take_dirty(struct migout *mo, bool stopped)
 
 /* ---- the vCPU side ------------------------------------------------------- */
 
-/* Stopped guest: finish the exit in flight, then save what the destination
- * needs.  The image is flushed as QEMU flushes at stop, for a destination
- * on another host sharing the storage. */
+/* Stopped guest (every vCPU: this runs in vCPU 0's kicked handler, with
+ * the others parked out of KVM_RUN, vm.h): finish each vCPU's exit in
+ * flight, then save what the destination needs.  The image is flushed as
+ * QEMU flushes at stop, for a destination on another host sharing the
+ * storage. */
 static int pause_save(struct migout *mo)
 {
 	struct vm *vm = mo->vm;
-	int ret = vcpu_state_settle(&vm->vcpus[0]);
-	if (!ret)
-		ret = vcpu_state_save(&vm->vcpus[0], &mo->vcpu);
+	int ret = 0;
+	for (uint32_t i = 0; !ret && i < vm->nr_vcpus; i++) {
+		ret = vcpu_state_settle(&vm->vcpus[i]);
+		if (!ret)
+			ret = vcpu_state_save(&vm->vcpus[i], &mo->vcpu[i]);
+	}
 	if (!ret && vm->blk) {
 		ret = virtio_blk_state_save(vm->blk, &mo->blk);
 		if (!ret && fdatasync(vm->blk->fd) < 0)

@@ -60,7 +60,7 @@ struct migout {
 	uint64_t t_go;	  /* GO left */
 	uint64_t hook_ns; /* a test's on_switchover, kept out of the times */
 	uint8_t *lost;	  /* test_lose_page's store, undone when the attempt ends */
-	struct vcpu_state vcpu;
+	struct vcpu_state vcpu[ABI_MAX_CPUS]; /* vm->nr_vcpus of them */
 	struct virtio_blk_state blk;
 	struct serial_state serial;
 	struct migrate_session_state sess;

@@ -314,7 +314,10 @@ static int switch_over(struct migout *mo, uint64_t r)
 	}
 	uint64_t t_state = time_now_ns();
 
-	ret = migstream_write_state(&mo->w, MIGRATE_STATE_VCPU, &mo->vcpu, sizeof(mo->vcpu));
+	ret = 0;
+	for (uint32_t i = 0; !ret && i < mo->vm->nr_vcpus; i++)
+		ret = migstream_write_state(&mo->w, MIGRATE_STATE_VCPU, &mo->vcpu[i],
+					    sizeof(mo->vcpu[i]));
 	if (!ret && mo->vm->blk)
 		ret = migstream_write_state(&mo->w, MIGRATE_STATE_BLK, &mo->blk, sizeof(mo->blk));
 	if (!ret)
