@@ -72,44 +72,32 @@
 
 static void test_usage(void)
 {
-	struct ds_proc p;
-	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "0"));
-	ds_proc_check_exit(&p, 2, ARGS("--vcpus 0: out of range (1..8)"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "9"));
-	ds_proc_check_exit(&p, 2, ARGS("--vcpus 9: out of range (1..8)"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "two"));
-	ds_proc_check_exit(&p, 2, ARGS("--vcpus two: not a number"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "2", "--workload", "db"));
-	ds_proc_check_exit(&p, 2, ARGS("--vcpus 2: the file workloads run on one vCPU"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--share", "50"));
-	ds_proc_check_exit(&p, 2, ARGS("--share: for a guest with --vcpus 2 or more"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "4", "--share", "101"));
-	ds_proc_check_exit(&p, 2, ARGS("--share 101: out of range (0..100)"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--reaper-us", "100"));
-	ds_proc_check_exit(&p, 2, ARGS("--reaper-us: for --log ring"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--log", "ring", "--reaper-us", "1000001"));
-	ds_proc_check_exit(&p, 2, ARGS("--reaper-us 1000001: out of range (0..1000000)"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--dirty-limit", "10"));
-	ds_proc_check_exit(&p, 2, ARGS("--dirty-limit: for --log ring"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL,
-		    ARGS("run", "--log", "ring", "--dirty-limit", "10", "--reaper-us", "500"));
-	ds_proc_check_exit(&p, 2, ARGS("--dirty-limit: not with --reaper-us 500"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--log", "ring", "--dirty-limit", "0"));
-	ds_proc_check_exit(&p, 2, ARGS("--dirty-limit 0: out of range"));
-	ds_proc_free(&p);
-	ds_proc_run(&p, NULL, ARGS("run", "--vcpus", "4", "--wss", "3"));
-	ds_proc_check_exit(&p, 2, ARGS("--wss 3: fewer pages than --vcpus 4"));
-	ds_proc_free(&p);
+	/* Not static: ARGS makes compound literals, which live in the block. */
+	const struct {
+		const char *const *args, *why;
+	} cases[] = {
+	    {ARGS("run", "--vcpus", "0"), "--vcpus 0: out of range (1..8)"},
+	    {ARGS("run", "--vcpus", "9"), "--vcpus 9: out of range (1..8)"},
+	    {ARGS("run", "--vcpus", "two"), "--vcpus two: not a number"},
+	    {ARGS("run", "--vcpus", "2", "--workload", "db"),
+	     "--vcpus 2: the file workloads run on one vCPU"},
+	    {ARGS("run", "--share", "50"), "--share: for a guest with --vcpus 2 or more"},
+	    {ARGS("run", "--vcpus", "4", "--share", "101"), "--share 101: out of range (0..100)"},
+	    {ARGS("run", "--reaper-us", "100"), "--reaper-us: for --log ring"},
+	    {ARGS("run", "--log", "ring", "--reaper-us", "1000001"),
+	     "--reaper-us 1000001: out of range (0..1000000)"},
+	    {ARGS("run", "--dirty-limit", "10"), "--dirty-limit: for --log ring"},
+	    {ARGS("run", "--log", "ring", "--dirty-limit", "10", "--reaper-us", "500"),
+	     "--dirty-limit: not with --reaper-us 500"},
+	    {ARGS("run", "--log", "ring", "--dirty-limit", "0"), "--dirty-limit 0: out of range"},
+	    {ARGS("run", "--vcpus", "4", "--wss", "3"), "--wss 3: fewer pages than --vcpus 4"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ds_proc p;
+		ds_proc_run(&p, NULL, cases[i].args);
+		ds_proc_check_exit(&p, 2, ARGS(cases[i].why));
+		ds_proc_free(&p);
+	}
 }
 
 /* Every epoch's per-vCPU figures, checked as they come. */
