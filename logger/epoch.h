@@ -118,6 +118,7 @@ struct run_summary {
 	bool reaper;
 	uint32_t reaper_us;
 	uint32_t dirty_limit_mibs; /* --dirty-limit; 0 none */
+	uint64_t limit_held_ns;	   /* the vCPUs' held time, all of the run's */
 	uint64_t reaper_passes, reaper_thread_passes, reaper_max_pass;
 	uint64_t kvm_calls;
 	uint64_t harvest_ns;

@@ -302,7 +302,8 @@ static void json_summary(struct sink *s, const struct run_summary *r)
 		json_vcpus(f, &r->vcpu, r->epoch_ns);
 	fprintf(f, ",\"dirty-limit-mibs\":");
 	if (r->dirty_limit_mibs)
-		fprintf(f, "%u", r->dirty_limit_mibs);
+		fprintf(f, "%u,\"dirty-limit-held-ms\":%.3f", r->dirty_limit_mibs,
+			(double)r->limit_held_ns / 1e6);
 	else
 		fprintf(f, "null");
 	if (r->reaper) {

@@ -52,6 +52,7 @@ struct session {
 	struct {
 		uint64_t t0, base;
 		uint64_t held_ns;
+		bool armed; /* --throttle dirty-limit: the window began */
 	} limit[ABI_MAX_CPUS];
 	bool done;
 	bool file_world;

@@ -16,6 +16,10 @@
  * a smaller --ring-entries holds it more closely (QEMU recommends a small
  * ring too), and the reaper thread, which would empty the rings before
  * they fill, is off.
+ *
+ * With --throttle dirty-limit the limit waits for a live migration to turn
+ * it on (its auto-converge trigger: the guest outran the link twice in a
+ * row); each vCPU's window then starts at its first ring-full exit after.
  */
 #include "logger/session_int.h"
 #include "util/time.h"
@@ -24,6 +28,8 @@
 
 void session_limit_start(struct session *s)
 {
+	if (s->cfg->migrate && s->cfg->migrate->throttle_dirty_limit)
+		return; /* the migration turns it on */
 	uint64_t now = time_now_ns();
 	for (uint32_t i = 0; i < s->vm.nr_vcpus; i++) {
 		s->limit[i].t0 = now;
@@ -34,15 +40,28 @@ void session_limit_start(struct session *s)
 void session_limit_throttle(struct session *s, uint32_t cpu)
 {
 	uint64_t limit = s->cfg->dirty_limit_mibs;
-	if (!limit || cpu >= s->vm.nr_vcpus || !s->limit[cpu].t0)
+	if (!limit || cpu >= s->vm.nr_vcpus)
 		return;
 	uint64_t now = time_now_ns(), got = dlog_ring_collected(&s->dlog, cpu);
+	if (s->cfg->migrate && s->cfg->migrate->throttle_dirty_limit) {
+		if (!migout_dirty_limit_on(s->mo))
+			return;
+		if (!s->limit[cpu].armed) {
+			s->limit[cpu].armed = true;
+			s->limit[cpu].t0 = now;
+			s->limit[cpu].base = got;
+			return;
+		}
+	}
+	if (!s->limit[cpu].t0)
+		return;
 	/* bytes / (limit MiB/s), in ns */
 	double need = (double)(got - s->limit[cpu].base) * 4096.0 * 1e9 / ((double)limit * (1 << 20));
 	uint64_t until = s->limit[cpu].t0 + (uint64_t)need;
 	if (until > now) {
 		vm_throttle(&s->vm, cpu, until);
 		__atomic_add_fetch(&s->limit[cpu].held_ns, until - now, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->sum.limit_held_ns, until - now, __ATOMIC_RELAXED);
 	}
 	if (now - s->limit[cpu].t0 >= LIMIT_WINDOW_NS) {
 		s->limit[cpu].t0 = until > now ? until : now;

@@ -35,6 +35,9 @@
  *              both states move, the RAM hashes at the switch-over and at
  *              the destination agree, the destination finishes the epochs
  *              with 0 lost and the guest's check passing
+ *   throttle   --throttle dirty-limit over a 4 MiB/s link: the guest's
+ *              two vCPUs outrun it, the limit comes on (not auto-converge's
+ *              percentage), the migration completes, hashes agreeing
  *   json       run --vcpus 4 --log ring --json -: the arrays
  *              vcpu-dirty-pages, vcpu-dirty-rate-mibs, vcpu-exits and
  *              vcpu-ring-full-exits of length 4 in every epoch and the
@@ -91,6 +94,10 @@ static void test_usage(void)
 	     "--dirty-limit: not with --reaper-us 500"},
 	    {ARGS("run", "--log", "ring", "--dirty-limit", "0"), "--dirty-limit 0: out of range"},
 	    {ARGS("run", "--vcpus", "4", "--wss", "3"), "--wss 3: fewer pages than --vcpus 4"},
+	    {ARGS("run", "--migrate-to", "unix:/nonexistent/x.sock", "--throttle", "dirty-limit"),
+	     "--throttle dirty-limit: for --log ring"},
+	    {ARGS("run", "--migrate-to", "unix:/nonexistent/x.sock", "--throttle", "fast"),
+	     "--throttle fast: auto, dirty-limit or off"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ds_proc p;
@@ -477,6 +484,49 @@ static void test_migrate(void)
 	}
 }
 
+/*
+ * --throttle dirty-limit: a guest of two vCPUs that dirties faster than a
+ * 4 MiB/s link carries trips the trigger, the limit (1 MiB/s a vCPU) comes
+ * on, and the migration completes with the hashes agreeing.
+ */
+static void test_migrate_dirty_limit(void)
+{
+	struct ds_mig_plan p;
+	struct ds_mig_side src, dst;
+	memset(&p, 0, sizeof(p));
+	ds_session_config(&p.src, "ring", ABI_WL_RANDOM, 64ull << 20, 2048, 400, NULL);
+	p.src.wl.nr_cpus = 2;
+	p.src.dlog.ring_entries = 256;
+	p.src.dlog.reaper_us = 0;
+	p.src.dirty_limit_mibs = 1;
+	p.mig = (struct migrate_config){.after_epoch = 2,
+					.downtime_limit_ms = MIGRATE_DEFAULT_DOWNTIME_MS,
+					.max_rounds = MIGRATE_DEFAULT_MAX_ROUNDS,
+					.max_bandwidth = 4ull << 20,
+					.throttle_dirty_limit = true,
+					.retry_delay_ms = 100,
+					.quiet = true};
+	p.recv_mode = "ring";
+	p.recv_verify = true;
+	p.timeout_s = 300;
+	CU_ASSERT_EQUAL_FATAL(ds_migrate_run(&p, &src, &dst), 0);
+	printf("\n    4 MiB/s link, 2 vCPUs: %s after %llu rounds, dirty limit %s, vCPUs held "
+	       "%.0f ms in all; destination ret %d, check %s; hashes %016llx %016llx",
+	       src.sum.migrated ? "migrated" : "not migrated",
+	       (unsigned long long)src.mig.rounds, src.mig.dirty_limit_on ? "on" : "never on",
+	       (double)src.sum.limit_held_ns / 1e6,
+	       dst.ret, dst.sum.guest_check_failed ? "failed" : "passed",
+	       (unsigned long long)src.hash, (unsigned long long)dst.hash);
+	CU_ASSERT_EQUAL(src.ret, 0);
+	CU_ASSERT(src.sum.migrated);
+	CU_ASSERT(src.mig.dirty_limit_on);
+	CU_ASSERT_EQUAL(src.mig.throttle_pct, 0); /* not auto-converge's */
+	CU_ASSERT_EQUAL(src.hash, dst.hash);
+	CU_ASSERT_EQUAL(dst.ret, 0);
+	CU_ASSERT_FALSE(dst.sum.guest_check_failed);
+	CU_ASSERT_EQUAL(dst.sum.lost_pages, 0);
+}
+
 /* An array of n numbers (nulls allowed only where `nulls`). */
 static void check_array(struct json_object *o, const char *key, size_t n, const char *what)
 {
@@ -577,6 +627,8 @@ static const struct ds_case kvm_cases[] = {
     {"a harvest racing four storing vCPUs loses nothing (bitmap, clear)", test_harvest_race},
     {"dirty-limit holds each of four vCPUs at 1 MiB/s", test_dirty_limit},
     {"live migration with two vCPUs, every KVM log: hashes agree, check passes", test_migrate},
+    {"--throttle dirty-limit: a guest outrunning the link is held, and moves",
+     test_migrate_dirty_limit},
     {"run --vcpus 4 --json: per-vCPU arrays of 4", test_json},
     {"teeth: a hidden page and a page changed behind a CPU are caught", test_teeth},
     {NULL, NULL},

@@ -260,12 +260,10 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			a->migrate_opt = true;
 			break;
 		case OPT_THROTTLE:
-			if (!strcmp(optarg, "auto"))
-				a->throttle_auto = true;
-			else if (!strcmp(optarg, "off"))
-				a->throttle_auto = false;
-			else
-				return usage_error("--throttle %s: auto or off", optarg);
+			a->throttle_auto = !strcmp(optarg, "auto");
+			a->throttle_limit = !strcmp(optarg, "dirty-limit");
+			if (!a->throttle_auto && !a->throttle_limit && strcmp(optarg, "off"))
+				return usage_error("--throttle %s: auto, dirty-limit or off", optarg);
 			a->migrate_opt = true;
 			break;
 		case OPT_RETRIES:
@@ -386,6 +384,13 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)), ABI_MAX_CPUS);
 	if (a->reaper_set && (!a->mode || a->mode != &dlog_mode_ring))
 		return usage_error("--reaper-us: for --log ring");
+	if (a->throttle_limit && (!a->mode || a->mode != &dlog_mode_ring))
+		return usage_error("--throttle dirty-limit: for --log ring (each vCPU's ring "
+				   "measures its rate)");
+	if (a->throttle_limit && a->reaper_set && a->reaper_us)
+		return usage_error("--throttle dirty-limit: not with --reaper-us %llu (the limit "
+				   "acts when a ring fills, which the reaper thread prevents)",
+				   (unsigned long long)a->reaper_us);
 	if (a->dirty_limit && (!a->mode || a->mode != &dlog_mode_ring))
 		return usage_error("--dirty-limit: for --log ring (each vCPU's ring measures its "
 				   "rate)");
@@ -444,7 +449,10 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 	if (a->reaper_set)
 		cfg->dlog.reaper_us = (uint32_t)a->reaper_us;
 	cfg->dirty_limit_mibs = (uint32_t)a->dirty_limit;
-	if (a->dirty_limit)
+	/* QEMU's vcpu-dirty-limit default for its dirty-limit throttle. */
+	if (a->throttle_limit && !a->dirty_limit)
+		cfg->dirty_limit_mibs = MIGRATE_DEFAULT_DIRTY_LIMIT_MIBS;
+	if (cfg->dirty_limit_mibs)
 		cfg->dlog.reaper_us = 0; /* the limit acts at ring-full exits */
 	o->json_path = a->json_path;
 	o->plot_path = a->plot_path;
@@ -460,6 +468,7 @@ void runopts_defaults(struct run_opts *o, const struct run_args *a)
 		    .max_rounds = a->max_rounds ? a->max_rounds : MIGRATE_DEFAULT_MAX_ROUNDS,
 		    .max_bandwidth = a->max_bandwidth,
 		    .throttle_auto = a->throttle_auto,
+		    .throttle_dirty_limit = a->throttle_limit,
 		    .retries = a->retries_set ? a->retries : MIGRATE_DEFAULT_RETRIES,
 		    .retry_delay_ms = 500};
 		cfg->migrate = &o->migrate;

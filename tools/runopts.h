@@ -75,6 +75,7 @@ struct run_args {
 	uint64_t max_rounds;
 	uint64_t max_bandwidth;
 	bool throttle_auto;
+	bool throttle_limit; /* --throttle dirty-limit */
 	uint64_t retries;
 	bool retries_set;
 	uint64_t epoch_ms; /* --epoch-ms: epochs by the host's clock */

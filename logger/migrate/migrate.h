@@ -46,6 +46,7 @@
 #define MIGRATE_THROTTLE_STEP	    10
 #define MIGRATE_THROTTLE_MAX	    99
 #define MIGRATE_THROTTLE_SLICE_MS   10 /* the vCPU runs/sleeps in slices of this */
+#define MIGRATE_DEFAULT_DIRTY_LIMIT_MIBS 1 /* --throttle dirty-limit without --dirty-limit */
 
 /* STATE record kinds. */
 #define MIGRATE_STATE_VCPU    1 /* struct vcpu_state */
@@ -60,6 +61,9 @@ struct migrate_config {
 	uint64_t max_rounds;	    /* rounds before the final one, at most */
 	uint64_t max_bandwidth;	    /* bytes per second; 0 unlimited */
 	bool throttle_auto;	    /* slow the vCPU down when it outruns the link */
+	/* Or, with --throttle dirty-limit, the same trigger turns the
+	 * session's per-vCPU dirty limit on (logger/session_limit.c). */
+	bool throttle_dirty_limit;
 	uint32_t retries;	    /* attempts after a failed one */
 	uint32_t retry_delay_ms;    /* wait before each retry */
 	bool quiet;		    /* no live per-round lines on stderr */
@@ -131,6 +135,7 @@ struct migrate_stats {
 	double last_expected_ms;
 	double last_dirty_rate;
 	uint32_t last_throttle_pct;
+	bool dirty_limit_on; /* --throttle dirty-limit: the trigger turned the limit on */
 	uint64_t ram_checksum; /* VERDICT's: the source's RAM, computed after GO */
 	/* The late verification (docs/migration.md): after GO the source
 	 * checksums its RAM, frozen for good, and the destination compares it
@@ -199,6 +204,10 @@ typedef void (*migout_session_save)(void *ctx, struct migrate_session_state *st)
 int migout_create(struct migout **mo, const struct migrate_config *cfg, struct vm *vm,
 		  struct dlog *d, const struct migrate_hello_cfg *hello, migout_session_save save,
 		  void *save_ctx);
+
+/* --throttle dirty-limit: whether the migration has turned the vCPUs'
+ * dirty limit on (any thread). */
+bool migout_dirty_limit_on(struct migout *mo);
 
 /* Harvest the dirty log for the session: the pages go to epoch_set, to the
  * migration's set if an attempt is running, and pages the migration thread

@@ -139,6 +139,11 @@ void migout_mark(struct migout *mo, uint64_t idx)
 	pthread_mutex_unlock(&mo->lock);
 }
 
+bool migout_dirty_limit_on(struct migout *mo)
+{
+	return mo && __atomic_load_n(&mo->st.dirty_limit_on, __ATOMIC_ACQUIRE);
+}
+
 bool migout_active(struct migout *mo)
 {
 	pthread_mutex_lock(&mo->lock);

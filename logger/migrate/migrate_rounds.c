@@ -167,7 +167,7 @@ static void round_done(struct migout *mo, struct migrate_round *rd, uint64_t t_b
  * the link carried in the period, twice in a row -> throttle harder. */
 static void maybe_throttle(struct migout *mo, const struct migrate_round *rd)
 {
-	if (!mo->cfg->throttle_auto)
+	if (!mo->cfg->throttle_auto && !mo->cfg->throttle_dirty_limit)
 		return;
 	if (rd->dirty_pages * MIGSTREAM_PAGE * 2 <= rd->bytes) {
 		mo->high_dirty = 0;
@@ -176,6 +176,14 @@ static void maybe_throttle(struct migout *mo, const struct migrate_round *rd)
 	if (++mo->high_dirty < 2)
 		return;
 	mo->high_dirty = 0;
+	if (mo->cfg->throttle_dirty_limit) {
+		/* QEMU's dirty-limit throttle: the vCPUs are held at their
+		 * limit from now on, each at its own ring-full exits. */
+		if (!__atomic_exchange_n(&mo->st.dirty_limit_on, true, __ATOMIC_RELEASE) &&
+		    !mo->cfg->quiet)
+			log_info("migration: dirty-limit: every vCPU held at its dirty limit");
+		return;
+	}
 	pthread_mutex_lock(&mo->lock);
 	uint32_t p = mo->throttle_pct;
 	p = p ? p + MIGRATE_THROTTLE_STEP : MIGRATE_THROTTLE_INITIAL;

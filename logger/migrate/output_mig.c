@@ -34,11 +34,13 @@ static void json_qemu(FILE *f, const struct migrate_stats *m)
 		",\"normal\":%" PRIu64 ",\"normal-bytes\":%" PRIu64 ",\"page-size\":%u"
 		",\"mbps\":%.3f,\"pages-per-second\":%.0f,\"precopy-bytes\":%" PRIu64
 		",\"downtime-bytes\":%" PRIu64 ",\"dirty-pages-rate\":%.0f"
-		",\"cpu-throttle-percentage\":%u,\"expected-downtime\":%.3f",
+		",\"cpu-throttle-percentage\":%u,\"dirty-limit-throttle\":%s"
+		",\"expected-downtime\":%.3f",
 		m->ram_bytes, m->zero_pages, normal, normal * MIGSTREAM_PAGE, MIGSTREAM_PAGE,
 		xfer_s > 0 ? (double)m->transferred * 8 / 1e6 / xfer_s : 0,
 		xfer_s > 0 ? (double)m->pages / xfer_s : 0, m->precopy_bytes, m->downtime_bytes,
-		m->last_dirty_rate, m->last_throttle_pct, m->last_expected_ms);
+		m->last_dirty_rate, m->last_throttle_pct, m->dirty_limit_on ? "true" : "false",
+		m->last_expected_ms);
 }
 
 static void json_migration(FILE *f, const struct migrate_stats *m)

@@ -133,7 +133,7 @@ _dirtyscope()
 		return 0
 		;;
 	--throttle)
-		_dirtyscope_words "auto off" "$cur"
+		_dirtyscope_words "auto dirty-limit off" "$cur"
 		return 0
 		;;
 	--json)
