@@ -472,6 +472,8 @@ static void test_info_json(void)
 		modes = DS_JSON_GET(o, "log-modes", json_type_array);
 		CHECK(modes && json_object_array_length(modes) == 4, "%s: 4 log modes", p.cmd);
 		CHECK(DS_JSON_INT(o, "ring-entries-min") == 256, "%s: ring-entries-min", p.cmd);
+		int64_t vmax = DS_JSON_INT(o, "vcpus-max");
+		CHECK(vmax >= 1 && vmax <= 8, "%s: vcpus-max %lld", p.cmd, (long long)vmax);
 		struct json_object *g = DS_JSON_GET(o, "guest-kernel", json_type_string);
 		const char *elf = g ? json_object_get_string(g) : "";
 		size_t n = strlen(elf);

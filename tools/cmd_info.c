@@ -80,6 +80,7 @@ struct info {
 	int api_version;
 	const char *mechanism;
 	int manual, ring, ring_acq, ring_with_bitmap, stats_fd, memslots, readonly_mem;
+	int max_vcpus; /* KVM_CAP_MAX_VCPUS: what --vcpus may ask, with ABI_MAX_CPUS */
 	unsigned ring_min;
 	int ring_max;
 	struct guest_kernel guest;
@@ -118,6 +119,7 @@ static void print_text(const struct info *in, struct kvm *kvm)
 	printf("  BINARY_STATS_FD            %d\n", in->stats_fd);
 	printf("  NR_MEMSLOTS                %d\n", in->memslots);
 	printf("  READONLY_MEM               %d\n", in->readonly_mem);
+	printf("  MAX_VCPUS                  %d\n", in->max_vcpus);
 	printf("log modes\n");
 	for (int i = 0; dlog_modes[i]; i++) {
 		char why[160] = "";
@@ -127,6 +129,8 @@ static void print_text(const struct info *in, struct kvm *kvm)
 		       dlog_modes[i]->desc, r ? ": " : "", why);
 	}
 	printf("ring entries             %u..%d (a power of two)\n", in->ring_min, in->ring_max);
+	printf("vcpus                    1..%d\n",
+	       in->max_vcpus > 0 && in->max_vcpus < ABI_MAX_CPUS ? in->max_vcpus : ABI_MAX_CPUS);
 	print_guest_text(in);
 	/* The range above is KVM's; on kvm_pvm much of it cannot hold a run,
 	 * and saying so here spares the user finding out by an overflow. */
@@ -144,7 +148,13 @@ static void print_text(const struct info *in, struct kvm *kvm)
 		    "need\n"
 		    "                         16384 to 65536 or a bitmap mode. 'run' detects an\n"
 		    "                         overflow and names a size to try "
-		    "(docs/platform-notes.md)\n");
+		    "(docs/platform-notes.md).\n"
+		    "                         Those sizes were measured without the reaper "
+		    "thread\n"
+		    "                         (--reaper-us 0); with it, the default, a ring "
+		    "holds\n"
+		    "                         what comes in one period, not yet measured "
+		    "here.\n");
 }
 
 /* One JSON object, the same facts under kebab-case keys (docs/cli.md). */
@@ -155,7 +165,7 @@ static void print_json(const struct info *in, struct kvm *kvm)
 		printf("{\"kvm-api-version\":null,\"dirty-log-mechanism\":");
 		json_string(stdout, in->mechanism);
 		printf(",\"capabilities\":null,\"log-modes\":null,\"ring-entries-min\":%u,"
-		       "\"ring-entries-max\":null",
+		       "\"ring-entries-max\":null,\"vcpus-max\":null",
 		       in->ring_min);
 		goto guest;
 	}
@@ -165,10 +175,10 @@ static void print_json(const struct info *in, struct kvm *kvm)
 	    ",\"capabilities\":{\"manual-dirty-log-protect2\":%d,\"manual-protect\":%s,"
 	    "\"initially-set\":%s,\"dirty-log-ring-bytes\":%d,\"dirty-log-ring-acq-rel-bytes\":%d,"
 	    "\"dirty-log-ring-with-bitmap\":%d,\"binary-stats-fd\":%d,\"nr-memslots\":%d,"
-	    "\"readonly-mem\":%d}",
+	    "\"readonly-mem\":%d,\"max-vcpus\":%d}",
 	    in->manual, in->manual & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE ? "true" : "false",
 	    in->manual & KVM_DIRTY_LOG_INITIALLY_SET ? "true" : "false", in->ring, in->ring_acq,
-	    in->ring_with_bitmap, in->stats_fd, in->memslots, in->readonly_mem);
+	    in->ring_with_bitmap, in->stats_fd, in->memslots, in->readonly_mem, in->max_vcpus);
 	printf(",\"log-modes\":[");
 	for (int i = 0; dlog_modes[i]; i++) {
 		char why[160] = "";
@@ -182,7 +192,9 @@ static void print_json(const struct info *in, struct kvm *kvm)
 		json_string_or_null(stdout, r ? why : NULL);
 		printf("}");
 	}
-	printf("],\"ring-entries-min\":%u,\"ring-entries-max\":%d", in->ring_min, in->ring_max);
+	printf("],\"ring-entries-min\":%u,\"ring-entries-max\":%d,\"vcpus-max\":%d", in->ring_min,
+	       in->ring_max,
+	       in->max_vcpus > 0 && in->max_vcpus < ABI_MAX_CPUS ? in->max_vcpus : ABI_MAX_CPUS);
 guest:
 	printf(",\"guest-kernel\":");
 	json_string_or_null(stdout, in->guest.elf[0] ? in->guest.elf : NULL);
@@ -260,6 +272,7 @@ enum ds_fail cmd_info(int argc, char **argv)
 		in.stats_fd = kvm_cap(&kvm, KVM_CAP_BINARY_STATS_FD);
 		in.memslots = kvm_cap(&kvm, KVM_CAP_NR_MEMSLOTS);
 		in.readonly_mem = kvm_cap(&kvm, KVM_CAP_READONLY_MEM);
+		in.max_vcpus = kvm_cap(&kvm, KVM_CAP_MAX_VCPUS);
 		in.ring_max =
 		    (in.ring_acq ? in.ring_acq : in.ring) / (int)sizeof(struct kvm_dirty_gfn);
 	}
