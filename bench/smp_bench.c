@@ -113,8 +113,8 @@ int main(int argc, char **argv)
 	}
 	printf("\nratios (same run): ring over bitmap at each vCPU count; exits per page over "
 	       "the same log's at 1 vCPU\n");
-	printf("%5s %-12s %16s %14s %16s\n", "vcpus", "log", "harvest/pg:bitmap",
-	       "exits/pg:bitmap", "exits/pg:1 vCPU");
+	printf("%5s %-12s %16s %14s %16s\n", "vcpus", "log", "harvest/pg:bitmap", "exits/pg:bitmap",
+	       "exits/pg:1 vCPU");
 	for (size_t v = 0; v < NR_VCPUS; v++) {
 		const struct run_summary *b = &cells[v][0].sum;
 		for (size_t c = 0; c < NR_COLS; c++) {

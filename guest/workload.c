@@ -51,11 +51,11 @@
 struct wl {
 	uint32_t cpu;
 	uint64_t base, wss, writes;
-	uint64_t lo, len;	   /* its partition: pages [lo, lo + len) */
-	uint64_t slice, words;	   /* its words in a page: [slice, slice + words) */
+	uint64_t lo, len;      /* its partition: pages [lo, lo + len) */
+	uint64_t slice, words; /* its words in a page: [slice, slice + words) */
 	uint64_t share_pct, seed;
-	struct abi_wlpick pick;	   /* over the partition (include/abi/wlpick.h) */
-	struct abi_wlpick any;	   /* over the whole working set (share_pct) */
+	struct abi_wlpick pick; /* over the partition (include/abi/wlpick.h) */
+	struct abi_wlpick any;	/* over the whole working set (share_pct) */
 	uint64_t share_rng;
 	uint64_t *seen; /* one bit per page of the working set: written this epoch */
 	uint64_t sum;	/* the check's running sum */
@@ -106,7 +106,8 @@ static void stamp(struct wl *w, uint64_t page, uint64_t epoch, uint64_t i)
  * pages are now. */
 static uint64_t content_sum(const struct wl *w)
 {
-	uint64_t sum = 0, lo = w->share_pct ? 0 : w->lo, hi = w->share_pct ? w->wss : w->lo + w->len;
+	uint64_t sum = 0, lo = w->share_pct ? 0 : w->lo,
+		 hi = w->share_pct ? w->wss : w->lo + w->len;
 	for (uint64_t page = lo; page < hi; page++)
 		sum += content_hash(w, page, (uint64_t *)(w->base + page * ABI_PAGE_SIZE));
 	return sum;
@@ -170,7 +171,8 @@ static void wl_epoch(struct wl *w, volatile struct abi_progress *prog, uint64_t 
 			w->seen[page >> 6] |= bit;
 			w->distinct++;
 			if (sh.any_seen &&
-			    !(__atomic_fetch_or(&sh.any_seen[page >> 6], bit, __ATOMIC_RELAXED) & bit))
+			    !(__atomic_fetch_or(&sh.any_seen[page >> 6], bit, __ATOMIC_RELAXED) &
+			      bit))
 				w->any_new++;
 		}
 		/* The host reads this while we run: every few stores, so
@@ -241,7 +243,8 @@ static bool bsp_epoch_end(struct wl *w, volatile struct abi_progress *prog, uint
 static uint64_t wl_check(struct wl *w)
 {
 	if (w->cpu == 0 && (sh.bp->flags & ABI_BOOT_F_TEST_BAD_CHECK))
-		((volatile uint64_t *)(w->base + w->lo * ABI_PAGE_SIZE))[w->slice] ^= 1; /* a store the check never saw */
+		((volatile uint64_t *)(w->base + w->lo * ABI_PAGE_SIZE))[w->slice] ^=
+		    1; /* a store the check never saw */
 	uint64_t now = content_sum(w);
 	if (now != w->sum)
 		klog("self-check, CPU %u: the working set's content hash is %lx, expected %lx",
@@ -287,7 +290,8 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 	volatile struct abi_progress *prog = hcall_progress();
 	uint32_t n = bp->nr_cpus;
 	if (bp->wss_pages < n || n == 0 || n > ABI_MAX_CPUS || bp->share_pct > 100 ||
-	    (bp->workload == ABI_WL_HOTCOLD && (bp->hot_pages == 0 || bp->hot_pages > bp->wss_pages)))
+	    (bp->workload == ABI_WL_HOTCOLD &&
+	     (bp->hot_pages == 0 || bp->hot_pages > bp->wss_pages)))
 		panic("bad workload geometry wss=%lu hot=%lu cpus=%u share=%u", bp->wss_pages,
 		      bp->hot_pages, n, bp->share_pct);
 	if (bp->workload != ABI_WL_SEQ && bp->workload != ABI_WL_RANDOM &&

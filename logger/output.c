@@ -146,7 +146,8 @@ static void json_vcpus(FILE *f, const struct vcpu_figs *v, uint64_t ns)
 			fprintf(f, "%c%" PRIu64, i ? ',' : '[', v->dirty_pages[i]);
 		fprintf(f, "],\"vcpu-dirty-rate-mibs\":");
 		for (uint32_t i = 0; i < v->nr; i++)
-			fprintf(f, "%c%.3f", i ? ',' : '[', epoch_dirty_rate(v->dirty_pages[i], ns));
+			fprintf(f, "%c%.3f", i ? ',' : '[',
+				epoch_dirty_rate(v->dirty_pages[i], ns));
 		fprintf(f, "]");
 	}
 	fprintf(f, ",\"vcpu-exits\":");

@@ -148,10 +148,12 @@ static void vcpu_figs_close(struct session *s, struct vcpu_figs *f, uint64_t dir
 			f->exits[i] = st[VSTAT_EXITS] - s->vcpu_exits_base[i];
 			s->vcpu_exits_base[i] = st[VSTAT_EXITS];
 		}
-		f->ring_full_exits[i] = __atomic_exchange_n(&s->vcpu_ring_full[i], 0, __ATOMIC_RELAXED);
+		f->ring_full_exits[i] =
+		    __atomic_exchange_n(&s->vcpu_ring_full[i], 0, __ATOMIC_RELAXED);
 		f->held_ns[i] = __atomic_exchange_n(&s->limit[i].held_ns, 0, __ATOMIC_RELAXED);
 		if (f->source == VCPU_SOURCE_RING)
-			f->dirty_pages[i] = n == 1 ? dirty_pages : dlog_vcpu_pages_take(&s->dlog, i);
+			f->dirty_pages[i] =
+			    n == 1 ? dirty_pages : dlog_vcpu_pages_take(&s->dlog, i);
 		else if (f->source == VCPU_SOURCE_GUEST)
 			f->dirty_pages[i] = s->guest_cpu_pages[i];
 		s->guest_cpu_pages[i] = 0;

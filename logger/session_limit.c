@@ -56,7 +56,8 @@ void session_limit_throttle(struct session *s, uint32_t cpu)
 	if (!s->limit[cpu].t0)
 		return;
 	/* bytes / (limit MiB/s), in ns */
-	double need = (double)(got - s->limit[cpu].base) * 4096.0 * 1e9 / ((double)limit * (1 << 20));
+	double need =
+	    (double)(got - s->limit[cpu].base) * 4096.0 * 1e9 / ((double)limit * (1 << 20));
 	uint64_t until = s->limit[cpu].t0 + (uint64_t)need;
 	if (until > now) {
 		vm_throttle(&s->vm, cpu, until);

@@ -2,17 +2,13 @@
  * Guests with several vCPUs (--vcpus): one worker per vCPU, each on a
  * thread of the VMM's own (docs/architecture.md, "vCPU threads").
  *
- *   usage      --vcpus 0 and 9, --vcpus with a file workload, --share without --vcpus 2 or more, a working
- *              set smaller than the vCPUs, --reaper-us without the ring or
- *              out of range: 2, each with its one line
- *   modes      every log mode KVM keeps itself (bitmap, clear, ring) with
- *              2 and 4 vCPUs, random: 0 lost pages, the guest's own check
- *              passing, and per-vCPU figures for as many vCPUs.  With the
- *              bitmap logs the per-vCPU pages are the guest's own counts,
- *              whose partitions do not overlap: they sum to the epoch's
- *              workload pages.  With the ring they are each vCPU's ring,
- *              every dirty page in at least one: they sum to at least
- *              the epoch's dirty pages, and every vCPU wrote some.
+ *   usage      --vcpus 0 and 9, --vcpus with a file workload, --share without --vcpus 2 or more, a
+ * working set smaller than the vCPUs, --reaper-us without the ring or out of range: 2, each with
+ * its one line modes      every log mode KVM keeps itself (bitmap, clear, ring) with 2 and 4 vCPUs,
+ * random: 0 lost pages, the guest's own check passing, and per-vCPU figures for as many vCPUs. With
+ * the bitmap logs the per-vCPU pages are the guest's own counts, whose partitions do not overlap:
+ * they sum to the epoch's workload pages.  With the ring they are each vCPU's ring, every dirty
+ * page in at least one: they sum to at least the epoch's dirty pages, and every vCPU wrote some.
  *   shared     --share 100: all four vCPUs write all over the working set,
  *              two of them often the same page in one epoch, so the
  *              per-CPU counts sum to more than the pages any CPU wrote;
@@ -112,14 +108,14 @@ struct capture {
 	struct sink sink;
 	uint32_t nr;
 	uint64_t epochs;
-	uint64_t bad_nr;	  /* epochs whose figures are not for nr vCPUs */
-	uint64_t guest_sum_off;	  /* guest source: per-CPU pages do not sum to the union */
-	uint64_t guest_sum_over;  /* guest source: sum above the union (shared pages) */
-	uint64_t ring_sum_under;  /* ring source: per-vCPU pages sum below the dirty pages */
-	uint64_t idle_vcpu;	  /* a vCPU without a dirty page in an epoch */
-	uint64_t ring_full_diff;  /* per-vCPU ring-full exits do not sum to the epoch's */
-	uint64_t ring_full_ap;	  /* ring-full exits of vCPUs other than 0 */
-	uint64_t ring_full;	  /* the epochs' ring-full exits */
+	uint64_t bad_nr;	 /* epochs whose figures are not for nr vCPUs */
+	uint64_t guest_sum_off;	 /* guest source: per-CPU pages do not sum to the union */
+	uint64_t guest_sum_over; /* guest source: sum above the union (shared pages) */
+	uint64_t ring_sum_under; /* ring source: per-vCPU pages sum below the dirty pages */
+	uint64_t idle_vcpu;	 /* a vCPU without a dirty page in an epoch */
+	uint64_t ring_full_diff; /* per-vCPU ring-full exits do not sum to the epoch's */
+	uint64_t ring_full_ap;	 /* ring-full exits of vCPUs other than 0 */
+	uint64_t ring_full;	 /* the epochs' ring-full exits */
 	enum vcpu_source source;
 };
 
@@ -207,8 +203,8 @@ static void test_shared(void)
 	int ret = session_run(&cfg, &sum);
 	printf("\n    4 vCPUs sharing 256 pages: ret %d, workload pages %llu, per-CPU sums "
 	       "above it in %llu of %llu epochs",
-	       ret, (unsigned long long)sum.workload_pages,
-	       (unsigned long long)cap.guest_sum_over, (unsigned long long)cap.epochs);
+	       ret, (unsigned long long)sum.workload_pages, (unsigned long long)cap.guest_sum_over,
+	       (unsigned long long)cap.epochs);
 	CU_ASSERT_EQUAL(ret, 0);
 	CU_ASSERT_EQUAL(sum.lost_pages, 0);
 	CU_ASSERT_FALSE(sum.guest_check_failed);
@@ -227,7 +223,8 @@ static void test_small_ring(void)
 	cfg.dlog.ring_entries = 256;
 	cfg.dlog.reaper_us = 0; /* the vCPUs' own ring-full exits are the point */
 	int ret = session_run(&cfg, &sum);
-	printf("\n    4 rings of 256, no reaper thread: ret %d, %llu ring-full exits, %llu of them by vCPUs 1-3, "
+	printf("\n    4 rings of 256, no reaper thread: ret %d, %llu ring-full exits, %llu of them "
+	       "by vCPUs 1-3, "
 	       "lost %llu",
 	       ret, (unsigned long long)sum.ring_full_exits, (unsigned long long)cap.ring_full_ap,
 	       (unsigned long long)sum.lost_pages);
@@ -257,8 +254,9 @@ static void test_reaper(void)
 	printf("\n    4 rings of 256, reaper every 1 ms: ret %d, %llu passes (%llu by the thread, "
 	       "largest %llu entries), %llu ring-full exits, lost %llu",
 	       ret, (unsigned long long)sum.reaper_passes,
-	       (unsigned long long)sum.reaper_thread_passes, (unsigned long long)sum.reaper_max_pass,
-	       (unsigned long long)sum.ring_full_exits, (unsigned long long)sum.lost_pages);
+	       (unsigned long long)sum.reaper_thread_passes,
+	       (unsigned long long)sum.reaper_max_pass, (unsigned long long)sum.ring_full_exits,
+	       (unsigned long long)sum.lost_pages);
 	CU_ASSERT_EQUAL(ret, 0);
 	CU_ASSERT_EQUAL(sum.lost_pages, 0);
 	CU_ASSERT_FALSE(sum.log_overflowed);
@@ -293,7 +291,8 @@ static void test_dirty_limit(void)
 	uint64_t held = 0;
 	for (uint32_t i = 0; i < 4; i++) {
 		double rate = epoch_dirty_rate(sum.vcpu.dirty_pages[i], sum.epoch_ns);
-		printf(" vCPU %u %.2f MiB/s (held %.0f ms)", i, rate, (double)sum.vcpu.held_ns[i] / 1e6);
+		printf(" vCPU %u %.2f MiB/s (held %.0f ms)", i, rate,
+		       (double)sum.vcpu.held_ns[i] / 1e6);
 		CU_ASSERT(rate <= bound);
 		held += sum.vcpu.held_ns[i];
 	}
@@ -316,7 +315,7 @@ struct race {
 	struct oracle o;
 	struct frameset set;
 	pthread_mutex_t m;
-	bool drop;		  /* teeth: forget what the thread harvests */
+	bool drop; /* teeth: forget what the thread harvests */
 	volatile int stop;
 	uint64_t lost, syncs, thread_harvests, thread_pages, done;
 	int err;
@@ -463,8 +462,8 @@ static void test_migrate(void)
 		       "%d, %llu vCPUs, epochs from %llu, check %s, lost %llu; hashes %016llx "
 		       "%016llx",
 		       modes[m], src.ret, src.sum.migrated ? "migrated" : "not migrated",
-		       (unsigned long long)src.sum.epochs, dst.ret, (unsigned long long)dst.sum.vcpu.nr,
-		       (unsigned long long)dst.sum.first_epoch,
+		       (unsigned long long)src.sum.epochs, dst.ret,
+		       (unsigned long long)dst.sum.vcpu.nr, (unsigned long long)dst.sum.first_epoch,
 		       dst.sum.guest_check_failed ? "failed" : "passed",
 		       (unsigned long long)dst.sum.lost_pages, (unsigned long long)src.hash,
 		       (unsigned long long)dst.hash);
@@ -512,9 +511,8 @@ static void test_migrate_dirty_limit(void)
 	CU_ASSERT_EQUAL_FATAL(ds_migrate_run(&p, &src, &dst), 0);
 	printf("\n    4 MiB/s link, 2 vCPUs: %s after %llu rounds, dirty limit %s, vCPUs held "
 	       "%.0f ms in all; destination ret %d, check %s; hashes %016llx %016llx",
-	       src.sum.migrated ? "migrated" : "not migrated",
-	       (unsigned long long)src.mig.rounds, src.mig.dirty_limit_on ? "on" : "never on",
-	       (double)src.sum.limit_held_ns / 1e6,
+	       src.sum.migrated ? "migrated" : "not migrated", (unsigned long long)src.mig.rounds,
+	       src.mig.dirty_limit_on ? "on" : "never on", (double)src.sum.limit_held_ns / 1e6,
 	       dst.ret, dst.sum.guest_check_failed ? "failed" : "passed",
 	       (unsigned long long)src.hash, (unsigned long long)dst.hash);
 	CU_ASSERT_EQUAL(src.ret, 0);
@@ -538,7 +536,8 @@ static void check_array(struct json_object *o, const char *key, size_t n, const 
 	      json_object_array_length(a), n);
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *x = json_object_array_get_idx(a, i);
-		CHECK(json_object_is_type(x, json_type_int) || json_object_is_type(x, json_type_double),
+		CHECK(json_object_is_type(x, json_type_int) ||
+			  json_object_is_type(x, json_type_double),
 		      "%s: %s[%zu] is not a number", what, key, i);
 	}
 }

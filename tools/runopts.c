@@ -263,7 +263,8 @@ enum ds_fail runopts_parse(struct run_args *a, int argc, char **argv, const stru
 			a->throttle_auto = !strcmp(optarg, "auto");
 			a->throttle_limit = !strcmp(optarg, "dirty-limit");
 			if (!a->throttle_auto && !a->throttle_limit && strcmp(optarg, "off"))
-				return usage_error("--throttle %s: auto, dirty-limit or off", optarg);
+				return usage_error("--throttle %s: auto, dirty-limit or off",
+						   optarg);
 			a->migrate_opt = true;
 			break;
 		case OPT_RETRIES:
@@ -381,7 +382,8 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 		return usage_error("--vcpus %llu: the file workloads run on one vCPU; "
 				   "the anonymous workloads (%s) on up to %u",
 				   (unsigned long long)a->vcpus,
-				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)), ABI_MAX_CPUS);
+				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)),
+				   ABI_MAX_CPUS);
 	if (a->reaper_set && (!a->mode || a->mode != &dlog_mode_ring))
 		return usage_error("--reaper-us: for --log ring");
 	if (a->throttle_limit && (!a->mode || a->mode != &dlog_mode_ring))

@@ -148,8 +148,7 @@ int vm_create_vcpus(struct vm *vm)
 		int ret = vcpu_create(&vm->vcpus[i], &vm->kvm, (int)i);
 		if (ret)
 			return ret;
-		ret = vcpu_setup_long_mode(&vm->vcpus[i], i ? vm->ap_entry : vm->entry, vm->cr3,
-					   i);
+		ret = vcpu_setup_long_mode(&vm->vcpus[i], i ? vm->ap_entry : vm->entry, vm->cr3, i);
 		if (ret)
 			return ret;
 		ret = stats_open(&vm->stats[i], vm->vcpus[i].fd);
@@ -436,8 +435,8 @@ static int do_io(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 		memcpy(data, &reply, 4);
 		return 0;
 	}
-	return guest_failed(vm, cpu, "unexpected port I/O: %s port %#x size %u",
-			    out ? "out" : "in", port, run->io.size);
+	return guest_failed(vm, cpu, "unexpected port I/O: %s port %#x size %u", out ? "out" : "in",
+			    port, run->io.size);
 }
 
 /* Only the virtio-blk window is device memory; any other access to a GPA
@@ -567,8 +566,9 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 			ret = do_io(vm, h, cpu);
 			break;
 		case KVM_EXIT_DIRTY_RING_FULL:
-			ret = h->ring_full ? h->ring_full(h->ctx, cpu)
-					   : guest_failed(vm, cpu, "dirty ring full without a ring");
+			ret = h->ring_full
+				  ? h->ring_full(h->ctx, cpu)
+				  : guest_failed(vm, cpu, "dirty ring full without a ring");
 			break;
 		case KVM_EXIT_HLT:
 			/* vCPUs other than 0 halt when their share of the

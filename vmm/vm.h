@@ -129,11 +129,10 @@ int vm_run(struct vm *vm, const struct vm_handlers *h);
 
 /*
  * From any thread: make vCPU 0's thread in vm_run leave the guest as soon as
- * it can and call the kicked handler once (with the other vCPUs stopped) (several kicks before it runs may
- * give one call).  A signal (VM_KICK_SIGNAL, installed with SA_RESTART by
- * vm_run) interrupts KVM_RUN; its handler sets kvm_run.immediate_exit so a
- * kick between the flag check and KVM_RUN is not lost.  Without a running
- * vm_run the kick waits for the next one.
+ * it can and call the kicked handler once (with the other vCPUs stopped) (several kicks before it
+ * runs may give one call).  A signal (VM_KICK_SIGNAL, installed with SA_RESTART by vm_run)
+ * interrupts KVM_RUN; its handler sets kvm_run.immediate_exit so a kick between the flag check and
+ * KVM_RUN is not lost.  Without a running vm_run the kick waits for the next one.
  */
 void vm_kick(struct vm *vm);
 

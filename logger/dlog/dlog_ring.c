@@ -192,8 +192,8 @@ static int ring_check_overrun(struct dlog *d, uint32_t i, uint64_t seen)
 	 * they would look like strays.  The next harvest with them stopped
 	 * (every epoch end, and the switch-over) still looks. */
 	for (uint32_t k = 0; !d->vcpu_running && k < d->cfg.ring_entries; k++)
-		stray += __atomic_load_n(&d->ring[i][k].flags, __ATOMIC_ACQUIRE) &
-			 KVM_DIRTY_GFN_F_DIRTY;
+		stray +=
+		    __atomic_load_n(&d->ring[i][k].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
 	if (i == 0 && d->cfg.test_ring_overrun && d->epoch + 1 == d->cfg.test_ring_overrun)
 		stray++;
 	if (!d->rrings[i].full_passes && !stray)
@@ -287,8 +287,8 @@ static int64_t ring_harvest(struct dlog *d, struct frameset *out)
 }
 
 void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entries,
-			    uint32_t max_entries,
-			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped)
+			    uint32_t max_entries, uint64_t seen, uint32_t peak, uint64_t epoch,
+			    bool wrapped)
 {
 	char where[48], advice[160], before[80] = "";
 	ring_where(where, sizeof(where), epoch);

@@ -281,7 +281,8 @@ int migin_load(struct migin *in, struct vm *vm, migin_session_load load, void *c
 		ret = migstream_read(&in->r, &ev, why, sizeof(why));
 		if (ret)
 			goto refused;
-		if (ev.type == MIGSTREAM_EV_STATE && (ret = take_state(b, in->cfg.nr_cpus, &ev, why, sizeof(why))))
+		if (ev.type == MIGSTREAM_EV_STATE &&
+		    (ret = take_state(b, in->cfg.nr_cpus, &ev, why, sizeof(why))))
 			goto refused;
 		if (ev.type == MIGSTREAM_EV_END)
 			break;
