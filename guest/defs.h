@@ -87,6 +87,13 @@ int blk_rw(int write, uint64_t sector, uint64_t pa, uint32_t len);
 int blk_flush(void);
 int blk_selftest_hostile(void); /* ABI_WL_BADBLK: 0 when the device refused every bad request */
 
+/* ipi.c: the in-kernel LAPIC's IPIs, measured (ABI_BOOT_F_TEST_IPI) */
+#define IPI_VECTOR 0xf0
+void ipi_entry(void); /* entry.S: the vector's stub, which calls ipi_handler */
+void ipi_handler(void);
+void ipi_ap_wait(void);
+void ipi_measure(uint32_t nr_cpus);
+
 /* workload.c */
 uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t cr3,
 		      uint64_t *rounds);

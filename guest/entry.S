@@ -95,6 +95,36 @@ vec\n:
 	VEC_ERR 30
 	VEC_NOERR 31
 
+/*
+ * The IPI test's vector (ipi.c): save what a C call may clobber, call
+ * ipi_handler (which acknowledges the interrupt), return.  The CPU aligned
+ * the stack before its 5-word frame; nine more words leave it aligned for
+ * the call.
+ */
+	.globl ipi_entry
+ipi_entry:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	cld
+	call ipi_handler
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	iretq
+
 alltraps:
 	pushq %rax
 	pushq %rbx

@@ -24,7 +24,9 @@ struct gate {
 } __attribute__((packed));
 _Static_assert(sizeof(struct gate) == 16, "64-bit gate layout");
 
-static struct gate idt[32];
+/* Every vector: the exceptions, and one device vector, the IPI test's
+ * (ipi.c); the others are not present, so a stray interrupt faults. */
+static struct gate idt[256];
 extern uint64_t trap_vectors[32];
 
 #define T_BP 3
@@ -48,6 +50,12 @@ void idt_init(void)
 		idt[i].off_hi = off >> 32;
 		idt[i].zero = 0;
 	}
+	uint64_t off = (uint64_t)ipi_entry;
+	idt[IPI_VECTOR] = (struct gate){.off_lo = off & 0xffff,
+					.sel = 0x08,
+					.type_attr = 0x8e,
+					.off_mid = (off >> 16) & 0xffff,
+					.off_hi = off >> 32};
 	idt_load();
 }
 

@@ -266,6 +266,8 @@ void ap_run(uint32_t cpu)
 {
 	struct wl w;
 	volatile struct abi_progress *prog = hcall_progress();
+	if (sh.bp->flags & ABI_BOOT_F_TEST_IPI)
+		ipi_ap_wait();
 	wl_init(&w, cpu);
 	/* Not a store before the host opens epoch 1: boot's pages are its own. */
 	while (!__atomic_load_n(&sh.started, __ATOMIC_ACQUIRE))
@@ -316,6 +318,8 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 	}
 
 	smp_start(bp, cr3);
+	if ((bp->flags & ABI_BOOT_F_TEST_IPI) && n > 1)
+		ipi_measure(n);
 	struct wl w;
 	wl_init(&w, 0);
 	hcall_ready();

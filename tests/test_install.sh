@@ -227,7 +227,7 @@ expect_completion "run --log=" "$(accepted --log)" dirtyscope run --log = ""
 expect_completion "run --workload" "$(accepted --workload)" dirtyscope run --workload ""
 expect_completion "run --policy" "$(accepted --policy)" dirtyscope run --policy ""
 expect_completion "run --writeback" "guest host " dirtyscope run --writeback ""
-expect_completion "run --throttle" "auto off " dirtyscope run --throttle ""
+expect_completion "run --throttle" "auto dirty-limit off " dirtyscope run --throttle ""
 expect_completion "mkimage IMAGE" "disk.img " dirtyscope mkimage di
 expect_completion "recover IMAGE" "disk.img " dirtyscope recover di
 expect_completion "verify-image IMAGE" "disk.img " dirtyscope verify-image di

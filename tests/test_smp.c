@@ -34,6 +34,9 @@
  *   throttle   --throttle dirty-limit over a 4 MiB/s link: the guest's
  *              two vCPUs outrun it, the limit comes on (not auto-converge's
  *              percentage), the migration completes, hashes agreeing
+ *   ipi        the guest's IPI test (in-kernel LAPIC, x2APIC): CPU 0's IPIs
+ *              to each other CPU all arrive, 2 and 4 vCPUs, and the run
+ *              goes on with 0 lost
  *   json       run --vcpus 4 --log ring --json -: the arrays
  *              vcpu-dirty-pages, vcpu-dirty-rate-mibs, vcpu-exits and
  *              vcpu-ring-full-exits of length 4 in every epoch and the
@@ -299,6 +302,31 @@ static void test_dirty_limit(void)
 	/* The workers meet at every epoch's end, so a vCPU the others wait
 	 * for may never need holding; someone must have been. */
 	CU_ASSERT(held > 0);
+}
+
+/*
+ * IPIs through the in-kernel LAPIC (ABI_BOOT_F_TEST_IPI, guest/ipi.c): the
+ * VMM creates the irqchip, CPU 0 sends each other CPU 200 IPIs and waits
+ * for each to be taken (a panic, so a failed run, if one never is), logs
+ * the round trips, and the workload runs on as usual, 0 lost.
+ */
+static void test_ipi(void)
+{
+	static const uint32_t nr[] = {2, 4};
+	for (int k = 0; k < 2; k++) {
+		struct session_config cfg;
+		struct capture cap;
+		struct run_summary sum;
+		config(&cfg, &cap, "bitmap", nr[k], 512, 2);
+		cfg.wl.flags = ABI_BOOT_F_TEST_IPI;
+		fprintf(stderr, "\n    (the guest's IPI round trips, %u vCPUs:)\n", nr[k]);
+		int ret = session_run(&cfg, &sum);
+		printf("\n    IPIs to %u vCPUs: ret %d, lost %llu", nr[k] - 1, ret,
+		       (unsigned long long)sum.lost_pages);
+		CU_ASSERT_EQUAL(ret, 0);
+		CU_ASSERT_EQUAL(sum.lost_pages, 0);
+		CU_ASSERT_FALSE(sum.guest_check_failed);
+	}
 }
 
 /*
@@ -625,6 +653,7 @@ static const struct ds_case kvm_cases[] = {
     {"the same rings with the reaper thread: 0 lost", test_reaper},
     {"a harvest racing four storing vCPUs loses nothing (bitmap, clear)", test_harvest_race},
     {"dirty-limit holds each of four vCPUs at 1 MiB/s", test_dirty_limit},
+    {"IPIs through the in-kernel LAPIC arrive, 2 and 4 vCPUs", test_ipi},
     {"live migration with two vCPUs, every KVM log: hashes agree, check passes", test_migrate},
     {"--throttle dirty-limit: a guest outrunning the link is held, and moves",
      test_migrate_dirty_limit},

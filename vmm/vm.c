@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "util/log.h"
 #include "util/time.h"
@@ -75,6 +76,7 @@ int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
 		return -EINVAL;
 	}
 	vm->nr_vcpus = n;
+	vm->irqchip = n > 1 && (wl->flags & ABI_BOOT_F_TEST_IPI);
 	return 0;
 }
 
@@ -90,6 +92,11 @@ int vm_set_vcpus(struct vm *vm, uint32_t n)
 
 int vm_create_vcpus(struct vm *vm)
 {
+	if (vm->irqchip && ioctl(vm->kvm.vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		int ret = -errno;
+		log_err("KVM_CREATE_IRQCHIP: %s", strerror(-ret));
+		return ret;
+	}
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 		int ret = vcpu_create(&vm->vcpus[i], &vm->kvm, (int)i);
 		if (ret)

@@ -50,6 +50,9 @@ struct vm {
 	 * incoming guest's, at its source): vm_run starts their threads at
 	 * once rather than at ABI_HC_START_APS. */
 	bool aps_up;
+	/* KVM's in-kernel irqchip (LAPICs), made before the vCPUs: for the
+	 * guest's IPI test (ABI_BOOT_F_TEST_IPI) only, so far. */
+	bool irqchip;
 	/* What the guest reads with `in` from the hypercall port: a handler's
 	 * reply to the call it just took (include/abi/hcall.h).  Any vCPU
 	 * reads it: atomic. */

@@ -33,6 +33,10 @@
  * back, so the check must fail (standalone: ds.test=badcheck). */
 #define ABI_BOOT_F_TEST_NO_COW	  1u
 #define ABI_BOOT_F_TEST_BAD_CHECK 2u
+/* TEST_IPI: with several CPUs, CPU 0 first sends every other CPU IPIs
+ * through the in-kernel LAPIC (which the VMM then creates) and logs their
+ * round trip, panicking when one never arrives (guest/ipi.c). */
+#define ABI_BOOT_F_TEST_IPI 4u
 
 #define ABI_WL_FIRST_FILE ABI_WL_DB
 #define ABI_WL_LAST	  ABI_WL_BADBLK
