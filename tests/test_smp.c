@@ -319,6 +319,7 @@ static void test_ipi(void)
 		struct run_summary sum;
 		config(&cfg, &cap, "bitmap", nr[k], 512, 2);
 		cfg.wl.flags = ABI_BOOT_F_TEST_IPI;
+		cfg.echo_console = getenv("DS_CONSOLE") != NULL;
 		fprintf(stderr, "\n    (the guest's IPI round trips, %u vCPUs:)\n", nr[k]);
 		int ret = session_run(&cfg, &sum);
 		printf("\n    IPIs to %u vCPUs: ret %d, lost %llu", nr[k] - 1, ret,

@@ -107,6 +107,14 @@ int vm_create_vcpus(struct vm *vm)
 		ret = stats_open(&vm->stats[i], vm->vcpus[i].fd);
 		if (ret)
 			return ret;
+		/* With the in-kernel LAPIC a vCPU other than 0 starts waiting
+		 * for INIT and SIPI; ours start in long mode, runnable. */
+		struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+		if (vm->irqchip && i > 0 && ioctl(vm->vcpus[i].fd, KVM_SET_MP_STATE, &mp) < 0) {
+			ret = -errno;
+			log_err("KVM_SET_MP_STATE of vCPU %u: %s", i, strerror(-ret));
+			return ret;
+		}
 	}
 	return 0;
 }
