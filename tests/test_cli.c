@@ -1452,6 +1452,19 @@ static void test_migrate_cli(void)
 	}
 	ds_proc_check_exit(&p, 0, NULL);
 	CHECK(p.out[0] != '\0', "%s: nothing on stdout", p.cmd);
+	CHECK(strstr(p.out, "migration: completed") != NULL, "no migration line: %s", p.out);
+	CHECK(strstr(p.err, "migration: round 0:") != NULL, "no live round lines: %s", p.err);
+	ds_proc_free(&p);
+	ds_proc_finish(&r);
+	ds_proc_check_exit(&r, 0, NULL);
+	CHECK(strstr(r.out, "incoming migration:") != NULL, "receive: no incoming line: %s", r.out);
+	CHECK(strstr(r.out, "began at the source") != NULL, "receive: no partial epoch: %s", r.out);
+	/* Its table starts at the epoch that came in, under a header of its own. */
+	CHECK(strncmp(r.out, " epoch    dirty workload", 24) == 0 ||
+		  strstr(r.out, "\n epoch    dirty workload") != NULL,
+	      "receive: no table header: %s", r.out);
+	ds_proc_free(&r);
+
 	check_migration_json(sjson, rjson, atoi(epochs));
 	unlink(sjson);
 	unlink(rjson);
