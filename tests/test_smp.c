@@ -217,15 +217,25 @@ static void test_shared(void)
 	CU_ASSERT_EQUAL(cap.guest_sum_over, 4);
 }
 
-static void test_small_ring(void)
+/* Four vCPUs with 256-entry rings writing 2048 pages: the setting of the
+ * ring tests below, with the reaper's period and a dirty limit. */
+static int run_small_rings(struct capture *cap, struct run_summary *sum, uint32_t epochs,
+			   uint32_t reaper_us, uint32_t dirty_limit_mibs)
 {
 	struct session_config cfg;
+	config(&cfg, cap, "ring", 4, 2048, epochs);
+	cfg.dlog.ring_entries = 256;
+	cfg.dlog.reaper_us = reaper_us;
+	cfg.dirty_limit_mibs = dirty_limit_mibs;
+	return session_run(&cfg, sum);
+}
+
+static void test_small_ring(void)
+{
 	struct capture cap;
 	struct run_summary sum;
-	config(&cfg, &cap, "ring", 4, 2048, 3);
-	cfg.dlog.ring_entries = 256;
-	cfg.dlog.reaper_us = 0; /* the vCPUs' own ring-full exits are the point */
-	int ret = session_run(&cfg, &sum);
+	/* No reaper thread: the vCPUs' own ring-full exits are the point. */
+	int ret = run_small_rings(&cap, &sum, 3, 0, 0);
 	printf("\n    4 rings of 256, no reaper thread: ret %d, %llu ring-full exits, %llu of them "
 	       "by vCPUs 1-3, "
 	       "lost %llu",
@@ -247,13 +257,9 @@ static void test_small_ring(void)
  * it does the work the ring-full exits did, and nothing is lost. */
 static void test_reaper(void)
 {
-	struct session_config cfg;
 	struct capture cap;
 	struct run_summary sum;
-	config(&cfg, &cap, "ring", 4, 2048, 3);
-	cfg.dlog.ring_entries = 256;
-	cfg.dlog.reaper_us = 1000;
-	int ret = session_run(&cfg, &sum);
+	int ret = run_small_rings(&cap, &sum, 3, 1000, 0);
 	printf("\n    4 rings of 256, reaper every 1 ms: ret %d, %llu passes (%llu by the thread, "
 	       "largest %llu entries), %llu ring-full exits, lost %llu",
 	       ret, (unsigned long long)sum.reaper_passes,
@@ -277,14 +283,9 @@ static void test_reaper(void)
  */
 static void test_dirty_limit(void)
 {
-	struct session_config cfg;
 	struct capture cap;
 	struct run_summary sum;
-	config(&cfg, &cap, "ring", 4, 2048, 2);
-	cfg.dlog.ring_entries = 256;
-	cfg.dlog.reaper_us = 0;
-	cfg.dirty_limit_mibs = 1;
-	int ret = session_run(&cfg, &sum);
+	int ret = run_small_rings(&cap, &sum, 2, 0, 1);
 	double secs = (double)sum.epoch_ns / 1e9, ring_mib = 256.0 * 4096 / (1 << 20);
 	double bound = 1.0 + ring_mib / (secs > 0 ? secs : 1);
 	printf("\n    limit 1 MiB/s, %.2f s of epochs, bound %.2f MiB/s:", secs, bound);

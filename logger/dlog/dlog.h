@@ -68,10 +68,7 @@ struct dlog {
 	struct vm *vm;
 	struct harvest_slot slots[MEM_MAX_SLOTS]; /* indexed by KVM slot id */
 	uint64_t *bitmap;			  /* bitmap/clear: one slot's bits */
-	/* ring: every vCPU's ring, and where its next entry is */
-	struct kvm_dirty_gfn *ring[ABI_MAX_CPUS];
-	uint32_t ring_fetch[ABI_MAX_CPUS];
-	uint32_t nr_rings;
+	uint32_t nr_rings; /* ring: vCPUs whose ring is mapped (rrings below) */
 	size_t ring_bytes;
 	/* ring: the rings go through a reaper (reaper.h), with or without
 	 * its thread; what it collects waits in `pending` until a harvest
@@ -117,8 +114,8 @@ struct dlog {
  * bound, and says so.  Pure: tests call it directly.
  */
 void dlog_ring_overflow_msg(char *buf, size_t len, uint32_t cpu, uint32_t entries,
-			    uint32_t max_entries,
-			    uint64_t seen, uint32_t peak, uint64_t epoch, bool wrapped);
+			    uint32_t max_entries, uint64_t seen, uint32_t peak, uint64_t epoch,
+			    bool wrapped);
 
 /* ring: one reaper pass now, from any thread, while vCPUs run: what a vCPU
  * whose ring is full does (the pages wait for the next harvest).  Entries

@@ -100,7 +100,6 @@ static int ring_vcpu_created(struct dlog *d)
 			log_err("mmap of the dirty ring of vCPU %u: %s", i, strerror(-ret));
 			return ret;
 		}
-		d->ring[i] = p;
 		d->nr_rings = i + 1;
 		d->rrings[i] = (struct reaper_ring){.gfns = p, .entries = d->cfg.ring_entries};
 	}
@@ -192,8 +191,8 @@ static int ring_check_overrun(struct dlog *d, uint32_t i, uint64_t seen)
 	 * they would look like strays.  The next harvest with them stopped
 	 * (every epoch end, and the switch-over) still looks. */
 	for (uint32_t k = 0; !d->vcpu_running && k < d->cfg.ring_entries; k++)
-		stray +=
-		    __atomic_load_n(&d->ring[i][k].flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY;
+		stray += __atomic_load_n(&d->rrings[i].gfns[k].flags, __ATOMIC_ACQUIRE) &
+			 KVM_DIRTY_GFN_F_DIRTY;
 	if (i == 0 && d->cfg.test_ring_overrun && d->epoch + 1 == d->cfg.test_ring_overrun)
 		stray++;
 	if (!d->rrings[i].full_passes && !stray)
@@ -328,8 +327,8 @@ static void ring_teardown(struct dlog *d)
 	d->reaper_ready = false;
 	frameset_free(&d->pending);
 	for (uint32_t i = 0; i < d->nr_rings; i++) {
-		munmap(d->ring[i], d->ring_bytes);
-		d->ring[i] = NULL;
+		munmap(d->rrings[i].gfns, d->ring_bytes);
+		d->rrings[i].gfns = NULL;
 		frameset_free(&d->vcpu_dirty[i]);
 	}
 	frameset_free(&d->scratch);
