@@ -53,7 +53,7 @@ uint64_t syscall_epochs(void);
 
 /* gdt.c, trap.c */
 void gdt_init(uint32_t cpu);
-void gdt_set_kstack(uint64_t top);
+void gdt_set_kstack(uint32_t cpu, uint64_t top);
 void idt_init(void);
 void idt_load(void);
 
@@ -87,12 +87,20 @@ int blk_rw(int write, uint64_t sector, uint64_t pa, uint32_t len);
 int blk_flush(void);
 int blk_selftest_hostile(void); /* ABI_WL_BADBLK: 0 when the device refused every bad request */
 
-/* ipi.c: the in-kernel LAPIC's IPIs, measured (ABI_BOOT_F_TEST_IPI) */
-#define IPI_VECTOR 0xf0
-void ipi_entry(void); /* entry.S: the vector's stub, which calls ipi_handler */
+/* ipi.c: the in-kernel LAPIC's IPIs: the file world's wake-ups and TLB
+ * shootdowns, and the platform test (ABI_BOOT_F_TEST_IPI) */
+#define IPI_VECTOR	0xf0
+#define SPURIOUS_VECTOR 0xff
+void ipi_entry(void);	   /* entry.S: the vector's stub, which calls ipi_handler */
+void spurious_entry(void); /* entry.S: returns at once (a spurious interrupt has no EOI) */
+void lapic_init(void);
+void ipi_send(uint32_t cpu);
 void ipi_handler(void);
 void ipi_ap_wait(void);
 void ipi_measure(uint32_t nr_cpus);
+
+/* tlb.c: TLB shootdown (the other declarations are in mm.h) */
+void tlb_shootdown_answer(void);
 
 /* workload.c */
 uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t cr3,

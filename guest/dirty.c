@@ -23,6 +23,14 @@
  *          writeback, which clears the page flag but leaves the PTEs writable
  *          and dirty, so later stores never fault, never set the flag, and
  *          no later msync or fsync writes them.
+ *   noflush wp, but page_mkclean flushes only this CPU's TLB: another CPU
+ *          that runs a process mapping the page keeps its cached writable,
+ *          dirty translation, stores through it without a fault and
+ *          without setting D, and the store is never written back (the
+ *          bug of a kernel that forgets the shootdown, tlb.c).  Whether the
+ *          race shows depends on the CPUs' TLBs; the test hook
+ *          ABI_BOOT_F_TEST_STALE_TLB makes it certain by keeping such a
+ *          mapping writable for as long as it lives.
  *
  * Stores the kernel makes itself (write(2), read(2) into a mapping) set the
  * page flag directly in every policy (pc_set_dirty).
@@ -50,7 +58,7 @@ int dirty_fault_writable(struct inode *ip, struct page *pg, int write)
 			pc_write_faults++;
 		}
 		return write;
-	default: /* wp, lossy */
+	default: /* wp, lossy, noflush */
 		if (write) {
 			pc_set_dirty(pg);
 			pc_write_faults++;
@@ -70,30 +78,61 @@ void dirty_write_fault(struct inode *ip, struct page *pg)
 		pc_set_dirty(pg); /* page_mkwrite -> set_page_dirty */
 }
 
-/* A PTE of pg is being removed (munmap, exit, eviction): keep its D bit as
- * the page flag (zap_pte_range).  lossy trusts only its flag and drops it. */
-void dirty_unmap_pte(struct page *pg, uint64_t pte)
+/* The reverse-map entry of (mm, va), which must exist. */
+static struct rmap *rmap_of(struct page *pg, struct mm *mm, uint64_t va)
 {
-	if (pc_policy != ABI_POLICY_LOSSY && (pte & PTE_D))
+	for (struct rmap *r = pg->rmap; r; r = r->next)
+		if (r->mm == mm && r->va == va)
+			return r;
+	panic("rmap entry for va %lx missing", va);
+}
+
+/* A PTE of pg mapped by (mm, va) is being removed (munmap, exit, eviction):
+ * keep its D bit as the page flag (zap_pte_range).  lossy trusts only its
+ * flag and drops it; a stale mapping's D bit is the one the kernel thinks
+ * it cleared (the CPU with the stale translation never set it again). */
+void dirty_unmap_pte(struct page *pg, struct mm *mm, uint64_t va, uint64_t pte)
+{
+	if (pc_policy != ABI_POLICY_LOSSY && (pte & PTE_D) && !rmap_of(pg, mm, va)->stale)
 		pc_set_dirty(pg);
 }
 
+uint64_t dirty_stale_mappings; /* noflush's hook: mappings left stale */
+
+/* noflush's test hook: whether the mapping (mm, va) stays writable as a
+ * stale translation of another CPU running mm would. */
+static int stale_on_other_cpu(struct mm *mm)
+{
+	return pc_policy == ABI_POLICY_NOFLUSH && (pc_boot_flags & ABI_BOOT_F_TEST_STALE_TLB) &&
+	       tlb_cpus_of(mm) != 0;
+}
+
 /* Walk pg's reverse map; clear `clear` bits in every PTE and return the OR
- * of the bits in `test` found set. */
+ * of the bits in `test` found set.  A stale mapping (noflush's hook) is
+ * one the kernel believes clean and read-only: it is skipped. */
 static uint64_t rmap_update(struct page *pg, uint64_t test, uint64_t clear)
 {
 	uint64_t seen = 0;
 	for (struct rmap *r = pg->rmap; r; r = r->next) {
 		uint64_t *pte = mm_pte(r->mm, r->va);
-		if (!pte || !(*pte & PTE_P))
+		if (!pte || !(*pte & PTE_P) || r->stale)
 			continue;
 		seen |= *pte & test;
-		if (*pte & clear) {
-			*pte &= ~clear;
-			/* A cached translation would keep D set (and W), so the next
-			 * store would neither fault nor set D again. */
-			mm_invlpg(r->mm, r->va);
+		if (!(*pte & clear))
+			continue;
+		if (stale_on_other_cpu(r->mm)) {
+			r->stale = 1; /* the kernel thinks it cleaned it */
+			dirty_stale_mappings++;
+			continue;
 		}
+		*pte &= ~clear;
+		/* A cached translation would keep D set (and W), so the next
+		 * store would neither fault nor set D again: on every CPU,
+		 * except under noflush, which forgets the others. */
+		if (pc_policy == ABI_POLICY_NOFLUSH)
+			mm_invlpg_local(r->mm, r->va);
+		else
+			mm_invlpg(r->mm, r->va);
 	}
 	return seen;
 }
@@ -122,6 +161,7 @@ int dirty_clear_for_io(struct page *pg)
 	int dirty = (*e & ABI_PCE_DIRTY) != 0;
 	switch (pc_policy) {
 	case ABI_POLICY_WP:
+	case ABI_POLICY_NOFLUSH:
 		if (!dirty)
 			return 0;
 		/* A dirty PTE re-dirties the page: it is being written now anyway. */
@@ -152,6 +192,7 @@ int dirty_host_written(struct page *pg)
 	int dirty = (*e & ABI_PCE_DIRTY) != 0;
 	switch (pc_policy) {
 	case ABI_POLICY_WP:
+	case ABI_POLICY_NOFLUSH:
 		page_mkclean(pg);
 		break;
 	case ABI_POLICY_DBIT:

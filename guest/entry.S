@@ -125,6 +125,22 @@ ipi_entry:
 	popq %rax
 	iretq
 
+/* The LAPIC's spurious vector: no handler, no EOI. */
+	.globl spurious_entry
+spurious_entry:
+	iretq
+
+/*
+ * A new process's first run (proc.c): its scheduler switched here holding
+ * the kernel lock, which the process gives up before its first return to
+ * user mode, as every trap does.  The stack is the trap frame, 16-byte
+ * aligned, so the call is aligned too.
+ */
+	.globl forkret
+forkret:
+	call kernel_unlock
+	jmp trapret
+
 alltraps:
 	pushq %rax
 	pushq %rbx

@@ -39,6 +39,7 @@ int fs_set_size(struct inode *ip, uint64_t size);
 
 /* pcache.c */
 extern uint32_t pc_policy;
+extern uint32_t pc_boot_flags;		    /* ABI_BOOT_F_* (the test hooks) */
 extern uint64_t pc_faults, pc_write_faults; /* published at each SYNC */
 void pc_init(const struct abi_boot_params *bp);
 void pc_file_open(struct inode *ip);
@@ -60,7 +61,8 @@ int dirty_host_written(struct page *pg);
 /* dirty.c: the policies */
 int dirty_fault_writable(struct inode *ip, struct page *pg, int write);
 void dirty_write_fault(struct inode *ip, struct page *pg);
-void dirty_unmap_pte(struct page *pg, uint64_t pte);
+extern uint64_t dirty_stale_mappings;
+void dirty_unmap_pte(struct page *pg, struct mm *mm, uint64_t va, uint64_t pte);
 int dirty_clear_for_io(struct page *pg);
 int dirty_considered(struct page *pg);
 void dirty_scan(void);

@@ -33,11 +33,11 @@ static uint64_t gdt[5 + 2 * ABI_MAX_CPUS] = {
     /* 0x28 on: per CPU a TSS descriptor, low and high halves */
 };
 
-/* The stack CPU 0 switches to on a trap from ring 3 (TSS.RSP0): processes
- * run on CPU 0 only. */
-void gdt_set_kstack(uint64_t top)
+/* The stack CPU cpu switches to on a trap from ring 3 (TSS.RSP0): the
+ * kernel stack of the process it is about to run. */
+void gdt_set_kstack(uint32_t cpu, uint64_t top)
 {
-	tss[0].rsp[0] = top;
+	tss[cpu].rsp[0] = top;
 }
 
 /* Load the GDT and this CPU's TSS and reload every segment register.  Each

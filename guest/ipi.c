@@ -30,28 +30,35 @@ static volatile uint64_t received[ABI_MAX_CPUS];
 static volatile uint32_t ready; /* CPUs other than 0 with their LAPIC on */
 static volatile uint32_t done;
 
-/* This CPU's LAPIC in x2APIC mode, software-enabled, spurious vector 0xff. */
-static void x2apic_on(void)
+/* This CPU's LAPIC in x2APIC mode, software-enabled, spurious vector
+ * SPURIOUS_VECTOR.  Every CPU of a run with several calls it once. */
+void lapic_init(void)
 {
 	uint32_t ecx;
 	__asm__ volatile("cpuid" : "=c"(ecx) : "a"(1), "c"(0) : "ebx", "edx");
 	if (!(ecx & (1u << 21)))
-		panic("IPI test: the CPU has no x2APIC");
+		panic("the CPU has no x2APIC: no IPIs");
 	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EN | APIC_BASE_X2APIC);
-	wrmsr(MSR_X2APIC_SVR, 0x1ff);
+	wrmsr(MSR_X2APIC_SVR, 0x100 | SPURIOUS_VECTOR);
 }
 
-/* From ipi_entry, interrupts off: count it and acknowledge it. */
+/*
+ * From ipi_entry, interrupts off, on whatever stack the CPU was on (a
+ * process's kernel stack when it came from user mode): count it, answer a
+ * TLB shootdown if one waits for this CPU, acknowledge it.  A wake-up of
+ * an idle CPU needs nothing more: its `hlt` has ended.
+ */
 void ipi_handler(void)
 {
 	received[cpu_id()]++;
+	tlb_shootdown_answer();
 	wrmsr(MSR_X2APIC_EOI, 0);
 }
 
 /* CPUs other than 0: take IPIs until CPU 0 is done (its last one wakes us). */
 void ipi_ap_wait(void)
 {
-	x2apic_on();
+	lapic_init();
 	__atomic_add_fetch(&ready, 1, __ATOMIC_RELEASE);
 	/* An IPI between the count and `sti` waits in the LAPIC, and `sti`
 	 * holds interrupts off for one more instruction: the `hlt` it ends. */
@@ -59,15 +66,16 @@ void ipi_ap_wait(void)
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
-/* x2APIC IDs are KVM's vCPU ids, which are our CPU numbers. */
-static void ipi_send(uint32_t cpu)
+/* Send IPI_VECTOR to CPU cpu.  x2APIC IDs are KVM's vCPU ids, which are
+ * our CPU numbers. */
+void ipi_send(uint32_t cpu)
 {
 	wrmsr(MSR_X2APIC_ICR, (uint64_t)cpu << 32 | IPI_VECTOR);
 }
 
 void ipi_measure(uint32_t nr_cpus)
 {
-	x2apic_on();
+	lapic_init();
 	while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) != nr_cpus - 1)
 		cpu_relax();
 	for (uint32_t c = 1; c < nr_cpus; c++) {

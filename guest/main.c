@@ -3,6 +3,7 @@
  * RAM from the boot parameters, map the workload, and run it.
  */
 #include "../include/abi/syscall.h"
+#include "../include/abi/wlfile.h"
 #include "defs.h"
 #include "fs.h"
 #include "mm.h"
@@ -12,15 +13,17 @@
 void kmain(const struct abi_boot_params *bp) __attribute__((noreturn));
 
 /*
- * The file world: mount the disk, start the user program as process 1 and
- * schedule until it exits, then write back everything (an unmount) and
- * report its exit status.
+ * The file world: mount the disk, start the other CPUs (each runs the
+ * scheduler, proc.c), start the user program as process 1 and schedule
+ * until it exits, then write back everything (an unmount) and report its
+ * exit status.
  */
 static void __attribute__((noreturn)) file_world(const struct abi_boot_params *bp)
 {
 	uvm_init();
 	pc_init(bp);
 	fs_mount();
+	smp_start(bp, rcr3(), proc_ap_sched);
 	struct abi_wl_args a = {
 	    .workload = bp->workload,
 	    .epochs = bp->nr_epochs,
@@ -28,10 +31,15 @@ static void __attribute__((noreturn)) file_world(const struct abi_boot_params *b
 	    .pages = bp->wss_pages,
 	    .writes = bp->writes_per_epoch,
 	    .sync_every = bp->sync_every,
+	    .writers = abi_wl_writers(bp->workload, bp->nr_cpus),
 	};
 	proc_start_init(&a);
 	hcall_ready_desc(pc_desc_gpa());
 	int status = proc_run_all();
+	if (bp->nr_cpus > 1)
+		klog("tlb: %lu shootdowns, %lu IPIs", tlb_shootdowns, tlb_ipis);
+	if (bp->flags & ABI_BOOT_F_TEST_STALE_TLB)
+		klog("stale-tlb test hook: %lu mappings left stale", dirty_stale_mappings);
 	if (pc_flush_all()) {
 		klog("final writeback failed");
 		status = status ? status : 1;
@@ -63,8 +71,6 @@ void kmain(const struct abi_boot_params *bp)
 		halt_forever();
 	}
 	if (bp->workload >= ABI_WL_FIRST_FILE && bp->workload <= ABI_WL_LAST) {
-		if (bp->nr_cpus != 1)
-			panic("the file world runs on one CPU, not %u", bp->nr_cpus);
 		file_world(bp);
 	}
 

@@ -44,6 +44,10 @@ struct rmap {
 	struct rmap *next;
 	struct mm *mm;
 	uint64_t va;
+	/* noflush's test hook (ABI_BOOT_F_TEST_STALE_TLB): the kernel cleaned
+	 * this mapping while another CPU ran it, and that CPU keeps its stale
+	 * writable translation for as long as the mapping lives. */
+	int stale;
 };
 
 struct page {
@@ -66,6 +70,13 @@ int mm_unmap(struct mm *mm, uint64_t start, uint64_t len);
 int mm_fault(struct mm *mm, uint64_t va, int write, uint64_t *pa);
 uint64_t *mm_pte(struct mm *mm, uint64_t va);
 void mm_invlpg(struct mm *mm, uint64_t va);
+void mm_invlpg_local(struct mm *mm, uint64_t va);
+/* tlb.c: the CPUs other than this one that run a process of mm (a mask),
+ * and the shootdown that makes each of them flush its TLB, waiting until
+ * every one has.  Both under the kernel lock. */
+uint32_t tlb_cpus_of(const struct mm *mm);
+void tlb_shootdown(uint32_t cpus);
+extern uint64_t tlb_shootdowns, tlb_ipis;
 void mm_tlb_batch_begin(void);
 void mm_tlb_batch_end(void);
 int copy_in(struct mm *mm, void *dst, uint64_t uva, uint64_t len);

@@ -22,6 +22,7 @@
 #include "x86.h"
 
 uint32_t pc_policy;
+uint32_t pc_boot_flags;
 uint64_t pc_faults, pc_write_faults;
 static struct abi_pc_desc *desc;
 static struct inode *files[ABI_FS_MAX_INODES];
@@ -41,7 +42,8 @@ static uint64_t host_cleaned;
 void pc_init(const struct abi_boot_params *bp)
 {
 	pc_policy = bp->policy;
-	if (pc_policy < ABI_POLICY_WP || pc_policy > ABI_POLICY_LOSSY)
+	pc_boot_flags = bp->flags;
+	if (pc_policy < ABI_POLICY_WP || pc_policy > ABI_POLICY_LAST)
 		panic("unknown dirty-tracking policy %u", pc_policy);
 	flush_every = bp->flush_every;
 	uint64_t avail = pmem_free_pages();
@@ -156,6 +158,7 @@ void pc_rmap_add(struct page *pg, struct mm *mm, uint64_t va)
 	struct rmap *r = kalloc(sizeof(*r));
 	r->mm = mm;
 	r->va = va;
+	r->stale = 0;
 	r->next = pg->rmap;
 	pg->rmap = r;
 }
@@ -282,7 +285,7 @@ static int evict_one(void)
 			struct vma *v = mm_find(r->mm, r->va);
 			if (pte && (*pte & PTE_P)) {
 				if (v && v->kind == VMA_FILE_SHARED)
-					dirty_unmap_pte(pg, *pte);
+					dirty_unmap_pte(pg, r->mm, r->va, *pte);
 				*pte = 0;
 				mm_invlpg(r->mm, r->va);
 			}

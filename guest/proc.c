@@ -1,13 +1,21 @@
 /*
  * Processes and a cooperative scheduler, xv6 style.  A process runs until it
- * makes a system call that yields, waits or exits; there is no timer.  The
- * scheduler loop runs on the boot stack (kmain's context): every switch goes
- * process -> scheduler -> process, each through swtch().
+ * makes a system call that yields, waits or exits; there is no timer.  Each
+ * CPU runs a scheduler loop on its own stack (CPU 0 on the boot stack, the
+ * others on theirs, smp.c); every switch goes process -> that CPU's
+ * scheduler -> process, each through swtch().  Any CPU runs any process:
+ * the loops share one table under the kernel lock, which a CPU holds from
+ * its entry into the kernel through every switch until the process it
+ * switched to returns to user mode.
  *
- * Every process has a 16 KiB kernel stack (TSS.RSP0 points at its top while it
- * runs); traps from ring 3 build their trap frame there.  A new process's
- * stack holds a trap frame for its first return to user mode and a context
- * whose rip is trapret.
+ * Every process has a 16 KiB kernel stack (its CPU's TSS.RSP0 points at its
+ * top while it runs); traps from ring 3 build their trap frame there.  A new
+ * process's stack holds a trap frame for its first return to user mode and
+ * a context whose rip is forkret (entry.S), which drops the kernel lock.
+ *
+ * A CPU with nothing to run halts with interrupts on (several CPUs only:
+ * with one, nothing runnable means every process waits, a deadlock).
+ * Making a process runnable wakes the halted CPUs with an IPI.
  */
 #include "../include/abi/syscall.h"
 #include "defs.h"
@@ -15,17 +23,18 @@
 #include "x86.h"
 
 #define KSTACK_PAGES 4
-#define USER_RFLAGS  0x2 /* IF off: there are no interrupts; IOPL 0: no port I/O */
+#define USER_RFLAGS  0x2 /* IOPL 0: no port I/O */
+#define RFLAGS_IF    0x200
 #define SEL_UCODE    (0x20 | 3)
 #define SEL_UDATA    (0x18 | 3)
 
 struct proc procs[ABI_MAX_PROCS];
-struct proc *current;
-static struct context *sched_ctx;
+struct cpu cpus[ABI_MAX_CPUS];
 static int next_pid = 1;
 static int init_status = -1;
+static volatile int sched_open; /* CPU 0 told the host READY: run processes */
 
-extern char trapret[];
+extern char forkret[];
 extern const uint8_t user_image[], user_image_end[];
 
 static struct proc *proc_alloc(void)
@@ -49,7 +58,7 @@ static struct proc *proc_alloc(void)
 		memset(p->tf, 0, sizeof(*p->tf));
 		p->ctx = (struct context *)((uint64_t)p->tf - sizeof(struct context));
 		memset(p->ctx, 0, sizeof(*p->ctx));
-		p->ctx->rip = (uint64_t)trapret;
+		p->ctx->rip = (uint64_t)forkret;
 		p->state = P_RUNNABLE;
 		return p;
 	}
@@ -96,44 +105,143 @@ void proc_start_init(const struct abi_wl_args *args)
 	p->tf->rip = h->entry;
 	p->tf->cs = SEL_UCODE;
 	p->tf->ss = SEL_UDATA;
-	p->tf->rflags = USER_RFLAGS;
+	/* With several CPUs user mode takes interrupts: the IPIs of TLB
+	 * shootdowns (tlb.c), the only interrupts there are. */
+	p->tf->rflags = USER_RFLAGS | (smp_nr_cpus() > 1 ? RFLAGS_IF : 0);
 	p->tf->rsp = sp - 8; /* as after a call: 16-byte alignment minus the return address */
 	p->tf->rdi = sp;
 }
 
-/* Switch from the current process to the scheduler. */
+int proc_cpu_on_stack(uint64_t sp)
+{
+	for (int i = 0; i < ABI_MAX_PROCS; i++) {
+		const struct proc *p = &procs[i];
+		if (p->kstack && sp >= p->kstack && sp < p->kstack + KSTACK_PAGES * ABI_PAGE_SIZE)
+			return p->cpu;
+	}
+	return -1;
+}
+
+/* Switch from the current process to this CPU's scheduler. */
 static void sched(void)
 {
-	swtch(&current->ctx, sched_ctx);
+	struct cpu *c = &cpus[cpu_id()];
+	swtch(&c->proc->ctx, c->sched_ctx);
+}
+
+/* p became runnable: wake the CPUs halted for want of work (under the
+ * kernel lock, so none is between finding nothing and halting unseen:
+ * it set idle before dropping the lock, and an IPI sent before its `hlt`
+ * waits in its LAPIC). */
+static void wake_idle(void)
+{
+	uint32_t me = cpu_id();
+	for (uint32_t c = 0; c < smp_nr_cpus(); c++)
+		if (c != me && cpus[c].idle)
+			ipi_send(c);
 }
 
 /*
- * The scheduler: run processes round-robin until process 1 exits.  Returns
- * its exit status.  Processes still alive then are torn down.
+ * The next runnable process for CPU cpu: round-robin after the one it last
+ * ran, its own first (a process's home CPU is its pid's turn round the
+ * CPUs, which spreads db's writers, shared2's and forkcow's two processes
+ * over different CPUs), else any other's (an idle CPU takes work).
+ */
+static struct proc *pick(uint32_t cpu, int *last)
+{
+	struct proc *other = NULL;
+	for (int k = 1; k <= ABI_MAX_PROCS; k++) {
+		struct proc *q = &procs[(*last + k) % ABI_MAX_PROCS];
+		if (q->state != P_RUNNABLE)
+			continue;
+		if ((uint32_t)(q->pid - 1) % smp_nr_cpus() == cpu) {
+			other = q;
+			break;
+		}
+		if (!other)
+			other = q;
+	}
+	if (other)
+		*last = (int)(other - procs);
+	return other;
+}
+
+/* Whether some CPU runs a process (a halted one has none). */
+static int anyone_runs(void)
+{
+	for (uint32_t c = 0; c < smp_nr_cpus(); c++)
+		if (cpus[c].proc)
+			return 1;
+	return 0;
+}
+
+/* Halt until an IPI, with the kernel lock dropped meanwhile. */
+static void idle(struct cpu *c)
+{
+	c->idle = 1;
+	kernel_unlock();
+	/* `sti` holds interrupts off for one more instruction: the `hlt`,
+	 * so a wake-up sent after the unlock ends it rather than being taken
+	 * before it. */
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	kernel_lock();
+	c->idle = 0;
+}
+
+/* This CPU's scheduler loop: run processes until process 1 exits. */
+static void schedule(uint32_t cpu)
+{
+	struct cpu *c = &cpus[cpu];
+	uint64_t boot_cr3 = rcr3();
+	int last = 0;
+	kernel_lock();
+	while (init_status < 0) {
+		struct proc *p = pick(cpu, &last);
+		if (!p) {
+			if (!anyone_runs())
+				panic("no runnable process: every process waits");
+			idle(c);
+			continue;
+		}
+		c->proc = p;
+		p->cpu = (int)cpu;
+		p->state = P_RUNNING;
+		gdt_set_kstack(cpu, p->kstack + KSTACK_PAGES * ABI_PAGE_SIZE);
+		lcr3(V2P(p->mm.pml4));
+		swtch(&c->sched_ctx, p->ctx);
+		lcr3(boot_cr3); /* flushes every user translation of p */
+		c->proc = NULL;
+	}
+}
+
+/* CPUs other than 0 in the file world (smp_start): schedule, then halt for
+ * good; CPU 0 ends the run. */
+void proc_ap_sched(uint32_t cpu)
+{
+	lapic_init();
+	while (!sched_open)
+		cpu_relax();
+	schedule(cpu);
+	kernel_unlock();
+	halt_forever();
+}
+
+/*
+ * CPU 0's scheduler: open the run to every CPU, run processes until
+ * process 1 exits, wait until no CPU runs a process any more (an orphan
+ * still running would be torn down under it), tear down what is left and
+ * return process 1's exit status.
  */
 int proc_run_all(void)
 {
-	uint64_t boot_cr3 = rcr3();
-	int last = 0;
-	while (init_status < 0) {
-		struct proc *p = NULL;
-		for (int k = 1; k <= ABI_MAX_PROCS; k++) {
-			struct proc *q = &procs[(last + k) % ABI_MAX_PROCS];
-			if (q->state == P_RUNNABLE) {
-				p = q;
-				last = (int)(q - procs);
-				break;
-			}
-		}
-		if (!p)
-			panic("no runnable process: every process waits");
-		current = p;
-		p->state = P_RUNNING;
-		gdt_set_kstack(p->kstack + KSTACK_PAGES * ABI_PAGE_SIZE);
-		lcr3(V2P(p->mm.pml4));
-		swtch(&sched_ctx, p->ctx);
-		lcr3(boot_cr3);
-		current = NULL;
+	if (smp_nr_cpus() > 1)
+		lapic_init();
+	__atomic_store_n(&sched_open, 1, __ATOMIC_RELEASE);
+	schedule(0);
+	while (anyone_runs()) {
+		kernel_unlock();
+		cpu_relax();
+		kernel_lock();
 	}
 	for (int i = 0; i < ABI_MAX_PROCS; i++)
 		if (procs[i].state != P_UNUSED && procs[i].mm.pml4) {
@@ -142,6 +250,7 @@ int proc_run_all(void)
 					kfree(procs[i].fds[f], sizeof(struct file));
 			mm_free(&procs[i].mm);
 		}
+	kernel_unlock();
 	return init_status;
 }
 
@@ -169,6 +278,7 @@ int64_t proc_fork(void)
 	for (int f = 0; f < ABI_MAX_FDS; f++)
 		if ((p->fds[f] = current->fds[f]))
 			p->fds[f]->ref++;
+	wake_idle();
 	return p->pid;
 }
 
@@ -197,12 +307,15 @@ void proc_exit(int status)
 			if (procs[i].state == P_ZOMBIE)
 				procs[i].state = P_UNUSED;
 		}
-	if (p->pid == 1)
+	if (p->pid == 1) {
 		init_status = status;
-	else if (!p->parent)
+		wake_idle(); /* CPU 0 ends the run, and may be halted */
+	} else if (!p->parent) {
 		p->state = P_UNUSED;
-	else if (p->parent->state == P_WAITING)
+	} else if (p->parent->state == P_WAITING) {
 		p->parent->state = P_RUNNABLE;
+		wake_idle();
+	}
 	sched();
 	panic("zombie %d ran again", p->pid);
 }

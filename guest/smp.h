@@ -29,14 +29,28 @@ uint32_t smp_nr_cpus(void);
 uint64_t smp_df_stack_top(uint32_t cpu);
 
 /*
- * CPU 0, with the workload's address space loaded (cr3): start the other
- * bp->nr_cpus - 1 CPUs and wait until each runs on its own stack in that
- * address space, then return.  Each of them then calls ap_run(cpu).
+ * CPU 0, with the address space the others start in loaded (cr3): start
+ * the other bp->nr_cpus - 1 CPUs and wait until each runs on its own stack
+ * in that address space, then return.  Each of them then calls fn(cpu):
+ * the anonymous workload's ap_run (workload.c) or the file world's
+ * scheduler (proc.c).
  */
-void smp_start(const struct abi_boot_params *bp, uint64_t cr3);
+void smp_start(const struct abi_boot_params *bp, uint64_t cr3,
+	       void (*fn)(uint32_t cpu) __attribute__((noreturn)));
 
 /* What an application processor runs once it is up (workload.c). */
 void ap_run(uint32_t cpu) __attribute__((noreturn));
+
+/*
+ * The big kernel lock: the file world's kernel (processes, page cache,
+ * file system, disk driver) runs under it on whichever CPU entered it.
+ * One lock is the plain choice for a kernel whose every path is short
+ * next to a guest exit; it also keeps the single-CPU kernel's reasoning
+ * true on N CPUs.  Waiting for it, a CPU still answers TLB shootdowns
+ * (tlb.c): the holder may be waiting for exactly that.
+ */
+void kernel_lock(void);
+void kernel_unlock(void);
 
 static inline void cpu_relax(void)
 {

@@ -24,8 +24,9 @@ struct gate {
 } __attribute__((packed));
 _Static_assert(sizeof(struct gate) == 16, "64-bit gate layout");
 
-/* Every vector: the exceptions, and one device vector, the IPI test's
- * (ipi.c); the others are not present, so a stray interrupt faults. */
+/* Every vector: the exceptions, the IPI vector (ipi.c) and the LAPIC's
+ * spurious vector; the others are not present, so a stray interrupt
+ * faults. */
 static struct gate idt[256];
 extern uint64_t trap_vectors[32];
 
@@ -33,7 +34,18 @@ extern uint64_t trap_vectors[32];
 #define T_DF 8
 #define T_PF 14
 
-/* Install gates for the 32 exception vectors and load the IDT. */
+/* An interrupt gate (interrupts off in the handler), DPL 0. */
+static void set_irq_gate(int vec, uint64_t off)
+{
+	idt[vec] = (struct gate){.off_lo = off & 0xffff,
+				 .sel = 0x08,
+				 .type_attr = 0x8e,
+				 .off_mid = (off >> 16) & 0xffff,
+				 .off_hi = off >> 32};
+}
+
+/* Install gates for the 32 exception vectors and the interrupts, and load
+ * the IDT. */
 void idt_init(void)
 {
 	for (int i = 0; i < 32; i++) {
@@ -50,12 +62,8 @@ void idt_init(void)
 		idt[i].off_hi = off >> 32;
 		idt[i].zero = 0;
 	}
-	uint64_t off = (uint64_t)ipi_entry;
-	idt[IPI_VECTOR] = (struct gate){.off_lo = off & 0xffff,
-					.sel = 0x08,
-					.type_attr = 0x8e,
-					.off_mid = (off >> 16) & 0xffff,
-					.off_hi = off >> 32};
+	set_irq_gate(IPI_VECTOR, (uint64_t)ipi_entry);
+	set_irq_gate(SPURIOUS_VECTOR, (uint64_t)spurious_entry);
 	idt_load();
 }
 
@@ -69,11 +77,14 @@ void idt_load(void)
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 }
 
-/* Called by alltraps with interrupts off. */
+/* Called by alltraps with interrupts off.  From user mode the whole of the
+ * kernel's work runs under the kernel lock (smp.c); the process may sleep
+ * in it (sched), and comes back holding it. */
 void trap(struct trapframe *tf)
 {
 	if ((tf->cs & 3) != 3 || !current)
 		panic_trap(tf);
+	kernel_lock();
 	current->tf = tf;
 	if (tf->vector == T_BP) {
 		syscall(tf);
@@ -91,4 +102,5 @@ void trap(struct trapframe *tf)
 	} else {
 		proc_kill("exception", tf->rip, tf->vector);
 	}
+	kernel_unlock();
 }

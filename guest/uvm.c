@@ -62,12 +62,13 @@ static inline void invlpg(uint64_t va)
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
 }
 
-/* Invalidate va's TLB entry if mm is the running address space (others are
- * flushed by the CR3 load that switches to them: no PCIDs, no global user
- * pages). */
+/* Invalidate va's TLB entry on this CPU if mm is its running address space
+ * (an address space not running is flushed by the CR3 load that switches
+ * to it: no PCIDs, no global user pages). */
 static int tlb_batch, tlb_batch_dirty;
+static uint32_t tlb_batch_cpus; /* other CPUs the open batch owes a flush */
 
-void mm_invlpg(struct mm *mm, uint64_t va)
+void mm_invlpg_local(struct mm *mm, uint64_t va)
 {
 	if ((rcr3() & PTE_ADDR) != V2P(mm->pml4))
 		return;
@@ -75,6 +76,22 @@ void mm_invlpg(struct mm *mm, uint64_t va)
 		tlb_batch_dirty = 1;
 	else
 		invlpg(va);
+}
+
+/* Invalidate va's translation of mm on every CPU: here, and by a shootdown
+ * on each other CPU that runs a process of mm (Linux's flush_tlb_page):
+ * the page is not clean, nor read-only, nor unmapped until every CPU has
+ * forgotten the old PTE. */
+void mm_invlpg(struct mm *mm, uint64_t va)
+{
+	mm_invlpg_local(mm, va);
+	uint32_t others = tlb_cpus_of(mm);
+	if (!others)
+		return;
+	if (tlb_batch)
+		tlb_batch_cpus |= others;
+	else
+		tlb_shootdown(others);
 }
 
 /*
@@ -87,6 +104,7 @@ void mm_tlb_batch_begin(void)
 {
 	tlb_batch = 1;
 	tlb_batch_dirty = 0;
+	tlb_batch_cpus = 0;
 }
 
 void mm_tlb_batch_end(void)
@@ -95,6 +113,9 @@ void mm_tlb_batch_end(void)
 	if (tlb_batch_dirty)
 		lcr3(rcr3());
 	tlb_batch_dirty = 0;
+	if (tlb_batch_cpus)
+		tlb_shootdown(tlb_batch_cpus);
+	tlb_batch_cpus = 0;
 }
 
 /* A new, empty user address space.  Returns 0 or -ABI_ENOMEM. */
@@ -291,7 +312,7 @@ static void zap_pte(struct mm *mm, struct vma *v, uint64_t va)
 	mm_invlpg(mm, va);
 	if (pg->flags & PG_CACHE) {
 		if (v->kind == VMA_FILE_SHARED)
-			dirty_unmap_pte(pg, e);
+			dirty_unmap_pte(pg, mm, va, e);
 		pc_rmap_del(pg, mm, va);
 	} else if (--pg->ref == 0) {
 		pg->flags = 0;

@@ -317,7 +317,7 @@ uint64_t workload_run(const struct abi_boot_params *bp, uint64_t base, uint64_t 
 			sh.any_seen = seen;
 	}
 
-	smp_start(bp, cr3);
+	smp_start(bp, cr3, ap_run);
 	if ((bp->flags & ABI_BOOT_F_TEST_IPI) && n > 1)
 		ipi_measure(n);
 	struct wl w;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "abi/wlfile.h"
 #include "util/log.h"
 #include "logger/verify/fileverify.h"
 #include "logger/verify/oracle.h"
@@ -331,10 +332,12 @@ static int on_hcall(void *ctx, const struct hcall *hc)
 		if (s->epoch == 0 || hc->args[0] != s->epoch || s->epoch > wl->epochs)
 			return session_guest_protocol("sync for epoch", hc->args[0], s->epoch);
 		if (s->file_world) {
-			/* File workloads count stores, which may revisit pages. */
-			if (hc->args[1] > wl->writes_per_epoch)
-				return session_guest_protocol("workload stores", hc->args[1],
-							      wl->writes_per_epoch);
+			/* File workloads count stores, which may revisit pages;
+			 * db's writers (one per CPU) each make an epoch's. */
+			uint64_t most =
+			    wl->writes_per_epoch * abi_wl_writers(wl->workload, s->vm.nr_vcpus);
+			if (hc->args[1] > most)
+				return session_guest_protocol("workload stores", hc->args[1], most);
 			ret = pcview_read(&s->view, &s->vm.mem, hc->args, why, sizeof(why));
 			if (ret == -EPROTO) {
 				log_err("guest failed: %s", why);

@@ -376,11 +376,11 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)));
 	if (a->epoch_ms && a->migrate)
 		return usage_error("--epoch-ms: not with --migrate-to");
-	/* Several vCPUs: the anonymous workloads, one worker per vCPU.  The
-	 * file world's kernel runs on one CPU yet. */
-	if (a->vcpus > 1 && file_world)
-		return usage_error("--vcpus %llu: the file workloads run on one vCPU; "
-				   "the anonymous workloads (%s) on up to %u",
+	/* Several vCPUs: the anonymous workloads run a worker per vCPU, the
+	 * file world a scheduler per CPU; its migration moves one vCPU yet. */
+	if (a->vcpus > 1 && file_world && a->migrate)
+		return usage_error("--vcpus %llu: a file workload migrates with one vCPU; "
+				   "the anonymous workloads (%s) with up to %u",
 				   (unsigned long long)a->vcpus,
 				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)),
 				   ABI_MAX_CPUS);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi/boot.h"
+#include "abi/pcache.h"
 #include "tools/cli.h"
 #include "tools/runopts.h"
 #include "util/parse.h"
@@ -99,10 +101,33 @@ static enum ds_fail ring_overrun_hook(struct run_opts *o)
 	return DS_FAIL_NONE;
 }
 
+/*
+ * TEST HOOK: DIRTYSCOPE_TEST_STALE_TLB=1 sets ABI_BOOT_F_TEST_STALE_TLB
+ * (include/abi/boot.h): under --policy noflush with several vCPUs, a page
+ * the guest cleans while another CPU runs a process mapping it stays
+ * writable there, as a stale TLB entry would, so noflush's race shows on
+ * a platform that flushes guest TLBs on every vCPU switch.  Tests use it
+ * to show that compare and --verify catch the race.
+ */
+static enum ds_fail stale_tlb_hook(struct run_opts *o)
+{
+	const char *v = getenv("DIRTYSCOPE_TEST_STALE_TLB");
+	if (!v || !*v)
+		return DS_FAIL_NONE;
+	if (strcmp(v, "1") || o->cfg.wl.policy != ABI_POLICY_NOFLUSH || o->cfg.wl.nr_cpus < 2)
+		return usage_error("DIRTYSCOPE_TEST_STALE_TLB=%s: a test hook, 1, with --policy "
+				   "noflush and --vcpus 2 or more",
+				   v);
+	o->cfg.wl.flags |= ABI_BOOT_F_TEST_STALE_TLB;
+	return DS_FAIL_NONE;
+}
+
 enum ds_fail runopts_test_hooks(struct run_opts *o)
 {
 	enum ds_fail fail = kvm_fail_hook(&o->cfg);
 	if (!fail)
 		fail = stop_in_commit_hook(o);
-	return fail ? fail : ring_overrun_hook(o);
+	if (!fail)
+		fail = ring_overrun_hook(o);
+	return fail ? fail : stale_tlb_hook(o);
 }

@@ -76,7 +76,10 @@ int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
 		return -EINVAL;
 	}
 	vm->nr_vcpus = n;
-	vm->irqchip = n > 1 && (wl->flags & ABI_BOOT_F_TEST_IPI);
+	/* IPIs need the in-kernel LAPIC: the file world's shootdowns and
+	 * wake-ups, and the IPI test.  The anonymous workloads send none. */
+	vm->irqchip = n > 1 && ((wl->flags & ABI_BOOT_F_TEST_IPI) ||
+				(wl->workload >= ABI_WL_FIRST_FILE && wl->workload <= ABI_WL_LAST));
 	return 0;
 }
 

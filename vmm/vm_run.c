@@ -287,14 +287,20 @@ static int do_hcall(struct vm *vm, const struct vm_handlers *h, uint32_t cpu, ui
 				    (unsigned long long)hc.args[ABI_PANIC_RSP],
 				    (unsigned long long)hc.args[ABI_PANIC_CR2]);
 	}
-	/* The rest speaks for the machine: vCPU 0's alone. */
-	if (cpu != 0)
-		return guest_failed(vm, cpu, "hypercall %s from a vCPU other than 0",
-				    hcall_name(nr));
-	if (nr == ABI_HC_START_APS)
+	/* The rest speaks for the machine, exclusive.  Only vCPU 0 starts
+	 * the others; any vCPU may make the other calls (the file world runs
+	 * its processes on every CPU, and a process ends epochs wherever it
+	 * runs), and one that ends the run ends it for every thread. */
+	if (nr == ABI_HC_START_APS) {
+		if (cpu != 0)
+			return guest_failed(vm, cpu, "start-aps from vCPU %u, not 0", cpu);
 		return vm->nr_vcpus > 1 ? start_aps(vm, h)
 					: guest_failed(vm, cpu, "start-aps with one vCPU");
-	return h->hcall ? call_exclusive(vm, cpu, h->hcall, h->ctx, &hc) : 0;
+	}
+	int ret = h->hcall ? call_exclusive(vm, cpu, h->hcall, h->ctx, &hc) : 0;
+	if (ret > 0 && cpu != 0)
+		end_run(vm, cpu, 0);
+	return ret;
 }
 
 static int do_io(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)

@@ -20,6 +20,7 @@ const struct policy_name policy_names[] = {
     {"dbit", ABI_POLICY_DBIT},
     {"scan", ABI_POLICY_SCAN},
     {"lossy", ABI_POLICY_LOSSY},
+    {"noflush", ABI_POLICY_NOFLUSH},
     {NULL, 0},
 };
 

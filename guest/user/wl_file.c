@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The single-process file workloads: db (MAP_SHARED stores + msync), log
- * (write(2) appends + fsync), mixed (pwrite and map stores on one file,
- * checked coherent both ways) and private (MAP_PRIVATE stores that must
- * never reach the file).  Each store is abi_wl_store(seed, 0, 1, n, pages)
- * for n = 0 .. epochs * writes - 1, so logger/verify/expect.c can replay them.
+ * The file workloads of one file: db (MAP_SHARED stores + msync, by one
+ * writer process per CPU), log (write(2) appends + fsync), mixed (pwrite
+ * and map stores on one file, checked coherent both ways) and private
+ * (MAP_PRIVATE stores that must never reach the file).  Each store is
+ * abi_wl_store(seed, tag, writers, n, pages) for n = 0 .. epochs * writes - 1
+ * (tag 0 of 1 but for db's writers), so logger/verify/expect.c can replay
+ * them.
  */
 #include "ulib.h"
 
@@ -47,26 +49,69 @@ static int finish(int fd, uint8_t *map, uint64_t len)
 	return 0;
 }
 
+/*
+ * One db writer: epochs * writes stores of writer `tag` of `ntags` into the
+ * shared mapping, msyncing every sync_every.  Only writer 0 ends epochs, so
+ * the host sees one EPOCH per epoch; the others' stores land in whichever
+ * epoch is open, as another thread's would.
+ */
+static int db_stores(const struct abi_wl_args *a, uint8_t *map, uint32_t tag, uint32_t ntags)
+{
+	uint64_t len = a->pages * ABI_PAGE_SIZE;
+	long r;
+
+	for (uint32_t e = 0; e < a->epochs; e++) {
+		for (uint64_t i = 0; i < a->writes; i++) {
+			uint64_t n = e * a->writes + i;
+			struct abi_wl_store s = abi_wl_store(a->seed, tag, ntags, n, a->pages);
+
+			*map_word(map, &s) = s.value;
+			if (sync_due(a, n) && (r = sys_msync(map, len, ABI_MS_SYNC)) < 0)
+				return fail("msync", r);
+		}
+		/* Every writer stores `writes` an epoch. */
+		if (tag == 0 && (r = sys_epoch(a->writes * ntags)) < 0)
+			return fail("epoch", r);
+	}
+	return 0;
+}
+
+/*
+ * db: a file mapped shared and stored into, by one writer per CPU (args
+ * writers): writer 0 forks the others after the mmap, so all of them
+ * store through their copy of the one shared mapping, on whichever CPUs
+ * the scheduler gives them, and then waits for them.
+ */
 int wl_db(const struct abi_wl_args *a)
 {
 	uint64_t len = a->pages * ABI_PAGE_SIZE;
+	uint32_t ntags = a->writers ? a->writers : 1;
 	uint8_t *map;
 	int fd;
 	long r;
 
 	if (open_map(a, ABI_O_RDWR, ABI_MAP_SHARED, &fd, &map))
 		return 1;
-	for (uint32_t e = 0; e < a->epochs; e++) {
-		for (uint64_t i = 0; i < a->writes; i++) {
-			uint64_t n = e * a->writes + i;
-			struct abi_wl_store s = abi_wl_store(a->seed, 0, 1, n, a->pages);
-
-			*map_word(map, &s) = s.value;
-			if (sync_due(a, n) && (r = sys_msync(map, len, ABI_MS_SYNC)) < 0)
-				return fail("msync", r);
+	for (uint32_t tag = 1; tag < ntags; tag++) {
+		long pid = sys_fork();
+		if (pid < 0)
+			return fail("fork", pid);
+		if (pid == 0) {
+			if (db_stores(a, map, tag, ntags))
+				sys_exit(1);
+			if ((r = sys_msync(map, len, ABI_MS_SYNC)) < 0)
+				sys_exit(fail("writer's final msync", r));
+			sys_exit(0);
 		}
-		if ((r = sys_epoch(a->writes)) < 0)
-			return fail("epoch", r);
+	}
+	if (db_stores(a, map, 0, ntags))
+		return 1;
+	for (uint32_t k = 1; k < ntags; k++) {
+		int status = -1;
+		if ((r = sys_wait(&status)) < 0)
+			return fail("wait", r);
+		if (want(status, 0, "writer exit status"))
+			return 1;
 	}
 	return finish(fd, map, len);
 }

@@ -37,6 +37,11 @@
  * through the in-kernel LAPIC (which the VMM then creates) and logs their
  * round trip, panicking when one never arrives (guest/ipi.c). */
 #define ABI_BOOT_F_TEST_IPI 4u
+/* TEST_STALE_TLB: under --policy noflush, a page cleaned while another CPU
+ * runs a process that maps it keeps that mapping writable, as a stale TLB
+ * entry on that CPU would, for as long as the mapping lives (guest/dirty.c):
+ * the race the platform may hide, made certain. */
+#define ABI_BOOT_F_TEST_STALE_TLB 8u
 
 #define ABI_WL_FIRST_FILE ABI_WL_DB
 #define ABI_WL_LAST	  ABI_WL_BADBLK

@@ -66,6 +66,11 @@
 #define ABI_POLICY_DBIT	 2 /* NetBSD UVM: D bits via pmap_clear_modify at putpages */
 #define ABI_POLICY_SCAN	 3 /* periodic page-table scan moves D bits to page flags */
 #define ABI_POLICY_LOSSY 4 /* writeback clears the flag but not the PTEs (the bug) */
+/* wp without the remote TLB shootdown: a CPU with a stale writable
+ * translation stores without a fault (the bug of a kernel that cleans a
+ * page on one CPU only; guest/dirty.c). */
+#define ABI_POLICY_NOFLUSH 5
+#define ABI_POLICY_LAST	   ABI_POLICY_NOFLUSH
 
 /* READY / SYNC argument slots for file workloads. */
 #define ABI_READY_PC_DESC   0

@@ -124,10 +124,14 @@ struct abi_wl_args {
 	uint64_t pages;	     /* file size in pages */
 	uint64_t writes;     /* stores (or appends) per epoch */
 	uint64_t sync_every; /* stores per msync, appends per fsync; 0: never */
+	/* db: writer processes, one per CPU (0 means 1); writer k stores
+	 * abi_wl_store(seed, k, writers, n, pages), so no two share a word. */
+	uint32_t writers;
+	uint32_t reserved; /* 0 */
 };
 
 _Static_assert(sizeof(struct abi_user_header) == 48, "user image header layout");
-_Static_assert(sizeof(struct abi_wl_args) == 40, "workload arguments layout");
+_Static_assert(sizeof(struct abi_wl_args) == 48, "workload arguments layout");
 #endif
 
 #endif

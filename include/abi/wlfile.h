@@ -89,6 +89,14 @@ static inline uint64_t abi_wl_nonzero(uint64_t v)
 	return v ? v : ABI_WL_GOLDEN;
 }
 
+/* db's writer processes on a guest of nr_cpus CPUs: one per CPU, so each
+ * CPU has a writer to run (struct abi_wl_args.writers); the other file
+ * workloads have their fixed processes. */
+static inline uint32_t abi_wl_writers(uint32_t workload, uint32_t nr_cpus)
+{
+	return workload == ABI_WL_DB && nr_cpus > 1 ? nr_cpus : 1;
+}
+
 struct abi_wl_store {
 	uint64_t page;	/* page of the file, < npages */
 	uint32_t word;	/* 8-byte word in the page, < ABI_WL_PAGE_WORDS */

@@ -25,7 +25,7 @@ static int read_desc(const struct guest_mem *m, uint64_t gpa, struct abi_pc_desc
 	memcpy(d, p, sizeof(*d));
 	if (d->magic != ABI_PC_MAGIC || d->version != ABI_PC_VERSION)
 		return bad(why, n, "descriptor has a bad magic or version");
-	if (d->policy < ABI_POLICY_WP || d->policy > ABI_POLICY_LOSSY)
+	if (d->policy < ABI_POLICY_WP || d->policy > ABI_POLICY_LAST)
 		return bad(why, n, "descriptor names an unknown policy");
 	if (d->view_cap > PCVIEW_MAX_ENTRIES || d->nr_files > ABI_FS_MAX_INODES)
 		return bad(why, n, "descriptor counts out of range");

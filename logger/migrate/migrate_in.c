@@ -53,7 +53,7 @@ static int check_cfg(const struct migrate_hello_cfg *c, uint64_t ram_size, char 
 	}
 	if (c->mem_bytes != ram_size || c->flags & ~MIGRATE_CFG_F_DISK ||
 	    c->workload < ABI_WL_SEQ || c->workload > ABI_WL_LAST || c->epochs == 0 ||
-	    c->hot_pct > 100 || c->policy > ABI_POLICY_LOSSY || c->nr_cpus == 0 ||
+	    c->hot_pct > 100 || c->policy > ABI_POLICY_LAST || c->nr_cpus == 0 ||
 	    c->nr_cpus > ABI_MAX_CPUS || c->share_pct > 100 ||
 	    !str_ok(c->workload_name, sizeof(c->workload_name)) ||
 	    !str_ok(c->policy_name, sizeof(c->policy_name)) ||

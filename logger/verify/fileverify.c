@@ -18,6 +18,7 @@ struct abi_wl_args fileverify_args(const struct boot_workload *wl)
 	    .pages = wl->wss_pages,
 	    .writes = wl->writes_per_epoch,
 	    .sync_every = wl->sync_every,
+	    .writers = abi_wl_writers(wl->workload, wl->nr_cpus ? wl->nr_cpus : 1),
 	};
 }
 
