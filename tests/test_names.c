@@ -83,7 +83,7 @@ static void test_lists(void)
 	CU_ASSERT_STRING_EQUAL(wl_list(WL_SELFTEST, ", ", " and ", buf, sizeof(buf)),
 			       "badsys and badblk");
 	CU_ASSERT_STRING_EQUAL(policy_list(" | ", " | ", buf, sizeof(buf)),
-			       "wp | dbit | scan | lossy");
+			       "wp | dbit | scan | lossy | noflush");
 	CU_ASSERT_STRING_EQUAL(dlog_mode_list(false, ", ", ", ", buf, sizeof(buf)),
 			       "bitmap, clear, ring, uffd");
 	CU_ASSERT_STRING_EQUAL(dlog_mode_list(true, ", ", " or ", buf, sizeof(buf)),

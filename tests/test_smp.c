@@ -44,6 +44,18 @@
  *   teeth      the oracle, with four vCPUs, catches a ring log that never
  *              reads vCPU 1's ring; the guest's check catches a page
  *              changed behind one CPU's back
+ *   files      every file workload under wp, dbit and scan with two vCPUs
+ *              verifies (0 lost, image equal); db and shared2 run a
+ *              process on each CPU (both vCPUs exit) and their cleanings
+ *              send TLB shootdowns; lossy fails verification
+ *   ring files db on two vCPUs with the default dirty ring: no overflow,
+ *              0 lost, the image equal
+ *   noflush    policy noflush: run as is, its result reported (the race
+ *              needs another CPU's stale TLB entry, which this platform
+ *              may never keep); with the stale-TLB test hook the race is
+ *              certain: --verify finds the lost stores in the image and
+ *              compare counts missed pages, where wp with the same
+ *              workload misses none
  *
  * Needs /dev/kvm for all but the usage cases; without it those run and the
  * suite exits 77 (skipped).
@@ -54,6 +66,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pthread.h>
@@ -81,8 +94,9 @@ static void test_usage(void)
 	    {ARGS("run", "--vcpus", "0"), "--vcpus 0: out of range (1..8)"},
 	    {ARGS("run", "--vcpus", "9"), "--vcpus 9: out of range (1..8)"},
 	    {ARGS("run", "--vcpus", "two"), "--vcpus two: not a number"},
-	    {ARGS("run", "--vcpus", "2", "--workload", "db"),
-	     "--vcpus 2: the file workloads run on one vCPU"},
+	    {ARGS("run", "--vcpus", "2", "--workload", "db", "--image", "/nonexistent/db.img",
+		  "--migrate-to", "unix:/nonexistent/x.sock"),
+	     "--vcpus 2: a file workload migrates with one vCPU"},
 	    {ARGS("run", "--share", "50"), "--share: for a guest with --vcpus 2 or more"},
 	    {ARGS("run", "--vcpus", "4", "--share", "101"), "--share 101: out of range (0..100)"},
 	    {ARGS("run", "--reaper-us", "100"), "--reaper-us: for --log ring"},
@@ -104,6 +118,12 @@ static void test_usage(void)
 		ds_proc_check_exit(&p, 2, ARGS(cases[i].why));
 		ds_proc_free(&p);
 	}
+	/* The stale-TLB hook is for noflush on several vCPUs only. */
+	const struct ds_proc_opts hook = {.env = "DIRTYSCOPE_TEST_STALE_TLB=1"};
+	ds_expect_fail(2, &hook, ARGS("DIRTYSCOPE_TEST_STALE_TLB=1: a test hook"),
+		       ARGS("run", "--vcpus", "2", "--workload", "db", "--policy", "wp"));
+	ds_expect_fail(2, &hook, ARGS("with --policy noflush and --vcpus 2"),
+		       ARGS("run", "--workload", "db", "--policy", "noflush"));
 }
 
 /* Every epoch's per-vCPU figures, checked as they come. */
@@ -643,6 +663,126 @@ static void test_teeth(void)
 	CU_ASSERT(sum.guest_check_failed);
 }
 
+/* "tlb: N shootdowns" from the guest's log on stderr: N, or -1. */
+static long shootdowns(const char *err)
+{
+	const char *t = strstr(err, "tlb: ");
+	return t ? strtol(t + 5, NULL, 10) : -1;
+}
+
+/* The summary of a run --json - on two vCPUs: 0 lost, the image passed;
+ * returns vCPU 1's exits (0 when absent). */
+static int64_t files_summary(const struct ds_proc *p)
+{
+	struct ds_jsonl j;
+	int64_t exits1 = 0;
+	if (!DS_JSONL_PARSE(&j, p->cmd, p->out))
+		return 0;
+	struct json_object *sum = DS_JSONL_SUMMARY(&j), *arr;
+	if (sum) {
+		DS_JSON_INT_EQ(sum, "lost-pages", 0);
+		DS_JSON_INT_EQ(sum, "vcpus", 2);
+		DS_JSON_STR_EQ(sum, "image-check", "passed");
+		if ((arr = DS_JSON_GET(sum, "vcpu-exits", json_type_array)) &&
+		    json_object_array_length(arr) == 2)
+			exits1 = json_object_get_int64(json_object_array_get_idx(arr, 1));
+	}
+	ds_jsonl_free(&j);
+	return exits1;
+}
+
+static void test_files(void)
+{
+	static const char *const wls[] = {"db", "log", "shared2", "private", "forkcow", "mixed"};
+	static const char *const pols[] = {"wp", "dbit", "scan"};
+	for (size_t w = 0; w < sizeof(wls) / sizeof(wls[0]); w++)
+		for (size_t k = 0; k < sizeof(pols) / sizeof(pols[0]); k++) {
+			struct ds_proc p;
+			ds_expect_ok(&p,
+				     ARGS("run", "--vcpus", "2", "--workload", wls[w], "--policy",
+					  pols[k], "--verify", "--quiet", "--json", "-"));
+			int64_t exits1 = files_summary(&p);
+			long n = shootdowns(p.err);
+			printf("\n    %s/%s: vCPU 1 exits %lld, %ld shootdowns", wls[w], pols[k],
+			       (long long)exits1, n);
+			CHECK(n >= 0, "%s: no shootdown count in the guest's log: %s", p.cmd,
+			      p.err);
+			/* Two processes, one on each CPU, sharing the file's pages:
+			 * cleaning one's pages must reach the other CPU. */
+			if (!strcmp(wls[w], "db") || !strcmp(wls[w], "shared2")) {
+				CHECK(exits1 > 0, "%s: vCPU 1 never exited", p.cmd);
+				CHECK(n > 0, "%s: no TLB shootdown", p.cmd);
+			}
+			ds_proc_free(&p);
+		}
+	static const char *const lossy[] = {"db", "shared2", "mixed"};
+	for (size_t w = 0; w < sizeof(lossy) / sizeof(lossy[0]); w++)
+		ds_expect_exit(1, NULL, ARGS("differ from what the workload wrote"),
+			       ARGS("run", "--vcpus", "2", "--workload", lossy[w], "--policy",
+				    "lossy", "--verify", "--quiet"));
+}
+
+static void test_ring_files(void)
+{
+	struct ds_proc p;
+	ds_expect_ok(&p, ARGS("run", "--vcpus", "2", "--log", "ring", "--workload", "db",
+			      "--verify", "--quiet", "--json", "-"));
+	files_summary(&p);
+	ds_proc_free(&p);
+}
+
+/* compare's distinct missed pages, or -1. */
+static int64_t compare_missed(const char *const *args, const struct ds_proc_opts *o)
+{
+	struct ds_proc p;
+	struct ds_jsonl j;
+	int64_t missed = -1;
+	ds_proc_run(&p, o, args);
+	CHECK(p.code == 0, "%s: exit %d; stderr: %s", p.cmd, p.code, p.err);
+	if (p.code == 0 && DS_JSONL_PARSE(&j, p.cmd, p.out)) {
+		struct json_object *o2 = ds_jsonl_find(&j, "distinct", 0), *d;
+		if (CHECK(o2 != NULL, "%s: no distinct counts", p.cmd) &&
+		    (d = DS_JSON_GET(o2, "distinct", json_type_object)))
+			missed = DS_JSON_INT(d, "missed-pages");
+		ds_jsonl_free(&j);
+	}
+	ds_proc_free(&p);
+	return missed;
+}
+
+static void test_noflush(void)
+{
+	struct ds_proc p;
+	/* As is: whether a stale entry survives depends on the CPUs. */
+	ds_proc_run(&p, NULL,
+		    ARGS("run", "--vcpus", "2", "--workload", "db", "--policy", "noflush",
+			 "--epochs", "8", "--verify", "--quiet"));
+	CHECK(p.code == 0 || p.code == 1, "%s: exit %d; stderr: %s", p.cmd, p.code, p.err);
+	printf("\n    noflush as is: exit %d (%s)", p.code,
+	       p.code ? "the race showed" : "this platform hid the race");
+	ds_proc_free(&p);
+
+	/* With the hook the stale entry is certain: writer 1 keeps storing
+	 * through mappings writer 0's msyncs cleaned. */
+	const struct ds_proc_opts hook = {.env = "DIRTYSCOPE_TEST_STALE_TLB=1"};
+	ds_proc_run(&p, &hook,
+		    ARGS("run", "--vcpus", "2", "--workload", "db", "--policy", "noflush",
+			 "--epochs", "8", "--verify", "--quiet"));
+	ds_proc_check_exit(&p, 1,
+			   ARGS("mappings left stale", "differ from what the workload wrote"));
+	ds_proc_free(&p);
+	int64_t missed = compare_missed(ARGS("compare", "--vcpus", "2", "--workload", "db",
+					     "--policy", "noflush", "--epochs", "8", "--json", "-"),
+					&hook);
+	int64_t missed_wp = compare_missed(ARGS("compare", "--vcpus", "2", "--workload", "db",
+						"--policy", "wp", "--epochs", "8", "--json", "-"),
+					   NULL);
+	printf("\n    compare, stale TLB kept: missed %lld pages; wp: %lld", (long long)missed,
+	       (long long)missed_wp);
+	CHECK(missed > 0, "compare did not see noflush's missed pages (%lld)", (long long)missed);
+	CHECK(missed_wp == 0, "compare saw wp miss %lld pages", (long long)missed_wp);
+}
+
 static const struct ds_case plain_cases[] = {
     {"usage: --vcpus and --share out of range or out of place: 2", test_usage},
     {NULL, NULL},
@@ -661,6 +801,9 @@ static const struct ds_case kvm_cases[] = {
      test_migrate_dirty_limit},
     {"run --vcpus 4 --json: per-vCPU arrays of 4", test_json},
     {"teeth: a hidden page and a page changed behind a CPU are caught", test_teeth},
+    {"every file workload on two vCPUs: wp, dbit, scan verify; lossy fails", test_files},
+    {"db on two vCPUs with the default ring: no overflow, 0 lost", test_ring_files},
+    {"noflush: a stale TLB entry loses stores; verify and compare see it", test_noflush},
     {NULL, NULL},
 };
 
