@@ -44,6 +44,8 @@ static void compare_usage(FILE *f)
 		"  --policy P          %s (default wp)\n"
 		"  --log MODE          %s (default bitmap)\n"
 		"  --epochs N          epochs to run (default 4)\n"
+		"  --vcpus N           vCPUs, 1..8 (default 1): the processes run on every\n"
+		"                      CPU, db with one writer per vCPU\n"
 		"  --json FILE|-       JSON lines: one object per epoch, then a summary\n"
 		"  --plot FILE         an SVG heatmap of file pages over epochs, coloured by\n"
 		"                      who saw each page dirty (both, guest, host, missed)\n"

@@ -13,9 +13,10 @@ _dirtyscope_commands="run compare info mkimage recover verify-image receive libv
 # for run alone, --plot for compare alone.
 _dirtyscope_run_common="--log --workload --policy --image --cache-pages --flush-every
 	--sync-every --writeback --mem --wss --writes --epochs --seed --hot-pages --hot-pct
-	--ring-entries --reaper-us --clear-chunk --verify --json --console --kvm-device --help"
-# run alone: epochs by the host's clock, no progress line, several vCPUs.
-_dirtyscope_run_only="--epoch-ms --quiet --vcpus --share --dirty-limit"
+	--ring-entries --reaper-us --clear-chunk --verify --json --console --kvm-device --vcpus
+	--help"
+# run alone: epochs by the host's clock, no progress line, shared pages, the limit.
+_dirtyscope_run_only="--epoch-ms --quiet --share --dirty-limit"
 _dirtyscope_migrate="--migrate-to --migrate-after-epoch --downtime-limit --max-rounds
 	--max-bandwidth --throttle --migrate-retries"
 
@@ -33,7 +34,7 @@ _dirtyscope_log_modes="bitmap clear ring uffd"
 _dirtyscope_anon_workloads="seq random hotcold"
 _dirtyscope_file_workloads="db log shared2 private forkcow mixed"
 _dirtyscope_test_workloads="badsys badblk"
-_dirtyscope_policies="wp dbit scan lossy"
+_dirtyscope_policies="wp dbit scan lossy noflush"
 
 # COMPREPLY from a word list.
 _dirtyscope_words()
