@@ -644,7 +644,7 @@ int session_run(const struct session_config *cfg, struct run_summary *summary)
 		failed(&s, DS_FAIL_USAGE, ret); /* the workload does not fit the RAM */
 		goto out_dlog;
 	}
-	if (cfg->incoming && (ret = vm_set_vcpus(&s.vm, cfg->wl.nr_cpus ? cfg->wl.nr_cpus : 1))) {
+	if (cfg->incoming && (ret = vm_set_vcpus(&s.vm, &cfg->wl))) {
 		failed(&s, DS_FAIL_MIGRATION, ret);
 		goto out_dlog;
 	}

@@ -376,14 +376,6 @@ enum ds_fail runopts_check(const struct run_args *a, const struct runopts_cmd *c
 				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)));
 	if (a->epoch_ms && a->migrate)
 		return usage_error("--epoch-ms: not with --migrate-to");
-	/* Several vCPUs: the anonymous workloads run a worker per vCPU, the
-	 * file world a scheduler per CPU; its migration moves one vCPU yet. */
-	if (a->vcpus > 1 && file_world && a->migrate)
-		return usage_error("--vcpus %llu: a file workload migrates with one vCPU; "
-				   "the anonymous workloads (%s) with up to %u",
-				   (unsigned long long)a->vcpus,
-				   wl_list(WL_ANON, ", ", " and ", list, sizeof(list)),
-				   ABI_MAX_CPUS);
 	if (a->reaper_set && (!a->mode || a->mode != &dlog_mode_ring))
 		return usage_error("--reaper-us: for --log ring");
 	if (a->throttle_limit && (!a->mode || a->mode != &dlog_mode_ring))

@@ -60,6 +60,14 @@ int vm_attach_blk(struct vm *vm, const char *image_path)
 	return 0;
 }
 
+/* IPIs need the in-kernel LAPIC: the file world's shootdowns and
+ * wake-ups, and the IPI test.  The anonymous workloads send none. */
+static bool wants_irqchip(const struct boot_workload *wl, uint32_t n)
+{
+	return n > 1 && ((wl->flags & ABI_BOOT_F_TEST_IPI) ||
+			 (wl->workload >= ABI_WL_FIRST_FILE && wl->workload <= ABI_WL_LAST));
+}
+
 int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
 {
 	uint32_t n = wl->nr_cpus ? wl->nr_cpus : 1;
@@ -76,20 +84,19 @@ int vm_load_guest(struct vm *vm, const struct boot_workload *wl)
 		return -EINVAL;
 	}
 	vm->nr_vcpus = n;
-	/* IPIs need the in-kernel LAPIC: the file world's shootdowns and
-	 * wake-ups, and the IPI test.  The anonymous workloads send none. */
-	vm->irqchip = n > 1 && ((wl->flags & ABI_BOOT_F_TEST_IPI) ||
-				(wl->workload >= ABI_WL_FIRST_FILE && wl->workload <= ABI_WL_LAST));
+	vm->irqchip = wants_irqchip(wl, n);
 	return 0;
 }
 
-int vm_set_vcpus(struct vm *vm, uint32_t n)
+int vm_set_vcpus(struct vm *vm, const struct boot_workload *wl)
 {
-	if (n == 0 || n > ABI_MAX_CPUS) {
+	uint32_t n = wl->nr_cpus ? wl->nr_cpus : 1;
+	if (n > ABI_MAX_CPUS) {
 		log_err("%u vCPUs: 1 to %u", n, ABI_MAX_CPUS);
 		return -EINVAL;
 	}
 	vm->nr_vcpus = n;
+	vm->irqchip = wants_irqchip(wl, n);
 	return 0;
 }
 

@@ -51,7 +51,8 @@ struct vm {
 	 * once rather than at ABI_HC_START_APS. */
 	bool aps_up;
 	/* KVM's in-kernel irqchip (LAPICs), made before the vCPUs: for the
-	 * guest's IPI test (ABI_BOOT_F_TEST_IPI) only, so far. */
+	 * IPIs of a file world on several CPUs and the guest's IPI test
+	 * (ABI_BOOT_F_TEST_IPI). */
 	bool irqchip;
 	/* What the guest reads with `in` from the hypercall port: a handler's
 	 * reply to the call it just took (include/abi/hcall.h).  Any vCPU
@@ -114,8 +115,10 @@ int vm_load_guest(struct vm *vm, const struct boot_workload *wl);
 int vm_create_vcpus(struct vm *vm);
 
 /* A machine whose guest comes from elsewhere (no vm_load_guest): its vCPU
- * count, 1..ABI_MAX_CPUS, before vm_create_vcpus.  -EINVAL otherwise. */
-int vm_set_vcpus(struct vm *vm, uint32_t n);
+ * count, wl->nr_cpus (0 means 1) up to ABI_MAX_CPUS, and whether it has
+ * the in-kernel irqchip, as vm_load_guest decides, before
+ * vm_create_vcpus.  -EINVAL for a count out of range. */
+int vm_set_vcpus(struct vm *vm, const struct boot_workload *wl);
 
 /* Sum of every vCPU's stats (absent counters UINT64_MAX), or per vCPU
  * with cpu >= 0.  0 or -errno. */
