@@ -107,6 +107,8 @@ static void publish_memory(void)
 	desc->faults = pc_faults;
 	desc->write_faults = pc_write_faults;
 	desc->host_cleaned = host_cleaned;
+	desc->tlb_shootdowns = tlb_shootdowns;
+	desc->tlb_ipis = tlb_ipis;
 }
 
 /* GPA of the page-cache descriptor, for the READY hypercall. */

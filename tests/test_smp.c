@@ -774,9 +774,10 @@ static void test_migrate_files(void)
 				       logs[l], tries[t], p.code, r.code);
 				ds_proc_check_exit(&p, 0, NULL);
 				ds_proc_check_exit(&r, 0, NULL);
-				CHECK(strstr(r.out, "verified") && strstr(r.out, " 0 lost pages"),
-				      "receive: no RAM checksum verified or no \"0 lost pages\": %s",
-				      r.out);
+				CHECK(
+				    strstr(r.out, "verified") && strstr(r.out, " 0 lost pages"),
+				    "receive: no RAM checksum verified or no \"0 lost pages\": %s",
+				    r.out);
 			}
 			ds_proc_free(&p);
 			ds_proc_free(&r);
@@ -790,19 +791,24 @@ static void test_migrate_files(void)
 	rmdir(dir);
 }
 
-/* compare's distinct missed pages, or -1. */
-static int64_t compare_missed(const char *const *args, const struct ds_proc_opts *o)
+/* compare's distinct missed pages, or -1; *shootdowns its summary's
+ * guest-tlb-shootdowns. */
+static int64_t compare_missed(const char *const *args, const struct ds_proc_opts *o,
+			      int64_t *shootdowns)
 {
 	struct ds_proc p;
 	struct ds_jsonl j;
 	int64_t missed = -1;
+	*shootdowns = -1;
 	ds_proc_run(&p, o, args);
 	CHECK(p.code == 0, "%s: exit %d; stderr: %s", p.cmd, p.code, p.err);
 	if (p.code == 0 && DS_JSONL_PARSE(&j, p.cmd, p.out)) {
 		struct json_object *o2 = ds_jsonl_find(&j, "distinct", 0), *d;
 		if (CHECK(o2 != NULL, "%s: no distinct counts", p.cmd) &&
-		    (d = DS_JSON_GET(o2, "distinct", json_type_object)))
+		    (d = DS_JSON_GET(o2, "distinct", json_type_object))) {
 			missed = DS_JSON_INT(d, "missed-pages");
+			*shootdowns = DS_JSON_INT(o2, "guest-tlb-shootdowns");
+		}
 		ds_jsonl_free(&j);
 	}
 	ds_proc_free(&p);
@@ -830,15 +836,20 @@ static void test_noflush(void)
 	ds_proc_check_exit(&p, 1,
 			   ARGS("mappings left stale", "differ from what the workload wrote"));
 	ds_proc_free(&p);
+	int64_t sd, sd_wp;
 	int64_t missed = compare_missed(ARGS("compare", "--vcpus", "2", "--workload", "db",
 					     "--policy", "noflush", "--epochs", "8", "--json", "-"),
-					&hook);
+					&hook, &sd);
 	int64_t missed_wp = compare_missed(ARGS("compare", "--vcpus", "2", "--workload", "db",
 						"--policy", "wp", "--epochs", "8", "--json", "-"),
-					   NULL);
-	printf("\n    compare, stale TLB kept: missed %lld pages; wp: %lld", (long long)missed,
-	       (long long)missed_wp);
+					   NULL, &sd_wp);
+	printf("\n    compare, stale TLB kept: missed %lld pages, %lld shootdowns; wp: missed "
+	       "%lld, %lld shootdowns",
+	       (long long)missed, (long long)sd, (long long)missed_wp, (long long)sd_wp);
 	CHECK(missed > 0, "compare did not see noflush's missed pages (%lld)", (long long)missed);
+	/* What tells the two apart is the shootdown. */
+	CHECK(sd == 0 && sd_wp > 0, "shootdowns: noflush %lld, wp %lld", (long long)sd,
+	      (long long)sd_wp);
 	CHECK(missed_wp == 0, "compare saw wp miss %lld pages", (long long)missed_wp);
 }
 

@@ -51,7 +51,7 @@
 #include "fs.h"
 
 #define ABI_PC_MAGIC   0x4548434143504453ULL /* "DSPCACHE" */
-#define ABI_PC_VERSION 3
+#define ABI_PC_VERSION 4
 
 /* Index entry flags (low bits of a page-aligned GPA). */
 #define ABI_PCE_PRESENT	  0x1ULL /* the entry holds a page */
@@ -130,6 +130,10 @@ struct abi_pc_desc {
 	uint32_t hostwb_cap;   /* entries */
 	uint32_t reserved3;    /* 0 */
 	uint64_t host_cleaned; /* dirty pages the guest cleaned on the host's word, since boot */
+	/* Version 4: TLB shootdowns since boot (guest/tlb.c), and the IPIs
+	 * they sent; 0 with one CPU. */
+	uint64_t tlb_shootdowns;
+	uint64_t tlb_ipis;
 };
 
 struct abi_pc_view_ent {
@@ -151,7 +155,7 @@ _Static_assert(sizeof(struct abi_pc_file) == 16, "page-cache file layout");
 _Static_assert(__builtin_offsetof(struct abi_pc_desc, files) == 32, "page-cache descriptor layout");
 _Static_assert(__builtin_offsetof(struct abi_pc_desc, procs_gpa) == 1040, "descriptor v2 layout");
 _Static_assert(__builtin_offsetof(struct abi_pc_desc, hostwb_gpa) == 1088, "descriptor v3 layout");
-_Static_assert(sizeof(struct abi_pc_desc) == 1112, "descriptor v3 layout");
+_Static_assert(sizeof(struct abi_pc_desc) == 1128, "descriptor v4 layout");
 _Static_assert(sizeof(struct abi_pc_hostwb) == 32, "host writeback message layout");
 _Static_assert(sizeof(struct abi_pc_vma) == 32, "page-cache VMA layout");
 _Static_assert(sizeof(struct abi_pc_proc) == 16 + 32 * ABI_PC_MAX_VMAS, "process layout");

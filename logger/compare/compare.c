@@ -398,9 +398,10 @@ static void json_counts(FILE *f, const struct compare_counts *k)
 		"},\"host-dirty-frames\":%" PRIu64 ",\"missed-pages\":%" PRIu64
 		",\"unexplained-pages\":%" PRIu64 ",\"mirror-errors\":%" PRIu64
 		",\"guest-faults\":%" PRIu64 ",\"guest-write-faults\":%" PRIu64
+		",\"guest-tlb-shootdowns\":%" PRIu64
 		",\"guest-instructions\":null,\"harvest-us\":%.1f",
 		k->host_frames, k->missed, k->unexplained, k->mirror_errors, k->guest_faults,
-		k->guest_write_faults, us(k->harvest_ns));
+		k->guest_write_faults, k->guest_shootdowns, us(k->harvest_ns));
 	for (int s = 0; s < VSTAT_NR; s++)
 		if (k->stats[s] != UINT64_MAX)
 			fprintf(f, ",\"%s\":%" PRIu64, vstat_json_names[s], k->stats[s]);
@@ -448,8 +449,10 @@ static void compare_epoch(struct sink *s, const struct epoch_rec *e)
 	const struct abi_pc_desc *d = &e->view->desc;
 	k.guest_faults = d->faults - c->prev_faults;
 	k.guest_write_faults = d->write_faults - c->prev_write_faults;
+	k.guest_shootdowns = d->tlb_shootdowns - c->prev_shootdowns;
 	c->prev_faults = d->faults;
 	c->prev_write_faults = d->write_faults;
+	c->prev_shootdowns = d->tlb_shootdowns;
 	k.harvest_ns = e->harvest_ns;
 	memcpy(k.stats, e->stats, sizeof(k.stats));
 	c->last = k;
@@ -551,9 +554,11 @@ static void compare_summary(struct sink *s, const struct run_summary *r)
 			other, t->unexplained);
 		fprintf(f,
 			"costs: guest faults %" PRIu64 " (write %" PRIu64 "), guest page writes "
-			"%" PRIu64 ",\n  harvest %.1f us",
-			t->guest_faults, t->guest_write_faults, r->guest_page_writes,
-			us(t->harvest_ns));
+			"%" PRIu64 ",\n  ",
+			t->guest_faults, t->guest_write_faults, r->guest_page_writes);
+		if (r->vcpu.nr > 1)
+			fprintf(f, "TLB shootdowns %" PRIu64 ", ", t->guest_shootdowns);
+		fprintf(f, "harvest %.1f us", us(t->harvest_ns));
 		if (t->stats[VSTAT_EXITS] != UINT64_MAX)
 			fprintf(f,
 				", KVM exits %" PRIu64 ", pf-taken %" PRIu64 ", pf-fixed %" PRIu64,

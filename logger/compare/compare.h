@@ -48,6 +48,7 @@ struct compare_counts {
 	uint64_t unexplained; /* guest-dirty pages the host never saw dirty since written */
 	uint64_t mirror_errors;
 	uint64_t guest_faults, guest_write_faults;
+	uint64_t guest_shootdowns; /* TLB shootdowns the guest sent (several vCPUs) */
 	uint64_t harvest_ns;
 	uint64_t stats[VSTAT_NR]; /* KVM vCPU counters; UINT64_MAX: absent */
 };
@@ -73,7 +74,7 @@ struct compare {
 	uint64_t epochs;
 	uint8_t *ram_copy, *img_copy; /* scratch for one file's pages */
 	uint64_t scratch_pages;
-	uint64_t prev_faults, prev_write_faults;
+	uint64_t prev_faults, prev_write_faults, prev_shootdowns;
 	uint64_t unexplained_printed;
 	/* The last epoch, for callers that look closer (the tests). */
 	uint64_t epoch;
