@@ -7,10 +7,12 @@
  * same stores) and reports, per page the guest wrote back: guest page
  * faults, write faults, KVM exits and KVM page faults (binary stats), plus
  * harvest time per epoch and the missed pages; then each policy's guest
- * faults and exits as a ratio to wp's in the same mode.  Nothing is
- * asserted: see bench/README.md.
+ * faults and exits as a ratio to wp's in the same mode.  With VCPUS above 1
+ * the guest runs on that many CPUs (db with a writer each) and each row also
+ * gives the TLB shootdowns per page written back (noflush sends none).
+ * Nothing is asserted: see bench/README.md.
  *
- *   bench_compare [WORKLOAD [PAGES [EPOCHS [WRITES]]]]   (default db 64 4 64)
+ *   bench_compare [WORKLOAD [PAGES [EPOCHS [WRITES [VCPUS]]]]]   (default db 64 4 64 1)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,7 +47,7 @@ static uint32_t workload_id(const char *name)
 
 static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t policy,
 		   const struct dlog_mode *mode, uint64_t pages, uint32_t epochs, uint64_t writes,
-		   struct cell *out)
+		   uint32_t vcpus, struct cell *out)
 {
 	struct dsfs_file_spec f = {.capacity = pages * 4096};
 	char why[256];
@@ -79,7 +81,8 @@ static int run_one(const char *image, uint32_t wl, const char *wlname, uint32_t 
 		   .seed = 1,
 		   .policy = policy,
 		   .flush_every = 200,
-		   .sync_every = (uint32_t)(writes / 3)},
+		   .sync_every = (uint32_t)(writes / 3),
+		   .nr_cpus = vcpus},
 	    .image_path = image,
 	    .policy_name = policy_name_of(policy),
 	    .mem_bytes = 256ull << 20,
@@ -108,10 +111,12 @@ int main(int argc, char **argv)
 	uint64_t pages = argc > 2 ? strtoull(argv[2], NULL, 0) : 64;
 	uint32_t epochs = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 0) : 4;
 	uint64_t writes = argc > 4 ? strtoull(argv[4], NULL, 0) : 64;
+	uint32_t vcpus = argc > 5 ? (uint32_t)strtoul(argv[5], NULL, 0) : 1;
 	uint32_t wl = workload_id(wlname);
-	if (!wl || !pages || !epochs || !writes) {
+	if (!wl || !pages || !epochs || !writes || !vcpus || vcpus > ABI_MAX_CPUS) {
 		char files[128];
-		fprintf(stderr, "usage: bench_compare [%s [PAGES [EPOCHS [WRITES]]]]\n",
+		fprintf(stderr,
+			"usage: bench_compare [%s [PAGES [EPOCHS [WRITES [VCPUS 1..8]]]]]\n",
 			wl_list(WL_FILE, "|", "|", files, sizeof(files)));
 		return 2;
 	}
@@ -124,18 +129,19 @@ int main(int argc, char **argv)
 	close(fd);
 
 	struct cell cells[MAX_POLICIES][3];
-	printf("bench_compare: %s, %llu-page file, %u epochs x %llu stores, msync every %llu\n",
+	printf("bench_compare: %s, %llu-page file, %u epochs x %llu stores, msync every %llu, "
+	       "%u vCPU%s\n",
 	       wlname, (unsigned long long)pages, epochs, (unsigned long long)writes,
-	       (unsigned long long)writes / 3);
-	printf("%-6s %-6s %7s %8s %8s %8s %8s %9s %7s %6s\n", "policy", "log", "writes", "faults/w",
-	       "wfault/w", "exits/w", "pf/w", "harvest-us", "missed", "vs-wp");
+	       (unsigned long long)writes / 3, vcpus, vcpus == 1 ? "" : "s");
+	printf("%-7s %-6s %7s %8s %8s %8s %8s %9s %7s %6s %6s\n", "policy", "log", "writes",
+	       "faults/w", "wfault/w", "exits/w", "pf/w", "harvest-us", "missed", "vs-wp", "tlb/w");
 	for (int p = 0; policy_names[p].name && p < MAX_POLICIES; p++)
 		for (int m = 0; m < 3; m++) {
 			struct cell *c = &cells[p][m];
 			if (run_one(image, wl, wlname, policy_names[p].id, modes[m], pages, epochs,
-				    writes, c) ||
+				    writes, vcpus, c) ||
 			    c->ret < 0) {
-				printf("%-6s %-6s failed (%d)\n", policy_names[p].name,
+				printf("%-7s %-6s failed (%d)\n", policy_names[p].name,
 				       modes[m]->name, c->ret);
 				c->ret = -1;
 				continue;
@@ -148,7 +154,7 @@ int main(int argc, char **argv)
 					   ? per(t->stats[VSTAT_EXITS], c->page_writes) /
 						 per(wp->t.stats[VSTAT_EXITS], wp->page_writes)
 					   : 0;
-			printf("%-6s %-6s %7llu %8.2f %8.2f %8.2f %8.2f %9.1f %7llu %6.2f\n",
+			printf("%-7s %-6s %7llu %8.2f %8.2f %8.2f %8.2f %9.1f %7llu %6.2f %6.2f\n",
 			       policy_names[p].name, modes[m]->name,
 			       (unsigned long long)c->page_writes,
 			       per(t->guest_faults, c->page_writes),
@@ -156,10 +162,11 @@ int main(int argc, char **argv)
 			       per(t->stats[VSTAT_EXITS], c->page_writes),
 			       per(t->stats[VSTAT_PF_TAKEN], c->page_writes),
 			       per(t->harvest_ns, c->epochs * 1000), (unsigned long long)t->missed,
-			       ratio);
+			       ratio, per(t->guest_shootdowns, c->page_writes));
 		}
 	printf("per page written back (w); harvest-us per epoch; vs-wp: exits per page\n"
 	       "written back relative to wp under the same log mode (lossy writes fewer\n"
-	       "pages because it loses the rest: see missed).\n");
+	       "pages because it loses the rest: see missed); tlb/w: TLB shootdowns per\n"
+	       "page written back (several vCPUs).\n");
 	return 0;
 }
