@@ -33,8 +33,12 @@ struct vm_threads {
 	uint32_t live;		    /* vCPU threads in their run loop */
 	uint32_t parked;	    /* of them, stopped for an exclusive one */
 	int owner;		    /* the vCPU whose thread runs a handler, or -1 */
-	bool ending;		    /* the run is over: every thread returns */
-	int err;		    /* the first thread's failure, -errno */
+	/* vCPU i took an exit its thread has not handled yet (from KVM_RUN's
+	 * return until its handler is done; written by its own thread,
+	 * atomically): see call_kicked in vm_run.c. */
+	bool exit_pending[ABI_MAX_CPUS];
+	bool ending; /* the run is over: every thread returns */
+	int err;     /* the first thread's failure, -errno */
 };
 
 struct vm {
@@ -84,9 +88,10 @@ struct vm_handlers {
 	/* Guest RAM the virtio-blk device stored into (KVM's dirty log misses
 	 * device writes); called during the run, may be NULL. */
 	void (*dma_dirty)(void *ctx, uint64_t gpa, uint64_t len);
-	/* vm_kick() was called: runs on the vCPU thread between exits, with
-	 * the guest stopped (an I/O exit may still await completion:
-	 * vcpu_state_settle).  It may block.  May be NULL. */
+	/* vm_kick() was called: runs on vCPU 0's thread between exits, with
+	 * the guest stopped and every other vCPU's exit handled (an I/O exit
+	 * may still await completion: vcpu_state_settle).  It may block.
+	 * May be NULL. */
 	int (*kicked)(void *ctx);
 };
 

@@ -255,6 +255,49 @@ static int guest_failed(struct vm *vm, uint32_t cpu, const char *fmt, ...)
 	return -EFAULT;
 }
 
+static int kicked_fn(void *ctx, const struct hcall *hc);
+
+/* Whether a vCPU other than 0 holds an exit it has not handled. */
+static bool others_unhandled(struct vm *vm)
+{
+	for (uint32_t i = 1; i < vm->nr_vcpus; i++)
+		if (__atomic_load_n(&vm->t.exit_pending[i], __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+/*
+ * The kick's handler, with the machine to itself and no other vCPU holding
+ * an exit it has not handled (one parked while waiting for the machine to
+ * make a hypercall or notify the disk).  The handler may stop the guest
+ * for good, a migration's switch-over, and such an exit cannot be left
+ * for later: KVM retires an MMIO write before it exits, so its effect
+ * would be lost with the thread that was to carry it out.  So each time
+ * one is found the machine is given up, vCPU 0 counting as parked until
+ * those exits are handled, and taken again.
+ */
+static int call_kicked(struct vm *vm, const struct vm_handlers *h)
+{
+	for (;;) {
+		if (!exclusive_enter(vm, 0))
+			return 1;
+		if (!others_unhandled(vm))
+			break;
+		exclusive_exit(vm);
+		pthread_mutex_lock(&vm->t.lock);
+		vm->t.parked++;
+		pthread_cond_broadcast(&vm->t.cond);
+		/* Slices: a thread clears its flag without a broadcast. */
+		while (others_unhandled(vm) && !vm->t.ending && !stop_requested)
+			time_cond_wait_until(&vm->t.cond, &vm->t.lock, time_now_ns() + 1000000);
+		vm->t.parked--;
+		pthread_mutex_unlock(&vm->t.lock);
+	}
+	int ret = kicked_fn((void *)h, NULL);
+	exclusive_exit(vm);
+	return ret;
+}
+
 /* A handler, with the machine to itself. */
 static int call_exclusive(struct vm *vm, uint32_t cpu, int (*fn)(void *, const struct hcall *),
 			  void *ctx, const struct hcall *hc)
@@ -426,7 +469,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 			/* A kick's signal may have set immediate_exit; any
 			 * kick after this exchange sets it again. */
 			v->run->immediate_exit = 0;
-			int ret = call_exclusive(vm, cpu, kicked_fn, (void *)h, NULL);
+			int ret = call_kicked(vm, h);
 			if (ret < 0)
 				return ret;
 			if (ret > 0)
@@ -457,6 +500,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 		}
 		struct kvm_run *run = v->run;
 		int ret;
+		__atomic_store_n(&vm->t.exit_pending[cpu], true, __ATOMIC_RELEASE);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			ret = do_io(vm, h, cpu);
@@ -489,6 +533,7 @@ static int vm_run_loop(struct vm *vm, const struct vm_handlers *h, uint32_t cpu)
 		default:
 			ret = guest_failed(vm, cpu, "unexpected exit reason %u", run->exit_reason);
 		}
+		__atomic_store_n(&vm->t.exit_pending[cpu], false, __ATOMIC_RELEASE);
 		if (ret < 0)
 			return ret;
 		if (ret > 0)
