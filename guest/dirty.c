@@ -93,7 +93,9 @@ static struct rmap *rmap_of(struct page *pg, struct mm *mm, uint64_t va)
  * it cleared (the CPU with the stale translation never set it again). */
 void dirty_unmap_pte(struct page *pg, struct mm *mm, uint64_t va, uint64_t pte)
 {
-	if (pc_policy != ABI_POLICY_LOSSY && (pte & PTE_D) && !rmap_of(pg, mm, va)->stale)
+	/* Only the test hook makes stale mappings: walk the rmap for it alone. */
+	int stale = (pc_boot_flags & ABI_BOOT_F_TEST_STALE_TLB) && rmap_of(pg, mm, va)->stale;
+	if (pc_policy != ABI_POLICY_LOSSY && (pte & PTE_D) && !stale)
 		pc_set_dirty(pg);
 }
 
