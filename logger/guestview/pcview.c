@@ -107,7 +107,12 @@ int pcview_index_entry(const struct pcview *v, const struct guest_mem *m, uint32
 			return -ENOENT;
 		if (index >= f->npages)
 			return -ERANGE;
-		const uint64_t *e = mem_gpa_to_hva(m, f->index_gpa + index * 8, 8);
+		/* index < npages, a 32-bit count, so index * 8 cannot
+		 * wrap, but a published index_gpa near 2^64 makes the sum wrap
+		 * to some low GPA, which would read an unrelated page. */
+		const uint64_t *e = f->index_gpa > UINT64_MAX - index * 8
+					? NULL
+					: mem_gpa_to_hva(m, f->index_gpa + index * 8, 8);
 		if (!e || f->index_gpa % 8)
 			return bad(why, whylen, "index outside guest RAM");
 		*entry = __atomic_load_n(e, __ATOMIC_RELAXED);

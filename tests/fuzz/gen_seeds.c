@@ -18,6 +18,7 @@
 #include "vmm/vcpu_state.h"
 #include "vmm/virtio_blk.h"
 #include "abi/layout.h"
+#include "abi/pcache.h"
 #include "logger/migrate/migstream.h"
 #include "vmm/mem.h"
 #include "abi/virtio.h"
@@ -392,6 +393,130 @@ static void virtio_blk_seeds(void)
 	vs_write(&s, "file_read_write_flush");
 }
 
+/* ---- fuzz_guestview: what an honest guest publishes at a SYNC ----------- */
+
+/* fuzz_guestview.c's header; guest RAM from GPA 0 follows it. */
+struct gv_hdr {
+	uint64_t desc_gpa;
+	uint64_t sync[4]; /* args[ABI_SYNC_VIEW_DIRTY .. ABI_SYNC_WB_ALL] */
+	uint64_t index;
+	uint32_t ino;
+	uint32_t extent;
+	uint32_t poke_off;
+	uint8_t poke_val;
+	uint8_t pad[3];
+};
+_Static_assert(sizeof(struct gv_hdr) == 64, "fuzz_guestview header layout");
+
+/* Where the seeds' guest keeps things (GPAs; slot 1, the target's four
+ * pages at 4 GiB, is not in the input: it reads as zero). */
+#define GV_DESC	 0x0000ULL
+#define GV_PROCS 0x0480ULL    /* one process */
+#define GV_VIEW	 0x0700ULL    /* view_cap 8 */
+#define GV_INDEX 0x0780ULL    /* inode 1's index, 8 pages */
+#define GV_PML4	 0x1000ULL    /* the process's tables: PML4, PDPT, PD, PT */
+#define GV_FREE0 0x5000ULL    /* free list: here, then slot 1's second page */
+#define GV_F0	 0x6000ULL    /* inode 1 page 0, mapped shared and dirty */
+#define GV_A0	 0x7000ULL    /* anonymous, mapped */
+#define GV_F2	 0x8000ULL    /* inode 1 page 5 */
+#define GV_F1	 ABI_HOLE_END /* inode 1 page 1, above the hole */
+#define GV_FREE1 (ABI_HOLE_END + 0x1000)
+#define GV_VA	 ABI_WORKLOAD_BASE
+#define GV_RAM	 (ABI_BOOT_PT_GPA + 3 * ABI_PAGE_SIZE) /* through the boot PD */
+
+static void gv_put(uint8_t *ram, uint64_t gpa, const void *p, size_t n)
+{
+	if (gpa + n > GV_RAM)
+		die("fuzz_guestview seed: outside the seed's RAM");
+	memcpy(ram + gpa, p, n);
+}
+
+static void gv_u64(uint8_t *ram, uint64_t gpa, uint64_t v)
+{
+	gv_put(ram, gpa, &v, sizeof(v));
+}
+
+/* A guest as guest/ lays its page cache out, on a small RAM: the
+ * descriptor, a view of two dirty pages and one written back, inode 1's
+ * index with three pages cached (one above the hole), inode 2 published
+ * but never opened, one process mapping a file page shared and an
+ * anonymous page, a free list of two pages, and the boot tables' direct
+ * map.  The target checks that each seed reads and mirrors without a
+ * lie, at both SYNCs. */
+static void gv_write(const char *name, uint32_t policy, uint32_t ino, uint32_t poke_off,
+		     uint8_t poke_val)
+{
+	enum { P = 1, W = 2, U = 4, A = 0x20, D = 0x40, PS = 0x80 };
+	static uint8_t ram[GV_RAM];
+	static struct abi_pc_desc d;
+	static struct abi_pc_proc proc;
+	/* Two dirty pages, then one written back. */
+	const struct abi_pc_view_ent view[] = {{1, 1, GV_F1}, {1, 0, GV_F0}, {1, 5, GV_F2}};
+	struct gv_hdr h = {.desc_gpa = GV_DESC,
+			   .sync = {2, 1, 2, 2}, /* page 5 written twice */
+			   .index = 1,
+			   .ino = ino,
+			   .extent = ino == 1 ? 8 : 0,
+			   .poke_off = poke_off,
+			   .poke_val = poke_val};
+
+	memset(ram, 0, sizeof(ram));
+	d = (struct abi_pc_desc){.magic = ABI_PC_MAGIC,
+				 .version = ABI_PC_VERSION,
+				 .policy = policy,
+				 .view_gpa = GV_VIEW,
+				 .view_cap = 8,
+				 .nr_files = 2,
+				 .procs_gpa = GV_PROCS,
+				 .procs_cap = 1,
+				 .nr_procs = 1,
+				 .free_head = GV_FREE0,
+				 .nr_free = 2};
+	d.files[0] = (struct abi_pc_file){.ino = 1, .npages = 8, .index_gpa = GV_INDEX};
+	d.files[1] = (struct abi_pc_file){.ino = 2, .npages = 4};
+	gv_put(ram, GV_DESC, &d, sizeof(d));
+	gv_put(ram, GV_VIEW, view, sizeof(view));
+	gv_u64(ram, GV_INDEX + 8 * 0, GV_F0 | ABI_PCE_PRESENT | ABI_PCE_UPTODATE);
+	gv_u64(ram, GV_INDEX + 8 * 1, GV_F1 | ABI_PCE_PRESENT | ABI_PCE_UPTODATE | ABI_PCE_DIRTY);
+	gv_u64(ram, GV_INDEX + 8 * 5, GV_F2 | ABI_PCE_PRESENT | ABI_PCE_UPTODATE);
+
+	/* GV_VA -> F0 in a MAP_SHARED VMA of inode 1, the next page -> A0. */
+	proc = (struct abi_pc_proc){.pid = 1, .nvma = 2, .cr3 = GV_PML4};
+	proc.vmas[0] = (struct abi_pc_vma){GV_VA, GV_VA + 0x1000, ABI_PC_VMA_SHARED, 1, 0};
+	proc.vmas[1] = (struct abi_pc_vma){GV_VA + 0x1000, GV_VA + 0x2000, ABI_PC_VMA_ANON, 0, 0};
+	gv_put(ram, GV_PROCS, &proc, sizeof(proc));
+	gv_u64(ram, GV_PML4 + 8 * ((GV_VA >> 39) & 511), (GV_PML4 + 0x1000) | P | W | U | A);
+	gv_u64(ram, GV_PML4 + 0x1000 + 8 * ((GV_VA >> 30) & 511),
+	       (GV_PML4 + 0x2000) | P | W | U | A);
+	gv_u64(ram, GV_PML4 + 0x2000 + 8 * ((GV_VA >> 21) & 511),
+	       (GV_PML4 + 0x3000) | P | W | U | A);
+	gv_u64(ram, GV_PML4 + 0x3000 + 8 * ((GV_VA >> 12) & 511), GV_F0 | P | W | U | A | D);
+	gv_u64(ram, GV_PML4 + 0x3000 + 8 * (((GV_VA >> 12) + 1) & 511), GV_A0 | P | W | U | A | D);
+
+	gv_u64(ram, GV_FREE0, GV_FREE1);
+
+	/* The boot tables: the kernel half's direct map, one 2 MiB page. */
+	gv_u64(ram, ABI_BOOT_PT_GPA + 8 * 256, (ABI_BOOT_PT_GPA + 0x1000) | P | W | A);
+	gv_u64(ram, ABI_BOOT_PT_GPA + 0x1000, (ABI_BOOT_PT_GPA + 0x2000) | P | W | A);
+	gv_u64(ram, ABI_BOOT_PT_GPA + 0x2000, 0 | P | W | A | D | PS);
+
+	int fd = open_seed("fuzz_guestview", name);
+	if (write(fd, &h, sizeof(h)) != sizeof(h) || write(fd, ram, sizeof(ram)) != sizeof(ram))
+		die("fuzz_guestview seed");
+	close(fd);
+}
+
+static void guestview_seeds(void)
+{
+	/* Between the SYNCs the guest stores into a file page's data, and
+	 * the lookup finds inode 1's page 1. */
+	gv_write("honest", ABI_POLICY_WP, 1, (uint32_t)GV_F0 + 100, 0x5a);
+	/* It caches page 2 of inode 1 (in the frame at GPA 0), and the
+	 * lookup is for inode 2, never opened. */
+	gv_write("page_cached_between_syncs", ABI_POLICY_DBIT, 2, (uint32_t)GV_INDEX + 8 * 2,
+		 ABI_PCE_PRESENT | ABI_PCE_UPTODATE);
+}
+
 /* One seed file of `target`: the byte `head` when has_head, then `text`. */
 static void text_seed(const char *target, const char *name, bool has_head, uint8_t head,
 		      const char *text)
@@ -466,5 +591,6 @@ int main(int argc, char **argv)
 	virtio_blk_seeds();
 	guestline_seeds();
 	guestconsole_seeds();
+	guestview_seeds();
 	return 0;
 }
