@@ -113,6 +113,9 @@ else
 	for d in proc sys; do mount --bind /$d /host/$d; done
 	mount -t tmpfs tmp /host/tmp
 	mount -t tmpfs run /host/run
+	# What a booted system's tmpfiles make in /run: /var/lock points
+	# there, and libvirt locks a domain's console pty in it.
+	mkdir -p /host/run/lock
 	for d in /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
 		[ -d /host$d ] && mount -t tmpfs state /host$d
 	done

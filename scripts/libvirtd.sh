@@ -16,8 +16,12 @@
 #
 # The configuration: QEMU runs as root with no security driver, because
 # /dev/kvm is root-only on these machines and there is no SELinux or
-# AppArmor profile to load, and without cgroup controllers, which a
-# container does not delegate.  The files are written into a directory of
+# AppArmor profile to load; without cgroup controllers, which a
+# container does not delegate; and without a private /dev per domain
+# (namespaces), which adds nothing to a root QEMU with no security driver
+# and which, on a host whose /dev is a devtmpfs bound into a chroot (the
+# emulated KVM host, scripts/kvmhost.sh), left QEMU unable to open a pty
+# for the serial console.  The files are written into a directory of
 # our own, which a private mount namespace binds over /etc/libvirt for the
 # two daemons alone: the host's /etc/libvirt is never edited, and a libvirtd
 # started by systemd later reads its own files as before.
@@ -59,6 +63,7 @@ dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
 cgroup_controllers = [ ]
+namespaces = [ ]
 EOF
 	cat >"$STATE/etc/libvirtd.conf" <<'EOF'
 # Written by dirtyscope's scripts/libvirtd.sh: the defaults, unix socket only.
