@@ -32,6 +32,19 @@ __attribute__((weak)) int pc_reclaim(void)
 }
 
 /* Take the usable RAM ranges from the boot parameters. */
+/*
+ * ABI_BOOT_F_TEST_PREFAULT: store a zero into the first word of every
+ * page not yet handed out.  The pages are fresh, so already zero: this
+ * changes no content, only makes the host populate each page and map it
+ * for the guest before any device writes into it.
+ */
+static void prefault(void)
+{
+	for (int i = 0; i < nr_ranges; i++)
+		for (uint64_t pa = ranges[i].next; pa < ranges[i].end; pa += ABI_PAGE_SIZE)
+			*(volatile uint64_t *)P2V(pa) = 0;
+}
+
 void pmem_init(const struct abi_boot_params *bp)
 {
 	if (bp->nr_ranges == 0 || bp->nr_ranges > ABI_MAX_RAM_RANGES)
@@ -44,6 +57,8 @@ void pmem_init(const struct abi_boot_params *bp)
 		ranges[i].end = r->base + r->size;
 	}
 	nr_ranges = (int)bp->nr_ranges;
+	if (bp->flags & ABI_BOOT_F_TEST_PREFAULT)
+		prefault();
 }
 
 static uint64_t take(struct range *r)

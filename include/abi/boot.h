@@ -42,6 +42,14 @@
  * entry on that CPU would, for as long as the mapping lives (guest/dirty.c):
  * the race the platform may hide, made certain. */
 #define ABI_BOOT_F_TEST_STALE_TLB 8u
+/* TEST_PREFAULT: at boot, before the first epoch, the guest stores a zero
+ * into every page of RAM it has not handed out, so that every frame is
+ * populated on the host and mapped in its page tables, as in a guest that
+ * has run a while.  On nested paging KVM logs a page that was not mapped
+ * at the guest's first access, read or write; with every frame mapped, a
+ * device's later write into a frame (a disk read) reaches the dirty log
+ * only if the device reports it, on every platform (guest/pmem.c). */
+#define ABI_BOOT_F_TEST_PREFAULT 16u
 
 #define ABI_WL_FIRST_FILE ABI_WL_DB
 #define ABI_WL_LAST	  ABI_WL_BADBLK
