@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DS_PROC_TIMEOUT_S 300
@@ -525,11 +526,45 @@ static void test_not_a_socket(void)
 	unlink(file);
 }
 
+/*
+ * A SIGINT that comes after receive set its handler but before it waits
+ * for a connection still ends it, with 130, at once: the hook raises it in
+ * that window.  A receiver that checked for a stop and then blocked in
+ * accept waited there for a connection that never came (a loaded machine
+ * found it: the SIGINT of listens() landed in the window).
+ */
+static void test_sigint_before_wait(void)
+{
+	char sock[160], addr[170];
+	path_in(sock, sizeof(sock), "early.sock");
+	snprintf(addr, sizeof(addr), "unix:%s", sock);
+	struct ds_proc r;
+	ds_proc_start(&r, &(struct ds_proc_opts){.env = "DIRTYSCOPE_TEST_SIGINT_BEFORE_WAIT=1"},
+		      ARGS("receive", "--listen", addr));
+	bool ended = false;
+	for (int i = 0; i < 400 && !ended; i++) { /* 20 s; it needs milliseconds */
+		siginfo_t si = {0};
+		/* WNOWAIT: ds_proc_finish reaps it. */
+		ended = waitid(P_PID, r.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			si.si_pid == r.pid;
+		if (!ended)
+			usleep(50000);
+	}
+	if (!ended)
+		kill(r.pid, SIGKILL);
+	ds_proc_finish(&r);
+	CHECK(ended, "%s: still waiting 20 s after a SIGINT that came before its wait", r.cmd);
+	ds_proc_check_exit(&r, 130, NULL);
+	CHECK(access(sock, F_OK) != 0, "%s: left behind", sock);
+	ds_proc_free(&r);
+}
+
 static const struct ds_case plain_cases[] = {
     {"receive on a non-loopback tcp address needs --allow-remote", test_remote_tcp},
     {"a stale unix socket is replaced", test_stale_socket},
     {"a unix socket somebody listens on is refused", test_live_socket},
     {"a path that is not a socket is refused, never removed", test_not_a_socket},
+    {"a SIGINT before the wait for a connection ends receive (130)", test_sigint_before_wait},
     {NULL, NULL},
 };
 

@@ -7,7 +7,10 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +23,7 @@
 #include "tools/cli.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/sigmask.h"
 #include "tools/runopts_out.h"
 
 static const struct cli_exit receive_exits[] = {
@@ -182,6 +186,37 @@ static int receive_disk(const struct migrate_hello_cfg *h, const char *image, co
 	return 0;
 }
 
+/*
+ * Wait until lfd has a connection to accept (0), or a stop signal came
+ * (-EINTR), or polling failed (-errno).  The stop signals stay blocked but
+ * inside ppoll, which unblocks them and waits in one step: a SIGINT that
+ * came before the wait is seen by the check, one during it ends it, and
+ * none can slip in between and leave the receiver waiting for nobody (a
+ * plain check before a blocking accept has that window, and a loaded
+ * machine found it).
+ */
+static int wait_for_connection(int lfd)
+{
+	sigset_t old;
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	int ret = 0;
+
+	sigmask_block_stop(&old);
+	while (!vm_stop_requested()) {
+		int n = ppoll(&p, 1, NULL, &old);
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (!ret && vm_stop_requested())
+		ret = -EINTR;
+	sigmask_restore(&old);
+	return ret;
+}
+
 enum ds_fail cmd_receive(int argc, char **argv)
 {
 	struct session_config cfg = {
@@ -275,19 +310,25 @@ enum ds_fail cmd_receive(int argc, char **argv)
 		return DS_FAIL_USAGE;
 	}
 	runopts_catch_signals();
+	/* TEST HOOK: DIRTYSCOPE_TEST_SIGINT_BEFORE_WAIT=1 raises SIGINT here,
+	 * after the handler and before the wait for a connection, the window a
+	 * loaded machine once found (tests/test_trust.c); not for users. */
+	if (getenv("DIRTYSCOPE_TEST_SIGINT_BEFORE_WAIT"))
+		raise(SIGINT);
 	fprintf(stderr, "dirtyscope: waiting for a guest on %s\n", addr.text);
 	int fd;
 	char peek;
 	/* A connection that closes before its first byte is another receive
 	 * probing whether this socket is stale (migaddr_listen): not a source. */
-	while ((fd = migaddr_accept(lfd, MIGRATE_IO_MS, why, sizeof(why))) >= 0 &&
-	       recv(fd, &peek, 1, MSG_PEEK) == 0) {
-		close(fd);
-		if (vm_stop_requested()) { /* SIGINT came while it was not in accept */
-			snprintf(why, sizeof(why), "accepting a connection: %s", strerror(EINTR));
-			fd = -EINTR;
+	for (;;) {
+		fd = wait_for_connection(lfd);
+		if (fd == 0)
+			fd = migaddr_accept(lfd, MIGRATE_IO_MS, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "accepting a connection: %s", strerror(-fd));
+		if (fd < 0 || recv(fd, &peek, 1, MSG_PEEK) != 0)
 			break;
-		}
+		close(fd);
 	}
 	close(lfd);
 	if (addr.family == AF_UNIX)
