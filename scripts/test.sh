@@ -90,7 +90,7 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_
 # both builds; there /dev/kvm exists, so a skip fails like a failure.
 # The others fail there for reasons of their own (the platform notes name
 # them) and stay in the NOT RUN list.
-emulated='test_smp|test_cli|test_virtio_kvm|test_compare|test_hostwb|test_exit|test_edges|test_imageid|test_stop|test_install|test_migrate|test_files|test_trust|test_timed'
+emulated='test_smp|test_cli|test_virtio_kvm|test_compare|test_hostwb|test_exit|test_edges|test_imageid|test_stop|test_install|test_migrate|test_files|test_trust|test_timed|test_vmstate'
 # test_libvirt runs in an emulated host of its own with two CPUs: its
 # domains' vCPUs (QEMU under the emulated host's KVM) can keep one
 # emulated CPU from taking its own interrupts for minutes (a dirty-ring

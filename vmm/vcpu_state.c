@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <x86intrin.h>
 
 #include "util/log.h"
 #include "vmm/kvm.h"
@@ -274,6 +275,50 @@ static int set(struct vcpu *v, unsigned long req, const char *name, const void *
 	return 0;
 }
 
+/*
+ * After KVM_SET_MSRS: the guest's TSC must go on from the saved value,
+ * never back.  KVM takes a write of IA32_TSC that lies within a second of
+ * where the VM's own TSC would be for an attempt to synchronise the VM's
+ * vCPUs and keeps the VM's offset instead, so a vCPU loaded into a VM made
+ * after the source's read its TSC back lower than saved (AMD NPT).  When
+ * it reads back lower and KVM offers the vCPU's TSC offset (Linux 5.16),
+ * the offset is set so that the TSC reads the saved value now and only
+ * rises; a later vCPU's write then synchronises to this one, as KVM means
+ * it to.  Where the value took, nothing is changed.
+ */
+static int restore_tsc(struct vcpu *v, const struct vcpu_state *s, char *why, size_t whylen)
+{
+	const struct kvm_msr_entry *saved = NULL;
+	for (uint32_t i = 0; i < s->nr_msrs; i++)
+		if (s->msrs[i].index == 0x10) /* IA32_TSC */
+			saved = &s->msrs[i];
+	if (!saved)
+		return 0;
+	union msr_buf b;
+	memset(&b, 0, sizeof(b));
+	b.hdr.nmsrs = 1;
+	b.hdr.entries[0].index = 0x10;
+	if (ioctl(v->fd, KVM_GET_MSRS, &b) != 1) {
+		reason(why, whylen, "KVM_GET_MSRS (IA32_TSC): %s", strerror(errno));
+		return -EIO;
+	}
+	if (b.hdr.entries[0].data >= saved->data)
+		return 0;
+	struct kvm_device_attr a = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET};
+	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a))
+		return 0; /* an older KVM: its synchronisation stands */
+	/* guest TSC = host TSC + offset, the VM's TSC running at the host's rate
+	 * (this VMM sets no other) */
+	uint64_t offset = saved->data - __rdtsc();
+	a.addr = (uint64_t)(uintptr_t)&offset;
+	if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &a)) {
+		int ret = -errno;
+		reason(why, whylen, "KVM_SET_DEVICE_ATTR (TSC offset): %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
 int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_t whylen)
 {
 	int ret = vcpu_state_check(s, has_lapic(v), why, whylen);
@@ -327,6 +372,9 @@ int vcpu_state_load(struct vcpu *v, const struct vcpu_state *s, char *why, size_
 			       s->nr_msrs);
 			return -EINVAL;
 		}
+		ret = restore_tsc(v, s, why, whylen);
+		if (ret)
+			return ret;
 	}
 	if (s->flags & VCPU_STATE_F_XCRS) {
 		ret = set(v, KVM_SET_XCRS, "KVM_SET_XCRS", &s->xcrs, why, whylen);
