@@ -91,13 +91,13 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_
 # The others fail there for reasons of their own (the platform notes name
 # them) and stay in the NOT RUN list.
 emulated='test_smp|test_cli|test_virtio_kvm|test_compare|test_hostwb|test_exit|test_edges|test_imageid|test_stop|test_install|test_migrate|test_files|test_trust|test_timed|test_vmstate'
-# test_libvirt runs in an emulated host of its own with two CPUs: its
-# domains' vCPUs (QEMU under the emulated host's KVM) can keep one
-# emulated CPU from taking its own interrupts for minutes (a dirty-ring
-# domain did, every time, with one), and a second CPU keeps the emulated
-# host's clock, daemons and the test itself moving.  CTest adds its
-# libvirtd fixture (scripts/libvirtd.sh start and stop, in there).
-emulated_libvirt='test_libvirt'
+# test_libvirt is not among them: it passes in an emulated host with two
+# CPUs on an idle machine (`../scripts/kvmhost.sh --cpus 2 ctest -R
+# test_libvirt` in a build directory; with one CPU a dirty-ring domain
+# stalls the emulated host), but with two busy loops beside it the
+# emulated host stalled outright (22 minutes without progress, its own
+# CTest timeout never firing), and a stage that hangs on a busy machine
+# would fail this script for the emulator's sake (docs/platform-notes.md).
 
 # run_emulated DIR CPUS SUITES: those suites (a regex alternation) of DIR
 # in an emulated KVM host with CPUS CPUs; the log is DIR/kvmhost-CPUS.log.
@@ -121,17 +121,14 @@ run_emulated() {
 }
 if [ $kvm = 0 ]; then
 	run_emulated "$root/build" 1 "$emulated"
-	run_emulated "$root/build" 2 "$emulated_libvirt"
 	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_emulated "$root/build-san" 1 "$emulated"
-	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		run_emulated "$root/build-san" 2 "$emulated_libvirt"
 fi
 
 scripts/fuzz.sh 10 || failed $?
 if [ -n "$no_kvm" ]; then
 	echo "test.sh: NOT RUN for want of /dev/kvm (this machine has none; they run on a KVM host;" \
-		"the emulated KVM host ran both builds' $(echo "$emulated|$emulated_libvirt" | tr '|' ' ')):$no_kvm" >&2
+		"the emulated KVM host ran both builds' $(echo "$emulated" | tr '|' ' ')):$no_kvm" >&2
 fi
 [ "$status" -eq 0 ] || echo "test.sh: failed (exit $status); the first failure is above" >&2
 exit "$status"
