@@ -31,7 +31,6 @@ __attribute__((weak)) int pc_reclaim(void)
 	return 0;
 }
 
-/* Take the usable RAM ranges from the boot parameters. */
 /*
  * ABI_BOOT_F_TEST_PREFAULT: store a zero into the first word of every
  * page not yet handed out.  The pages are fresh, so already zero: this
@@ -45,6 +44,7 @@ static void prefault(void)
 			*(volatile uint64_t *)P2V(pa) = 0;
 }
 
+/* Take the usable RAM ranges from the boot parameters. */
 void pmem_init(const struct abi_boot_params *bp)
 {
 	if (bp->nr_ranges == 0 || bp->nr_ranges > ABI_MAX_RAM_RANGES)

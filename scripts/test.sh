@@ -99,30 +99,28 @@ emulated='test_smp|test_cli|test_virtio_kvm|test_compare|test_hostwb|test_exit|t
 # CTest timeout never firing), and a stage that hangs on a busy machine
 # would fail this script for the emulator's sake (docs/platform-notes.md).
 
-# run_emulated DIR CPUS SUITES: those suites (a regex alternation) of DIR
-# in an emulated KVM host with CPUS CPUs; the log is DIR/kvmhost-CPUS.log.
-# An hour at most: the one-CPU list took 12 minutes in the normal build
+# run_emulated DIR: those suites of DIR in the emulated KVM host.  An hour
+# at most: the list took 12 minutes in the normal build
 # with two busy loops beside it, before five more suites joined it.
 run_emulated() {
 	rc=0
-	log="$1/kvmhost-$2.log"
-	(cd "$1" && "$root/scripts/kvmhost.sh" --cpus "$2" --timeout 3600 \
-		ctest --timeout 600 --output-on-failure -R "^($3)\$") >"$log" 2>&1 || rc=$?
-	cat "$log"
+	(cd "$1" && "$root/scripts/kvmhost.sh" --timeout 3600 \
+		ctest --timeout 600 --output-on-failure -R "^($emulated)\$") >"$1/kvmhost.log" 2>&1 || rc=$?
+	cat "$1/kvmhost.log"
 	if [ "$rc" -ne 0 ]; then
 		echo "test.sh: a suite failed in the emulated KVM host in $1 (exit $rc)" >&2
 		failed "$rc"
-	elif grep -Eq '\*\*\*Skipped|Not Run' "$log"; then
+	elif grep -Eq '\*\*\*Skipped|Not Run' "$1/kvmhost.log"; then
 		echo "test.sh: a suite skipped in the emulated KVM host in $1, which has /dev/kvm" >&2
 		failed 1
 	else
-		echo "test.sh: ran in the emulated KVM host in $(basename "$1"): $(echo "$3" | tr '|' ' ')" >&2
+		echo "test.sh: ran in the emulated KVM host in $(basename "$1"): $(echo "$emulated" | tr '|' ' ')" >&2
 	fi
 }
 if [ $kvm = 0 ]; then
-	run_emulated "$root/build" 1 "$emulated"
+	run_emulated "$root/build"
 	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		run_emulated "$root/build-san" 1 "$emulated"
+		run_emulated "$root/build-san"
 fi
 
 scripts/fuzz.sh 10 || failed $?

@@ -286,18 +286,20 @@ static int set(struct vcpu *v, unsigned long req, const char *name, const void *
  * rises; a later vCPU's write then synchronises to this one, as KVM means
  * it to.  Where the value took, nothing is changed.
  */
+#define MSR_IA32_TSC 0x10
+
 static int restore_tsc(struct vcpu *v, const struct vcpu_state *s, char *why, size_t whylen)
 {
 	const struct kvm_msr_entry *saved = NULL;
 	for (uint32_t i = 0; i < s->nr_msrs; i++)
-		if (s->msrs[i].index == 0x10) /* IA32_TSC */
+		if (s->msrs[i].index == MSR_IA32_TSC)
 			saved = &s->msrs[i];
 	if (!saved)
 		return 0;
 	union msr_buf b;
 	memset(&b, 0, sizeof(b));
 	b.hdr.nmsrs = 1;
-	b.hdr.entries[0].index = 0x10;
+	b.hdr.entries[0].index = MSR_IA32_TSC;
 	if (ioctl(v->fd, KVM_GET_MSRS, &b) != 1) {
 		reason(why, whylen, "KVM_GET_MSRS (IA32_TSC): %s", strerror(errno));
 		return -EIO;
