@@ -146,15 +146,21 @@ quote() {
 	echo
 } >"$run/cmd"
 
+# KVMHOST_MONITOR=SOCKET: the emulator's monitor on that unix socket, to
+# look inside a stalled emulated host (`info registers`); else none.
+monitor=none
+[ -n "${KVMHOST_MONITOR:-}" ] && monitor="unix:$KVMHOST_MONITOR,server,nowait"
+
 # -cpu qemu64 with svm and npt: an AMD CPU whose every feature TCG can
 # provide (a real model's name asks for features TCG lacks, and warns).
 {
 	rc=0
 	timeout "$limit" qemu-system-x86_64 -accel tcg,thread=multi -smp "$cpus" \
-	-cpu qemu64,+svm,+npt -m "$mem" -display none -monitor none -serial stdio \
+	-cpu qemu64,+svm,+npt -m "$mem" -display none -serial stdio \
 	-no-reboot -kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 tsc=reliable kvmhost=$run" \
 	-virtfs "local,path=/,mount_tag=host,security_model=none,multidevs=remap" \
+	-monitor "$monitor" \
 	</dev/null || rc=$?
 	echo "$rc" >"$run/qemu-rc"
 } | sed -u '/^\x1b/d; /SeaBIOS/d; /iPXE/d; /Booting from/d; /^\r*$/d; /reboot: Power down/d'

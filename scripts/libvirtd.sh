@@ -32,9 +32,23 @@ set -u
 STATE=${DS_LIBVIRT_STATE:-/run/dirtyscope-libvirt}
 URI=qemu:///system
 SOCK=/run/libvirt/libvirt-sock
+LOGSOCK=/run/libvirt/virtlogd-sock
 
 answers() {
 	[ -S "$SOCK" ] && virsh -q -c "$URI" version >/dev/null 2>&1
+}
+
+# live NAME: a process of that name runs.  A zombie does not count: a
+# daemon stopped a moment ago stays one until init reaps it, and that
+# can take seconds (a virtlogd seen so was then never started again).
+live() {
+	for p in $(pgrep -x "$1"); do
+		case "$(ps -o stat= -p "$p" 2>/dev/null)" in
+		Z* | "") ;;
+		*) return 0 ;;
+		esac
+	done
+	return 1
 }
 
 ours() {
@@ -105,12 +119,24 @@ start() {
 		return 1
 	}
 	: >"$STATE/ours"
-	if ! pgrep -x virtlogd >/dev/null; then
+	if ! live virtlogd; then
 		in_ns virtlogd -d -p "$STATE/virtlogd.pid" || {
 			echo "libvirtd.sh: virtlogd did not start" >&2
 			return 1
 		}
 	fi
+	# virtlogd -d returns before its socket exists, and libvirtd answers
+	# sooner than that: a domain started in between failed with "Failed
+	# to connect socket to '/run/libvirt/virtlogd-sock'" (1 start in 5).
+	n=0
+	while ! [ -S "$LOGSOCK" ]; do
+		if [ $n -ge 200 ]; then
+			echo "libvirtd.sh: virtlogd started but made no $LOGSOCK in 20 s" >&2
+			return 1
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
 	in_ns libvirtd -d -p "$STATE/libvirtd.pid" || {
 		echo "libvirtd.sh: libvirtd did not start" >&2
 		return 1

@@ -262,7 +262,7 @@ static void boot_usage(FILE *f)
 	fprintf(f, "usage: dirtyscope libvirt boot [options]\n"
 		   "\n"
 		   "Start dirtyscope's guest kernel standalone in a transient libvirt domain\n"
-		   "(direct kernel boot: QEMU, KVM, -machine pc, CPU model qemu64) and read its\n"
+		   "(direct kernel boot: QEMU, -machine pc, CPU model qemu64) and read its\n"
 		   "serial console back.  Without --follow the domain keeps running once the\n"
 		   "guest's workload started, for 'dirtyscope libvirt dirtyrate NAME' (end it\n"
 		   "with 'virsh destroy NAME'); with --follow its lines are printed as they\n"
@@ -280,6 +280,8 @@ static void boot_usage(FILE *f)
 		   "  --dirty-ring N   start QEMU with KVM's dirty ring of N entries per vCPU\n"
 		   "                   (a power of two, 1024 to 65536): needed by dirtyrate's\n"
 		   "                   dirty-ring mode, and dirty-bitmap cannot run with it\n"
+		   "  --accel A        kvm, tcg (QEMU's emulator) or auto: kvm where libvirtd\n"
+		   "                   offers it, else tcg (default auto)\n"
 		   "  --follow         print the console's lines until the guest ends\n"
 		   "  -h, --help       this text\n"
 		   "\n",
@@ -288,7 +290,8 @@ static void boot_usage(FILE *f)
 	    {DS_EXIT_OK, "the guest booted (with --follow: ended, its data check passed)"},
 	    {DS_EXIT_CHECK, "with --follow: the guest's own data check failed"},
 	    {DS_EXIT_USAGE, "bad option or value; a name already taken"},
-	    {DS_EXIT_PLATFORM, "libvirtd unreachable; no guest kernel ELF file"},
+	    {DS_EXIT_PLATFORM, "libvirtd unreachable; no guest kernel ELF file; --accel kvm "
+				"or --dirty-ring where libvirtd offers no KVM"},
 	    {DS_EXIT_FAILED, "the domain did not start, the guest did not boot or panicked"},
 	    {DS_EXIT_INTERRUPTED, "SIGINT or SIGTERM: the domain is destroyed"},
 	    {-1, NULL}};
@@ -313,7 +316,9 @@ static enum ds_fail cmd_boot(int argc, char **argv)
 	    {"hot-pages", required_argument, NULL, 'W'}, {"hot-pct", required_argument, NULL, 'W'},
 	    {"mem", required_argument, NULL, 'W'},	{"epochs", required_argument, NULL, 'e'},
 	    {"dirty-ring", required_argument, NULL, 'R'}, {"follow", no_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
+	    {"accel", required_argument, NULL, 'a'},	{"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	enum { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG } accel = ACCEL_AUTO;
 	struct lv_workload w;
 	const char *uri = NULL;
 	char name[VIRT_NAME_MAX + 1], kernel[4096 + 64], cmdline[512];
@@ -354,6 +359,16 @@ static enum ds_fail cmd_boot(int argc, char **argv)
 		case 'f':
 			follow = 1;
 			break;
+		case 'a':
+			if (!strcmp(optarg, "kvm"))
+				accel = ACCEL_KVM;
+			else if (!strcmp(optarg, "tcg"))
+				accel = ACCEL_TCG;
+			else if (!strcmp(optarg, "auto"))
+				accel = ACCEL_AUTO;
+			else
+				return usage_error("--accel: kvm, tcg or auto");
+			break;
 		case 'h':
 			boot_usage(stdout);
 			return DS_FAIL_NONE;
@@ -364,17 +379,38 @@ static enum ds_fail cmd_boot(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error("libvirt boot: unexpected argument '%s'", argv[optind]);
+	if (ring && accel == ACCEL_TCG)
+		return usage_error("--dirty-ring needs KVM: not with --accel tcg");
 	if ((fail = lv_workload_check(&w)) || (fail = lv_kernel(kernel, sizeof(kernel))))
 		return fail;
 	lv_cmdline(&w, cmdline, sizeof(cmdline));
 	lv_catch_signals();
 	if (!(conn = virt_connect(uri)))
 		return DS_FAIL_PLATFORM;
+	if (accel != ACCEL_TCG) {
+		int kvm = virt_host_kvm(conn);
+		if (kvm < 0) {
+			fail = DS_FAIL_PLATFORM;
+			goto out;
+		}
+		if (!kvm && (accel == ACCEL_KVM || ring)) {
+			char *u = virConnectGetURI(conn);
+			log_err("libvirtd at %s offers no KVM (its host has no usable /dev/kvm): %s",
+				u ? u : "libvirt",
+				ring ? "a dirty ring needs KVM" : "--accel kvm cannot be met");
+			free(u);
+			fail = DS_FAIL_PLATFORM;
+			goto out;
+		}
+		if (!kvm)
+			accel = ACCEL_TCG;
+	}
 	struct virt_domain_cfg cfg = {.name = name,
 				      .kernel = kernel,
 				      .cmdline = cmdline,
 				      .mem_mib = w.mem_mib,
-				      .ring_entries = (unsigned)ring};
+				      .ring_entries = (unsigned)ring,
+				      .tcg = accel == ACCEL_TCG};
 	if (!(dom = virt_domain_start_paused(conn, &cfg, !follow))) {
 		fail = virt_err_code() == VIR_ERR_OPERATION_FAILED &&
 			       strstr(virt_err(), "already")
@@ -407,8 +443,9 @@ static enum ds_fail cmd_boot(int argc, char **argv)
 		goto out;
 	}
 	if (!follow) {
-		printf("domain %s: running %s, %llu pages, %llu MiB (%s)\n", name, w.name,
+		printf("domain %s: running %s, %llu pages, %llu MiB, %s (%s)\n", name, w.name,
 		       (unsigned long long)w.wss, (unsigned long long)w.mem_mib,
+		       cfg.tcg ? "QEMU's emulator (TCG)" : "KVM",
 		       w.epochs ? "until its epochs end" : "until destroyed");
 		fail = DS_FAIL_NONE;
 		goto out;

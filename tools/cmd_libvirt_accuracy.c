@@ -18,6 +18,7 @@
  * epochs of the calc time: a third, independent answer for the truth.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,7 +123,8 @@ static void acc_usage(FILE *f)
 	    {DS_EXIT_CHECK, "the guest's data check failed, its console was garbled, or the "
 			    "replayed workload disagrees with its counts"},
 	    {DS_EXIT_USAGE, "bad option or value"},
-	    {DS_EXIT_PLATFORM, "libvirtd unreachable; no guest kernel ELF file; no /dev/kvm"},
+	    {DS_EXIT_PLATFORM, "libvirtd unreachable; no guest kernel ELF file; no /dev/kvm; "
+				"libvirtd offers no KVM"},
 	    {DS_EXIT_FAILED, "a domain or the guest failed mid-way"},
 	    {DS_EXIT_INTERRUPTED, "SIGINT or SIGTERM: the domains are destroyed"},
 	    {-1, NULL}};
@@ -754,10 +756,33 @@ enum ds_fail cmd_libvirt_accuracy(int argc, char **argv)
 			a.modes[i].wanted = true;
 	if ((fail = lv_workload_check(&a.w)) || (fail = lv_kernel(a.kernel, sizeof(a.kernel))))
 		return fail;
+	/* dirtyscope's own VMM runs last: a host where it cannot is told so
+	 * before a domain has run for nothing. */
+	int kfd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kfd < 0) {
+		log_err("accuracy runs dirtyscope's own VMM beside QEMU: cannot open /dev/kvm: %s",
+			strerror(errno));
+		return DS_FAIL_PLATFORM;
+	}
+	close(kfd);
 	if (json_path && (fail = out_file_open(&json, "--json", json_path)))
 		return fail;
 	lv_catch_signals();
 	if (!(conn = virt_connect(a.uri))) {
+		fail = DS_FAIL_PLATFORM;
+		goto out;
+	}
+	/* QEMU's modes under KVM, as the users' domains run: an emulated
+	 * domain has no dirty log to measure with (virt_dirtyrate.h). */
+	int kvm = virt_host_kvm(conn);
+	if (kvm <= 0) {
+		if (!kvm) {
+			char *u = virConnectGetURI(conn);
+			log_err("libvirtd at %s offers no KVM domains: accuracy measures QEMU's "
+				"modes under KVM",
+				u ? u : "libvirt");
+			free(u);
+		}
 		fail = DS_FAIL_PLATFORM;
 		goto out;
 	}

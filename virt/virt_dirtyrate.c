@@ -11,6 +11,7 @@
 #include "util/time.h"
 #include "virt/virt_conn.h"
 #include "virt/virt_dirtyrate.h"
+#include "virt/virt_domain.h"
 
 static const struct {
 	const char *name;
@@ -115,6 +116,24 @@ int virt_dirtyrate_measure(virDomainPtr d, enum virt_dr_mode m, unsigned calc_s,
 	r->mode = m;
 	if (m >= VIRT_DR_NR || calc_s < 1 || calc_s > VIRT_DR_MAX_CALC_S)
 		return -EINVAL;
+	/* QEMU's dirty-bitmap mode reads KVM's dirty log and assumes there is
+	 * one: asked on a domain under QEMU's emulator (TCG), Debian 12's QEMU
+	 * 7.2 crashes and the domain is gone.  Measuring must never end the
+	 * domain it measures, so the mode is refused here, before QEMU. */
+	if (m == VIRT_DR_DIRTY_BITMAP) {
+		int kvm = virt_domain_kvm(d);
+		if (kvm == -EIO)
+			log_err("domain %s: reading its XML: %s", name, virt_err());
+		if (kvm < 0)
+			return kvm;
+		if (!kvm) {
+			r->status = VIRT_DR_UNSUPPORTED;
+			snprintf(r->why, sizeof(r->why),
+				 "the domain runs under QEMU's emulator, not KVM: dirty-bitmap "
+				 "needs KVM's dirty log (and QEMU 7.2 crashes when asked)");
+			return 0;
+		}
+	}
 	uint64_t a = time_now_ns();
 	if (virDomainStartDirtyRateCalc(d, (int)calc_s, modes[m].flag) < 0) {
 		if (virt_err_code() == VIR_ERR_NO_DOMAIN ||

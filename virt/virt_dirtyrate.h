@@ -55,8 +55,10 @@ int virt_dr_mode_parse(const char *s, enum virt_dr_mode *m);
 /*
  * One calculation of `calc_s` seconds (1..VIRT_DR_MAX_CALC_S) in mode `m`
  * on running domain `d`.  Returns 0 with *r filled: MEASURED, UNSUPPORTED
- * (libvirt or QEMU refused the mode for this host or domain: r->why says
- * why) or STALLED (no result calc_s + 10 s after the start; r->why).
+ * (libvirt or QEMU refused the mode for this host or domain, or the mode
+ * is dirty-bitmap and the domain runs under QEMU's emulator, where asking
+ * would crash QEMU 7.2: r->why says why) or STALLED (no result calc_s +
+ * 10 s after the start; r->why).
  * Returns -EINTR when *stop became non-zero (checked every 50 ms), -EIO
  * after one line when libvirt failed otherwise, -ENOENT when the domain
  * went away.

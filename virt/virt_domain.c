@@ -71,20 +71,22 @@ int virt_domain_xml(const struct virt_domain_cfg *cfg, char *buf, size_t len)
 
 	if (!virt_name_ok(cfg->name) || !cfg->kernel || cfg->kernel[0] != '/' || !cfg->cmdline ||
 	    cfg->mem_mib == 0 ||
-	    (cfg->ring_entries && (cfg->ring_entries & (cfg->ring_entries - 1))))
+	    (cfg->ring_entries && (cfg->ring_entries & (cfg->ring_entries - 1))) ||
+	    (cfg->ring_entries && cfg->tcg))
 		return -EINVAL;
 	if (len == 0)
 		return -ENAMETOOLONG;
 	buf[0] = '\0';
 	if ((ret = put_fmt(buf, len, &off,
-			   "<domain type='kvm'>\n"
+			   "<domain type='%s'>\n"
 			   "  <name>%s</name>\n"
 			   "  <memory unit='MiB'>%llu</memory>\n"
 			   "  <vcpu>1</vcpu>\n"
 			   "  <os>\n"
 			   "    <type arch='x86_64' machine='pc'>hvm</type>\n"
 			   "    <kernel>",
-			   cfg->name, (unsigned long long)cfg->mem_mib)) ||
+			   cfg->tcg ? "qemu" : "kvm", cfg->name,
+			   (unsigned long long)cfg->mem_mib)) ||
 	    (ret = put_xml_text(buf, len, &off, cfg->kernel)) ||
 	    (ret = put_fmt(buf, len, &off, "</kernel>\n    <cmdline>")) ||
 	    (ret = put_xml_text(buf, len, &off, cfg->cmdline)) ||
@@ -124,6 +126,40 @@ virDomainPtr virt_domain_start_paused(virConnectPtr c, const struct virt_domain_
 	if (!d)
 		log_err("starting domain %s: %s", cfg->name, virt_err());
 	return d;
+}
+
+int virt_host_kvm(virConnectPtr c)
+{
+	char *caps = virConnectGetDomainCapabilities(c, NULL, "x86_64", "pc", "kvm", 0);
+	if (caps) {
+		free(caps);
+		return 1;
+	}
+	/* libvirt says "not supported on this host" in more than one way; the
+	 * emulator's capabilities tell a host without KVM from a libvirtd that
+	 * cannot answer at all. */
+	char why[256];
+	snprintf(why, sizeof(why), "%s", virt_err());
+	caps = virConnectGetDomainCapabilities(c, NULL, "x86_64", "pc", "qemu", 0);
+	if (caps) {
+		free(caps);
+		return 0;
+	}
+	log_err("reading libvirtd's domain capabilities: %s", why);
+	return -EIO;
+}
+
+int virt_domain_kvm(virDomainPtr d)
+{
+	char *xml = virDomainGetXMLDesc(d, 0);
+	if (!xml)
+		return virt_err_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
+	/* The root element's type, as libvirt writes it back. */
+	const char *p = strstr(xml, "<domain");
+	int kvm = p && (!strncmp(p, "<domain type='kvm'", 18) ||
+			!strncmp(p, "<domain type=\"kvm\"", 18));
+	free(xml);
+	return kvm;
 }
 
 int virt_domain_destroy(virDomainPtr d)

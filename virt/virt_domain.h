@@ -26,6 +26,9 @@ struct virt_domain_cfg {
 	 * QEMU's dirty-rate modes follow: dirty-ring needs it, dirty-bitmap
 	 * cannot run with it. */
 	unsigned ring_entries;
+	/* QEMU's emulator (libvirt's domain type 'qemu', TCG) instead of KVM:
+	 * for a libvirtd whose host has no KVM.  No dirty ring then. */
+	int tcg;
 };
 
 /* Whether `name` is one dirtyscope may give a domain (1..VIRT_NAME_MAX
@@ -49,6 +52,20 @@ int virt_domain_xml(const struct virt_domain_cfg *cfg, char *buf, size_t len);
  * with libvirt's reason.
  */
 virDomainPtr virt_domain_start_paused(virConnectPtr c, const struct virt_domain_cfg *cfg, int keep);
+
+/*
+ * Whether libvirtd's QEMU can run x86_64 domains under KVM there (its
+ * domain capabilities for type 'kvm'): 1 yes, 0 no (only QEMU's emulator,
+ * type 'qemu'), -EIO after one line when it cannot tell either.
+ */
+int virt_host_kvm(virConnectPtr c);
+
+/*
+ * Whether running domain `d` is a KVM one (type 'kvm' in its XML): 1 yes,
+ * 0 no (QEMU's emulator, or another hypervisor), -ENOENT when it went
+ * away, -EIO when libvirt failed otherwise.
+ */
+int virt_domain_kvm(virDomainPtr d);
 
 /* Destroy and free `d` (NULL: nothing).  A domain already gone is not an
  * error.  Returns 0, or -EIO after printing libvirt's reason. */

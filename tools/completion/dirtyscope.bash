@@ -25,7 +25,7 @@ _dirtyscope_libvirt_commands="dirtyrate boot accuracy"
 _dirtyscope_libvirt_wl="--workload --wss --writes --seed --hot-pages --hot-pct --mem"
 _dirtyscope_libvirt_dirtyrate="--connect --mode --calc-time --repeat --json --help"
 _dirtyscope_libvirt_boot="--connect --name $_dirtyscope_libvirt_wl --epochs --dirty-ring
-	--follow --help"
+	--accel --follow --help"
 _dirtyscope_libvirt_accuracy="--connect $_dirtyscope_libvirt_wl --mode --calc-time --repeat
 	--dirty-ring --json --plot --help"
 _dirtyscope_dirtyrate_modes="page-sampling dirty-bitmap dirty-ring all"
