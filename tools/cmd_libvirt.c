@@ -385,6 +385,9 @@ static enum ds_fail cmd_boot(int argc, char **argv)
 		return fail;
 	lv_cmdline(&w, cmdline, sizeof(cmdline));
 	lv_catch_signals();
+	/* The console's data comes through libvirt's event loop. */
+	if (virt_events_start())
+		return DS_FAIL_RUN;
 	if (!(conn = virt_connect(uri)))
 		return DS_FAIL_PLATFORM;
 	if (accel != ACCEL_TCG) {

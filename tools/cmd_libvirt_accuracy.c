@@ -314,6 +314,10 @@ static enum ds_fail run_domain(struct acc *a, unsigned ring, struct acc_mode **m
 	 * after S seconds, so that the restart below can be tested. */
 	const char *hook = getenv("DIRTYSCOPE_TEST_SILENT_START");
 	uint64_t quiet_ns = hook && *hook ? strtoull(hook, NULL, 10) * 1000000000ULL : ACC_QUIET_NS;
+	/* The console's data comes through libvirt's event loop (this is the
+	 * domain's own process: the loop starts here, not in the parent). */
+	if (virt_events_start())
+		return DS_FAIL_RUN;
 	for (unsigned start = 1;; start++) {
 		/* SIGINT while the last start was being taken down. */
 		if (lv_stop) {

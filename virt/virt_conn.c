@@ -1,9 +1,14 @@
 /*
  * A connection to libvirt (virt_conn.h).
  */
+#include <errno.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "virt/virt_conn.h"
@@ -28,6 +33,46 @@ int virt_err_code(void)
 {
 	const virError *e = virGetLastError();
 	return e ? e->code : VIR_ERR_OK;
+}
+
+/* The process that registered libvirt's event loop, and its loop. */
+static pid_t events_pid;
+
+static void *event_loop(void *arg)
+{
+	for (;;)
+		if (virEventRunDefaultImpl() < 0)
+			break;
+	return NULL;
+}
+
+int virt_events_start(void)
+{
+	pid_t me = getpid();
+	if (events_pid == me)
+		return 0;
+	/* A child forked from a process with a loop would inherit its state,
+	 * locks included, but not its thread: not a case this code makes. */
+	if (events_pid)
+		return -EINVAL;
+	if (virEventRegisterDefaultImpl() < 0) {
+		log_err("libvirt's event loop: %s", virt_err());
+		return -EIO;
+	}
+	pthread_t t;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int ret = pthread_create(&t, NULL, event_loop, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		log_err("libvirt's event loop thread: %s", strerror(ret));
+		return -ret;
+	}
+	/* It runs until the process ends: nothing it serves outlives that. */
+	pthread_detach(t);
+	events_pid = me;
+	return 0;
 }
 
 virConnectPtr virt_connect(const char *uri)

@@ -24,6 +24,16 @@
  */
 virConnectPtr virt_connect(const char *uri);
 
+/*
+ * Register libvirt's default event loop and run it on a thread of its own
+ * (every signal blocked), once per process; a console's stream delivers
+ * its data through it (virt_console.h).  Call it before virt_connect for
+ * a connection whose consoles will be read: libvirt ties a connection to
+ * the loop when it opens.  Never in a process forked from one that called
+ * it (-EINVAL).  Returns 0, or -EIO/-errno after one line.
+ */
+int virt_events_start(void);
+
 /* A copy of libvirt's last error message in this thread (or "unknown
  * error"), valid until this thread's next virt_err.  Call it before any
  * other libvirt function, virDomainGetName included: each one clears the

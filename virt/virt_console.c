@@ -70,32 +70,43 @@ int virt_console_feed(struct virt_console *c, const char *buf, size_t n, uint64_
 	return err;
 }
 
-static void *reader(void *arg)
+/* The stream's callback, on the event loop's thread: take everything the
+ * stream holds now, stamped as it is taken. */
+static void on_stream(virStreamPtr st, int events, void *opaque)
 {
-	struct virt_console *c = arg;
+	struct virt_console *c = opaque;
 	char buf[4096];
-	int err = 0;
 
 	for (;;) {
-		int n = virStreamRecv(c->st, buf, sizeof(buf));
-		if (n == 0)
-			break; /* the domain is gone */
-		if (n < 0) {
-			/* A stream aborted by close, or a domain destroyed
-			 * under it: the end, not a failure of the run. */
-			err = n == -2 ? -EAGAIN : 0;
-			break;
-		}
-		if (virt_console_feed(c, buf, (size_t)n, time_now_ns()))
+		int n = virStreamRecv(st, buf, sizeof(buf));
+		if (n == -2)
+			return; /* nothing more for now */
+		/* 0: the domain is gone; -1: a stream aborted or a domain
+		 * destroyed under it: the end, not a failure of the run. */
+		if (n <= 0 || virt_console_feed(c, buf, (size_t)n, time_now_ns()))
 			break;
 	}
+	virStreamEventRemoveCallback(st);
 	pthread_mutex_lock(&c->lock);
 	c->eof = true;
-	if (!c->err)
-		c->err = err;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	return NULL;
+}
+
+/* On the event loop's thread, which alone calls on_stream: so on_stream is
+ * not running now, and once its callback is removed here it never runs
+ * again.  (libvirt's free function for the callback is no such signal: it
+ * never came when the callback was removed from another thread.) */
+static void on_release(int timer, void *opaque)
+{
+	struct virt_console *c = opaque;
+	virEventRemoveTimeout(timer);
+	/* An error when on_stream removed it at the stream's end. */
+	virStreamEventRemoveCallback(c->st);
+	pthread_mutex_lock(&c->lock);
+	c->released = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void virt_console_init(struct virt_console *c, virt_console_cb cb, void *arg)
@@ -110,24 +121,21 @@ void virt_console_init(struct virt_console *c, virt_console_cb cb, void *arg)
 int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d,
 		      virt_console_cb cb, void *arg)
 {
-	sigset_t all, old;
-
 	virt_console_init(c, cb, arg);
 	const char *name = virDomainGetName(d);
-	c->st = virStreamNew(conn, 0);
+	c->st = virStreamNew(conn, VIR_STREAM_NONBLOCK);
 	if (!c->st || virDomainOpenConsole(d, NULL, c->st, VIR_DOMAIN_CONSOLE_FORCE) < 0) {
 		log_err("domain %s: opening its console: %s", name, virt_err());
 		goto fail;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int ret = pthread_create(&c->thread, NULL, reader, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret) {
-		log_err("domain %s: console thread: %s", name, strerror(ret));
+	if (virStreamEventAddCallback(c->st,
+				      VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR |
+					  VIR_STREAM_EVENT_HANGUP,
+				      on_stream, c, NULL) < 0) {
+		log_err("domain %s: watching its console: %s", name, virt_err());
 		goto fail;
 	}
-	c->started = true;
+	c->watching = true;
 	return 0;
 fail:
 	if (c->st) {
@@ -201,18 +209,27 @@ size_t virt_console_copy(struct virt_console *c, struct virt_console_rec **out)
 
 void virt_console_close(struct virt_console *c)
 {
-	if (c->started) {
-		/* A destroyed domain ends the stream by itself; give it a
-		 * moment before aborting the stream under a blocked receive. */
+	if (c->watching) {
+		/* A destroyed domain ends the stream by itself, with whatever
+		 * it still carried; give that a moment. */
 		size_t idx;
 		virt_console_wait(c, VIRT_LINE_OTHER, UINT64_MAX, 2000000000ULL, NULL, &idx);
+		/* Then no more calls, removed on the loop's own thread, before
+		 * the stream and `c` go.  The loop runs on a thread of its
+		 * own, which a new timer wakes: the release comes. */
+		if (virEventAddTimeout(0, on_release, c, NULL) < 0) {
+			log_err("console: libvirt's event loop took no timer; its stream is left open");
+			return;
+		}
+		pthread_mutex_lock(&c->lock);
+		while (!c->released)
+			pthread_cond_wait(&c->cond, &c->lock);
+		pthread_mutex_unlock(&c->lock);
 	}
-	if (c->st)
+	if (c->st) {
 		virStreamAbort(c->st);
-	if (c->started)
-		pthread_join(c->thread, NULL);
-	if (c->st)
 		virStreamFree(c->st);
+	}
 	free(c->recs);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

@@ -1,6 +1,7 @@
 /*
  * A standalone guest's serial console, read through libvirt while the
- * guest runs: a thread receives the console stream, splits it into lines,
+ * guest runs: libvirt's event loop (virt_events_start) hands the console
+ * stream's data to a callback, which splits it into lines,
  * stamps each with the host's clock when its first byte arrived, and keeps
  * the guest's JSON objects (virt_line.h) for the measuring thread.
  *
@@ -26,7 +27,7 @@ struct virt_console_rec {
 	struct virt_line line;
 };
 
-/* Called on the reader thread for every complete line, object or text;
+/* Called on the event loop's thread for every complete line, object or text;
  * `raw` is the line as received (no newline), `r` its record (kind
  * VIRT_LINE_OTHER for text), `bad` non-zero when it claimed to be an object
  * and did not parse. */
@@ -35,8 +36,7 @@ typedef void (*virt_console_cb)(void *arg, const struct virt_console_rec *r, con
 
 struct virt_console {
 	virStreamPtr st;
-	pthread_t thread;
-	bool started;
+	bool watching; /* the stream's callback was added */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: the guest's objects in arrival order. */
@@ -46,23 +46,24 @@ struct virt_console {
 	char first_bad[128]; /* the first of them, escaped */
 	uint64_t bytes;	/* everything received, lines or not */
 	bool eof;	/* the stream ended: the domain is gone */
+	bool released;	/* libvirt let go of the callback: no call comes now */
 	int err;	/* -errno that stopped the reader, 0 */
 	virt_console_cb cb;
 	void *cb_arg;
-	/* Reader thread only: the line being assembled. */
+	/* The callback only: the line being assembled. */
 	char line[VIRT_LINE_MAX + 1];
 	size_t len;
 	uint64_t t_line;
 	bool too_long;
 };
 
-/* A console with no stream and no thread: its bytes come only through
+/* A console with no stream: its bytes come only through
  * virt_console_feed (what tests and the fuzz target use); close it with
  * virt_console_close.  virt_console_open starts with the same. */
 void virt_console_init(struct virt_console *c, virt_console_cb cb, void *arg);
 
 /*
- * The reader thread's work on `n` bytes received at `now` (time_now_ns):
+ * The stream callback's work on `n` bytes received at `now` (time_now_ns):
  * split them into lines of at most VIRT_LINE_MAX bytes (a longer one is
  * kept as a bad line, never cut into pieces that could parse), parse each,
  * keep the guest's objects with the time their first byte arrived, count
@@ -72,10 +73,12 @@ void virt_console_init(struct virt_console *c, virt_console_cb cb, void *arg);
 int virt_console_feed(struct virt_console *c, const char *buf, size_t n, uint64_t now);
 
 /*
- * Open `d`'s console (forcing out another reader) and start the reader
- * thread, which runs with every signal blocked so that SIGINT reaches the
- * thread that can act on it.  `cb` may be NULL.  Returns 0, or -EIO after
- * one line with libvirt's reason.
+ * Open `d`'s console (forcing out another reader) as a non-blocking stream
+ * whose data libvirt's event loop delivers: `conn` must have been opened
+ * after virt_events_start.  No thread ever blocks in the stream, so
+ * closing it can never wait on a receive that does not end (a blocking
+ * reader did hang, now and then, when its domain was destroyed).  `cb` may
+ * be NULL.  Returns 0, or -EIO after one line with libvirt's reason.
  */
 int virt_console_open(struct virt_console *c, virConnectPtr conn, virDomainPtr d,
 		      virt_console_cb cb, void *arg);
@@ -98,7 +101,7 @@ uint64_t virt_console_bytes(struct virt_console *c);
 size_t virt_console_copy(struct virt_console *c, struct virt_console_rec **out);
 
 /* Stop reading and free everything.  Destroy the domain first: the stream
- * then ends and the reader returns at once. */
+ * then ends by itself, and what it still carried is kept. */
 void virt_console_close(struct virt_console *c);
 
 #endif
