@@ -89,6 +89,12 @@ print(eval(sys.argv[2]))
 PY
 }
 
+# modes FILE: "MODE=STATUS:MiB/s ..." of a `dirtyrate --json` FILE.
+modes()
+{
+	json_get "$1" '" ".join(r["mode"] + "=" + r["status"] + ":" + str(r.get("mibs", "-")) for r in rows if "mode" in r)'
+}
+
 # ---- TCG: no /dev/kvm, so libvirtd's QEMU has only its emulator
 if [ $kvm = 0 ]; then
 	echo "  no /dev/kvm: the checks of a host without KVM (QEMU's emulator)"
@@ -101,7 +107,7 @@ if [ $kvm = 0 ]; then
 	fi
 	"$DS" libvirt dirtyrate $TAG-t --json "$TMP/dr.json" >"$TMP/dr.out" 2>&1
 	rc=$?
-	st=$(json_get "$TMP/dr.json" '" ".join(r["mode"] + "=" + r["status"] + ":" + str(r.get("mibs", "-")) for r in rows if "mode" in r)')
+	st=$(modes "$TMP/dr.json")
 	echo "  dirtyrate (emulated domain): $st"
 	if [ $rc -eq 0 ] &&
 		json_get "$TMP/dr.json" 'all(r["status"] == "measured" and r["mibs"] >= 0 for r in rows if r.get("mode") == "page-sampling")' | grep -qx True &&
@@ -147,7 +153,7 @@ if [ $kvm = 1 ]; then
 	fi
 	"$DS" libvirt dirtyrate $TAG-a --json "$TMP/dr.json" >"$TMP/dr.out" 2>&1
 	rc=$?
-	st=$(json_get "$TMP/dr.json" '" ".join(r["mode"] + "=" + r["status"] + ":" + str(r.get("mibs", "-")) for r in rows if "mode" in r)')
+	st=$(modes "$TMP/dr.json")
 	echo "  dirtyrate (bitmap domain): $st"
 	if [ $rc -eq 0 ] &&
 		json_get "$TMP/dr.json" 'all(r["status"] == "measured" and r["mibs"] >= 0 for r in rows if r.get("mode") == "page-sampling")' | grep -qx True &&
@@ -163,7 +169,7 @@ if [ $kvm = 1 ]; then
 	[ $rc -eq 0 ] && running $TAG-r || fail "boot --dirty-ring: exit $rc: $(cat "$TMP/boot")"
 	"$DS" libvirt dirtyrate $TAG-r --json - >"$TMP/drr.json" 2>"$TMP/drr.err"
 	rc=$?
-	st=$(json_get "$TMP/drr.json" '" ".join(r["mode"] + "=" + r["status"] + ":" + str(r.get("mibs", "-")) for r in rows if "mode" in r)')
+	st=$(modes "$TMP/drr.json")
 	echo "  dirtyrate (ring domain): $st"
 	if [ $rc -eq 0 ] &&
 		json_get "$TMP/drr.json" '[r["status"] for r in rows if r.get("mode") == "dirty-ring"]' | grep -qx "\['measured'\]" &&
