@@ -67,6 +67,22 @@ wait_gone() {
 	! kill -0 "$pid" 2>/dev/null
 }
 
+# wait_until WHAT CMD...: CMD every 0.1 s until it succeeds, 20 s at most;
+# then one line saying WHAT, within 20 s, and status 1.
+wait_until() {
+	what=$1
+	shift
+	n=0
+	while ! "$@"; do
+		if [ $n -ge 200 ]; then
+			echo "libvirtd.sh: $what within 20 s" >&2
+			return 1
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
 write_config() {
 	mkdir -p "$STATE/etc/qemu" || return 1
 	cat >"$STATE/etc/qemu.conf" <<'EOF'
@@ -127,29 +143,13 @@ start() {
 	fi
 	# virtlogd -d returns before its socket exists, and libvirtd answers
 	# sooner than that: a domain started in between failed with "Failed
-	# to connect socket to '/run/libvirt/virtlogd-sock'" (1 start in 5).
-	n=0
-	while ! [ -S "$LOGSOCK" ]; do
-		if [ $n -ge 200 ]; then
-			echo "libvirtd.sh: virtlogd started but made no $LOGSOCK in 20 s" >&2
-			return 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	# to connect socket to '/run/libvirt/virtlogd-sock'" (1 run in 3).
+	wait_until "virtlogd started but made no $LOGSOCK" test -S "$LOGSOCK" || return 1
 	in_ns libvirtd -d -p "$STATE/libvirtd.pid" || {
 		echo "libvirtd.sh: libvirtd did not start" >&2
 		return 1
 	}
-	n=0
-	while ! answers; do
-		if [ $n -ge 200 ]; then
-			echo "libvirtd.sh: libvirtd started but does not answer at $URI after 20 s" >&2
-			return 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	wait_until "libvirtd started but does not answer at $URI" answers || return 1
 	echo "libvirtd.sh: started virtlogd and libvirtd ($URI)"
 }
 
