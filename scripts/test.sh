@@ -94,8 +94,8 @@ emulated='test_smp|test_cli|test_virtio_kvm|test_compare|test_hostwb|test_exit|t
 # test_libvirt runs in the stages above, natively, with the checks that
 # hold where libvirtd's QEMU has only its emulator; its KVM checks (a
 # dirty-ring domain, accuracy against dirtyscope's own VMM) run in the
-# emulated host too, in a start of their own (below), in the normal build:
-# the sanitizers see the same libvirt code natively.
+# emulated host too, in a start of their own (below), in the normal build
+# only (the sanitizer build runs its native checks).
 
 # run_emulated DIR LIST SECONDS LOG: the suites of DIR named in LIST (a
 # regex alternation) in the emulated KVM host, SECONDS at most, its output
