@@ -397,11 +397,8 @@ static enum ds_fail cmd_boot(int argc, char **argv)
 			goto out;
 		}
 		if (!kvm && (accel == ACCEL_KVM || ring)) {
-			char *u = virConnectGetURI(conn);
-			log_err("libvirtd at %s offers no KVM (its host has no usable /dev/kvm): %s",
-				u ? u : "libvirt",
-				ring ? "a dirty ring needs KVM" : "--accel kvm cannot be met");
-			free(u);
+			virt_log_no_kvm(conn, ring ? "a dirty ring needs KVM"
+						   : "--accel kvm cannot be met");
 			fail = DS_FAIL_PLATFORM;
 			goto out;
 		}

@@ -780,13 +780,8 @@ enum ds_fail cmd_libvirt_accuracy(int argc, char **argv)
 	 * domain has no dirty log to measure with (virt_dirtyrate.h). */
 	int kvm = virt_host_kvm(conn);
 	if (kvm <= 0) {
-		if (!kvm) {
-			char *u = virConnectGetURI(conn);
-			log_err("libvirtd at %s offers no KVM domains: accuracy measures QEMU's "
-				"modes under KVM",
-				u ? u : "libvirt");
-			free(u);
-		}
+		if (!kvm)
+			virt_log_no_kvm(conn, "accuracy measures QEMU's modes under KVM");
 		fail = DS_FAIL_PLATFORM;
 		goto out;
 	}

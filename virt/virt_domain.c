@@ -149,6 +149,14 @@ int virt_host_kvm(virConnectPtr c)
 	return -EIO;
 }
 
+void virt_log_no_kvm(virConnectPtr c, const char *why)
+{
+	char *uri = virConnectGetURI(c);
+	log_err("libvirtd at %s offers no KVM (its host has no usable /dev/kvm): %s",
+		uri ? uri : "libvirt", why);
+	free(uri);
+}
+
 int virt_domain_kvm(virDomainPtr d)
 {
 	char *xml = virDomainGetXMLDesc(d, 0);

@@ -60,6 +60,9 @@ virDomainPtr virt_domain_start_paused(virConnectPtr c, const struct virt_domain_
  */
 int virt_host_kvm(virConnectPtr c);
 
+/* One line: libvirtd at c's URI offers no KVM, and `why` that matters. */
+void virt_log_no_kvm(virConnectPtr c, const char *why);
+
 /*
  * Whether running domain `d` is a KVM one (type 'kvm' in its XML): 1 yes,
  * 0 no (QEMU's emulator, or another hypervisor), -ENOENT when it went
